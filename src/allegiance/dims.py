@@ -1,0 +1,13 @@
+"""Canonical dimension and coordinate names, shared by every module."""
+
+CHAIN = "chain"
+DRAW = "draw"
+CONDITION = "condition"
+BINARY = "binary_condition"
+LEVEL = "level_condition"
+CONFIGURATION = "configuration"
+SLOT = "slot"
+EFFECT = "effect"
+CHANNEL = "channel"
+MONTH = "month"
+QUESTION = "question"

@@ -1,0 +1,47 @@
+"""Domain errors: each names the file, the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AllegianceError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class SpecError(AllegianceError):
+    """A model file is malformed or inconsistent.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    key : str
+        Dotted key path inside the file, e.g. ``conditions.deal_signed.prior``.
+    problem : str
+        What is wrong.
+    fix : str
+        What to do about it.
+    """
+
+    def __init__(self, path: str | Path, key: str, problem: str, fix: str = "") -> None:
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        message = f"{self.path}: at '{key}': {problem}"
+        if fix:
+            message += f" Fix: {fix}"
+        super().__init__(message)
+
+
+class EvidenceError(SpecError):
+    """An evidence file or item is malformed or refers to something unknown."""
+
+
+class ProvenanceError(AllegianceError):
+    """A stored posterior does not belong to the model or evidence at hand."""
+
+
+class DiagnosticsWarning(UserWarning):
+    """A fit failed its sampling diagnostics; its forecasts are not to be trusted."""

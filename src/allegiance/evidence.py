@@ -1,0 +1,388 @@
+"""Evidence: dated, graded observations, validated against a model.
+
+An evidence file is YAML with ``schema_version: 1``, the ``model`` id it
+belongs to and a list of ``items``. Every item has an ``id``, a ``kind``, an
+event ``date``, a ``source``, an Admiralty ``grade`` (source reliability A–F,
+information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
+``author``. The kinds (:data:`EVIDENCE_KINDS`):
+
+``condition``
+    A condition observed: ``condition`` and ``value`` (true/false for a
+    binary condition, a number in [0, 1] for a level). Hard evidence.
+``count``
+    Counts in one month: ``series``, ``category``, ``month`` (YYYY-MM) and
+    ``count``.
+``no_event``
+    Time passing is evidence: the event of a ``hazard`` did not happen for
+    ``actor`` from the analysis date ``through`` a date.
+``event``
+    The event of a ``hazard`` happened for ``actor`` in ``month`` (YYYY-MM),
+    e.g. a faction openly left.
+
+Items turn into fixed-shape arrays (:class:`ModelData`) that the PyMC model
+reads from ``pm.Data``; adding evidence never changes the model's graph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from allegiance.errors import EvidenceError
+from allegiance.spec import ModelSpec, _Reader, months_between
+
+SCHEMA_VERSION = 1
+HARD = -50.0  # log-likelihood of the state that hard evidence rules out
+GRADE = re.compile(r"^[A-F][1-6]$")
+COMMON_REQUIRED = ("id", "kind", "date", "source", "grade")
+COMMON_OPTIONAL = ("note", "author")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One validated evidence item; ``fields`` holds the kind-specific values."""
+
+    id: str
+    kind: str
+    date: dt.date
+    source: str
+    grade: str
+    fields: Mapping[str, Any]
+    note: str = ""
+    author: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-typed form, the inverse of reading an item from a file."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "date": self.date.isoformat(),
+            "source": self.source,
+            "grade": self.grade,
+        }
+        out.update(self.fields)
+        if self.note:
+            out["note"] = self.note
+        if self.author:
+            out["author"] = self.author
+        return out
+
+
+@dataclass
+class ModelData:
+    """Evidence as the fixed-shape arrays the model reads (see ``model.DATA_NAMES``)."""
+
+    condition_loglik: np.ndarray  # (B, 2): log-likelihood of the evidence if false / true
+    level_value: np.ndarray  # (L,)
+    level_mask: np.ndarray  # (L,)
+    slot_events: np.ndarray  # (K,)
+    slot_nonevents: np.ndarray  # (K,)
+    counts: np.ndarray  # (J, T)
+    count_mask: np.ndarray  # (J, T)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays by data-container name."""
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class EvidenceSet:
+    """The items in force, with the hash that identifies them."""
+
+    items: tuple[Item, ...]
+    path: Path | None = None
+    sha256: str = field(default="")
+
+    @classmethod
+    def of(cls, items: Sequence[Item], path: Path | None = None) -> EvidenceSet:
+        """Build a set and hash its items canonically (order-free)."""
+        canon = json.dumps(
+            sorted((i.to_dict() for i in items), key=lambda x: x["id"]), sort_keys=True, default=str
+        )
+        return cls(tuple(items), path, hashlib.sha256(canon.encode()).hexdigest())
+
+
+def _condition_fields(
+    r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    cid = body["condition"]
+    if cid not in spec.conditions:
+        raise r.fail(
+            f"{key}.condition",
+            f"unknown condition {cid!r}.",
+            "use one of: " + ", ".join(spec.conditions) + ".",
+        )
+    value = body["value"]
+    if spec.conditions[cid].kind == "binary":
+        if not isinstance(value, bool):
+            raise r.fail(
+                f"{key}.value", f"{cid!r} is yes/no; got {value!r}.", "write true or false."
+            )
+    elif not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise r.fail(
+            f"{key}.value",
+            f"{cid!r} is a level in [0, 1]; got {value!r}.",
+            "give a number between 0 and 1.",
+        )
+    return {"condition": cid, "value": value}
+
+
+def _count_fields(r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> dict[str, Any]:
+    sid, cat = body["series"], body["category"]
+    if sid not in spec.series:
+        raise r.fail(
+            f"{key}.series",
+            f"unknown series {sid!r}.",
+            "use one of: " + ", ".join(spec.series) + ".",
+        )
+    if cat not in spec.series[sid].categories:
+        raise r.fail(
+            f"{key}.category",
+            f"{cat!r} is not a category of {sid!r}.",
+            "use one of: " + ", ".join(spec.series[sid].categories) + ".",
+        )
+    month = str(body["month"])
+    try:
+        first = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise r.fail(f"{key}.month", f"{month!r} is not a month.", "write YYYY-MM.") from None
+    offset = months_between(spec.analysis_date, first)
+    if not -spec.history_months <= offset < spec.forward_months:
+        raise r.fail(
+            f"{key}.month",
+            f"{month} is outside the model's count window "
+            f"({spec.history_months} months before the analysis date to the last horizon).",
+            "drop the item or widen 'history_months' in the model file.",
+        )
+    count = body["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise r.fail(f"{key}.count", f"expected a whole number >= 0, got {count!r}.")
+    return {"series": sid, "category": cat, "month": month, "count": count}
+
+
+def _hazard_slot(r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> None:
+    node, actor = body["hazard"], body["actor"]
+    if node not in spec.propensities or spec.propensities[node].kind != "hazard":
+        known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
+        raise r.fail(
+            f"{key}.hazard",
+            f"{node!r} is not a hazard of the model.",
+            "use one of: " + ", ".join(known) + ".",
+        )
+    if actor not in spec.propensities[node].actors:
+        raise r.fail(
+            f"{key}.actor",
+            f"{actor!r} is not at risk under {node!r}.",
+            "use one of: " + ", ".join(spec.propensities[node].actors) + ".",
+        )
+
+
+def _forward_month(r: _Reader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
+    """Months from the analysis date to a date (``day``) or a YYYY-MM month, inside the window."""
+    if day:
+        when = r.date(value, key)
+    else:
+        try:
+            when = dt.date.fromisoformat(f"{value}-01")
+        except ValueError:
+            raise r.fail(key, f"{value!r} is not a month.", "write YYYY-MM.") from None
+    months = months_between(spec.analysis_date, when)
+    if not 0 <= months <= spec.forward_months:
+        raise r.fail(
+            key,
+            f"{value} is outside the forecast window ({spec.analysis_date} "
+            f"plus {spec.forward_months} months).",
+            "check the date.",
+        )
+    return months
+
+
+def _no_event_fields(
+    r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    _hazard_slot(r, body, key, spec)
+    _forward_month(r, body["through"], f"{key}.through", spec, day=True)
+    return {
+        "hazard": body["hazard"],
+        "actor": body["actor"],
+        "through": r.date(body["through"], f"{key}.through").isoformat(),
+    }
+
+
+def _event_fields(r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> dict[str, Any]:
+    _hazard_slot(r, body, key, spec)
+    _forward_month(r, body["month"], f"{key}.month", spec, day=False)
+    return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
+
+
+EvidenceKind = Callable[[_Reader, Mapping[str, Any], str, ModelSpec], dict[str, Any]]
+EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], EvidenceKind]] = {
+    "condition": (("condition", "value"), _condition_fields),
+    "count": (("series", "category", "month", "count"), _count_fields),
+    "no_event": (("hazard", "actor", "through"), _no_event_fields),
+    "event": (("hazard", "actor", "month"), _event_fields),
+}
+
+
+def parse_item(r: _Reader, body: Any, key: str, spec: ModelSpec) -> Item:
+    """Validate one raw item against the spec."""
+    body = r.mapping(body, key)
+    kind = r.choice(body.get("kind"), f"{key}.kind", EVIDENCE_KINDS)
+    required, parse = EVIDENCE_KINDS[kind]
+    r.keys(body, key, (*COMMON_REQUIRED, *required), COMMON_OPTIONAL)
+    item_id = r.ident(str(body["id"]), f"{key}.id")
+    grade = str(body["grade"]).upper()
+    if not GRADE.match(grade):
+        raise r.fail(
+            f"{key}.grade",
+            f"{body['grade']!r} is not an Admiralty grade.",
+            "write reliability A-F then credibility 1-6, e.g. B2.",
+        )
+    return Item(
+        id=item_id,
+        kind=kind,
+        date=r.date(body["date"], f"{key}.date"),
+        source=r.text(body["source"], f"{key}.source"),
+        grade=grade,
+        fields=parse(r, body, key, spec),
+        note=r.text(body.get("note", ""), f"{key}.note", empty=True),
+        author=r.text(body.get("author", ""), f"{key}.author", empty=True),
+    )
+
+
+def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
+    """Load and validate an evidence file against a model.
+
+    Raises
+    ------
+    EvidenceError
+        Naming the file, the item and the field, for malformed items, unknown
+        targets, bad dates, duplicate ids or contradicting observations.
+    """
+    path = Path(path)
+    r = _Reader(path, EvidenceError)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
+        raise r.fail("", f"not valid YAML: {exc}", "fix the syntax at the line shown.") from None
+    doc = r.mapping(doc, "(top level)")
+    r.keys(doc, "", ("schema_version", "model", "items"))
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise r.fail(
+            "schema_version",
+            f"version {doc['schema_version']!r} is not supported.",
+            f"this package reads schema_version {SCHEMA_VERSION}.",
+        )
+    if doc["model"] != spec.id:
+        raise r.fail(
+            "model",
+            f"evidence is for model {doc['model']!r}, not {spec.id!r}.",
+            "pass the evidence file that belongs to this model.",
+        )
+    raw = doc["items"] or []
+    if not isinstance(raw, list):
+        raise r.fail("items", "expected a list of items.", "start each item with '- id:'.")
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(raw):
+        item = parse_item(r, body, f"items[{i}]", spec)
+        if item.id in seen:
+            raise r.fail(
+                f"items[{i}].id",
+                f"duplicate id {item.id!r} (first at items[{seen[item.id]}]).",
+                "give every item its own id; correct an item with a new one.",
+            )
+        seen[item.id] = i
+        items.append(item)
+    evidence = EvidenceSet.of(items, path)
+    model_data(spec, evidence, r)  # contradictions surface now, not at fit time
+    return evidence
+
+
+def no_evidence(spec: ModelSpec) -> ModelData:
+    """Return the arrays of a model with no evidence at all."""
+    return model_data(spec, EvidenceSet.of([]))
+
+
+def model_data(spec: ModelSpec, evidence: EvidenceSet, r: _Reader | None = None) -> ModelData:
+    """Turn evidence items into the model's data arrays.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence : EvidenceSet
+    r : optional
+        Reader to raise errors with (file name); defaults to the spec's file.
+    """
+    r = r or _Reader(evidence.path or spec.path, EvidenceError)
+    binary, levels = spec.binary_conditions, spec.level_conditions
+    n_slots, n_channels = len(spec.slots), len(spec.channels)
+    data = ModelData(
+        condition_loglik=np.zeros((len(binary), 2)),
+        level_value=np.full(len(levels), 0.5),
+        level_mask=np.zeros(len(levels)),
+        slot_events=np.zeros(n_slots),
+        slot_nonevents=np.zeros(n_slots),
+        counts=np.zeros((n_channels, spec.window_months)),
+        count_mask=np.zeros((n_channels, spec.window_months)),
+    )
+    observed: dict[Any, Item] = {}
+    survived: dict[int, tuple[int, Item]] = {}
+    for item in evidence.items:
+        f = item.fields
+        if item.kind in ("no_event", "event"):
+            k = spec.slots.index((f["hazard"], f["actor"]))
+            if item.kind == "no_event":
+                months = months_between(spec.analysis_date, dt.date.fromisoformat(f["through"]))
+                if months > survived.get(k, (-1, item))[0]:
+                    survived[k] = (months, item)
+                continue
+            where: Any = ("event", k)
+        elif item.kind == "condition":
+            where = f["condition"]
+        else:
+            where = (f["series"], f["category"], f["month"])
+        if where in observed and observed[where].fields != f:
+            raise r.fail(
+                f"items.{item.id}",
+                f"contradicts item {observed[where].id!r} on {where!r}.",
+                "keep one; a correction retracts the other.",
+            )
+        observed[where] = item
+        if item.kind == "event":
+            first = dt.date.fromisoformat(f"{f['month']}-01")
+            data.slot_events[k] = 1.0
+            data.slot_nonevents[k] = months_between(spec.analysis_date, first)
+        elif item.kind == "condition" and f["condition"] in binary:
+            b = binary.index(f["condition"])
+            data.condition_loglik[b] = [0.0, HARD] if not f["value"] else [HARD, 0.0]
+        elif item.kind == "condition":
+            j = levels.index(f["condition"])
+            data.level_value[j], data.level_mask[j] = float(f["value"]), 1.0
+        else:
+            c = spec.channels.index((f["series"], f["category"]))
+            first = dt.date.fromisoformat(f"{f['month']}-01")
+            t = months_between(spec.analysis_date, first) + spec.history_months
+            data.counts[c, t], data.count_mask[c, t] = f["count"], 1.0
+    for k, (months, item) in survived.items():
+        if data.slot_events[k] and months > data.slot_nonevents[k]:
+            raise r.fail(
+                f"items.{item.id}",
+                "says the event had not happened by a date after "
+                "an item recording that it happened.",
+                "keep one; a correction retracts the other.",
+            )
+        if not data.slot_events[k]:
+            data.slot_nonevents[k] = months
+    return data

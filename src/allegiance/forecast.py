@@ -1,0 +1,163 @@
+"""Forecasts: posterior probabilities of the model's dated questions.
+
+For each posterior draw the configurations of the binary conditions are
+weighted by their posterior probability within that draw, and each question's
+conditional probability is averaged over them (Rao-Blackwellised: no
+configuration is ever sampled). The per-draw probabilities give the posterior
+mean, a 90 % credible interval and the ICD 203 word.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from allegiance.evidence import ModelData, model_data
+from allegiance.model import quantities, structure
+from allegiance.posterior import Diagnostics, Posterior, diagnose
+from allegiance.provenance import versions
+from allegiance.questions import QUESTION_KINDS
+from allegiance.spec import ModelSpec
+from allegiance.words import estimative_word
+
+CHUNK = 500  # draws per evaluation block: keeps (draw, slot, configuration) arrays small
+INTERVAL = 0.90
+
+
+@dataclass(frozen=True)
+class QuestionForecast:
+    """One question's forecast."""
+
+    id: str
+    text: str
+    horizon: str
+    probability: float
+    lower: float
+    upper: float
+    word: str
+
+
+@dataclass
+class Forecast:
+    """Forecasts of every question of a model, with diagnostics and provenance."""
+
+    model_id: str
+    questions: list[QuestionForecast]
+    diagnostics: Diagnostics
+    provenance: dict[str, Any]
+    condition_probability: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def trustworthy(self) -> bool:
+        """False when the fit failed its sampling diagnostics."""
+        return self.diagnostics.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-typed form for JSON."""
+        return {
+            "model_id": self.model_id,
+            "trustworthy": self.trustworthy,
+            "diagnostics": self.diagnostics.to_dict(),
+            "questions": [asdict(q) for q in self.questions],
+            "condition_probability": self.condition_probability,
+            "provenance": self.provenance,
+        }
+
+    def to_json(self) -> str:
+        """Serialise to JSON text."""
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _chunks(draws: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
+    n = next(iter(draws.values())).shape[0]
+    for start in range(0, n, size):
+        yield {k: v[start : start + size] for k, v in draws.items()}
+
+
+def probabilities(
+    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per-draw probability of every question, and of every binary condition.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    data : ModelData
+        The evidence arrays the draws are conditioned on.
+    draws : mapping
+        Free variables, each of shape ``(draws, dim)``.
+
+    Returns
+    -------
+    dict
+        ``question id -> array (draws,)``, plus ``condition:<id>`` entries with
+        each binary condition's posterior probability per draw.
+    """
+    configs = structure(spec).configurations
+    conds = [f"condition:{c}" for c in spec.binary_conditions]
+    out: dict[str, list[np.ndarray]] = {k: [] for k in [*spec.questions, *conds]}
+    for block in _chunks(dict(draws), CHUNK):
+        q = quantities(spec, data, block)
+        weights = np.exp(q.log_weights)
+        for qid, question in spec.questions.items():
+            per_config = QUESTION_KINDS[question.kind].compute(q, question)
+            # Weights sum to 1 only up to round-off; keep probabilities in [0, 1].
+            out[qid].append(np.clip(np.sum(weights * per_config, axis=-1), 0.0, 1.0))
+        for name, row in zip(conds, configs, strict=True):
+            out[name].append(weights @ row)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def question_draws(posterior: Posterior) -> dict[str, np.ndarray]:
+    """:func:`probabilities` of a posterior, shaped (chain, draw) for diagnostics."""
+    data = model_data(posterior.spec, posterior.evidence)
+    shape = posterior.shape
+    flat = probabilities(posterior.spec, data, posterior.flat_draws())
+    return {k: v.reshape(shape) for k, v in flat.items()}
+
+
+def forecast(posterior: Posterior) -> Forecast:
+    """Summarise the posterior into forecasts, checking diagnostics on every quantity.
+
+    Diagnostics cover every free variable and every question's per-draw
+    probability; a failure marks the forecast untrustworthy and is printed
+    with it.
+    """
+    per_draw = question_draws(posterior)
+    diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
+    results = []
+    tail = (1.0 - INTERVAL) / 2
+    for qid, question in posterior.spec.questions.items():
+        x = per_draw[qid].ravel()
+        mean = float(x.mean())
+        lo, hi = np.quantile(x, [tail, 1.0 - tail])
+        results.append(
+            QuestionForecast(
+                qid,
+                question.text,
+                question.horizon.isoformat(),
+                mean,
+                float(lo),
+                float(hi),
+                estimative_word(mean),
+            )
+        )
+    attrs = posterior.idata.attrs
+    provenance = {
+        "model_sha256": posterior.spec.sha256,
+        "evidence_sha256": posterior.evidence.sha256,
+        "evidence_items": len(posterior.evidence.items),
+        "fit_settings": json.loads(attrs.get("fit_settings", "{}")),
+        "fitted_at": attrs.get("created_at", ""),
+        "versions": versions(),
+    }
+    conditions = {
+        k.split(":", 1)[1]: float(v.mean())
+        for k, v in per_draw.items()
+        if k.startswith("condition:")
+    }
+    return Forecast(posterior.spec.id, results, diagnostics, provenance, conditions)

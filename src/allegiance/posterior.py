@@ -1,0 +1,253 @@
+"""Fitting: NUTS over the continuous posterior, checked, saved and reloaded with identity.
+
+The compiled sampler is kept per model (keyed by the model file's hash) for
+the life of the process, and new evidence goes in through nutpie's
+``with_data``: a second fit after new evidence does not recompile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allegiance.errors import DiagnosticsWarning, ProvenanceError
+from allegiance.evidence import EvidenceSet, model_data, no_evidence
+from allegiance.model import FREE_VARIABLES, build_model
+from allegiance.provenance import versions
+from allegiance.spec import ModelSpec
+
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+
+_COMPILED: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Sampler settings. The defaults pass the diagnostics on the reference model."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int = 2
+    seed: int = 20200229
+    low_rank_mass_matrix: bool = True
+
+
+@dataclass
+class Diagnostics:
+    """Sampling diagnostics of one fit, with the thresholds they are held to."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    worst: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-typed form, with the verdict."""
+        return {**asdict(self), "ok": self.ok}
+
+
+def diagnose(draws: dict[str, np.ndarray], divergences: int) -> Diagnostics:
+    """Check R-hat, bulk and tail ESS of every array (chain, draw, ...), and divergences.
+
+    Parameters
+    ----------
+    draws : dict
+        Name → array of shape (chain, draw, ...). Free variables and derived
+        forecasts alike.
+    divergences : int
+        Divergent transitions after tuning.
+    """
+    import arviz as az
+
+    worst_rhat, worst_bulk, worst_tail, worst = 0.0, np.inf, np.inf, ""
+    for name, arr in draws.items():
+        flat = arr.reshape(arr.shape[0], arr.shape[1], -1)
+        for i in range(flat.shape[2]):
+            x = flat[:, :, i]
+            if np.ptp(x) == 0.0:
+                continue
+            rhat = float(az.rhat(x))
+            bulk = float(az.ess(x, method="bulk"))
+            tail = float(az.ess(x, method="tail"))
+            if rhat > worst_rhat:
+                worst_rhat = rhat
+            if min(bulk, tail) < min(worst_bulk, worst_tail):
+                worst = f"{name}[{i}]"
+            worst_bulk, worst_tail = min(worst_bulk, bulk), min(worst_tail, tail)
+    problems = []
+    if worst_rhat > RHAT_MAX:
+        problems.append(f"max R-hat {worst_rhat:.3f} > {RHAT_MAX}")
+    if min(worst_bulk, worst_tail) < ESS_MIN:
+        problems.append(f"min ESS {min(worst_bulk, worst_tail):.0f} < {ESS_MIN:.0f} ({worst})")
+    if divergences:
+        problems.append(f"{divergences} divergent transitions")
+    return Diagnostics(
+        worst_rhat, float(worst_bulk), float(worst_tail), int(divergences), worst, problems
+    )
+
+
+@dataclass
+class Posterior:
+    """Posterior draws of a model given evidence, with their provenance."""
+
+    spec: ModelSpec
+    evidence: EvidenceSet
+    idata: Any
+    settings: FitSettings
+    fit_seconds: float = float("nan")
+
+    def draws(self) -> dict[str, np.ndarray]:
+        """Free variables as arrays (chain, draw, dim)."""
+        post = self.idata.posterior
+        return {name: post[name].values for name in FREE_VARIABLES if name in post}
+
+    def flat_draws(self) -> dict[str, np.ndarray]:
+        """Free variables as arrays (chain * draw, dim)."""
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.draws().items()}
+
+    @property
+    def divergences(self) -> int:
+        """Divergent transitions after tuning."""
+        return int(self.idata.sample_stats["diverging"].values.sum())
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(chains, draws per chain)."""
+        post = self.idata.posterior
+        return int(post.sizes["chain"]), int(post.sizes["draw"])
+
+    def save(self, path: str | Path) -> Path:
+        """Write the posterior to NetCDF with the model and evidence hashes in its attributes."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.idata.to_netcdf(str(path))
+        return path
+
+
+def prepare(spec: ModelSpec) -> Any:
+    """Compile the sampler of a spec, once per process; later fits reuse it.
+
+    Returns
+    -------
+    nutpie.CompiledModel
+        Compiled with no evidence; :func:`fit` swaps evidence in with ``with_data``.
+    """
+    import nutpie
+
+    if spec.sha256 not in _COMPILED:
+        _COMPILED[spec.sha256] = nutpie.compile_pymc_model(
+            build_model(spec, no_evidence(spec)), backend="numba"
+        )
+    return _COMPILED[spec.sha256]
+
+
+def fit(
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    settings: FitSettings | None = None,
+    *,
+    progress: bool = False,
+) -> Posterior:
+    """Sample the posterior of a model given evidence.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence : EvidenceSet
+    settings : FitSettings, optional
+    progress : bool
+        Show nutpie's progress bar.
+
+    Returns
+    -------
+    Posterior
+        With the model hash, evidence hash, seed, settings and package
+        versions in ``idata.attrs``.
+    """
+    import time
+
+    import nutpie
+
+    settings = settings or FitSettings()
+    compiled = prepare(spec)
+    # Containers a model never reads (no levels, say) are pruned by the compiler.
+    arrays = model_data(spec, evidence).arrays()
+    compiled = compiled.with_data(**{k: v for k, v in arrays.items() if k in compiled.shared_data})
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        idata = nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            seed=settings.seed,
+            progress_bar=progress,
+            low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+        )
+    seconds = time.perf_counter() - start
+    for group in ("warmup_posterior", "warmup_sample_stats"):
+        if group in idata.groups():
+            del idata[group]
+    idata.attrs.update(_identity(spec, evidence, settings))
+    return Posterior(spec, evidence, idata, settings, seconds)
+
+
+def _identity(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> dict[str, str]:
+    return {
+        "model_id": spec.id,
+        "model_sha256": spec.sha256,
+        "evidence_sha256": evidence.sha256,
+        "fit_settings": json.dumps(asdict(settings)),
+        "versions": json.dumps(versions()),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def load_posterior(path: str | Path, spec: ModelSpec, evidence: EvidenceSet) -> Posterior:
+    """Read a saved posterior and check it belongs to this model and this evidence.
+
+    Raises
+    ------
+    ProvenanceError
+        If the stored model or evidence hash differs from the ones given.
+    """
+    import arviz as az
+
+    idata = az.from_netcdf(str(path))
+    attrs = idata.attrs
+    for key, want in (("model_sha256", spec.sha256), ("evidence_sha256", evidence.sha256)):
+        if attrs.get(key) != want:
+            raise ProvenanceError(
+                f"{path}: stored {key} {str(attrs.get(key))[:12]} does not match the current "
+                f"{want[:12]}; the model file or the evidence changed since it was saved. "
+                "Refit instead of loading."
+            )
+    settings = FitSettings(**json.loads(attrs["fit_settings"]))
+    return Posterior(spec, evidence, idata, settings)
+
+
+def warn_if_failed(diagnostics: Diagnostics) -> None:
+    """Emit a :class:`DiagnosticsWarning` for a fit that failed its checks."""
+    if not diagnostics.ok:
+        warnings.warn(
+            "sampling diagnostics failed: " + "; ".join(diagnostics.problems),
+            DiagnosticsWarning,
+            stacklevel=2,
+        )

@@ -1,0 +1,351 @@
+"""Priors stated in an analyst's words, turned into distributions.
+
+Three kinds of statement are understood:
+
+* a **probability**: ``{probability: 0.3, range: [0.1, 0.6]}`` (about 30 %,
+  90 % sure it lies between 10 % and 60 %) or an ICD 203 word such as
+  ``very likely``. It becomes the Beta with that mean and exactly 90 % of its
+  mass in the range.
+* a **ratio**: how strongly a condition multiplies odds or a rate,
+  ``{ratio: 3, range: [1.5, 8]}`` or a word (``weak`` … ``very strong``). Its
+  logarithm gets the Gamma with that median and 90 % of its mass in the
+  range, so the
+  direction of an effect is fixed by the model file and only its size is
+  uncertain.
+* a **magnitude**: a positive quantity such as a monthly count,
+  ``{typical: 150, range: [40, 500]}``. It becomes a LogNormal with that
+  median whose 90 % interval covers the range.
+
+Every :class:`Prior` keeps the statement it came from and can describe the
+distribution it chose, so the analyst sees what the package made of the words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from allegiance.errors import SpecError
+from allegiance.words import (
+    estimative_band,
+    known_estimative_words,
+    known_strength_words,
+    strength_band,
+)
+
+MASS = 0.90
+_Z90 = 1.6448536269514722  # standard normal quantile at 0.95
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A validated prior distribution with the statement it came from.
+
+    Parameters
+    ----------
+    family : {"beta", "gamma", "lognormal"}
+        Distribution family; ``gamma`` is placed on the log of a ratio.
+    params : dict
+        Parameters of the family: ``alpha, beta`` (Beta, Gamma rate ``beta``)
+        or ``mu, sigma`` (LogNormal).
+    statement : dict
+        The analyst's statement, as written in the model file.
+    """
+
+    family: str
+    params: Mapping[str, float]
+    statement: Mapping[str, Any] = field(default_factory=dict)
+
+    def frozen(self) -> Any:
+        """Return the scipy distribution of the prior's variable."""
+        p = self.params
+        if self.family == "beta":
+            return stats.beta(p["alpha"], p["beta"])
+        if self.family == "gamma":
+            return stats.gamma(p["alpha"], scale=1.0 / p["beta"])
+        return stats.lognorm(p["sigma"], scale=math.exp(p["mu"]))
+
+    def interval(self, mass: float = MASS) -> tuple[float, float]:
+        """Return the central interval holding ``mass`` of the prior, on the stated scale."""
+        lo, hi = self.frozen().interval(mass)
+        if self.family == "gamma":
+            return math.exp(lo), math.exp(hi)
+        return float(lo), float(hi)
+
+    def centre(self) -> float:
+        """Return the stated-scale centre: mean for probabilities, median otherwise."""
+        dist = self.frozen()
+        if self.family == "beta":
+            return float(dist.mean())
+        if self.family == "gamma":
+            return math.exp(dist.median())
+        return float(dist.median())
+
+    def describe(self) -> str:
+        """Describe the chosen distribution in one line.
+
+        Examples
+        --------
+        >>> Prior("beta", {"alpha": 2.0, "beta": 6.0}).describe()
+        'Beta(alpha=2, beta=6): mean 0.25, 90% in [0.053, 0.52]'
+        """
+        lo, hi = self.interval()
+        if self.family == "beta":
+            head = f"Beta(alpha={self.params['alpha']:.3g}, beta={self.params['beta']:.3g})"
+            return f"{head}: mean {self.centre():.2g}, 90% in [{lo:.2g}, {hi:.2g}]"
+        if self.family == "gamma":
+            head = (
+                f"log-ratio ~ Gamma(alpha={self.params['alpha']:.3g}, "
+                f"beta={self.params['beta']:.3g})"
+            )
+            return f"{head}: ratio median {self.centre():.3g}, 90% in [{lo:.3g}, {hi:.3g}]"
+        head = f"LogNormal(mu={self.params['mu']:.3g}, sigma={self.params['sigma']:.3g})"
+        return f"{head}: median {self.centre():.3g}, 90% in [{lo:.3g}, {hi:.3g}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise to plain types (for JSON and NetCDF attributes)."""
+        return {
+            "family": self.family,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "statement": dict(self.statement),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prior:
+        """Rebuild a prior written by :meth:`to_dict`."""
+        return cls(data["family"], dict(data["params"]), dict(data.get("statement", {})))
+
+
+def _range(node: Mapping[str, Any], path: Path, key: str) -> tuple[float, float]:
+    rng = node.get("range")
+    if (
+        not isinstance(rng, list | tuple)
+        or len(rng) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in rng)
+    ):
+        raise SpecError(
+            path,
+            f"{key}.range",
+            f"expected a list of two numbers, got {rng!r}.",
+            "write the 90 % range as [lower, upper].",
+        )
+    lo, hi = float(rng[0]), float(rng[1])
+    if not lo < hi:
+        raise SpecError(
+            path,
+            f"{key}.range",
+            f"lower {lo} is not below upper {hi}.",
+            "write the range as [lower, upper] with lower < upper.",
+        )
+    return lo, hi
+
+
+def _number(node: Mapping[str, Any], name: str, path: Path, key: str) -> float:
+    value = node.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        raise SpecError(path, f"{key}.{name}", f"expected a number, got {value!r}.")
+    return float(value)
+
+
+def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
+    if isinstance(node, str):
+        return {"word": node}
+    if not isinstance(node, Mapping):
+        raise SpecError(
+            path,
+            key,
+            f"expected a mapping or a word, got {node!r}.",
+            "write e.g. {probability: 0.3, range: [0.1, 0.6]} or a word.",
+        )
+    return node
+
+
+def _solve(make: Callable[[float], Any], lower: float, upper: float) -> Any:
+    """Find the concentration at which ``make(k)`` puts exactly 90 % of its mass in the range.
+
+    ``make`` maps a concentration to a frozen distribution with the stated
+    centre; mass in a range around the centre grows with concentration, so a
+    bracketed root search finds the one distribution of the family that honours
+    both the centre and the range.
+    """
+
+    def excess(log_k: float) -> float:
+        dist = make(math.exp(log_k))
+        return float(dist.cdf(upper) - dist.cdf(lower)) - MASS
+
+    grid = np.linspace(-4.0, 16.0, 81)
+    values = [excess(g) for g in grid]
+    for a, b, fa, fb in zip(grid[:-1], grid[1:], values[:-1], values[1:], strict=True):
+        if fa < 0.0 <= fb:
+            return make(math.exp(optimize.brentq(excess, a, b, xtol=1e-10)))
+    raise ValueError("no concentration reaches 90 % mass in the range")
+
+
+@lru_cache(maxsize=512)
+def _beta_params(mean: float, lower: float, upper: float) -> tuple[float, float]:
+    dist = _solve(lambda k: stats.beta(mean * k, (1.0 - mean) * k), lower, upper)
+    a, b = dist.args
+    return float(a), float(b)
+
+
+@lru_cache(maxsize=512)
+def _gamma_params(median: float, lower: float, upper: float) -> tuple[float, float]:
+    def make(shape: float) -> Any:
+        return stats.gamma(shape, scale=median / stats.gamma(shape).median())
+
+    dist = _solve(make, lower, upper)
+    return float(dist.args[0]), float(1.0 / dist.kwds["scale"])
+
+
+def probability_prior(node: Any, path: Path, key: str) -> Prior:
+    """Turn a probability statement into a Beta prior.
+
+    Parameters
+    ----------
+    node : dict or str
+        ``{probability: p, range: [lo, hi]}``, ``{word: w}`` or a bare ICD 203 word.
+    path : Path
+        The file the statement comes from (for errors).
+    key : str
+        The statement's key path (for errors).
+
+    Returns
+    -------
+    Prior
+        A Beta prior with mean ``p`` and 90 % of its mass in ``[lo, hi]``.
+    """
+    node = _statement(node, path, key)
+    if "word" in node:
+        band = estimative_band(str(node["word"]))
+        if band is None:
+            raise SpecError(
+                path,
+                f"{key}.word",
+                f"unknown estimative word {node['word']!r}.",
+                "use one of: " + ", ".join(known_estimative_words()) + ".",
+            )
+        lo, hi = band
+        p = (lo + hi) / 2
+    elif "probability" in node:
+        p = _number(node, "probability", path, key)
+        if not 0.0 < p < 1.0:
+            raise SpecError(
+                path,
+                f"{key}.probability",
+                f"probability {p:g} is outside (0, 1).",
+                "give a probability strictly between 0 and 1.",
+            )
+        lo, hi = _range(node, path, key)
+        if not 0.0 < lo < p < hi < 1.0:
+            raise SpecError(
+                path,
+                f"{key}.range",
+                f"range [{lo:g}, {hi:g}] must lie inside (0, 1) around {p:g}.",
+                "write 0 < lower < probability < upper < 1.",
+            )
+    else:
+        raise SpecError(
+            path,
+            key,
+            "a probability prior needs 'probability' and 'range', or 'word'.",
+            "write e.g. {probability: 0.3, range: [0.1, 0.6]} or {word: likely}.",
+        )
+    try:
+        alpha, beta = _beta_params(p, lo, hi)
+    except ValueError:
+        raise SpecError(
+            path,
+            f"{key}.range",
+            f"no Beta has mean {p:g} and 90 % of its mass in [{lo:g}, {hi:g}].",
+            "widen the range.",
+        ) from None
+    return Prior("beta", {"alpha": alpha, "beta": beta}, dict(node))
+
+
+def ratio_prior(node: Any, path: Path, key: str) -> Prior:
+    """Turn a strength statement (a factor on odds or on a rate) into a prior on its log.
+
+    Parameters
+    ----------
+    node : dict or str
+        ``{ratio: r, range: [lo, hi]}`` with ``1 < lo < r < hi``, or a strength word.
+    path, key
+        Where the statement is, for errors.
+
+    Returns
+    -------
+    Prior
+        A Gamma prior on ``log(ratio)`` with median ``log(r)``.
+    """
+    node = _statement(node, path, key)
+    if "word" in node:
+        band = strength_band(str(node["word"]))
+        if band is None:
+            raise SpecError(
+                path,
+                f"{key}.word",
+                f"unknown strength word {node['word']!r}.",
+                "use one of: " + ", ".join(known_strength_words()) + ".",
+            )
+        lo, hi = band
+        r = math.sqrt(lo * hi)
+    elif "ratio" in node:
+        r = _number(node, "ratio", path, key)
+        lo, hi = _range(node, path, key)
+        if not 1.0 < lo < r < hi:
+            raise SpecError(
+                path,
+                f"{key}.range",
+                f"need 1 < lower < ratio < upper, got [{lo:g}, {hi:g}] around {r:g}.",
+                "state the size of the effect as a factor above 1; "
+                "its sign comes from 'direction'.",
+            )
+    else:
+        raise SpecError(
+            path,
+            key,
+            "a strength needs 'ratio' and 'range', or a word.",
+            "write e.g. {ratio: 3, range: [1.5, 8]} or {word: strong}.",
+        )
+    try:
+        alpha, beta = _gamma_params(math.log(r), math.log(lo), math.log(hi))
+    except ValueError:
+        raise SpecError(
+            path,
+            f"{key}.range",
+            f"no prior has median ratio {r:g} and 90 % of its mass in [{lo:g}, {hi:g}].",
+            "widen the range.",
+        ) from None
+    return Prior("gamma", {"alpha": alpha, "beta": beta}, dict(node))
+
+
+def magnitude_prior(node: Any, path: Path, key: str) -> Prior:
+    """Turn ``{typical: m, range: [lo, hi]}`` into a LogNormal prior.
+
+    The median is ``m``; sigma is chosen so the 90 % interval covers the range
+    on the wider side of ``m``.
+    """
+    node = _statement(node, path, key)
+    m = _number(node, "typical", path, key)
+    lo, hi = _range(node, path, key)
+    if not 0.0 < lo < m < hi:
+        raise SpecError(
+            path,
+            f"{key}.range",
+            f"need 0 < lower < typical < upper, got [{lo:g}, {hi:g}] around {m:g}.",
+        )
+    sigma = max(math.log(hi / m), math.log(m / lo)) / _Z90
+    return Prior("lognormal", {"mu": math.log(m), "sigma": sigma}, dict(node))
+
+
+def beta_moments(prior: Prior) -> tuple[float, float]:
+    """Return the mean and standard deviation of a Beta prior."""
+    dist = prior.frozen()
+    return float(dist.mean()), float(np.sqrt(dist.var()))

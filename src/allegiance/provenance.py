@@ -1,0 +1,18 @@
+"""Identity of a result: hashes of its inputs and the versions that made it."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+PACKAGES = ("allegiance", "pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy")
+
+
+def versions() -> dict[str, str]:
+    """Return the installed versions of the packages a forecast depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

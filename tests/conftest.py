@@ -1,0 +1,52 @@
+"""Shared fixtures: the reference model, its evidence, and fits cached per session.
+
+Fits are the slow part of the suite. Each distinct (model, evidence, settings)
+is fitted once per session, and each model is compiled once per process (the
+package keeps the compiled sampler), so later fits only swap data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from allegiance.evidence import EvidenceSet, load_evidence
+from allegiance.posterior import FitSettings, Posterior, fit
+from allegiance.spec import ModelSpec, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "models" / "afghanistan_2020.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+
+
+@pytest.fixture(scope="session")
+def reference_spec() -> ModelSpec:
+    return load_spec(REFERENCE)
+
+
+@pytest.fixture(scope="session")
+def reference_evidence(reference_spec: ModelSpec) -> EvidenceSet:
+    return load_evidence(REFERENCE.with_name("afghanistan_2020.evidence.yaml"), reference_spec)
+
+
+_FITS: dict[tuple[str, str, FitSettings], Posterior] = {}
+
+
+@pytest.fixture(scope="session")
+def fitted() -> Callable[[ModelSpec, EvidenceSet, FitSettings], Posterior]:
+    """Fit once per (model, evidence, settings) in the session."""
+
+    def get(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> Posterior:
+        key = (spec.sha256, evidence.sha256, settings)
+        if key not in _FITS:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                _FITS[key] = fit(spec, evidence, settings)
+        return _FITS[key]
+
+    return get

@@ -1,0 +1,54 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+
+from allegiance.evidence import EvidenceSet, Item
+from allegiance.model import (
+    BASELINE,
+    CONDITION_PROBABILITY,
+    LEAK,
+    LEVEL,
+    LOG_RATE,
+    LOG_RATIO,
+    OVERDISPERSION,
+)
+from allegiance.spec import ModelSpec
+
+
+def with_items(evidence: EvidenceSet, *items: Item, drop: Callable[[Item], bool] | None = None
+               ) -> EvidenceSet:
+    """Return an evidence set with some items dropped and others added."""
+    kept = [i for i in evidence.items if drop is None or not drop(i)]
+    return EvidenceSet.of([*kept, *items])
+
+
+def item(item_id: str, kind: str, when: str, **fields: object) -> Item:
+    """Build a valid-looking item for tests (grade B2, a test source)."""
+    return Item(item_id, kind, dt.date.fromisoformat(when), "test", "B2", dict(fields))
+
+
+def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Draw every free variable from its prior with scipy, independently of PyMC."""
+    rng = np.random.default_rng(seed)
+
+    def draw(beliefs: list, log: bool = False) -> np.ndarray:
+        cols = [b.prior.frozen().rvs(size=n, random_state=rng) for b in beliefs]
+        out = np.column_stack(cols) if cols else np.zeros((n, 0))
+        return np.log(out) if log else out
+
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+    necessary = [e for e in spec.effects if e.kind == "necessary"]
+    return {
+        CONDITION_PROBABILITY: draw([spec.conditions[c].belief for c in spec.binary_conditions]),
+        LEVEL: draw([spec.conditions[c].belief for c in spec.level_conditions]),
+        BASELINE: draw([spec.propensities[p].baselines[a] for p, a in spec.slots]),
+        LOG_RATIO: draw([e.belief for e in shifts]),
+        LEAK: draw([e.belief for e in necessary]),
+        LOG_RATE: draw([spec.series[s].baselines[c] for s, c in spec.channels], log=True),
+        OVERDISPERSION: draw([s.overdispersion for s in spec.series.values()]),
+    }

@@ -1,0 +1,186 @@
+"""Fits against independent truths: closed forms, the prior, directions, diagnostics.
+
+Tolerances come from Monte Carlo error: the posterior standard deviation over
+the square root of the effective sample size, times a safety factor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from allegiance.errors import ProvenanceError
+from allegiance.evidence import EvidenceSet, load_evidence, model_data, no_evidence
+from allegiance.forecast import forecast, probabilities, question_draws
+from allegiance.posterior import FitSettings, diagnose, load_posterior
+from allegiance.spec import load_spec
+from helpers import item, prior_draws, with_items
+
+SMALL = FitSettings(draws=500, tune=500)
+Z = 4.0  # safety factor on Monte Carlo standard errors
+
+
+def mc_se(x: np.ndarray) -> float:
+    """Monte Carlo standard error of the mean of an array (chain, draw)."""
+    import arviz as az
+
+    return float(np.std(x) / np.sqrt(az.ess(x, method="mean")))
+
+
+@pytest.fixture(scope="module")
+def bb_spec(request):
+    from conftest import FIXTURES
+
+    return load_spec(FIXTURES / "models" / "beta_binomial.yaml")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("events", "months"), [(0, 18), (1, 10)])
+def test_beta_binomial_closed_form(bb_spec, fitted, events, months):
+    """Months survived m and departures d turn Beta(a, b) into Beta(a + d, b + m)."""
+    prior = bb_spec.propensities["leave"].baselines["faction"].prior
+    a, b = prior.params["alpha"], prior.params["beta"]
+    if events:
+        obs = item("left", "event", "2020-11-15", hazard="leave", actor="faction",
+                   month=f"2020-{months + 1:02d}")
+        months_exposed = months
+    else:
+        obs = item("quiet", "no_event", "2021-07-01", hazard="leave", actor="faction",
+                   through="2021-07-01")
+        months_exposed = months
+    posterior = fitted(bb_spec, EvidenceSet.of([obs]), FitSettings(draws=1000, tune=1000))
+    h = posterior.draws()["baseline"][..., 0]
+    exact = stats.beta(a + events, b + months_exposed)
+    assert abs(h.mean() - exact.mean()) < Z * mc_se(h)
+    assert np.std(h) == pytest.approx(exact.std(), rel=0.08)
+    # P(leave within 24 months) given survival so far: 1 - E[(1 - h)^(24 - m)].
+    per_draw = question_draws(posterior)["leaves_24m"]
+    if events:
+        want = 1.0
+    else:
+        a2, b2 = a, b + months_exposed
+        want = 1 - np.exp(special.betaln(a2, b2 + 24 - months_exposed) - special.betaln(a2, b2))
+    assert abs(per_draw.mean() - want) < Z * mc_se(per_draw) + 1e-12
+
+
+@pytest.mark.slow
+def test_no_evidence_posterior_is_the_prior(reference_spec, fitted):
+    """With no evidence NUTS must reproduce forecasts from direct prior simulation."""
+    posterior = fitted(reference_spec, EvidenceSet.of([]), SMALL)
+    nuts = question_draws(posterior)
+    direct = probabilities(reference_spec, no_evidence(reference_spec),
+                           prior_draws(reference_spec, 20_000, seed=3))
+    for qid in reference_spec.questions:
+        se = np.hypot(mc_se(nuts[qid]), direct[qid].std() / np.sqrt(20_000))
+        assert abs(nuts[qid].mean() - direct[qid].mean()) < Z * se, qid
+
+
+def _leave_means(posterior):
+    draws = question_draws(posterior)
+    return {q: draws[q] for q in ("haqqani_leaves_12m", "north_shura_leaves_12m",
+                                  "eastern_fronts_leave_12m")}
+
+
+@pytest.mark.slow
+def test_us_presence_raises_every_faction_leaving(reference_spec, reference_evidence, fitted):
+    runs = {}
+    for value in (True, False):
+        ev = with_items(reference_evidence, item("presence", "condition", "2020-03-01",
+                                                 condition="us_presence", value=value))
+        runs[value] = _leave_means(fitted(reference_spec, ev, SMALL))
+    for qid in runs[True]:
+        hi, lo = runs[True][qid], runs[False][qid]
+        assert hi.mean() - lo.mean() > Z * np.hypot(mc_se(hi), mc_se(lo)), qid
+
+
+@pytest.mark.slow
+def test_more_defectors_raise_absorption(reference_spec, reference_evidence, fitted):
+    def taliban_counts(count):
+        months = ("2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11")
+        return [item(f"tal_{m}", "count", f"{m}-28", series="defectors_to_isk",
+                     category="taliban", month=m, count=count) for m in months]
+
+    def is_taliban(i):
+        return i.kind == "count" and i.fields["category"] == "taliban"
+
+    runs = {}
+    for count in (10, 60):
+        ev = with_items(reference_evidence, *taliban_counts(count), drop=is_taliban)
+        runs[count] = question_draws(fitted(reference_spec, ev, SMALL))["isk_absorbs_1000_12m"]
+    assert runs[60].mean() - runs[10].mean() > Z * np.hypot(mc_se(runs[60]), mc_se(runs[10]))
+
+
+@pytest.mark.slow
+def test_reference_fit_passes_diagnostics(reference_spec, reference_evidence, fitted):
+    posterior = fitted(reference_spec, reference_evidence, FitSettings())
+    result = forecast(posterior)
+    d = result.diagnostics
+    assert d.ok, d.problems
+    assert d.max_rhat <= 1.01
+    assert d.divergences == 0
+    per_draw = question_draws(posterior)
+    import arviz as az
+
+    for qid in reference_spec.questions:
+        assert float(az.ess(per_draw[qid], method="bulk")) >= 400, qid
+        assert float(az.ess(per_draw[qid], method="tail")) >= 400, qid
+
+
+@pytest.mark.slow
+def test_saved_posterior_keeps_its_identity(reference_spec, reference_evidence, fitted,
+                                            tmp_path):
+    posterior = fitted(reference_spec, reference_evidence, FitSettings())
+    path = posterior.save(tmp_path / "post.nc")
+    again = load_posterior(path, reference_spec, reference_evidence)
+    assert again.idata.attrs["model_sha256"] == reference_spec.sha256
+    assert "pymc" in again.idata.attrs["versions"]
+    before, after = forecast(posterior), forecast(again)
+    assert [q.probability for q in before.questions] == [q.probability for q in after.questions]
+    other = with_items(reference_evidence, item("x", "condition", "2020-03-01",
+                                                condition="ceasefire_kabul", value=True))
+    with pytest.raises(ProvenanceError, match="evidence_sha256"):
+        load_posterior(path, reference_spec, other)
+
+
+def test_same_seed_same_numbers(bb_spec, fitted):
+    ev = EvidenceSet.of([])
+    settings = FitSettings(draws=100, tune=100, seed=5)
+    from allegiance.posterior import fit
+
+    first = fitted(bb_spec, ev, settings).draws()["baseline"]
+    second = fit(bb_spec, ev, settings).draws()["baseline"]
+    np.testing.assert_array_equal(first, second)
+    third = fit(bb_spec, ev, FitSettings(draws=100, tune=100, seed=6)).draws()["baseline"]
+    assert not np.array_equal(first, third)
+
+
+def test_short_fit_is_flagged(bb_spec, fitted):
+    posterior = fitted(bb_spec, EvidenceSet.of([]), FitSettings(draws=30, tune=30, chains=2))
+    result = forecast(posterior)
+    assert not result.trustworthy
+    assert any("ESS" in p for p in result.diagnostics.problems)
+
+
+def test_diagnose_catches_stuck_chains():
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(4, 1000))
+    stuck = good + np.array([0, 0, 0, 3.0])[:, None]
+    assert diagnose({"x": good}, 0).ok
+    bad = diagnose({"x": stuck}, 0)
+    assert not bad.ok and bad.max_rhat > 1.01
+    assert not diagnose({"x": good}, 2).ok
+
+
+def test_evidence_arrays_swap_without_new_graph(reference_spec, reference_evidence):
+    from allegiance.model import DATA_NAMES, build_model
+
+    model = build_model(reference_spec, no_evidence(reference_spec))
+    data = model_data(reference_spec, load_evidence(
+        reference_evidence.path, reference_spec))
+    import pymc as pm
+
+    with model:
+        pm.set_data(data.arrays())
+    for name in DATA_NAMES:
+        np.testing.assert_array_equal(model[name].get_value(), getattr(data, name))

@@ -1,0 +1,113 @@
+"""Each question kind against a direct simulation of the events it resolves on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from allegiance.evidence import model_data
+from allegiance.forecast import probabilities
+from allegiance.model import quantities
+from allegiance.questions import QUESTION_KINDS
+from helpers import item, prior_draws, with_items
+
+N_SIM = 200_000
+
+
+@pytest.fixture(scope="module")
+def setting(reference_spec, reference_evidence):
+    evidence = with_items(
+        reference_evidence,
+        item("clash_2020_01", "count", "2020-01-31", series="clashes",
+             category="taliban_isk", month="2020-01", count=25),
+        item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
+             category="taliban", month="2020-01", count=300),
+        item("quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani",
+             through="2020-03-01"),
+    )
+    draws = prior_draws(reference_spec, 4, seed=11)
+    # Raise departures so the compound events are not all rare.
+    draws["baseline"][:, :3] = 0.6
+    q = quantities(reference_spec, model_data(reference_spec, evidence), draws)
+    return reference_spec, q
+
+
+def simulate(spec, q, question, s, z, rng):
+    f = question.fields
+    horizon = question.horizon_months
+
+    def leave(actor):
+        k = q.slot(f["hazard"], actor)
+        months = horizon - q.exposure_months(k)
+        return rng.random(N_SIM) < 1 - np.exp(q.log1m_p[s, k, z]) ** months
+
+    def chance(node, actor):
+        return rng.random(N_SIM) < np.exp(q.log_p[s, q.slot(node, actor), z])
+
+    def future_counts(channel, months):
+        mu = np.exp(q.log_rate_post[s, channel, z])
+        alpha = 1 / q.overdispersion[s, channel]
+        return stats.nbinom.rvs(alpha, alpha / (alpha + mu), size=(N_SIM, months),
+                                random_state=rng).sum(axis=1)
+
+    if question.kind == "leaves":
+        return leave(f["actor"])
+    if question.kind == "stays_as_lobby":
+        return ~leave(f["actor"]) & chance(f["lobby"], f["actor"])
+    if question.kind == "alliance":
+        hit = np.zeros(N_SIM, bool)
+        for a in f["actors"]:
+            hit |= leave(a) & chance(f["aligns"], a)
+        return hit
+    if question.kind == "friction":
+        hit = np.zeros(N_SIM, bool)
+        for a in f["actors"]:
+            hit |= ~leave(a) & chance(f["lobby"], a) & chance(f["friction"], a)
+        return hit
+    channel = q.channel(f["series"], f["category"])
+    seen, months_seen = q.post_counts(channel, horizon)
+    total = seen + future_counts(channel, horizon - months_seen)
+    if question.kind == "absorption":
+        for a in f["actors"]:
+            merged = leave(a) & chance(f["aligns"], a) & chance(f["joins"], a)
+            total = total + merged * spec.actors[a].fighters
+        return total >= f["threshold"]
+    assert question.kind == "escalation"
+    baseline = np.exp(q.log_rate_pre[s, channel])
+    return total >= np.ceil(f["ratio"] * horizon * baseline)
+
+
+@pytest.mark.parametrize("kind", sorted(QUESTION_KINDS))
+def test_question_kind_matches_simulation(setting, kind):
+    spec, q = setting
+    rng = np.random.default_rng(7)
+    questions = [x for x in spec.questions.values() if x.kind == kind]
+    assert questions, f"the reference model has no {kind} question"
+    for question in questions:
+        exact = QUESTION_KINDS[kind].compute(q, question)
+        for s, z in ((0, 0), (1, 255), (2, 37), (3, 200)):
+            sim = simulate(spec, q, question, s, z, rng).mean()
+            se = np.sqrt(max(exact[s, z] * (1 - exact[s, z]), 1e-4) / N_SIM)
+            assert abs(sim - exact[s, z]) < 5 * se, (question.id, s, z, sim, exact[s, z])
+
+
+def test_forecast_averages_configurations_by_weight(setting):
+    spec, q = setting
+    data = q.data
+    draws = prior_draws(spec, 4, seed=11)
+    draws["baseline"][:, :3] = 0.6
+    got = probabilities(spec, data, draws)
+    for qid, question in spec.questions.items():
+        per_config = QUESTION_KINDS[question.kind].compute(q, question)
+        want = (np.exp(q.log_weights) * per_config).sum(axis=-1)
+        np.testing.assert_allclose(got[qid], want, rtol=1e-12, atol=1e-12)
+        assert np.all((got[qid] >= 0) & (got[qid] <= 1))
+
+
+def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence):
+    draws = prior_draws(reference_spec, 400, seed=5)
+    got = probabilities(reference_spec, model_data(reference_spec, reference_evidence), draws)
+    for short, long in (("haqqani_leaves_12m", "haqqani_leaves_24m"),
+                        ("alliance_12m", "alliance_24m")):
+        assert np.all(got[long] >= got[short] - 1e-12)
