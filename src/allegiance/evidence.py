@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 
 from allegiance.errors import EvidenceError
-from allegiance.spec import ModelSpec, _Reader, months_between
+from allegiance.spec import ModelSpec, _Reader, months_between, safe_load
 
 SCHEMA_VERSION = 1
 HARD = -50.0  # log-likelihood of the state that hard evidence rules out
@@ -239,7 +239,7 @@ def parse_item(r: _Reader, body: Any, key: str, spec: ModelSpec) -> Item:
     kind = r.choice(body.get("kind"), f"{key}.kind", EVIDENCE_KINDS)
     required, parse = EVIDENCE_KINDS[kind]
     r.keys(body, key, (*COMMON_REQUIRED, *required), COMMON_OPTIONAL)
-    item_id = r.ident(str(body["id"]), f"{key}.id")
+    item_id = r.ident(body["id"], f"{key}.id")
     grade = str(body["grade"]).upper()
     if not GRADE.match(grade):
         raise r.fail(
@@ -271,14 +271,14 @@ def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
     path = Path(path)
     r = _Reader(path, EvidenceError)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
     except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
         raise r.fail("", f"not valid YAML: {exc}", "fix the syntax at the line shown.") from None
     doc = r.mapping(doc, "(top level)")
     r.keys(doc, "", ("schema_version", "model", "items"))
-    if doc["schema_version"] != SCHEMA_VERSION:
+    if type(doc["schema_version"]) is not int or doc["schema_version"] != SCHEMA_VERSION:
         raise r.fail(
             "schema_version",
             f"version {doc['schema_version']!r} is not supported.",

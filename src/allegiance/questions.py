@@ -81,21 +81,21 @@ def _stays_as_lobby(q: Quantities, question: Question) -> np.ndarray:
 
 def _alliance(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
-    none = 1.0
+    none: np.ndarray | float = 1.0
     for actor in f["actors"]:
         leave = _leave_by(q, f["hazard"], actor, question.horizon_months)
         none = none * (1.0 - leave * _chance(q, f["aligns"], actor))
-    return 1.0 - none
+    return 1.0 - np.asarray(none)
 
 
 def _friction(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
-    none = 1.0
+    none: np.ndarray | float = 1.0
     for actor in f["actors"]:
         stay = 1.0 - _leave_by(q, f["hazard"], actor, question.horizon_months)
         lobby = _chance(q, f["lobby"], actor)
         none = none * (1.0 - stay * lobby * _chance(q, f["friction"], actor))
-    return 1.0 - none
+    return 1.0 - np.asarray(none)
 
 
 def _count_at_least(q: Quantities, channel: int, months: int, needed: np.ndarray) -> np.ndarray:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from allegiance.errors import SpecError
 from allegiance.priors import Prior, magnitude_prior, probability_prior, ratio_prior
 
 SCHEMA_VERSION = 1
+IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 CONDITION_KINDS = ("binary", "level")
 PROPENSITY_KINDS = ("hazard", "chance")
 EFFECT_KINDS = ("shift", "necessary")
@@ -190,6 +193,30 @@ def months_between(start: dt.date, end: dt.date) -> int:
     return (end.year - start.year) * 12 + (end.month - start.month)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key repeated in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, Hashable) and key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str) -> Any:
+    """Parse YAML safely (no object construction), refusing duplicate keys."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
 class _Reader:
     """Walks the parsed YAML, raising :class:`SpecError` with the file and key path."""
 
@@ -236,11 +263,7 @@ class _Reader:
         return node.strip()
 
     def ident(self, node: Any, key: str) -> str:
-        if (
-            not isinstance(node, str)
-            or not node.replace("_", "").isalnum()
-            or not node[0].isalpha()
-        ):
+        if not isinstance(node, str) or not IDENT.fullmatch(node):
             raise self.fail(
                 key,
                 f"{node!r} is not a valid id.",
@@ -264,12 +287,17 @@ class _Reader:
         return node
 
     def number(self, node: Any, key: str, minimum: float) -> float:
-        if not isinstance(node, int | float) or isinstance(node, bool) or node < minimum:
+        if (
+            not isinstance(node, int | float)
+            or isinstance(node, bool)
+            or not math.isfinite(node)
+            or node < minimum
+        ):
             raise self.fail(key, f"expected a number >= {minimum:g}, got {node!r}.")
         return float(node)
 
     def choice(self, node: Any, key: str, options: tuple[str, ...] | Mapping[str, Any]) -> str:
-        if node not in options:
+        if not isinstance(node, str) or node not in options:
             raise self.fail(
                 key,
                 f"{node!r} is not one of {', '.join(options)}.",
@@ -330,7 +358,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
     try:
         text = raw_bytes.decode("utf-8")
-        doc = yaml.safe_load(text)
+        doc = safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
         raise r.fail("", f"not valid YAML: {exc}", "fix the syntax at the line shown.") from None
     doc = r.mapping(doc, "(top level)")
@@ -349,7 +377,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         ),
         ("history_months", "source", "series", "effects"),
     )
-    if doc["schema_version"] != SCHEMA_VERSION:
+    if type(doc["schema_version"]) is not int or doc["schema_version"] != SCHEMA_VERSION:
         raise r.fail(
             "schema_version",
             f"version {doc['schema_version']!r} is not supported.",
@@ -404,6 +432,16 @@ def _actors(r: _Reader, node: Any) -> dict[str, Actor]:
                 f"unknown actor {actor.parent!r}.",
                 "name an actor declared under 'actors'.",
             )
+        seen, up = {actor.id}, actor.parent
+        while up is not None:
+            if up in seen:
+                raise r.fail(
+                    f"actors.{actor.id}.parent",
+                    f"the parent chain of {actor.id!r} loops back on itself.",
+                    "an actor cannot be its own ancestor.",
+                )
+            seen.add(up)
+            up = actors[up].parent if up in actors else None
     return actors
 
 
@@ -620,6 +658,13 @@ def _effects(
                 )
             if any(t.node in series for t in targets):
                 raise r.fail(f"{key}.targets", "a necessary condition acts on propensities only.")
+            if "direction" in body:
+                raise r.fail(
+                    f"{key}.direction",
+                    "a necessary condition has no direction: it always multiplies by its leak "
+                    "when the condition is false.",
+                    "remove 'direction'.",
+                )
             direction = 1
             convert = probability_prior
         else:
@@ -726,7 +771,7 @@ def _question_field(
             )
         return value
     if ftype == qk.CATEGORY:
-        cats = series.get(body.get("series"), None)
+        cats = series.get(str(body.get("series")))
         if cats is None or value not in cats.categories:
             raise r.fail(key, f"{value!r} is not a category of series {body.get('series')!r}.")
         return value

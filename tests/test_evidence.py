@@ -1,0 +1,275 @@
+"""Loading and validating evidence files, and turning items into the model's arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from allegiance.errors import EvidenceError
+from allegiance.evidence import (
+    HARD,
+    EvidenceSet,
+    Item,
+    load_evidence,
+    model_data,
+    no_evidence,
+    parse_item,
+)
+from allegiance.spec import ModelSpec, _Reader, load_spec
+from helpers_spec import (
+    EVIDENCE,
+    MINIMAL,
+    MINIMAL_EVIDENCE,
+    REFERENCE,
+    REFERENCE_EVIDENCE,
+    expect_error,
+    wrong_files,
+)
+
+# file → (expected key path, fragment of the problem text)
+WRONG_EVIDENCE: dict[str, tuple[str, str]] = {
+    "wrong_yaml_syntax.yaml": ("", "not valid YAML"),
+    "wrong_top_level_list.yaml": ("(top level)", "expected a mapping, got list"),
+    "wrong_schema_version.yaml": ("schema_version", "version 2 is not supported"),
+    "wrong_missing_items.yaml": ("items", "missing required key"),
+    "wrong_items_not_list.yaml": ("items", "expected a list of items"),
+    "wrong_model_id.yaml": ("model", "evidence is for model 'afghanistan_2020', not 'minimal'"),
+    "wrong_unknown_kind.yaml": ("items[0].kind", "'rumour' is not one of condition, count"),
+    "wrong_unknown_item_key.yaml": ("items[1].notes", "unknown key"),
+    "wrong_missing_source.yaml": ("items[0].source", "missing required key"),
+    "wrong_unknown_condition.yaml": ("items[0].condition", "unknown condition 'dael'"),
+    "wrong_binary_value.yaml": ("items[0].value", "'deal' is yes/no; got 1"),
+    "wrong_level_value.yaml": ("items[1].value", "'spoils' is a level in [0, 1]; got 1.5"),
+    "wrong_unknown_series.yaml": ("items[2].series", "unknown series 'defectorz'"),
+    "wrong_unknown_category.yaml": (
+        "items[2].category", "'commanders' is not a category of 'defectors'"),
+    "wrong_month_before_window.yaml": (
+        "items[2].month", "2019-06 is outside the model's count window"),
+    "wrong_month_after_window.yaml": (
+        "items[3].month", "2021-01 is outside the model's count window"),
+    "wrong_month_format.yaml": ("items[2].month", "'October 2019' is not a month"),
+    "wrong_negative_count.yaml": ("items[2].count", "expected a whole number >= 0, got -3"),
+    "wrong_fractional_count.yaml": ("items[2].count", "expected a whole number >= 0, got 12.5"),
+    "wrong_grade.yaml": ("items[0].grade", "'G7' is not an Admiralty grade"),
+    "wrong_duplicate_id.yaml": ("items[1].id", "duplicate id 'deal_signed' (first at items[0])"),
+    "wrong_bad_id.yaml": ("items[1].id", "'spoils-reported' is not a valid id"),
+    "wrong_date.yaml": ("items[0].date", "'shortly before Christmas' is not a date"),
+    # YAML itself rejects 2019-02-30 while reading it as a timestamp.
+    "wrong_date_impossible.yaml": ("", "day is out of range for month"),
+    "wrong_contradiction.yaml": ("items.deal_denied", "contradicts item 'deal_signed' on 'deal'"),
+    "wrong_count_contradiction.yaml": (
+        "items.defectors_2019_10_revised", "contradicts item 'defectors_2019_10'"),
+    "wrong_no_event_chance.yaml": ("items[4].hazard", "'lobby' is not a hazard of the model"),
+    "wrong_no_event_actor.yaml": ("items[4].actor", "'parent_group' is not at risk under 'leave'"),
+    "wrong_no_event_outside.yaml": ("items[4].through", "outside the forecast window"),
+    "wrong_event_then_no_event.yaml": (
+        "items.splinter_still_in", "says the event had not happened by a date after"),
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> ModelSpec:
+    return load_spec(MINIMAL)
+
+
+@pytest.fixture(scope="module")
+def evidence(spec: ModelSpec) -> EvidenceSet:
+    return load_evidence(MINIMAL_EVIDENCE, spec)
+
+
+def item(item_id: str, kind: str, **fields: object) -> Item:
+    return Item(item_id, kind, dt.date(2020, 1, 15), "test", "B2", dict(fields))
+
+
+# --- broken files -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "key", "fragment"),
+                         [(n, k, f) for n, (k, f) in WRONG_EVIDENCE.items()])
+def test_wrong_evidence_file_is_rejected_with_file_key_and_problem(
+    spec: ModelSpec, name: str, key: str, fragment: str
+) -> None:
+    path = EVIDENCE / name
+    expect_error(lambda: load_evidence(path, spec), EvidenceError, path, key, fragment)
+
+
+def test_every_broken_evidence_file_is_in_the_table() -> None:
+    assert wrong_files(EVIDENCE) == set(WRONG_EVIDENCE)
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_EVIDENCE))
+def test_broken_evidence_file_states_its_defect(name: str) -> None:
+    assert (EVIDENCE / name).read_text(encoding="utf-8").startswith("# Defect: ")
+
+
+def test_missing_evidence_file_is_an_evidence_error(spec: ModelSpec, tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    expect_error(lambda: load_evidence(path, spec), EvidenceError, path, "",
+                 "cannot read the file")
+
+
+# --- the valid file ---------------------------------------------------------------------
+
+
+def test_valid_evidence_loads_every_item(evidence: EvidenceSet) -> None:
+    assert [i.id for i in evidence.items] == [
+        "deal_signed", "spoils_reported", "defectors_2019_10", "defectors_2020_02",
+        "splinter_still_in"]
+    assert [i.kind for i in evidence.items] == [
+        "condition", "condition", "count", "count", "no_event"]
+    deal, spoils, october, february, still_in = evidence.items
+    assert deal.fields == {"condition": "deal", "value": True}
+    assert deal.date == dt.date(2019, 12, 20)
+    assert deal.grade == "B2"
+    assert spoils.fields == {"condition": "spoils", "value": 0.7}
+    assert spoils.note == "The splinter kept its district posts."
+    assert october.fields == {"series": "defectors", "category": "rank_and_file",
+                              "month": "2019-10", "count": 12}
+    assert october.author == "test analyst"
+    assert february.fields["count"] == 0
+    assert still_in.fields == {"hazard": "leave", "actor": "splinter", "through": "2020-03-15"}
+    assert evidence.path == MINIMAL_EVIDENCE
+
+
+def test_reference_evidence_loads_against_the_reference_model() -> None:
+    reference = load_spec(REFERENCE)
+    loaded = load_evidence(REFERENCE_EVIDENCE, reference)
+    assert len(loaded.items) == 30
+    assert {i.kind for i in loaded.items} == {"count"}
+
+
+def test_lower_case_grade_is_normalised(spec: ModelSpec, tmp_path: Path) -> None:
+    path = tmp_path / "grade.yaml"
+    text = MINIMAL_EVIDENCE.read_text(encoding="utf-8").replace("grade: B2\n  - id: spoils",
+                                                                "grade: b2\n  - id: spoils")
+    path.write_text(text, encoding="utf-8")
+    assert load_evidence(path, spec).items[0].grade == "B2"
+
+
+def test_repeating_an_observation_is_not_a_contradiction(spec: ModelSpec) -> None:
+    again = [item("a", "condition", condition="deal", value=True),
+             item("b", "condition", condition="deal", value=True)]
+    data = model_data(spec, EvidenceSet.of(again))
+    assert data.condition_loglik[0].tolist() == [HARD, 0.0]
+
+
+# --- the hash ---------------------------------------------------------------------------
+
+
+def test_evidence_hash_does_not_depend_on_item_order(evidence: EvidenceSet) -> None:
+    shuffled = EvidenceSet.of([evidence.items[i] for i in (3, 0, 4, 2, 1)])
+    assert shuffled.sha256 == evidence.sha256
+    assert EvidenceSet.of(evidence.items[::-1]).sha256 == evidence.sha256
+
+
+def test_evidence_hash_depends_on_the_items(evidence: EvidenceSet) -> None:
+    fewer = EvidenceSet.of(evidence.items[:-1])
+    assert fewer.sha256 != evidence.sha256
+    october = evidence.items[2]
+    changed = Item(october.id, october.kind, october.date, october.source, october.grade,
+                   {**october.fields, "count": 13})
+    other = EvidenceSet.of([*evidence.items[:2], changed, *evidence.items[3:]])
+    assert other.sha256 != evidence.sha256
+    assert EvidenceSet.of([]).sha256 != evidence.sha256
+
+
+# --- model data -------------------------------------------------------------------------
+
+
+def test_model_data_shapes_follow_the_spec(spec: ModelSpec, evidence: EvidenceSet) -> None:
+    data = model_data(spec, evidence)
+    assert data.condition_loglik.shape == (2, 2)
+    assert data.level_value.shape == data.level_mask.shape == (1,)
+    assert data.slot_events.shape == data.slot_nonevents.shape == (2,)
+    assert data.counts.shape == data.count_mask.shape == (1, 18)
+    assert set(data.arrays()) == {"condition_loglik", "level_value", "level_mask",
+                                  "slot_events", "slot_nonevents", "counts", "count_mask"}
+
+
+def test_model_data_puts_counts_in_their_channel_and_month(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
+    data = model_data(spec, evidence)
+    channel = spec.channels.index(("defectors", "rank_and_file"))
+    # The window starts history_months (6) before the analysis date (2020-01):
+    # 2019-10 is column 3, 2020-02 is column 7.
+    assert data.counts[channel, 3] == 12
+    assert data.count_mask[channel, 3] == 1.0
+    assert data.counts[channel, 7] == 0
+    assert data.count_mask[channel, 7] == 1.0  # an observed zero is not a missing month
+    assert data.count_mask.sum() == 2.0
+    assert data.counts.sum() == 12
+
+
+def test_model_data_puts_hard_evidence_on_the_excluded_state(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
+    data = model_data(spec, evidence)
+    deal, funding = spec.binary_conditions.index("deal"), spec.binary_conditions.index("funding")
+    assert data.condition_loglik[deal].tolist() == [HARD, 0.0]  # true observed: false excluded
+    assert HARD == -50.0
+    assert data.condition_loglik[funding].tolist() == [0.0, 0.0]  # unobserved
+    false = model_data(spec, EvidenceSet.of([item("x", "condition", condition="deal",
+                                                  value=False)]))
+    assert false.condition_loglik[deal].tolist() == [0.0, HARD]
+
+
+def test_model_data_sets_observed_levels_only(spec: ModelSpec, evidence: EvidenceSet) -> None:
+    data = model_data(spec, evidence)
+    assert data.level_value.tolist() == [0.7]
+    assert data.level_mask.tolist() == [1.0]
+    empty = no_evidence(spec)
+    assert empty.level_value.tolist() == [0.5]
+    assert empty.level_mask.tolist() == [0.0]
+    assert not empty.condition_loglik.any() and not empty.counts.any()
+    assert not empty.count_mask.any() and not empty.slot_nonevents.any()
+
+
+def test_model_data_counts_months_without_the_event(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
+    data = model_data(spec, evidence)
+    k = spec.slots.index(("leave", "splinter"))
+    assert data.slot_nonevents[k] == 2  # from 2020-01 through 2020-03
+    assert data.slot_events[k] == 0
+    assert data.slot_nonevents[spec.slots.index(("lobby", "splinter"))] == 0
+
+
+def test_model_data_records_an_event_and_its_month(spec: ModelSpec) -> None:
+    left = EvidenceSet.of([item("left", "event", hazard="leave", actor="splinter",
+                                month="2020-04")])
+    data = model_data(spec, left)
+    k = spec.slots.index(("leave", "splinter"))
+    assert data.slot_events[k] == 1.0
+    assert data.slot_nonevents[k] == 3
+
+
+# --- round trips ------------------------------------------------------------------------
+
+
+def test_item_to_dict_round_trips_through_parse(spec: ModelSpec, evidence: EvidenceSet) -> None:
+    r = _Reader(MINIMAL_EVIDENCE, EvidenceError)
+    for i, original in enumerate(evidence.items):
+        assert parse_item(r, original.to_dict(), f"items[{i}]", spec) == original
+
+
+def test_items_written_back_as_yaml_load_to_the_same_set(
+    spec: ModelSpec, evidence: EvidenceSet, tmp_path: Path
+) -> None:
+    path = tmp_path / "written.yaml"
+    doc = {"schema_version": 1, "model": spec.id, "items": [i.to_dict() for i in evidence.items]}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    again = load_evidence(path, spec)
+    assert again.items == evidence.items
+    assert again.sha256 == evidence.sha256
+
+
+def test_model_data_is_unchanged_by_item_order(spec: ModelSpec, evidence: EvidenceSet) -> None:
+    forward = model_data(spec, evidence).arrays()
+    backward = model_data(spec, EvidenceSet.of(evidence.items[::-1])).arrays()
+    for name, array in forward.items():
+        np.testing.assert_array_equal(array, backward[name], err_msg=name)
