@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from allegiance.errors import SpecError
 from allegiance.words import (
@@ -167,41 +167,47 @@ def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
     return node
 
 
-def _solve(make: Callable[[float], Any], lower: float, upper: float) -> Any:
-    """Find the concentration at which ``make(k)`` puts exactly 90 % of its mass in the range.
+def _solve(mass_at: Callable[[float], float]) -> float:
+    """Find the concentration at which a family puts exactly 90 % of its mass in the range.
 
-    ``make`` maps a concentration to a frozen distribution with the stated
-    centre; mass in a range around the centre grows with concentration, so a
-    bracketed root search finds the one distribution of the family that honours
-    both the centre and the range.
+    ``mass_at`` maps a concentration to the mass in the stated range of the
+    family member with the stated centre. That mass grows with concentration,
+    so a bracketed root search finds the one member that honours both the
+    centre and the range.
     """
 
     def excess(log_k: float) -> float:
-        dist = make(math.exp(log_k))
-        return float(dist.cdf(upper) - dist.cdf(lower)) - MASS
+        return mass_at(math.exp(log_k)) - MASS
 
-    grid = np.linspace(-4.0, 16.0, 81)
+    grid = np.linspace(-4.0, 16.0, 41)
     values = [excess(g) for g in grid]
     for a, b, fa, fb in zip(grid[:-1], grid[1:], values[:-1], values[1:], strict=True):
         if fa < 0.0 <= fb:
-            return make(math.exp(optimize.brentq(excess, a, b, xtol=1e-10)))
+            return math.exp(optimize.brentq(excess, a, b, xtol=1e-12))
     raise ValueError("no concentration reaches 90 % mass in the range")
 
 
 @lru_cache(maxsize=512)
 def _beta_params(mean: float, lower: float, upper: float) -> tuple[float, float]:
-    dist = _solve(lambda k: stats.beta(mean * k, (1.0 - mean) * k), lower, upper)
-    a, b = dist.args
-    return float(a), float(b)
+    def mass_at(k: float) -> float:
+        a, b = mean * k, (1.0 - mean) * k
+        return float(special.betainc(a, b, upper) - special.betainc(a, b, lower))
+
+    k = _solve(mass_at)
+    return mean * k, (1.0 - mean) * k
 
 
 @lru_cache(maxsize=512)
 def _gamma_params(median: float, lower: float, upper: float) -> tuple[float, float]:
-    def make(shape: float) -> Any:
-        return stats.gamma(shape, scale=median / stats.gamma(shape).median())
+    def rate(shape: float) -> float:
+        return float(special.gammaincinv(shape, 0.5)) / median
 
-    dist = _solve(make, lower, upper)
-    return float(dist.args[0]), float(1.0 / dist.kwds["scale"])
+    def mass_at(shape: float) -> float:
+        r = rate(shape)
+        return float(special.gammainc(shape, r * upper) - special.gammainc(shape, r * lower))
+
+    shape = _solve(mass_at)
+    return shape, rate(shape)
 
 
 def probability_prior(node: Any, path: Path, key: str) -> Prior:
