@@ -11,7 +11,8 @@ evidence file (or no evidence when the file is missing):
 
 plain
     ``pm.sample(draws=1000, tune=1000, chains=4, cores=2)`` with PyMC's own NUTS and its
-    defaults otherwise (convergence checks included), progress bar off.
+    defaults otherwise (convergence checks included), progress bar off; the package's
+    own tune and draws do not apply to it.
 package
     ``allegiance.posterior.fit(spec, evidence, FitSettings())``: nutpie, numba backend,
     low-rank mass matrix, the compiled model cached per process and fed new data with
@@ -94,11 +95,21 @@ def _new_evidence(spec: Any, evidence: Any) -> Any:
     return new
 
 
-def _plain_fit(model: Any, settings: Any) -> tuple[Any, float]:
+def _package_n(quick: bool) -> str:
+    from allegiance.posterior import FitSettings
+
+    if quick:
+        return f"{QUICK['tune']} tune + {QUICK['draws']} draws"
+    return f"{FitSettings().tune} tune + {FitSettings().draws} draws"
+
+
+def _plain_fit(model: Any, settings: Any, quick: bool) -> tuple[Any, float]:
+    """pm.sample on its own defaults (1000 tune + 1000 draws), whatever the package uses."""
     import pymc as pm
 
+    n = QUICK if quick else FULL
     with model:
-        idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=CHAINS, cores=CORES,
+        idata = pm.sample(draws=n["draws"], tune=n["tune"], chains=CHAINS, cores=CORES,
                           random_seed=settings.seed, progressbar=False)
     return idata, float(idata.posterior.attrs["sampling_time"])
 
@@ -157,7 +168,7 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
     else:
         t0 = time.monotonic()
         model = build_model(spec, model_data(spec, evidence))
-        idata, sampling = _plain_fit(model, settings)
+        idata, sampling = _plain_fit(model, settings, quick)
         posterior = Posterior(spec, evidence, idata, settings)
     out["t_fit_done"] = time.monotonic()
     out["fit_s"] = out["t_fit_done"] - t0
@@ -185,7 +196,7 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
             t0 = time.monotonic()
             with model:
                 pm.set_data(model_data(spec, new).arrays())
-            idata2, sampling2 = _plain_fit(model, settings)
+            idata2, sampling2 = _plain_fit(model, settings, quick)
             second["fit_s"] = time.monotonic() - t0
             second["sampling_s"] = sampling2
             posterior2 = Posterior(spec, new, idata2, settings)
@@ -384,7 +395,8 @@ def main(argv: list[str] | None = None) -> None:
 
     header = (f"{MODEL.name} + {EVIDENCE.name if EVIDENCE.exists() else 'no evidence'}: "
               f"plain pm.sample (PyMC NUTS) vs allegiance.posterior.fit (nutpie)\n"
-              f"{CHAINS} chains x {n['tune']} tune + {n['draws']} draws, cores={CORES}, "
+              f"{CHAINS} chains; plain: pm.sample defaults, {n['tune']} tune + {n['draws']} "
+              f"draws; package: FitSettings() {_package_n(args.quick)}; cores={CORES}, "
               f"seed={args.seed}{', QUICK' if args.quick else ''}; "
               f"{os.cpu_count()} CPUs. Time ratios: plain / package.")
     rows = build_rows(results)

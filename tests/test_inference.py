@@ -184,3 +184,37 @@ def test_evidence_arrays_swap_without_new_graph(reference_spec, reference_eviden
         pm.set_data(data.arrays())
     for name in DATA_NAMES:
         np.testing.assert_array_equal(model[name].get_value(), getattr(data, name))
+
+
+def test_prior_predictive_is_sane(reference_spec):
+    """Forecasts implied by the priors alone are proper, ordered and not degenerate."""
+    draws = prior_draws(reference_spec, 4000, seed=9)
+    got = probabilities(reference_spec, no_evidence(reference_spec), draws)
+    deal = got["condition:deal_signed"]
+    assert abs(deal.mean() - 0.97) < 4 * deal.std() / np.sqrt(deal.size)
+    for qid in reference_spec.questions:
+        assert 0.01 < got[qid].mean() < 0.99, qid
+        lo, hi = np.quantile(got[qid], [0.05, 0.95])
+        assert hi - lo > 0.05, f"{qid}: the priors leave no uncertainty"
+    # Monthly counts implied by the priors sit around the analyst's typical values.
+    for j, (sid, cat) in enumerate(reference_spec.channels):
+        typical = reference_spec.series[sid].baselines[cat].prior.statement["typical"]
+        median = float(np.median(np.exp(draws["log_rate"][:, j])))
+        assert median == pytest.approx(typical, rel=0.1), (sid, cat)
+
+
+@pytest.mark.slow
+def test_pymc_priors_match_the_stated_priors(reference_spec):
+    """The PyMC model's free variables, drawn forward, follow the priors the file states."""
+    import pymc as pm
+
+    from allegiance.model import FREE_VARIABLES, build_model
+
+    model = build_model(reference_spec, no_evidence(reference_spec))
+    names = [n for n in FREE_VARIABLES if n in model.named_vars]
+    forward = pm.draw([model[n] for n in names], draws=4000, random_seed=1)
+    direct = prior_draws(reference_spec, 4000, seed=2)
+    for name, values in zip(names, forward, strict=True):
+        for i in range(values.shape[1]):
+            result = stats.ks_2samp(values[:, i], direct[name][:, i])
+            assert result.pvalue > 1e-4, (name, i, result)

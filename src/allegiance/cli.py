@@ -90,7 +90,7 @@ def forecast(
     seed: Annotated[int, typer.Option(help="Random seed of the sampler.")] = 20200229,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
     refit: Annotated[bool, typer.Option(help="Fit even if a stored posterior matches.")] = False,
 ) -> None:

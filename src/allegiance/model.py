@@ -99,6 +99,12 @@ DATA_NAMES = (
 )
 
 
+def _numpy_gather(x: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Pick ``x[..., r, index[r, z]]``: rows' sub-configuration values for every configuration."""
+    rows = np.arange(index.shape[0])[:, None]
+    return x[..., rows, index]
+
+
 def _numpy_ops() -> SimpleNamespace:
     return SimpleNamespace(
         log=np.log,
@@ -106,16 +112,21 @@ def _numpy_ops() -> SimpleNamespace:
         expm1=np.expm1,
         log1p=np.log1p,
         sum=np.sum,
-        matmul=np.matmul,
+        concatenate=np.concatenate,
         gammaln=sp.gammaln,
-        logsumexp=sp.logsumexp,
         softplus=lambda x: np.logaddexp(0.0, x),
         log1mexp=lambda x: np.log(-np.expm1(x)),
+        gather_sum=lambda x, st: _numpy_gather(x, st.sub_index).sum(axis=-2),
     )
 
 
 def _pytensor_ops() -> SimpleNamespace:
     import pytensor.tensor as pt
+
+    def gather_sum(x: Any, st: Structure) -> Any:
+        # The PyMC graph has no draw axis: a dot with a constant one-hot matrix
+        # keeps the gradient a dense product instead of a scatter.
+        return pt.dot(x.reshape((-1,)), st.gather_matrix)
 
     return SimpleNamespace(
         log=pt.log,
@@ -123,51 +134,59 @@ def _pytensor_ops() -> SimpleNamespace:
         expm1=pt.expm1,
         log1p=pt.log1p,
         sum=pt.sum,
-        matmul=pt.matmul,
+        concatenate=pt.concatenate,
         gammaln=pt.gammaln,
-        logsumexp=pt.logsumexp,
         softplus=pt.softplus,
         log1mexp=pt.log1mexp,
+        gather_sum=gather_sum,
     )
 
 
 @dataclass(frozen=True)
 class Structure:
-    """Constant arrays that wire a spec's conditions, effects, slots and channels together."""
+    """Constant arrays that wire a spec's conditions, effects, slots and channels together.
+
+    *Rows* are the slots followed by the count channels. Each row depends on a
+    few binary conditions only (those of the effects that reach it), so its
+    quantities are computed once per *sub-configuration* of those conditions
+    (at most M of them) and gathered to the 2**B configurations by index.
+    """
 
     configurations: np.ndarray  # (B, Z) of 0/1
     window: np.ndarray  # (K,) months W of each slot's baseline statement
-    shift_condition_binary: np.ndarray  # (E, B) one-hot, zero row for level effects
     shift_condition_level: np.ndarray  # (E, L) one-hot, zero row for binary effects
-    shift_slots: np.ndarray  # (E, K) signed incidence
-    shift_channels: np.ndarray  # (E, J) signed incidence
-    necessary_binary: np.ndarray  # (N, B) one-hot
-    necessary_slots: np.ndarray  # (N, K) incidence
+    shift_rows: np.ndarray  # (E, R) signed incidence
+    shift_sub: np.ndarray  # (E, R, M): x_e of binary effect e in row r's sub-configuration m
+    necessary_absent: np.ndarray  # (N, K, M): 1 where n reaches slot k and is false in m
+    sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
+    gather_matrix: np.ndarray  # (R * M, Z) one-hot form of sub_index
+    n_slots: int
     channel_series: np.ndarray  # (J,) index of each channel's series
     post: np.ndarray  # (T,) 1 for months from the analysis month on
     level_sd: float = 0.05
 
     @property
     def n_configurations(self) -> int:
-        """Number of enumerated configurations, 2**B."""
+        """Return the number of enumerated configurations, 2**B."""
         return int(self.configurations.shape[1])
 
 
 def structure(spec: ModelSpec) -> Structure:
     """Derive the constant wiring arrays of a spec."""
     binary, levels = spec.binary_conditions, spec.level_conditions
-    slots, channels = spec.slots, spec.channels
+    rows = [*spec.slots, *spec.channels]
+    n_slots = len(spec.slots)
     configs = np.array(list(itertools.product((0, 1), repeat=len(binary))), dtype=float).T
     shifts = [e for e in spec.effects if e.kind == "shift"]
     necessary = [e for e in spec.effects if e.kind == "necessary"]
 
-    def incidence(effects: list[Any], members: list[tuple[str, str]], signed: bool) -> np.ndarray:
-        out = np.zeros((len(effects), len(members)))
+    def incidence(effects: list[Any], signed: bool) -> np.ndarray:
+        out = np.zeros((len(effects), len(rows)))
         for i, e in enumerate(effects):
             for t in e.targets:
-                for k, (node, member) in enumerate(members):
+                for r, (node, member) in enumerate(rows):
                     if node == t.node and (t.member is None or t.member == member):
-                        out[i, k] = e.direction if signed else 1.0
+                        out[i, r] = e.direction if signed else 1.0
         return out
 
     def one_hot(effects: list[Any], ids: list[str]) -> np.ndarray:
@@ -177,19 +196,39 @@ def structure(spec: ModelSpec) -> Structure:
                 out[i, ids.index(e.condition)] = 1.0
         return out
 
+    shift_rows = incidence(shifts, signed=True)
+    necessary_rows = incidence(necessary, signed=False)
+    shift_binary, necessary_binary = one_hot(shifts, binary), one_hot(necessary, binary)
+    # The binary conditions each row depends on.
+    reach = (np.abs(shift_rows).T @ shift_binary + necessary_rows.T @ necessary_binary) > 0
+    width = max((int(r.sum()) for r in reach), default=0)
+    m_sub = 2**width
+    sub = np.zeros((len(rows), m_sub, len(binary)))  # sub-configurations as full 0/1 vectors
+    sub_index = np.zeros((len(rows), configs.shape[1]), dtype=int)
+    for r, depends in enumerate(reach):
+        on = np.flatnonzero(depends)
+        for m, bits in enumerate(itertools.product((0, 1), repeat=len(on))):
+            sub[r, m, on] = bits
+        weights = 2 ** np.arange(len(on))[::-1]
+        sub_index[r] = weights @ configs[on].astype(int) if len(on) else 0
+    gather = np.zeros((len(rows) * m_sub, configs.shape[1]))
+    gather[np.arange(len(rows))[:, None] * m_sub + sub_index, np.arange(configs.shape[1])] = 1.0
+
     series_ids = list(spec.series)
     post = np.zeros(spec.window_months)
     post[spec.history_months :] = 1.0
     return Structure(
         configurations=configs,
-        window=np.array([spec.propensities[p].within_months for p, _ in slots], dtype=float),
-        shift_condition_binary=one_hot(shifts, binary),
+        window=np.array([spec.propensities[p].within_months for p, _ in spec.slots], dtype=float),
         shift_condition_level=one_hot(shifts, levels),
-        shift_slots=incidence(shifts, slots, signed=True),
-        shift_channels=incidence(shifts, channels, signed=True),
-        necessary_binary=one_hot(necessary, binary),
-        necessary_slots=incidence(necessary, slots, signed=False),
-        channel_series=np.array([series_ids.index(s) for s, _ in channels], dtype=int),
+        shift_rows=shift_rows,
+        shift_sub=np.einsum("eb,rmb->erm", shift_binary, sub),
+        necessary_absent=necessary_rows[:, :n_slots, None]
+        * (1.0 - np.einsum("nb,kmb->nkm", necessary_binary, sub[:n_slots])),
+        sub_index=sub_index,
+        gather_matrix=gather,
+        n_slots=n_slots,
+        channel_series=np.array([series_ids.index(s) for s, _ in spec.channels], dtype=int),
         post=post,
     )
 
@@ -216,11 +255,12 @@ def terms(
     dict
         ``log_joint`` (..., Z): log prior of each configuration plus the
         configuration-dependent log-likelihood; ``constant`` (...): the rest
-        of the log-likelihood; ``log_p``, ``log1m_p`` (..., K, Z): slot
-        probabilities; ``log_rate_pre`` (..., J), ``log_rate_post`` (..., J, Z),
-        ``overdispersion`` (..., J).
+        of the log-likelihood; ``log_p``, ``log1m_p`` (..., K, M): slot
+        probabilities per sub-configuration; ``log_rate_pre`` (..., J),
+        ``log_rate_post`` (..., J, M), ``overdispersion`` (..., J).
     """
     zc = st.configurations
+    k = st.n_slots
     # Configuration prior and evidence on conditions.
     config_prior: Any = 0.0
     if zc.shape[0]:
@@ -229,39 +269,33 @@ def terms(
         off = ops.log1p(-pi) + d["condition_loglik"][:, 0]
         config_prior = ops.sum(on[..., :, None] * zc + off[..., :, None] * (1.0 - zc), axis=-2)
 
-    # Shift effects: x (..., E, Z) for binary and level conditions.
-    x = st.shift_condition_binary @ zc
-    if st.shift_condition_level.shape[1]:
-        centred = p[LEVEL] - LEVEL_CENTRE
-        x = x + ops.sum(centred[..., None, :] * st.shift_condition_level, axis=-1)[..., None]
-    beta = p[LOG_RATIO] if st.shift_slots.shape[0] else None
-
-    def shifted(incidence: np.ndarray) -> Any:
-        if beta is None:
-            return 0.0
-        return ops.matmul(beta[..., None, :] * incidence.T, x)
+    # Shift of every row's log-odds or log-rate, per sub-configuration (..., R, M).
+    shift: Any = np.zeros(st.shift_sub.shape[1:])
+    if st.shift_rows.shape[0]:
+        coef = p[LOG_RATIO][..., :, None] * st.shift_rows  # (..., E, R)
+        shift = ops.sum(coef[..., :, :, None] * st.shift_sub, axis=-3)
+        if st.shift_condition_level.shape[1]:
+            centred = p[LEVEL] - LEVEL_CENTRE
+            x_level = ops.sum(centred[..., None, :] * st.shift_condition_level, axis=-1)
+            shift = shift + ops.sum(coef * x_level[..., :, None], axis=-2)[..., :, None]
 
     # Slots.
     q = p[BASELINE]
-    log_h0 = ops.log(-ops.expm1(ops.log1p(-q) / st.window))
     log1m_h0 = ops.log1p(-q) / st.window
-    eta = (log_h0 - log1m_h0)[..., :, None] + shifted(st.shift_slots)
+    log_h0 = ops.log(-ops.expm1(log1m_h0))
+    eta = (log_h0 - log1m_h0)[..., :, None] + shift[..., :k, :]
     log_p = -ops.softplus(-eta)
-    if st.necessary_slots.shape[0]:
+    if st.necessary_absent.shape[0]:
         log_leak = ops.log(p[LEAK])
-        absent = 1.0 - st.necessary_binary @ zc  # (N, Z)
-        log_p = log_p + ops.matmul(log_leak[..., None, :] * st.necessary_slots.T, absent)
+        log_p = log_p + ops.sum(log_leak[..., :, None, None] * st.necessary_absent, axis=-3)
     log1m_p = ops.log1mexp(log_p)
-    slot_ll = ops.sum(
-        d["slot_events"][:, None] * log_p + d["slot_nonevents"][:, None] * log1m_p, axis=-2
-    )
+    row_ll = [d["slot_events"][:, None] * log_p + d["slot_nonevents"][:, None] * log1m_p]
+    out: dict[str, Any] = {"log_p": log_p, "log1m_p": log1m_p}
 
     # Counts: negative binomial, configuration-free before the analysis date.
-    rho = p[LOG_RATE] if st.channel_series.size else None
-    out: dict[str, Any] = {"log_p": log_p, "log1m_p": log1m_p}
-    post_ll: Any = 0.0
     constant: Any = 0.0
-    if rho is not None:
+    if st.channel_series.size:
+        rho = p[LOG_RATE]
         phi = p[OVERDISPERSION][..., st.channel_series]
         log_alpha = -ops.log(phi)
         alpha = 1.0 / phi
@@ -280,16 +314,15 @@ def terms(
         constant = ops.sum(per_obs, axis=(-2, -1)) + ops.sum(
             nb_kernel(n_pre, y_pre, rho, alpha, log_alpha), axis=-1
         )
-        log_rate_post = rho[..., :, None] + shifted(st.shift_channels)
-        post_ll = ops.sum(
+        log_rate_post = rho[..., :, None] + shift[..., k:, :]
+        row_ll.append(
             nb_kernel(
                 n_post[:, None],
                 y_post[:, None],
                 log_rate_post,
                 alpha[..., :, None],
                 log_alpha[..., :, None],
-            ),
-            axis=-2,
+            )
         )
         out.update(log_rate_pre=rho, log_rate_post=log_rate_post, overdispersion=phi)
 
@@ -297,7 +330,8 @@ def terms(
         resid = (d["level_value"] - p[LEVEL]) / st.level_sd
         constant = constant - 0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)
 
-    out["log_joint"] = config_prior + slot_ll + post_ll
+    ll = row_ll[0] if len(row_ll) == 1 else ops.concatenate(row_ll, axis=-2)
+    out["log_joint"] = config_prior + ops.gather_sum(ll, st)
     out["constant"] = constant
     return out
 
@@ -430,7 +464,9 @@ def quantities(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
     Parameters
     ----------
     spec : ModelSpec
+        The model the draws come from.
     data : ModelData
+        The evidence arrays to condition on.
     draws : mapping
         Each free variable as an array of shape ``(draws, dim)``.
     """
@@ -438,15 +474,17 @@ def quantities(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
     d = {name: getattr(data, name) for name in DATA_NAMES}
     t = terms(draws, d, st, _numpy_ops())
     log_joint = t["log_joint"]
-    n = log_joint.shape[0]
+    n, k = log_joint.shape[0], st.n_slots
     empty = np.zeros((n, 0, st.n_configurations))
     return Quantities(
         spec=spec,
         data=data,
         log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
-        log_p=t["log_p"],
-        log1m_p=t["log1m_p"],
+        log_p=_numpy_gather(t["log_p"], st.sub_index[:k]),
+        log1m_p=_numpy_gather(t["log1m_p"], st.sub_index[:k]),
         log_rate_pre=t.get("log_rate_pre", np.zeros((n, 0))),
-        log_rate_post=t.get("log_rate_post", empty),
+        log_rate_post=(
+            _numpy_gather(t["log_rate_post"], st.sub_index[k:]) if "log_rate_post" in t else empty
+        ),
         overdispersion=t.get("overdispersion", np.zeros((n, 0))),
     )
