@@ -210,6 +210,25 @@ def _gamma_params(median: float, lower: float, upper: float) -> tuple[float, flo
     return shape, rate(shape)
 
 
+def _word_band(
+    node: Mapping[str, Any],
+    path: Path,
+    key: str,
+    lookup: Callable[[str], tuple[float, float] | None],
+    known: list[str],
+) -> tuple[float, float]:
+    band = lookup(str(node["word"]))
+    if band is None:
+        kind = "estimative" if lookup is estimative_band else "strength"
+        raise SpecError(
+            path,
+            f"{key}.word",
+            f"unknown {kind} word {node['word']!r}.",
+            "use one of: " + ", ".join(known) + ".",
+        )
+    return band
+
+
 def probability_prior(node: Any, path: Path, key: str) -> Prior:
     """Turn a probability statement into a Beta prior.
 
@@ -229,15 +248,7 @@ def probability_prior(node: Any, path: Path, key: str) -> Prior:
     """
     node = _statement(node, path, key)
     if "word" in node:
-        band = estimative_band(str(node["word"]))
-        if band is None:
-            raise SpecError(
-                path,
-                f"{key}.word",
-                f"unknown estimative word {node['word']!r}.",
-                "use one of: " + ", ".join(known_estimative_words()) + ".",
-            )
-        lo, hi = band
+        lo, hi = _word_band(node, path, key, estimative_band, known_estimative_words())
         p = (lo + hi) / 2
     elif "probability" in node:
         p = _number(node, "probability", path, key)
@@ -292,15 +303,7 @@ def ratio_prior(node: Any, path: Path, key: str) -> Prior:
     """
     node = _statement(node, path, key)
     if "word" in node:
-        band = strength_band(str(node["word"]))
-        if band is None:
-            raise SpecError(
-                path,
-                f"{key}.word",
-                f"unknown strength word {node['word']!r}.",
-                "use one of: " + ", ".join(known_strength_words()) + ".",
-            )
-        lo, hi = band
+        lo, hi = _word_band(node, path, key, strength_band, known_strength_words())
         r = math.sqrt(lo * hi)
     elif "ratio" in node:
         r = _number(node, "ratio", path, key)
