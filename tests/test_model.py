@@ -61,6 +61,7 @@ def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict[str, np
                     prob *= p[LEAK][i]
             total += data.slot_events[k] * math.log(prob)
             total += data.slot_nonevents[k] * math.log1p(-prob)
+            total += math.log(prob * math.exp(data.slot_log_lr[k]) + 1 - prob)
         for j, (sid, cat) in enumerate(spec.channels):
             alpha = 1 / p[OVERDISPERSION][series_ids.index(sid)]
             for t in range(spec.window_months):
@@ -93,6 +94,18 @@ def rich_evidence(reference_spec, reference_evidence):
         item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
              through="2020-06-01"),
         item("split", "event", "2020-04-15", hazard="leave", actor="north_shura", month="2020-04"),
+        item("rumour", "report", "2020-02-01", target="isk_capacity", favours=True,
+             likelihood_ratio=3.0),
+        item("denial", "report", "2020-02-02", target="ceasefire_kabul", favours=False,
+             strength="moderately"),
+        item("ties", "report", "2020-02-03", target="aligns_with_isk.haqqani", favours=True,
+             strength="strongly"),
+        item("posts", "faction_event", "2020-05-01", event="appointment", actor="eastern_fronts",
+             condition="spoils_eastern_fronts", value=0.2),
+        item("raid", "faction_event", "2020-05-02", event="clash", actor="eastern_fronts",
+             series="clashes", category="taliban_isk", month="2020-05", count=1),
+        item("raid2", "faction_event", "2020-05-09", event="clash", actor="eastern_fronts",
+             series="clashes", category="taliban_isk", month="2020-05", count=1),
     )
 
 

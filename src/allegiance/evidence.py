@@ -18,6 +18,24 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
 ``event``
     The event of a ``hazard`` happened for ``actor`` in ``month`` (YYYY-MM),
     e.g. a faction openly left.
+``report``
+    Soft evidence: a report that ``favours`` one state (true/false) of a
+    ``target`` (a binary condition, or a chance propensity as
+    ``propensity.actor``) by a ``likelihood_ratio`` (> 0) or a ``strength``
+    word (weakly 2, moderately 4, strongly 10, very strongly 30). Its
+    log-likelihood ratio is multiplied by the weight of its grade
+    (:func:`allegiance.words.grade_weight`: A1 = 1, C3 = 0.36, ...).
+``faction_event``
+    Something an actor did, given as ``event``: ``public_split`` (it left:
+    ``actor``, ``month``), ``appointment`` (how well it fared in a share-out:
+    a level ``condition`` and its ``value``), ``partial_defection`` or
+    ``clash`` (``series``, ``category``, ``month`` and ``count``, added to that
+    month's count).
+``retraction``
+    Withdraws the item named in ``retracts``; nothing is edited in place.
+
+Every item may carry ``recorded_at`` (when it entered the record; the ledger
+stamps it). An item's event date may not be later than its recording time.
 
 Items turn into fixed-shape arrays (:class:`ModelData`) that the PyMC model
 reads from ``pm.Data``; adding evidence never changes the model's graph.
@@ -28,6 +46,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,12 +58,13 @@ import yaml
 
 from allegiance.errors import EvidenceError
 from allegiance.spec import ModelSpec, _Reader, months_between, safe_load
+from allegiance.words import grade_weight, known_report_words, report_ratio
 
 SCHEMA_VERSION = 1
 HARD = -50.0  # log-likelihood of the state that hard evidence rules out
 GRADE = re.compile(r"^[A-F][1-6]$")
 COMMON_REQUIRED = ("id", "kind", "date", "source", "grade")
-COMMON_OPTIONAL = ("note", "author")
+COMMON_OPTIONAL = ("note", "author", "recorded_at")
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class Item:
     fields: Mapping[str, Any]
     note: str = ""
     author: str = ""
+    recorded_at: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-typed form, the inverse of reading an item from a file."""
@@ -74,7 +95,14 @@ class Item:
             out["note"] = self.note
         if self.author:
             out["author"] = self.author
+        if self.recorded_at is not None:
+            out["recorded_at"] = self.recorded_at.isoformat()
         return out
+
+    @property
+    def recorded_date(self) -> dt.date | None:
+        """Return the day the item was recorded, if known."""
+        return None if self.recorded_at is None else self.recorded_at.date()
 
 
 @dataclass
@@ -82,6 +110,7 @@ class ModelData:
     """Evidence as the fixed-shape arrays the model reads (see ``model.DATA_NAMES``)."""
 
     condition_loglik: np.ndarray  # (B, 2): log-likelihood of the evidence if false / true
+    slot_log_lr: np.ndarray  # (K,): tempered log-likelihood ratio of reports on chance slots
     level_value: np.ndarray  # (L,)
     level_mask: np.ndarray  # (L,)
     slot_events: np.ndarray  # (K,)
@@ -224,12 +253,116 @@ def _event_fields(r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
     return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
 
 
+def _report_fields(
+    r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    target = body["target"]
+    node, _, actor = str(target).partition(".")
+    chance = node in spec.propensities and spec.propensities[node].kind == "chance"
+    if chance and spec.slots.count((node, actor)) == 0:
+        raise r.fail(
+            f"{key}.target",
+            f"{target!r} names no member of the chance propensity {node!r}.",
+            "write propensity.actor with an actor the propensity lists.",
+        )
+    if not (target in spec.binary_conditions or chance):
+        raise r.fail(
+            f"{key}.target",
+            f"unknown target {target!r}: a report favours a state of a binary condition "
+            "or of a chance propensity (propensity.actor).",
+            "use one of: " + ", ".join(spec.binary_conditions) + ", or e.g. lobby.haqqani.",
+        )
+    if not isinstance(body["favours"], bool):
+        raise r.fail(f"{key}.favours", f"expected true or false, got {body['favours']!r}.")
+    out: dict[str, Any] = {"target": target, "favours": body["favours"]}
+    if ("likelihood_ratio" in body) == ("strength" in body):
+        raise r.fail(
+            key,
+            "give exactly one of 'likelihood_ratio' and 'strength'.",
+            "e.g. likelihood_ratio: 3, or strength: moderately.",
+        )
+    if "likelihood_ratio" in body:
+        ratio = body["likelihood_ratio"]
+        if (
+            not isinstance(ratio, int | float)
+            or isinstance(ratio, bool)
+            or not math.isfinite(ratio)
+            or ratio <= 0
+        ):
+            raise r.fail(
+                f"{key}.likelihood_ratio",
+                f"a likelihood ratio must be a finite number > 0, got {ratio!r}.",
+                "a ratio of 1 means no evidence; below 1 favours the other state.",
+            )
+        out["likelihood_ratio"] = float(ratio)
+    else:
+        if not isinstance(body["strength"], str) or report_ratio(body["strength"]) is None:
+            raise r.fail(
+                f"{key}.strength",
+                f"unknown report strength {body['strength']!r}.",
+                "use one of: " + ", ".join(known_report_words()) + ".",
+            )
+        out["strength"] = body["strength"]
+    return out
+
+
+FACTION_EVENTS: dict[str, tuple[str, ...]] = {
+    "public_split": ("actor", "month"),
+    "appointment": ("actor", "condition", "value"),
+    "partial_defection": ("actor", "series", "category", "month", "count"),
+    "clash": ("actor", "series", "category", "month", "count"),
+}
+
+
+def _faction_event_fields(
+    r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    event = r.choice(body["event"], f"{key}.event", tuple(FACTION_EVENTS))
+    needed = FACTION_EVENTS[event]
+    r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), COMMON_OPTIONAL)
+    actor = body["actor"]
+    if actor not in spec.actors:
+        raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
+    if event == "public_split":
+        hazards = [
+            p.id for p in spec.propensities.values() if p.kind == "hazard" and actor in p.actors
+        ]
+        if not hazards:
+            raise r.fail(f"{key}.actor", f"{actor!r} is not at risk of leaving in this model.")
+        fields = _event_fields(r, {"hazard": hazards[0], **body}, key, spec)
+    elif event == "appointment":
+        fields = _condition_fields(r, body, key, spec)
+        if spec.conditions[fields["condition"]].kind != "level":
+            raise r.fail(
+                f"{key}.condition",
+                "an appointment reports a level (a share of the spoils).",
+                "name a level condition.",
+            )
+    else:
+        fields = _count_fields(r, body, key, spec)
+    return {"event": event, "actor": actor, **fields}
+
+
+def _retraction_fields(
+    r: _Reader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    return {"retracts": r.ident(body["retracts"], f"{key}.retracts")}
+
+
 EvidenceKind = Callable[[_Reader, Mapping[str, Any], str, ModelSpec], dict[str, Any]]
-EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], EvidenceKind]] = {
-    "condition": (("condition", "value"), _condition_fields),
-    "count": (("series", "category", "month", "count"), _count_fields),
-    "no_event": (("hazard", "actor", "through"), _no_event_fields),
-    "event": (("hazard", "actor", "month"), _event_fields),
+# kind -> (required fields, optional fields, parser)
+EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]] = {
+    "condition": (("condition", "value"), (), _condition_fields),
+    "count": (("series", "category", "month", "count"), (), _count_fields),
+    "no_event": (("hazard", "actor", "through"), (), _no_event_fields),
+    "event": (("hazard", "actor", "month"), (), _event_fields),
+    "report": (("target", "favours"), ("likelihood_ratio", "strength"), _report_fields),
+    "faction_event": (
+        ("event",),
+        ("actor", "month", "condition", "value", "series", "category", "count"),
+        _faction_event_fields,
+    ),
+    "retraction": (("retracts",), (), _retraction_fields),
 }
 
 
@@ -237,8 +370,8 @@ def parse_item(r: _Reader, body: Any, key: str, spec: ModelSpec) -> Item:
     """Validate one raw item against the spec."""
     body = r.mapping(body, key)
     kind = r.choice(body.get("kind"), f"{key}.kind", EVIDENCE_KINDS)
-    required, parse = EVIDENCE_KINDS[kind]
-    r.keys(body, key, (*COMMON_REQUIRED, *required), COMMON_OPTIONAL)
+    required, optional, parse = EVIDENCE_KINDS[kind]
+    r.keys(body, key, (*COMMON_REQUIRED, *required), (*optional, *COMMON_OPTIONAL))
     item_id = r.ident(body["id"], f"{key}.id")
     grade = str(body["grade"]).upper()
     if not GRADE.match(grade):
@@ -247,16 +380,45 @@ def parse_item(r: _Reader, body: Any, key: str, spec: ModelSpec) -> Item:
             f"{body['grade']!r} is not an Admiralty grade.",
             "write reliability A-F then credibility 1-6, e.g. B2.",
         )
+    date = r.date(body["date"], f"{key}.date")
+    recorded_at = None
+    if body.get("recorded_at") is not None:
+        recorded_at = _timestamp(r, body["recorded_at"], f"{key}.recorded_at")
+        if date > recorded_at.date():
+            raise r.fail(
+                f"{key}.date",
+                f"event date {date} is after the item was recorded ({recorded_at.date()}).",
+                "an item cannot report what has not happened yet; check the date.",
+            )
     return Item(
         id=item_id,
         kind=kind,
-        date=r.date(body["date"], f"{key}.date"),
+        date=date,
         source=r.text(body["source"], f"{key}.source"),
         grade=grade,
         fields=parse(r, body, key, spec),
         note=r.text(body.get("note", ""), f"{key}.note", empty=True),
         author=r.text(body.get("author", ""), f"{key}.author", empty=True),
+        recorded_at=recorded_at,
     )
+
+
+def _timestamp(r: _Reader, value: Any, key: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, dt.date):
+        stamp = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            stamp = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise r.fail(
+                key, f"{value!r} is not a timestamp.", "write YYYY-MM-DDTHH:MM:SS."
+            ) from None
+    # Stored in UTC; a naive timestamp is taken as UTC.
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC)
 
 
 def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
@@ -305,9 +467,66 @@ def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
             )
         seen[item.id] = i
         items.append(item)
-    evidence = EvidenceSet.of(items, path)
+    check_retractions(r, items)
+    evidence = EvidenceSet.of(in_force(items), path)
     model_data(spec, evidence, r)  # contradictions surface now, not at fit time
     return evidence
+
+
+def check_retractions(r: _Reader, items: Sequence[Item], known: set[str] | None = None) -> None:
+    """Refuse a retraction of an id that is not in ``items`` (or ``known``) or is a retraction."""
+    ids = {i.id: i for i in items}
+    for item in items:
+        if item.kind != "retraction":
+            continue
+        target = item.fields["retracts"]
+        if target not in ids and (known is None or target not in known):
+            raise r.fail(
+                f"items.{item.id}.retracts",
+                f"retracts unknown item {target!r}.",
+                "name the id of an item already recorded.",
+            )
+        if target in ids and ids[target].kind == "retraction":
+            raise r.fail(
+                f"items.{item.id}.retracts",
+                "a retraction cannot be retracted.",
+                "record the item again under a new id instead.",
+            )
+
+
+def in_force(
+    items: Sequence[Item], as_of: dt.date | None = None, as_recorded: bool = False
+) -> list[Item]:
+    """Return the items that count, as of a date.
+
+    Parameters
+    ----------
+    items : sequence of Item
+        Everything recorded, retractions included.
+    as_of : date, optional
+        Keep items whose event date is on or before it. Retractions apply
+        whatever their date: the record is corrected for the past too.
+    as_recorded : bool
+        Also leave out what was recorded after ``as_of``, retractions
+        included: the record as it stood on that day.
+    """
+
+    def recorded_by(item: Item) -> bool:
+        return (
+            not as_recorded
+            or as_of is None
+            or (item.recorded_date is not None and item.recorded_date <= as_of)
+        )
+
+    retracted = {i.fields["retracts"] for i in items if i.kind == "retraction" and recorded_by(i)}
+    return [
+        i
+        for i in items
+        if i.kind != "retraction"
+        and i.id not in retracted
+        and (as_of is None or i.date <= as_of)
+        and recorded_by(i)
+    ]
 
 
 def no_evidence(spec: ModelSpec) -> ModelData:
@@ -330,6 +549,7 @@ def model_data(spec: ModelSpec, evidence: EvidenceSet, r: _Reader | None = None)
     n_slots, n_channels = len(spec.slots), len(spec.channels)
     data = ModelData(
         condition_loglik=np.zeros((len(binary), 2)),
+        slot_log_lr=np.zeros(n_slots),
         level_value=np.full(len(levels), 0.5),
         level_mask=np.zeros(len(levels)),
         slot_events=np.zeros(n_slots),
@@ -339,42 +559,65 @@ def model_data(spec: ModelSpec, evidence: EvidenceSet, r: _Reader | None = None)
     )
     observed: dict[Any, Item] = {}
     survived: dict[int, tuple[int, Item]] = {}
+    added: dict[tuple[int, int], Item] = {}
     for item in evidence.items:
-        f = item.fields
-        if item.kind in ("no_event", "event"):
+        kind, f = _normalised(item)
+        if kind == "report":
+            _add_report(spec, data, item)
+            continue
+        if kind == "no_event":
             k = spec.slots.index((f["hazard"], f["actor"]))
-            if item.kind == "no_event":
-                months = months_between(spec.analysis_date, dt.date.fromisoformat(f["through"]))
-                if months > survived.get(k, (-1, item))[0]:
-                    survived[k] = (months, item)
+            months = months_between(spec.analysis_date, dt.date.fromisoformat(f["through"]))
+            if months > survived.get(k, (-1, item))[0]:
+                survived[k] = (months, item)
+            continue
+        if kind in ("count", "added_count"):
+            c = spec.channels.index((f["series"], f["category"]))
+            first = dt.date.fromisoformat(f"{f['month']}-01")
+            t = months_between(spec.analysis_date, first) + spec.history_months
+            total = ("count", c, t)
+            if kind == "added_count":
+                if total in observed:
+                    raise r.fail(
+                        f"items.{item.id}",
+                        f"adds to a month whose total item {observed[total].id!r} already gives.",
+                        "record either the monthly total or the single events, not both.",
+                    )
+                added[(c, t)] = item
+                data.counts[c, t] += f["count"]
+                data.count_mask[c, t] = 1.0
                 continue
-            where: Any = ("event", k)
-        elif item.kind == "condition":
-            where = f["condition"]
+            if (c, t) in added:
+                raise r.fail(
+                    f"items.{item.id}",
+                    f"gives a monthly total where event item {added[(c, t)].id!r} already adds.",
+                    "record either the monthly total or the single events, not both.",
+                )
+            where: Any = total
+        elif kind == "event":
+            k = spec.slots.index((f["hazard"], f["actor"]))
+            where = ("event", k)
         else:
-            where = (f["series"], f["category"], f["month"])
-        if where in observed and observed[where].fields != f:
+            where = f["condition"]
+        if where in observed and _normalised(observed[where])[1] != f:
             raise r.fail(
                 f"items.{item.id}",
                 f"contradicts item {observed[where].id!r} on {where!r}.",
                 "keep one; a correction retracts the other.",
             )
         observed[where] = item
-        if item.kind == "event":
+        if kind == "event":
             first = dt.date.fromisoformat(f"{f['month']}-01")
             data.slot_events[k] = 1.0
             data.slot_nonevents[k] = months_between(spec.analysis_date, first)
-        elif item.kind == "condition" and f["condition"] in binary:
+        elif kind == "count":
+            data.counts[c, t], data.count_mask[c, t] = f["count"], 1.0
+        elif f["condition"] in binary:
             b = binary.index(f["condition"])
             data.condition_loglik[b] = [0.0, HARD] if not f["value"] else [HARD, 0.0]
-        elif item.kind == "condition":
+        else:
             j = levels.index(f["condition"])
             data.level_value[j], data.level_mask[j] = float(f["value"]), 1.0
-        else:
-            c = spec.channels.index((f["series"], f["category"]))
-            first = dt.date.fromisoformat(f"{f['month']}-01")
-            t = months_between(spec.analysis_date, first) + spec.history_months
-            data.counts[c, t], data.count_mask[c, t] = f["count"], 1.0
     for k, (months, item) in survived.items():
         if data.slot_events[k] and months > data.slot_nonevents[k]:
             raise r.fail(
@@ -386,3 +629,37 @@ def model_data(spec: ModelSpec, evidence: EvidenceSet, r: _Reader | None = None)
         if not data.slot_events[k]:
             data.slot_nonevents[k] = months
     return data
+
+
+def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:
+    """Map a faction event onto the basic kind it amounts to."""
+    if item.kind != "faction_event":
+        return item.kind, item.fields
+    f = dict(item.fields)
+    event = f.pop("event")
+    if event == "public_split":
+        return "event", f
+    del f["actor"]
+    if event == "appointment":
+        return "condition", f
+    return "added_count", f
+
+
+def report_log_ratio(item: Item) -> float:
+    """Return the tempered log-likelihood ratio of a report, in favour of its state."""
+    f = item.fields
+    ratio = f["likelihood_ratio"] if "likelihood_ratio" in f else report_ratio(f["strength"])
+    assert ratio is not None  # validated on parse
+    return grade_weight(item.grade) * math.log(ratio)
+
+
+def _add_report(spec: ModelSpec, data: ModelData, item: Item) -> None:
+    f = item.fields
+    log_lr = report_log_ratio(item)
+    if f["target"] in spec.binary_conditions:
+        b = spec.binary_conditions.index(f["target"])
+        data.condition_loglik[b, int(f["favours"])] += log_lr
+    else:
+        node, _, actor = f["target"].partition(".")
+        k = spec.slots.index((node, actor))
+        data.slot_log_lr[k] += log_lr if f["favours"] else -log_lr

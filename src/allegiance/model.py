@@ -90,6 +90,7 @@ OVERDISPERSION = "overdispersion"
 FREE_VARIABLES = (CONDITION_PROBABILITY, LEVEL, BASELINE, LOG_RATIO, LEAK, LOG_RATE, OVERDISPERSION)
 DATA_NAMES = (
     "condition_loglik",
+    "slot_log_lr",
     "level_value",
     "level_mask",
     "slot_events",
@@ -116,6 +117,7 @@ def _numpy_ops() -> SimpleNamespace:
         gammaln=sp.gammaln,
         softplus=lambda x: np.logaddexp(0.0, x),
         log1mexp=lambda x: np.log(-np.expm1(x)),
+        logaddexp=np.logaddexp,
         gather_sum=lambda x, st: _numpy_gather(x, st.sub_index).sum(axis=-2),
     )
 
@@ -138,6 +140,7 @@ def _pytensor_ops() -> SimpleNamespace:
         gammaln=pt.gammaln,
         softplus=pt.softplus,
         log1mexp=pt.log1mexp,
+        logaddexp=pt.logaddexp,
         gather_sum=gather_sum,
     )
 
@@ -289,7 +292,13 @@ def terms(
         log_leak = ops.log(p[LEAK])
         log_p = log_p + ops.sum(log_leak[..., :, None, None] * st.necessary_absent, axis=-3)
     log1m_p = ops.log1mexp(log_p)
-    row_ll = [d["slot_events"][:, None] * log_p + d["slot_nonevents"][:, None] * log1m_p]
+    # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
+    lr = d["slot_log_lr"][:, None]
+    row_ll = [
+        d["slot_events"][:, None] * log_p
+        + d["slot_nonevents"][:, None] * log1m_p
+        + ops.logaddexp(log_p + lr, log1m_p)
+    ]
     out: dict[str, Any] = {"log_p": log_p, "log1m_p": log1m_p}
 
     # Counts: negative binomial, configuration-free before the analysis date.

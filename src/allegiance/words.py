@@ -79,3 +79,45 @@ def known_estimative_words() -> list[str]:
 def known_strength_words() -> list[str]:
     """List the words :func:`strength_band` accepts, for error messages."""
     return [name for name, *_ in STRENGTH_SCALE]
+
+
+# Likelihood ratio a report's stated strength stands for (soft evidence).
+REPORT_SCALE: tuple[tuple[str, float], ...] = (
+    ("weakly", 2.0),
+    ("moderately", 4.0),
+    ("strongly", 10.0),
+    ("very strongly", 30.0),
+)
+
+# Admiralty grades: how far a source's reliability (A-F) and the information's
+# credibility (1-6) let a report count. The weight multiplies the report's
+# log-likelihood ratio (likelihood tempering): A1 counts fully, a report from an
+# unreliable source about improbable information barely counts, and "cannot be
+# judged" (F, 6) counts half.
+RELIABILITY = {"A": 1.0, "B": 0.8, "C": 0.6, "D": 0.4, "E": 0.2, "F": 0.5}
+CREDIBILITY = {"1": 1.0, "2": 0.8, "3": 0.6, "4": 0.4, "5": 0.2, "6": 0.5}
+
+
+def report_ratio(word: str) -> float | None:
+    """Return the likelihood ratio a report-strength word stands for, or None."""
+    key = _normalise(word)
+    for name, ratio in REPORT_SCALE:
+        if key == name:
+            return ratio
+    return None
+
+
+def known_report_words() -> list[str]:
+    """List the words :func:`report_ratio` accepts, for error messages."""
+    return [name for name, _ in REPORT_SCALE]
+
+
+def grade_weight(grade: str) -> float:
+    """Return the tempering weight in [0, 1] of an Admiralty grade such as ``B2``.
+
+    Examples
+    --------
+    >>> grade_weight("A1"), grade_weight("C3")
+    (1.0, 0.36)
+    """
+    return round(RELIABILITY[grade[0].upper()] * CREDIBILITY[grade[1]], 12)
