@@ -148,3 +148,19 @@ def test_survival_months_come_from_dates(reference_spec, rich_evidence):
     assert data.slot_nonevents[haqqani] == months_between(reference_spec.analysis_date,
                                                            np.datetime64("2020-06-01").item())
     assert (data.slot_events[north], data.slot_nonevents[north]) == (1.0, 4.0)
+
+
+def test_pruned_rows_give_the_same_log_joint(reference_spec, reference_evidence, rich_evidence):
+    """Skipping rows without evidence must not change anything."""
+    from allegiance.model import _numpy_ops, active_rows, terms
+
+    st = structure(reference_spec)
+    draws = prior_draws(reference_spec, 20, seed=4)
+    for evidence in (reference_evidence, rich_evidence):
+        d = model_data(reference_spec, evidence).arrays()
+        active = active_rows(d, st)
+        assert active.sum() < active.size
+        full = terms(draws, d, st, _numpy_ops())
+        pruned = terms(draws, d, st, _numpy_ops(), active)
+        np.testing.assert_allclose(pruned["log_joint"], full["log_joint"], rtol=1e-12)
+        np.testing.assert_allclose(pruned["constant"], full["constant"], rtol=1e-12)

@@ -10,13 +10,13 @@ mean, a 90 % credible interval and the ICD 203 word.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from allegiance.evidence import ModelData, model_data
+from allegiance.evidence import EvidenceSet, ModelData, model_data
 from allegiance.model import quantities, structure
 from allegiance.posterior import Diagnostics, Posterior, diagnose
 from allegiance.provenance import versions
@@ -50,6 +50,8 @@ class Forecast:
     diagnostics: Diagnostics
     provenance: dict[str, Any]
     condition_probability: dict[str, float] = field(default_factory=dict)
+    method: str = "mcmc"
+    method_reason: str = "fitted by MCMC on exactly this evidence"
 
     @property
     def trustworthy(self) -> bool:
@@ -61,6 +63,8 @@ class Forecast:
         return {
             "model_id": self.model_id,
             "trustworthy": self.trustworthy,
+            "method": self.method,
+            "method_reason": self.method_reason,
             "diagnostics": self.diagnostics.to_dict(),
             "questions": [asdict(q) for q in self.questions],
             "condition_probability": self.condition_probability,
@@ -120,21 +124,43 @@ def question_draws(posterior: Posterior) -> dict[str, np.ndarray]:
     return {k: v.reshape(shape) for k, v in flat.items()}
 
 
-def forecast(posterior: Posterior) -> Forecast:
-    """Summarise the posterior into forecasts, checking diagnostics on every quantity.
+def weighted_quantiles(x: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``x`` under normalised ``weights`` (inverse of the weighted CDF)."""
+    order = np.argsort(x)
+    cdf = np.cumsum(weights[order])
+    cdf -= 0.5 * weights[order]  # midpoint rule: equal weights give numpy's 'hazen' rule
+    return np.interp(qs, cdf / cdf[-1], x[order])
 
-    Diagnostics cover every free variable and every question's per-draw
-    probability; a failure marks the forecast untrustworthy and is printed
-    with it.
+
+def summarise(
+    spec: ModelSpec,
+    per_draw: Mapping[str, np.ndarray],
+    diagnostics: Diagnostics,
+    provenance: dict[str, Any],
+    weights: np.ndarray | None = None,
+) -> Forecast:
+    """Turn per-draw probabilities (optionally importance-weighted) into a forecast.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model whose questions are summarised.
+    per_draw : mapping
+        Question id (and ``condition:<id>``) -> probability per draw, flat.
+    diagnostics : Diagnostics
+        The checks of the draws the probabilities come from.
+    provenance : dict
+        Hashes, settings and versions to carry along.
+    weights : array, optional
+        Normalised importance weights of the draws; equal weights if omitted.
     """
-    per_draw = question_draws(posterior)
-    diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
-    results = []
     tail = (1.0 - INTERVAL) / 2
-    for qid, question in posterior.spec.questions.items():
-        x = per_draw[qid].ravel()
-        mean = float(x.mean())
-        lo, hi = np.quantile(x, [tail, 1.0 - tail])
+    results = []
+    for qid, question in spec.questions.items():
+        x = np.ravel(per_draw[qid])
+        w = np.full(x.size, 1.0 / x.size) if weights is None else weights
+        mean = float(np.sum(w * x))
+        lo, hi = weighted_quantiles(x, w, [tail, 1.0 - tail])
         results.append(
             QuestionForecast(
                 qid,
@@ -146,18 +172,37 @@ def forecast(posterior: Posterior) -> Forecast:
                 estimative_word(mean),
             )
         )
+    conditions = {
+        k.split(":", 1)[1]: float(np.average(np.ravel(v), weights=weights))
+        for k, v in per_draw.items()
+        if k.startswith("condition:")
+    }
+    return Forecast(spec.id, results, diagnostics, provenance, conditions)
+
+
+def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]:
+    """Return the identity of a forecast: hashes, fit settings and versions."""
     attrs = posterior.idata.attrs
-    provenance = {
+    return {
         "model_sha256": posterior.spec.sha256,
-        "evidence_sha256": posterior.evidence.sha256,
-        "evidence_items": len(posterior.evidence.items),
+        "evidence_sha256": evidence.sha256,
+        "evidence_items": len(evidence.items),
+        "fitted_evidence_sha256": posterior.evidence.sha256,
         "fit_settings": json.loads(attrs.get("fit_settings", "{}")),
         "fitted_at": attrs.get("created_at", ""),
         "versions": versions(),
     }
-    conditions = {
-        k.split(":", 1)[1]: float(v.mean())
-        for k, v in per_draw.items()
-        if k.startswith("condition:")
-    }
-    return Forecast(posterior.spec.id, results, diagnostics, provenance, conditions)
+
+
+def forecast(posterior: Posterior) -> Forecast:
+    """Summarise the posterior into forecasts, checking diagnostics on every quantity.
+
+    Diagnostics cover every free variable and every question's per-draw
+    probability; a failure marks the forecast untrustworthy and is printed
+    with it.
+    """
+    per_draw = question_draws(posterior)
+    diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
+    return summarise(
+        posterior.spec, per_draw, diagnostics, provenance_of(posterior, posterior.evidence)
+    )

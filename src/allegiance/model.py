@@ -118,17 +118,19 @@ def _numpy_ops() -> SimpleNamespace:
         softplus=lambda x: np.logaddexp(0.0, x),
         log1mexp=lambda x: np.log(-np.expm1(x)),
         logaddexp=np.logaddexp,
-        gather_sum=lambda x, st: _numpy_gather(x, st.sub_index).sum(axis=-2),
+        gather_sum=lambda x, g: x.reshape(*x.shape[:-2], -1) @ g,
+        matmul=np.matmul,
+        shift_sum=lambda coef, sub: np.einsum("...er,erm->...rm", coef, sub, optimize=True),
     )
 
 
 def _pytensor_ops() -> SimpleNamespace:
     import pytensor.tensor as pt
 
-    def gather_sum(x: Any, st: Structure) -> Any:
+    def gather_sum(x: Any, gather: np.ndarray) -> Any:
         # The PyMC graph has no draw axis: a dot with a constant one-hot matrix
         # keeps the gradient a dense product instead of a scatter.
-        return pt.dot(x.reshape((-1,)), st.gather_matrix)
+        return pt.dot(x.reshape((-1,)), gather)
 
     return SimpleNamespace(
         log=pt.log,
@@ -142,6 +144,8 @@ def _pytensor_ops() -> SimpleNamespace:
         log1mexp=pt.log1mexp,
         logaddexp=pt.logaddexp,
         gather_sum=gather_sum,
+        matmul=pt.dot,
+        shift_sum=lambda coef, sub: pt.sum(coef[:, :, None] * sub, axis=0),
     )
 
 
@@ -236,8 +240,19 @@ def structure(spec: ModelSpec) -> Structure:
     )
 
 
+def active_rows(d: Mapping[str, np.ndarray], st: Structure) -> np.ndarray:
+    """Rows (slots, then channels) whose evidence can move the log joint: numpy only."""
+    slots = (d["slot_events"] != 0) | (d["slot_nonevents"] != 0) | (d["slot_log_lr"] != 0)
+    channels = (d["count_mask"] * st.post).sum(axis=-1) > 0
+    return np.concatenate([slots, channels])
+
+
 def terms(
-    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: SimpleNamespace
+    p: Mapping[str, Any],
+    d: Mapping[str, Any],
+    st: Structure,
+    ops: SimpleNamespace,
+    active: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per-configuration terms of the log joint, for PyMC tensors or numpy draws alike.
 
@@ -252,6 +267,11 @@ def terms(
         Constant wiring of the spec.
     ops : namespace
         Array functions of the backend (:func:`_numpy_ops` or :func:`_pytensor_ops`).
+    active : array of bool, optional
+        Numpy only: compute just the rows whose evidence can move the log joint
+        (:func:`active_rows`); the others contribute exactly zero. Row
+        quantities (``log_p``, ``log_rate_post``) are then returned for the
+        active rows only.
 
     Returns
     -------
@@ -264,39 +284,47 @@ def terms(
     """
     zc = st.configurations
     k = st.n_slots
+    rows = np.arange(st.sub_index.shape[0]) if active is None else np.flatnonzero(active)
+    n_k = int((rows < k).sum())
+    # Basic slices when every row is kept: indexing tensors with arrays would put
+    # advanced-indexing ops (slow under numba) into the sampled gradient.
+    ks: Any = slice(None) if active is None else rows[rows < k]
+    js: Any = slice(None) if active is None else rows[rows >= k] - k
     # Configuration prior and evidence on conditions.
     config_prior: Any = 0.0
     if zc.shape[0]:
         pi = p[CONDITION_PROBABILITY]
         on = ops.log(pi) + d["condition_loglik"][:, 1]
         off = ops.log1p(-pi) + d["condition_loglik"][:, 0]
-        config_prior = ops.sum(on[..., :, None] * zc + off[..., :, None] * (1.0 - zc), axis=-2)
+        config_prior = ops.matmul(on, zc) + ops.matmul(off, 1.0 - zc)
 
     # Shift of every row's log-odds or log-rate, per sub-configuration (..., R, M).
-    shift: Any = np.zeros(st.shift_sub.shape[1:])
+    shift: Any = np.zeros((len(rows), st.shift_sub.shape[2]))
     if st.shift_rows.shape[0]:
-        coef = p[LOG_RATIO][..., :, None] * st.shift_rows  # (..., E, R)
-        shift = ops.sum(coef[..., :, :, None] * st.shift_sub, axis=-3)
+        coef = p[LOG_RATIO][..., :, None] * st.shift_rows[:, rows]  # (..., E, R), constant rows
+        shift = ops.shift_sum(coef, st.shift_sub[:, rows, :])
         if st.shift_condition_level.shape[1]:
             centred = p[LEVEL] - LEVEL_CENTRE
             x_level = ops.sum(centred[..., None, :] * st.shift_condition_level, axis=-1)
             shift = shift + ops.sum(coef * x_level[..., :, None], axis=-2)[..., :, None]
 
     # Slots.
-    q = p[BASELINE]
-    log1m_h0 = ops.log1p(-q) / st.window
+    q = p[BASELINE][..., ks]
+    window = st.window[ks]
+    log1m_h0 = ops.log1p(-q) / window
     log_h0 = ops.log(-ops.expm1(log1m_h0))
-    eta = (log_h0 - log1m_h0)[..., :, None] + shift[..., :k, :]
+    eta = (log_h0 - log1m_h0)[..., :, None] + shift[..., :n_k, :]
     log_p = -ops.softplus(-eta)
     if st.necessary_absent.shape[0]:
         log_leak = ops.log(p[LEAK])
-        log_p = log_p + ops.sum(log_leak[..., :, None, None] * st.necessary_absent, axis=-3)
+        absent = st.necessary_absent[:, ks, :]
+        log_p = log_p + ops.sum(log_leak[..., :, None, None] * absent, axis=-3)
     log1m_p = ops.log1mexp(log_p)
     # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
-    lr = d["slot_log_lr"][:, None]
+    lr = d["slot_log_lr"][ks, None]
     row_ll = [
-        d["slot_events"][:, None] * log_p
-        + d["slot_nonevents"][:, None] * log1m_p
+        d["slot_events"][ks, None] * log_p
+        + d["slot_nonevents"][ks, None] * log1m_p
         + ops.logaddexp(log_p + lr, log1m_p)
     ]
     out: dict[str, Any] = {"log_p": log_p, "log1m_p": log1m_p}
@@ -305,7 +333,11 @@ def terms(
     constant: Any = 0.0
     if st.channel_series.size:
         rho = p[LOG_RATE]
-        phi = p[OVERDISPERSION][..., st.channel_series]
+        # A one-hot product, not an index: indexing a parameter with an array puts
+        # advanced-indexing ops, which numba runs in object mode, into the gradient.
+        phi = ops.matmul(
+            p[OVERDISPERSION], np.eye(st.channel_series.max() + 1)[st.channel_series].T
+        )
         log_alpha = -ops.log(phi)
         alpha = 1.0 / phi
         y, mask = d["counts"], d["count_mask"]
@@ -317,20 +349,27 @@ def terms(
         def nb_kernel(n: Any, total: Any, log_mu: Any, a: Any, log_a: Any) -> Any:
             return -n * a * ops.softplus(log_mu - log_a) - total * ops.softplus(log_a - log_mu)
 
-        per_obs = mask * (
-            ops.gammaln(y + alpha[..., None]) - ops.gammaln(alpha[..., None]) - ops.gammaln(y + 1.0)
-        )
-        constant = ops.sum(per_obs, axis=(-2, -1)) + ops.sum(
-            nb_kernel(n_pre, y_pre, rho, alpha, log_alpha), axis=-1
-        )
-        log_rate_post = rho[..., :, None] + shift[..., k:, :]
+        if active is None:
+            per_obs = mask * (
+                ops.gammaln(y + alpha[..., None])
+                - ops.gammaln(alpha[..., None])
+                - ops.gammaln(y + 1.0)
+            )
+            observed = ops.sum(per_obs, axis=(-2, -1))
+        else:  # numpy: only the observed cells
+            cj, ct = np.nonzero(mask)
+            a = alpha[..., cj]
+            observed = ops.sum(ops.gammaln(y[cj, ct] + a) - ops.gammaln(a), axis=-1)
+            observed = observed - ops.sum(ops.gammaln(y[cj, ct] + 1.0))
+        constant = observed + ops.sum(nb_kernel(n_pre, y_pre, rho, alpha, log_alpha), axis=-1)
+        log_rate_post = rho[..., js, None] + shift[..., n_k:, :]
         row_ll.append(
             nb_kernel(
-                n_post[:, None],
-                y_post[:, None],
+                n_post[js, None],
+                y_post[js, None],
                 log_rate_post,
-                alpha[..., :, None],
-                log_alpha[..., :, None],
+                alpha[..., js, None],
+                log_alpha[..., js, None],
             )
         )
         out.update(log_rate_pre=rho, log_rate_post=log_rate_post, overdispersion=phi)
@@ -340,7 +379,12 @@ def terms(
         constant = constant - 0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)
 
     ll = row_ll[0] if len(row_ll) == 1 else ops.concatenate(row_ll, axis=-2)
-    out["log_joint"] = config_prior + ops.gather_sum(ll, st)
+    if active is None:
+        out["log_joint"] = config_prior + ops.gather_sum(ll, st.gather_matrix)
+    else:
+        m = st.shift_sub.shape[2]
+        gather = st.gather_matrix.reshape(-1, m, st.n_configurations)[rows]
+        out["log_joint"] = config_prior + ops.gather_sum(ll, gather.reshape(-1, gather.shape[-1]))
     out["constant"] = constant
     return out
 
