@@ -274,3 +274,32 @@ def test_model_data_is_unchanged_by_item_order(spec: ModelSpec, evidence: Eviden
     backward = model_data(spec, EvidenceSet.of(evidence.items[::-1])).arrays()
     for name, array in forward.items():
         np.testing.assert_array_equal(array, backward[name], err_msg=name)
+
+
+def test_yaml_and_csv_export_round_trip(tmp_path):
+    import datetime as dt
+
+    from allegiance.evidence import Item, dump_csv, dump_yaml, read_items
+    from helpers import item
+
+    spec = load_spec(REFERENCE)
+    shipped = read_items(REFERENCE.with_name("afghanistan_2020.evidence.yaml"), spec)
+    stamp = dt.datetime(2020, 3, 2, 9, 30, tzinfo=dt.UTC)
+    extra = [
+        item("r1", "report", "2020-02-01", target="isk_capacity", favours=True,
+             likelihood_ratio=2.5),
+        item("r2", "report", "2020-02-02", target="lobby.haqqani", favours=False,
+             strength="strongly"),
+        item("lvl", "condition", "2020-02-03", condition="spoils_haqqani", value=0.25),
+        item("split", "faction_event", "2020-03-01", event="public_split", actor="eastern_fronts",
+             hazard="leave", month="2020-03"),
+        item("x", "retraction", "2020-03-01", retracts="r1"),
+    ]
+    extra = [Item(**{**i.__dict__, "note": 'a note, with "quotes": and 12', "author": "ana",
+                     "recorded_at": stamp}) for i in extra]
+    items = [*shipped, *extra]
+    for name, text in (("out.yaml", dump_yaml(items, spec.id)), ("out.csv", dump_csv(items))):
+        path = tmp_path / name
+        path.write_text(text)
+        back = read_items(path, spec)
+        assert back == items, name

@@ -43,8 +43,10 @@ reads from ``pm.Data``; adding evidence never changes the model's graph.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import math
 import re
@@ -319,7 +321,8 @@ def _faction_event_fields(
 ) -> dict[str, Any]:
     event = r.choice(body["event"], f"{key}.event", tuple(FACTION_EVENTS))
     needed = FACTION_EVENTS[event]
-    r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), COMMON_OPTIONAL)
+    optional = ("hazard", *COMMON_OPTIONAL) if event == "public_split" else COMMON_OPTIONAL
+    r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), optional)
     actor = body["actor"]
     if actor not in spec.actors:
         raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
@@ -329,7 +332,7 @@ def _faction_event_fields(
         ]
         if not hazards:
             raise r.fail(f"{key}.actor", f"{actor!r} is not at risk of leaving in this model.")
-        fields = _event_fields(r, {"hazard": hazards[0], **body}, key, spec)
+        fields = _event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
     elif event == "appointment":
         fields = _condition_fields(r, body, key, spec)
         if spec.conditions[fields["condition"]].kind != "level":
@@ -359,7 +362,7 @@ EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]]
     "report": (("target", "favours"), ("likelihood_ratio", "strength"), _report_fields),
     "faction_event": (
         ("event",),
-        ("actor", "month", "condition", "value", "series", "category", "count"),
+        ("actor", "month", "hazard", "condition", "value", "series", "category", "count"),
         _faction_event_fields,
     ),
     "retraction": (("retracts",), (), _retraction_fields),
@@ -421,17 +424,39 @@ def _timestamp(r: _Reader, value: Any, key: str) -> dt.datetime:
     return stamp.astimezone(dt.UTC)
 
 
-def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
-    """Load and validate an evidence file against a model.
+def read_items(path: str | Path, spec: ModelSpec) -> list[Item]:
+    """Read and validate every item of an evidence file, retractions included.
+
+    YAML (``.yaml``/``.yml``, the format above) and CSV (``.csv``: one row per
+    item, one column per field, as written by :func:`dump_csv`) are read.
 
     Raises
     ------
     EvidenceError
         Naming the file, the item and the field, for malformed items, unknown
-        targets, bad dates, duplicate ids or contradicting observations.
+        targets, bad dates, duplicate ids or retractions of unknown items.
     """
     path = Path(path)
     r = _Reader(path, EvidenceError)
+    raw = _csv_rows(r, path) if path.suffix.lower() == ".csv" else _yaml_items(r, path, spec)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(raw):
+        item = parse_item(r, body, f"items[{i}]", spec)
+        if item.id in seen:
+            raise r.fail(
+                f"items[{i}].id",
+                f"duplicate id {item.id!r} (first at items[{seen[item.id]}]).",
+                "give every item its own id; correct an item with a new one.",
+            )
+        seen[item.id] = i
+        items.append(item)
+    check_retractions(r, items)
+    model_data(spec, EvidenceSet.of(in_force(items)), r)  # contradictions surface now
+    return items
+
+
+def _yaml_items(r: _Reader, path: Path, spec: ModelSpec) -> list[Any]:
     try:
         doc = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -455,22 +480,75 @@ def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
     raw = doc["items"] or []
     if not isinstance(raw, list):
         raise r.fail("items", "expected a list of items.", "start each item with '- id:'.")
-    items: list[Item] = []
-    seen: dict[str, int] = {}
-    for i, body in enumerate(raw):
-        item = parse_item(r, body, f"items[{i}]", spec)
-        if item.id in seen:
-            raise r.fail(
-                f"items[{i}].id",
-                f"duplicate id {item.id!r} (first at items[{seen[item.id]}]).",
-                "give every item its own id; correct an item with a new one.",
-            )
-        seen[item.id] = i
-        items.append(item)
-    check_retractions(r, items)
-    evidence = EvidenceSet.of(in_force(items), path)
-    model_data(spec, evidence, r)  # contradictions surface now, not at fit time
-    return evidence
+    return raw
+
+
+TEXT_COLUMNS = ("id", "kind", "date", "recorded_at", "source", "grade", "note", "author")
+FIELD_COLUMNS = (
+    "condition", "value", "series", "category", "month", "count", "hazard", "actor",
+    "through", "target", "favours", "likelihood_ratio", "strength", "event", "retracts",
+)  # fmt: skip
+
+
+def _csv_rows(r: _Reader, path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise r.fail(
+            "", f"cannot read the CSV file ({exc}).", "check the path and format."
+        ) from None
+    out = []
+    for i, row in enumerate(rows):
+        body: dict[str, Any] = {}
+        for column, cell in row.items():
+            if column is None or cell is None or cell == "":
+                continue
+            if column in TEXT_COLUMNS:
+                body[column] = cell
+                continue
+            try:
+                body[column] = safe_load(cell)
+            except (ValueError, yaml.YAMLError):
+                raise r.fail(f"items[{i}].{column}", f"cannot read the value {cell!r}.") from None
+        out.append(body)
+    return out
+
+
+def dump_yaml(items: Sequence[Item], model_id: str) -> str:
+    """Write items as an evidence YAML file that :func:`read_items` reads back unchanged."""
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "model": model_id,
+        "items": [i.to_dict() for i in items],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def dump_csv(items: Sequence[Item]) -> str:
+    """Write items as CSV, one row each, that :func:`read_items` reads back unchanged."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        row = {}
+        for key, value in item.to_dict().items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            row[key] = value
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
+    """Load an evidence file (YAML or CSV) and return the items in force.
+
+    Raises
+    ------
+    EvidenceError
+        As :func:`read_items`.
+    """
+    return EvidenceSet.of(in_force(read_items(path, spec)), Path(path))
 
 
 def check_retractions(r: _Reader, items: Sequence[Item], known: set[str] | None = None) -> None:
