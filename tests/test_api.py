@@ -21,4 +21,4 @@ def test_loading_imports_no_sampler():
     evidence = REFERENCE.with_name("afghanistan_2020.evidence.yaml")
     code = CODE.format(model=str(REFERENCE), evidence=str(evidence))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["30", "[]"]
+    assert out.stdout.split() == ["35", "[]"]

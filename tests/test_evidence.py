@@ -138,8 +138,8 @@ def test_valid_evidence_loads_every_item(evidence: EvidenceSet) -> None:
 def test_reference_evidence_loads_against_the_reference_model() -> None:
     reference = load_spec(REFERENCE)
     loaded = load_evidence(REFERENCE_EVIDENCE, reference)
-    assert len(loaded.items) == 30
-    assert {i.kind for i in loaded.items} == {"count"}
+    assert len(loaded.items) == 35
+    assert {i.kind for i in loaded.items} == {"count", "report"}
 
 
 def test_lower_case_grade_is_normalised(spec: ModelSpec, tmp_path: Path) -> None:

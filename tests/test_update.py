@@ -71,14 +71,17 @@ def test_strong_evidence_triggers_a_refit(reference_spec, reference_evidence, up
 @pytest.mark.slow
 def test_attribution_finds_the_item_that_moved_the_forecast(reference_evidence, updater):
     ties = item("ties", "report", "2019-11-25", target="aligns_with_isk.haqqani",
-                favours=True, likelihood_ratio=30.0)
-    evidence = with_items(reference_evidence, ties)
+                favours=True, likelihood_ratio=200.0)
+    ties = type(ties)(**{**ties.__dict__, "grade": "A1"})
+    # Without the shipped reports, whose pull on the deal moves every faction at once.
+    counts_only = with_items(reference_evidence, drop=lambda i: i.kind == "report")
+    evidence = with_items(counts_only, ties)
     rows = updater.explain(evidence, "alliance_24m")
     assert {r.item_id for r in rows} == {i.id for i in evidence.items}
     top = rows[0]
     assert top.item_id == "ties" and top.delta > 0 and top.delta_log_odds > 0
     assert top.without_item == pytest.approx(
-        next(q.probability for q in updater.forecast(reference_evidence).questions
+        next(q.probability for q in updater.forecast(counts_only).questions
              if q.id == "alliance_24m"), abs=1e-12)
     assert all(abs(r.delta_log_odds) <= abs(top.delta_log_odds) for r in rows)
 

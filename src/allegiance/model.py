@@ -335,9 +335,8 @@ def terms(
         rho = p[LOG_RATE]
         # A one-hot product, not an index: indexing a parameter with an array puts
         # advanced-indexing ops, which numba runs in object mode, into the gradient.
-        phi = ops.matmul(
-            p[OVERDISPERSION], np.eye(st.channel_series.max() + 1)[st.channel_series].T
-        )
+        onehot = np.eye(st.channel_series.max() + 1)[st.channel_series]  # (J, n_series)
+        phi = ops.sum(p[OVERDISPERSION][..., None, :] * onehot, axis=-1)
         log_alpha = -ops.log(phi)
         alpha = 1.0 / phi
         y, mask = d["counts"], d["count_mask"]

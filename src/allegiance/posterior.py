@@ -218,14 +218,20 @@ def _identity(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> 
         "model_id": spec.id,
         "model_sha256": spec.sha256,
         "evidence_sha256": evidence.sha256,
+        "evidence_items": json.dumps([i.to_dict() for i in evidence.items], default=str),
         "fit_settings": json.dumps(asdict(settings)),
         "versions": json.dumps(versions()),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 
-def load_posterior(path: str | Path, spec: ModelSpec, evidence: EvidenceSet) -> Posterior:
+def load_posterior(
+    path: str | Path, spec: ModelSpec, evidence: EvidenceSet | None = None
+) -> Posterior:
     """Read a saved posterior and check it belongs to this model and this evidence.
+
+    Without ``evidence``, the items saved with the posterior are read back,
+    validated against the model and checked against the stored hash.
 
     Raises
     ------
@@ -236,6 +242,16 @@ def load_posterior(path: str | Path, spec: ModelSpec, evidence: EvidenceSet) -> 
 
     idata = az.from_netcdf(str(path))
     attrs = idata.attrs
+    if evidence is None:
+        from allegiance.errors import EvidenceError
+        from allegiance.evidence import parse_item
+        from allegiance.spec import _Reader
+
+        r = _Reader(Path(path), EvidenceError)
+        raw = json.loads(attrs.get("evidence_items", "[]"))
+        evidence = EvidenceSet.of(
+            [parse_item(r, b, f"items[{i}]", spec) for i, b in enumerate(raw)]
+        )
     for key, want in (("model_sha256", spec.sha256), ("evidence_sha256", evidence.sha256)):
         if attrs.get(key) != want:
             raise ProvenanceError(
