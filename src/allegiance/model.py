@@ -35,7 +35,9 @@ condition and :math:`u_l - 1/2` for a level :math:`u_l \sim \mathrm{Beta}`,
 and :math:`\lambda_n \sim \mathrm{Beta}` is the leak of a near-necessary
 condition (funding: a faction without it can still leave, rarely). A hazard's
 evidence is :math:`m_k` months survived and :math:`d_k \in \{0, 1\}` departure:
-:math:`\ell_{\text{slots}} = \sum_k d_k \log p_k + m_k \log(1 - p_k)`;
+:math:`\ell_{\text{slots}} = \sum_k d_k \log p_k + m_k \log(1 - p_k)
++ \log(p_k \Lambda_k + 1 - p_k)`, the last term being reports on a chance
+outcome with tempered likelihood ratio :math:`\Lambda_k` (virtual evidence);
 :math:`P(\text{leave within } H) = 1 - (1 - p_k)^H`.
 
 Counts. Channel :math:`j` (a series category) has monthly counts
