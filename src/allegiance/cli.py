@@ -390,6 +390,16 @@ def _open(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
     return spec, _ledger(spec, ledger)
 
 
+def _check_question(spec: ModelSpec, question: str) -> None:
+    if question not in spec.questions:
+        err.print(
+            f"[bold red]error:[/] unknown question {question!r}; questions: "
+            + ", ".join(spec.questions),
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
 def _summary(fields: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in fields.items())
 
@@ -550,13 +560,7 @@ def history(
         spec, book = _open(model, ledger)
     except AllegianceError as exc:
         raise _fail(exc) from None
-    if question not in spec.questions:
-        err.print(
-            f"[bold red]error:[/] unknown question {question!r}; questions: "
-            + ", ".join(spec.questions),
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
+    _check_question(spec, question)
     rows = book.history(question)
     if fmt is not Format.table:
         plain = [
@@ -614,13 +618,7 @@ def explain(
     warnings.simplefilter("ignore", FutureWarning)
     try:
         spec, book = _open(model, ledger)
-        if question not in spec.questions:
-            err.print(
-                f"[bold red]error:[/] unknown question {question!r}; questions: "
-                + ", ".join(spec.questions),
-                highlight=False,
-            )
-            raise typer.Exit(EXIT_BAD_INPUT)
+        _check_question(spec, question)
         ev = book.evidence(as_of=when, as_recorded=as_recorded)
         settings = FitSettings()
         stored = _stored_fits(spec, settings)
