@@ -13,22 +13,30 @@ Per-configuration question probabilities depend on the evidence only through
 what has already happened (months survived, forward counts seen); they are
 cached per draw, so a new item costs one evaluation of the log-likelihood and
 one weighted sum.
+
+:func:`replay` runs the same machinery through time: forecasts as of a
+sequence of dates, each carried over from the latest MCMC fit by reweighting,
+with a refit (which becomes the new base) wherever the weights fail.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import scipy.special as sp
 
-from allegiance.evidence import EvidenceSet, ModelData, model_data
+from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
 from allegiance.forecast import CHUNK, Forecast, forecast, provenance_of, summarise
 from allegiance.model import DATA_NAMES, _numpy_ops, active_rows, quantities, structure, terms
 from allegiance.posterior import ESS_MIN, FitSettings, Posterior, fit
 from allegiance.questions import QUESTION_KINDS
+from allegiance.spec import ModelSpec
 
 K_MAX = 0.7
 
@@ -183,6 +191,10 @@ class Updater:
                         axis=-1,
                     )
                 )
+            # Each entry is (S, Z, Q) floats (about 100 MB for the reference model): keep a
+            # few, or a replay or a long run of counts would hold one per month.
+            if len(self._questions) >= 4:
+                self._questions.pop(next(iter(self._questions)))
             self._questions[key] = np.concatenate(blocks)
         return self._questions[key]
 
@@ -260,3 +272,152 @@ def _probability(result: Forecast, question: str) -> float:
         if q.id == question:
             return q.probability
     raise KeyError(question)
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """One date of a :func:`replay`: the forecast as of that date and how it was obtained.
+
+    Attributes
+    ----------
+    date : datetime.date
+        The as-of date: the forecast uses the evidence in force on it.
+    forecast : Forecast
+        The forecast. Its provenance names the evidence in force
+        (``evidence_sha256``) and the evidence of the fit it comes from
+        (``fitted_evidence_sha256``).
+    method : str
+        ``"reweighted"``: the draws of the current base fit, importance
+        weighted (equal weights when the evidence is the base fit's own);
+        ``"mcmc"``: the model was fitted at this date, and that fit is the
+        base of the dates that follow.
+    pareto_k : float
+        Pareto shape of the importance weights from the base fit to this
+        date's evidence: the accepted value for a reweighted step, the refused
+        value that caused a refit (which may be <= 0.7 when the effective
+        sample size was what failed), NaN for the first fit of a replay
+        started without a base.
+    seconds : float
+        Wall time of the step: weights and forecast, or fit and forecast (with
+        the :class:`Updater` of the new fit). The first step also includes
+        preparing the ``Updater`` of ``base``.
+    """
+
+    date: dt.date
+    forecast: Forecast
+    method: str
+    pareto_k: float
+    seconds: float
+
+
+def _relabel(result: Forecast, method: str, reason: str, **provenance: float) -> Forecast:
+    """Return a copy of a forecast with another method and reason (the original is cached)."""
+    return replace(
+        result,
+        method=method,
+        method_reason=reason,
+        provenance={**result.provenance, **provenance},
+    )
+
+
+def replay(
+    spec: ModelSpec,
+    items: Sequence[Item],
+    dates: Sequence[dt.date],
+    settings: FitSettings | None = None,
+    *,
+    as_recorded: bool = False,
+    base: Posterior | None = None,
+) -> list[ReplayStep]:
+    """Forecast as of each of a sequence of dates, sampling only when reweighting fails.
+
+    At each date the evidence in force is ``in_force(items, date,
+    as_recorded)``. The forecast is carried over from the current base fit by
+    importance reweighting (:class:`Updater`). When the weights are refused
+    (Pareto k > 0.7, or too small an effective sample size), the model is
+    refitted by MCMC on that date's evidence, and the new fit becomes the base
+    for the dates that follow. A replay started without ``base`` fits at its
+    first date.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    items : sequence of Item
+        Everything recorded, retractions included; each date keeps what was
+        in force then (see :func:`allegiance.evidence.in_force`).
+    dates : sequence of datetime.date
+        As-of dates, oldest first.
+    settings : FitSettings, optional
+        Settings of every fit; by default those of ``base``, or
+        ``FitSettings()`` without a base.
+    as_recorded : bool
+        Also leave out, at each date, what was recorded after it: the record
+        as it stood on that day. Items without ``recorded_at`` are then left
+        out everywhere.
+    base : Posterior, optional
+        A fit of the same model to start from, on any evidence.
+
+    Returns
+    -------
+    list of ReplayStep
+        One per date, in order.
+
+    Raises
+    ------
+    ValueError
+        If the dates are not in order, or ``base`` is a fit of another model.
+
+    Notes
+    -----
+    A refitted base is kept even if its sampling diagnostics fail; its
+    forecast, and those reweighted from it, are then marked untrustworthy.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> steps = replay(spec, items, [dt.date(2020, m, 1) for m in range(1, 13)])  # doctest: +SKIP
+    >>> [(s.date, s.method, s.forecast.questions[0].probability) for s in steps]  # doctest: +SKIP
+    """
+    if any(b < a for a, b in zip(dates, dates[1:], strict=False)):
+        raise ValueError("replay dates must be in order, oldest first")
+    if base is not None and base.spec.sha256 != spec.sha256:
+        raise ValueError(
+            f"the base fit is of model {base.spec.id} ({base.spec.sha256[:12]}), "
+            f"not of {spec.id} ({spec.sha256[:12]})"
+        )
+    settings = settings or (base.settings if base is not None else FitSettings())
+    updater: Updater | None = None
+    steps: list[ReplayStep] = []
+    for when in dates:
+        start = time.perf_counter()
+        evidence = EvidenceSet.of(in_force(items, when, as_recorded))
+        if updater is None and base is not None:
+            updater = Updater(base, settings)
+        if updater is None:
+            updater = Updater(fit(spec, evidence, settings), settings)
+            result = _relabel(
+                updater.forecast(evidence), "mcmc", f"fitted by MCMC at {when}: no base fit given"
+            )
+            method, k = "mcmc", math.nan
+        else:
+            rw = updater.reweight(evidence)
+            if rw.accepted:
+                result = updater.forecast(evidence, allow_refit=False)
+                if result.method != "reweighted":  # the base fit's own evidence
+                    result = _relabel(
+                        result,
+                        "reweighted",
+                        f"{rw.reason}: the base fit's own evidence",
+                        pareto_k=rw.pareto_k,
+                        importance_ess=rw.ess,
+                    )
+                method, k = "reweighted", rw.pareto_k
+            else:
+                updater = Updater(fit(spec, evidence, settings), settings)
+                result = _relabel(
+                    updater.forecast(evidence), "mcmc", f"refitted at {when}: {rw.reason}"
+                )
+                method, k = "mcmc", rw.pareto_k
+        steps.append(ReplayStep(when, result, method, k, time.perf_counter() - start))
+    return steps
