@@ -199,7 +199,7 @@ def report(item_id: str, when: str = "2020-02-01", **fields: Any) -> Item:
     return item(item_id, "report", when, **body)
 
 
-def refused(ledger: Ledger, items: list[Item], key: str, *words: str, **kw: Any) -> EvidenceError:
+def assert_refused(ledger: Ledger, items: list[Item], key: str, *words: str, **kw: Any) -> EvidenceError:
     """Append must raise an EvidenceError at ``key``, mentioning ``words``, and store nothing."""
     before = ledger.items()
     with pytest.raises(EvidenceError) as info:
@@ -292,7 +292,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
         ledger.record_forecast(forecast(spec, 0.3), as_of=None, as_recorded=False, fit_method="m")
         assert len(ledger.history("splinter_leaves_12m")) == 1
         no = item("deal_no", "condition", "2020-01-05", condition="deal", value=False)
-        refused(ledger, [no], "items.deal_no", "contradicts", "deal_yes")
+        assert_refused(ledger, [no], "items.deal_no", "contradicts", "deal_yes")
         ledger.append([report("r1")], now=NOW)
         assert [i.id for i in ledger.items()] == ["deal_yes", "defectors_oct", "r1"]
     conn = sqlite3.connect(path)
@@ -412,7 +412,7 @@ def test_recorded_at_defaults_to_the_current_time_in_utc(ledger: Ledger) -> None
 
 def test_malformed_items_are_refused(ledger: Ledger) -> None:
     ledger.append([report("r0")], now=NOW)
-    refused(ledger, [report("r1"), Item("r2", "report", dt.date(2020, 2, 1), "", "B2",
+    assert_refused(ledger, [report("r1"), Item("r2", "report", dt.date(2020, 2, 1), "", "B2",
             {"target": "lobby.splinter", "favours": True, "strength": "weakly"})],
             "items[1].source", "non-empty text")  # fmt: skip
     bad_grade = Item(
@@ -423,37 +423,37 @@ def test_malformed_items_are_refused(ledger: Ledger) -> None:
         "Z9",
         {"target": "funding", "favours": True, "strength": "weakly"},
     )
-    refused(ledger, [bad_grade], "items[0].grade", "Admiralty")
-    refused(ledger, [item("r1", "gossip", "2020-02-01")], "items[0].kind", "gossip")
-    refused(ledger, [item("1bad", "report", "2020-02-01", target="funding", favours=True,
+    assert_refused(ledger, [bad_grade], "items[0].grade", "Admiralty")
+    assert_refused(ledger, [item("r1", "gossip", "2020-02-01")], "items[0].kind", "gossip")
+    assert_refused(ledger, [item("1bad", "report", "2020-02-01", target="funding", favours=True,
                           strength="weakly")], "items[0].id", "not a valid id")  # fmt: skip
-    refused(ledger, [report("r1", colour="red")], "items[0].colour", "unknown key")
-    refused(ledger, [item("r1", "report", "2020-02-01", target="funding", favours=True)],
+    assert_refused(ledger, [report("r1", colour="red")], "items[0].colour", "unknown key")
+    assert_refused(ledger, [item("r1", "report", "2020-02-01", target="funding", favours=True)],
             "items[0]", "exactly one of")  # fmt: skip
     # items built in code are checked like items read from a file
-    refused(ledger, [item("c1", "condition", "2020-02-01", condition="deal", value="yes")],
+    assert_refused(ledger, [item("c1", "condition", "2020-02-01", condition="deal", value="yes")],
             "items[0].value", "yes/no")  # fmt: skip
-    refused(ledger, [item("k1", "count", "2019-10-31", series="defectors",
+    assert_refused(ledger, [item("k1", "count", "2019-10-31", series="defectors",
                           category="rank_and_file", month="2019-10", count=2.5)],
             "items[0].count", "whole number")  # fmt: skip
-    refused(ledger, [Item("d1", "report", "2020-02-01", "s", "B2",  # type: ignore[arg-type]
+    assert_refused(ledger, [Item("d1", "report", "2020-02-01", "s", "B2",  # type: ignore[arg-type]
                           {"target": "funding", "favours": True, "strength": "weakly"})],
             "items[0]", "malformed item")  # fmt: skip
-    refused(ledger, ["not an item"], "items[0]", "expected an evidence Item")  # type: ignore[list-item]
+    assert_refused(ledger, ["not an item"], "items[0]", "expected an evidence Item")  # type: ignore[list-item]
     assert [i.id for i in ledger.items()] == ["r0"]
 
 
 def test_an_unknown_target_is_refused(ledger: Ledger) -> None:
-    refused(ledger, [report("r1", target="ceasefire")], "items[0].target", "unknown target")
-    refused(ledger, [report("r1", target="lobby.nobody")], "items[0].target", "no member")
-    refused(ledger, [item("c1", "condition", "2020-02-01", condition="rain", value=True)],
+    assert_refused(ledger, [report("r1", target="ceasefire")], "items[0].target", "unknown target")
+    assert_refused(ledger, [report("r1", target="lobby.nobody")], "items[0].target", "no member")
+    assert_refused(ledger, [item("c1", "condition", "2020-02-01", condition="rain", value=True)],
             "items[0].condition", "unknown condition")  # fmt: skip
-    refused(ledger, [item("e1", "event", "2020-02-01", hazard="leave", actor="parent_group",
+    assert_refused(ledger, [item("e1", "event", "2020-02-01", hazard="leave", actor="parent_group",
                           month="2020-02")], "items[0].actor", "not at risk")  # fmt: skip
 
 
 def test_an_event_after_the_recording_time_is_refused(ledger: Ledger) -> None:
-    refused(ledger, [report("r1", when="2021-06-02")], "items[0].date", "after the item was"
+    assert_refused(ledger, [report("r1", when="2021-06-02")], "items[0].date", "after the item was"
             " recorded (2021-06-01)", now=NOW)  # fmt: skip
     ledger.append([report("r1", when="2021-06-01")], now=NOW)  # the same day is fine
     late = Item(
@@ -465,7 +465,7 @@ def test_an_event_after_the_recording_time_is_refused(ledger: Ledger) -> None:
         {"target": "funding", "favours": True, "strength": "weakly"},
         recorded_at=dt.datetime(2020, 2, 1, tzinfo=UTC),
     )
-    refused(ledger, [late], "items[0].date", "after the item was recorded", now=NOW)
+    assert_refused(ledger, [late], "items[0].date", "after the item was recorded", now=NOW)
     future = Item(
         "r3",
         "report",
@@ -475,36 +475,36 @@ def test_an_event_after_the_recording_time_is_refused(ledger: Ledger) -> None:
         {"target": "funding", "favours": True, "strength": "weakly"},
         recorded_at=dt.datetime(2030, 3, 1, tzinfo=UTC),
     )
-    refused(ledger, [future], "items[0].recorded_at", "after the recording time", now=NOW)
+    assert_refused(ledger, [future], "items[0].recorded_at", "after the recording time", now=NOW)
 
 
 @pytest.mark.parametrize("ratio", [0, 0.0, -2.0, float("nan"), float("inf"), True])
 def test_a_likelihood_ratio_not_above_zero_is_refused(ledger: Ledger, ratio: float) -> None:
-    refused(ledger, [report("r1"), report("r2", likelihood_ratio=ratio)],
+    assert_refused(ledger, [report("r1"), report("r2", likelihood_ratio=ratio)],
             "items[1].likelihood_ratio", "finite number > 0", now=NOW)  # fmt: skip
 
 
 def test_a_duplicate_id_is_refused(ledger: Ledger) -> None:
-    refused(ledger, [report("r1"), report("r2"), report("r1")], "items[2].id",
+    assert_refused(ledger, [report("r1"), report("r2"), report("r1")], "items[2].id",
             "duplicate id 'r1'", "items[0]", now=NOW)  # fmt: skip
     ledger.append([report("r1")], now=NOW)
-    refused(ledger, [report("r2"), report("r1", when="2020-03-01")], "items[1].id",
+    assert_refused(ledger, [report("r2"), report("r1", when="2020-03-01")], "items[1].id",
             "duplicate id 'r1'", "already holds", now=NOW)  # fmt: skip
     # a retracted id stays taken: the record is never rewritten
     ledger.retract("r1", source="s", grade="B2", now=NOW)
-    refused(ledger, [report("r1")], "items[0].id", "duplicate id", now=NOW)
+    assert_refused(ledger, [report("r1")], "items[0].id", "duplicate id", now=NOW)
 
 
 def test_a_retraction_of_an_unknown_id_is_refused(ledger: Ledger) -> None:
     ledger.append([report("r1")], now=NOW)
-    refused(ledger, [item("x1", "retraction", "2020-03-01", retracts="r9")],
+    assert_refused(ledger, [item("x1", "retraction", "2020-03-01", retracts="r9")],
             "items.x1.retracts", "unknown item 'r9'", now=NOW)  # fmt: skip
     with pytest.raises(EvidenceError, match="unknown item 'r9'"):
         ledger.retract("r9", source="s", grade="B2", now=NOW)
     retraction = ledger.retract("r1", source="s", grade="B2", now=NOW)
-    refused(ledger, [item("x2", "retraction", "2020-03-01", retracts=retraction.id)],
+    assert_refused(ledger, [item("x2", "retraction", "2020-03-01", retracts=retraction.id)],
             "items.x2.retracts", "cannot be retracted", now=NOW)  # fmt: skip
-    refused(ledger, [item("x3", "retraction", "2020-03-01", retracts="r1")],
+    assert_refused(ledger, [item("x3", "retraction", "2020-03-01", retracts="r1")],
             "items.x3.retracts", "already retracted", now=NOW)  # fmt: skip
     # within one batch: an item and its retraction together are fine
     ledger.append([report("r2"), item("x4", "retraction", "2020-03-01", retracts="r2")], now=NOW)
@@ -515,7 +515,7 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
     yes = item("deal_yes", "condition", "2020-01-10", condition="deal", value=True)
     no = item("deal_no", "condition", "2020-02-10", condition="deal", value=False)
     ledger.append([yes], now=NOW)
-    refused(ledger, [report("r1"), no], "items.deal_no", "contradicts item 'deal_yes'", now=NOW)
+    assert_refused(ledger, [report("r1"), no], "items.deal_no", "contradicts item 'deal_yes'", now=NOW)
     total = item(
         "oct_total",
         "count",
@@ -537,7 +537,7 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
         month="2019-10",
         count=2,
     )
-    refused(ledger, [clash], "items.oct_clash", "monthly total", now=NOW)
+    assert_refused(ledger, [clash], "items.oct_clash", "monthly total", now=NOW)
     # the correction: retract the old item, then the new one is accepted
     ledger.retract("deal_yes", source="correction", grade="A1", now=NOW)
     ledger.append([no], now=NOW)
@@ -555,7 +555,7 @@ def test_an_item_the_changed_model_no_longer_knows_is_named_and_can_be_retracted
     renamed.write_text(MINIMAL.read_text().replace("deal", "accord"))
     changed = load_spec(renamed)
     with Ledger(url, changed) as ledger:
-        error = refused(ledger, [report("r1")], "items.deal_yes.condition", now=NOW)
+        error = assert_refused(ledger, [report("r1")], "items.deal_yes.condition", now=NOW)
         assert "the recorded item 'deal_yes' no longer fits the model" in str(error)
         assert "unknown condition 'deal'" in str(error) and "retract the item" in str(error)
         with pytest.raises(EvidenceError, match="no longer fits"):
@@ -570,7 +570,7 @@ def test_a_batch_is_one_transaction(ledger: Ledger) -> None:
     ledger.append([report("r0")], now=NOW)
     good = [report(f"r{n}") for n in range(1, 6)]
     bad = report("r6", likelihood_ratio=-1.0)
-    refused(ledger, [*good, bad], "items[5].likelihood_ratio", now=NOW)
+    assert_refused(ledger, [*good, bad], "items[5].likelihood_ratio", now=NOW)
     assert [i.id for i in ledger.items()] == ["r0"]
     assert ledger.get("r1") is None
     written = ledger.append(good, now=NOW)
@@ -580,7 +580,7 @@ def test_a_batch_is_one_transaction(ledger: Ledger) -> None:
 
 def test_an_error_names_the_ledger(sqlite_url: str, spec: ModelSpec) -> None:
     with Ledger(sqlite_url, spec) as ledger:
-        error = refused(ledger, [report("r1", target="x")], "items[0].target", now=NOW)
+        error = assert_refused(ledger, [report("r1", target="x")], "items[0].target", now=NOW)
     assert error.path == sqlite_url.removeprefix("sqlite:///")
     assert str(error).startswith(f"{error.path}: at 'items[0].target': unknown target")
     assert "Fix:" in str(error)
