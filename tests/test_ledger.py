@@ -199,7 +199,9 @@ def report(item_id: str, when: str = "2020-02-01", **fields: Any) -> Item:
     return item(item_id, "report", when, **body)
 
 
-def assert_refused(ledger: Ledger, items: list[Item], key: str, *words: str, **kw: Any) -> EvidenceError:
+def assert_refused(
+    ledger: Ledger, items: list[Item], key: str, *words: str, **kw: Any
+) -> EvidenceError:
     """Append must raise an EvidenceError at ``key``, mentioning ``words``, and store nothing."""
     before = ledger.items()
     with pytest.raises(EvidenceError) as info:
@@ -515,7 +517,9 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
     yes = item("deal_yes", "condition", "2020-01-10", condition="deal", value=True)
     no = item("deal_no", "condition", "2020-02-10", condition="deal", value=False)
     ledger.append([yes], now=NOW)
-    assert_refused(ledger, [report("r1"), no], "items.deal_no", "contradicts item 'deal_yes'", now=NOW)
+    assert_refused(
+        ledger, [report("r1"), no], "items.deal_no", "contradicts item 'deal_yes'", now=NOW
+    )
     total = item(
         "oct_total",
         "count",
