@@ -111,3 +111,35 @@ def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence)
     for short, long in (("haqqani_leaves_12m", "haqqani_leaves_24m"),
                         ("alliance_12m", "alliance_24m")):
         assert np.all(got[long] >= got[short] - 1e-12)
+
+
+def test_a_question_reads_only_the_evidence_it_declares(setting):
+    """The fast path caches each question on the slots and channels :func:`reads` names."""
+    from dataclasses import replace
+
+    from allegiance.questions import reads
+
+    spec, q = setting
+    h = spec.history_months
+    for question in spec.questions.values():
+        compute = QUESTION_KINDS[question.kind].compute
+        before = compute(q, question)
+        slots, channels = reads(spec, question)
+        data = q.data
+        other_slots = [k for k in range(len(spec.slots)) if k not in slots]
+        other_channels = [j for j in range(len(spec.channels)) if j not in channels]
+        events, exposure = data.slot_events.copy(), data.slot_nonevents.copy()
+        events[other_slots] = 1.0
+        exposure[other_slots] += 3.0
+        counts, mask = data.counts.copy(), data.count_mask.copy()
+        counts[other_channels, h:] += 40.0
+        mask[other_channels, h:] = 1.0
+        changed = replace(data, slot_events=events, slot_nonevents=exposure, counts=counts,
+                          count_mask=mask)
+        np.testing.assert_array_equal(compute(replace(q, data=changed), question), before)
+        # What it declares does matter: a departure of its first slot moves a hazard question.
+        if question.kind in ("leaves", "alliance", "absorption"):
+            events = data.slot_events.copy()
+            events[slots[0]] = 1.0
+            moved = compute(replace(q, data=replace(data, slot_events=events)), question)
+            assert not np.allclose(moved, before), question.id

@@ -67,7 +67,8 @@ def test_items_dated_after_a_date_do_not_move_its_forecast(reference_spec, refer
     # As of January the March item is not in force: exactly the base fit's evidence and numbers.
     assert first.forecast.provenance["evidence_sha256"] == reference_evidence.sha256
     assert first.method == "reweighted" and first.pareto_k == 0.0
-    assert probabilities(first) == base_probabilities
+    # The same numbers up to round-off: the fast path sums in another order.
+    assert probabilities(first) == pytest.approx(base_probabilities, rel=1e-12, abs=1e-15)
     assert first.forecast.condition_probability["us_presence"] < 0.9
     # As of April it is, and it was absorbed by reweighting the same base.
     assert second.forecast.provenance["evidence_sha256"] == EvidenceSet.of(items).sha256

@@ -52,20 +52,63 @@ def test_weak_evidence_reweighted_matches_a_refit(reference_spec, reference_evid
 
 
 @pytest.mark.slow
-def test_strong_evidence_triggers_a_refit(reference_spec, reference_evidence, updater):
+def test_cached_fast_path_equals_a_direct_evaluation(reference_spec, reference_evidence,
+                                                     updater):
+    """Row, question and state caches give what evaluating from scratch gives, in any order."""
+    from allegiance.evidence import model_data
+    from allegiance.forecast import probabilities
+
+    count = item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
+                 category="taliban", month="2020-01", count=310)
+    recount = item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
+                   category="taliban", month="2020-01", count=900)
+    quiet = item("quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani",
+                 through="2020-03-01")
+    later = item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
+                 through="2020-06-01")
+    r1, r2 = weak_items()
+    sequence = [
+        with_items(reference_evidence, r1),
+        with_items(reference_evidence, r1, count),
+        with_items(reference_evidence, r1, count, quiet),
+        with_items(reference_evidence, count),
+        with_items(reference_evidence, r1, r2, count, quiet),
+        with_items(reference_evidence, r1, r2, recount, quiet),  # same cells, another count
+        with_items(reference_evidence, r1, r2, recount, later),  # same slot, longer exposure
+        with_items(reference_evidence, r1),
+    ]
+    draws = updater.posterior.flat_draws()
+    for evidence in sequence:
+        got = updater.per_draw(evidence)
+        want = probabilities(reference_spec, model_data(reference_spec, evidence), draws)
+        assert got.keys() == want.keys()
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.slow
+def test_strong_evidence_triggers_a_refit_that_becomes_the_base(reference_spec,
+                                                                reference_evidence, fitted):
     months = ("2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11")
     flood = [item(f"flood_{m}", "count", f"{m}-28", series="defectors_to_isk",
                   category="taliban", month=m, count=2000) for m in months]
     strong = with_items(reference_evidence, *flood,
                         drop=lambda i: i.kind == "count" and i.fields["category"] == "taliban")
-    rw = updater.reweight(strong)
+    own = Updater(fitted(reference_spec, reference_evidence, FitSettings()))
+    rw = own.reweight(strong)
     assert not rw.accepted and rw.pareto_k > K_MAX
-    result = updater.forecast(strong)
+    without_refit = own.forecast(strong, allow_refit=False)
+    assert not without_refit.trustworthy and "Pareto k" in without_refit.method_reason
+    assert without_refit.method == "reweighted"
+    result = own.forecast(strong)
     assert result.method == "mcmc" and "refitted" in result.method_reason
     assert result.provenance["evidence_sha256"] == strong.sha256
     assert result.trustworthy
-    without_refit = updater.forecast(strong, allow_refit=False)
-    assert not without_refit.trustworthy and "Pareto k" in without_refit.method_reason
+    # The refit is the base from now on: one more weak item is reweighted from it.
+    assert own.posterior.evidence.sha256 == strong.sha256
+    after = own.forecast(with_items(strong, weak_items()[0]))
+    assert after.method == "reweighted" and after.trustworthy
+    assert after.provenance["fitted_evidence_sha256"] == strong.sha256
 
 
 @pytest.mark.slow

@@ -194,14 +194,20 @@ def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]
     }
 
 
-def forecast(posterior: Posterior) -> Forecast:
+def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = None) -> Forecast:
     """Summarise the posterior into forecasts, checking diagnostics on every quantity.
 
     Diagnostics cover every free variable and every question's per-draw
     probability; a failure marks the forecast untrustworthy and is printed
     with it.
+
+    Parameters
+    ----------
+    posterior : Posterior
+    per_draw : mapping, optional
+        :func:`question_draws` of the posterior, if already computed.
     """
-    per_draw = question_draws(posterior)
+    per_draw = question_draws(posterior) if per_draw is None else per_draw
     diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
     return summarise(
         posterior.spec, per_draw, diagnostics, provenance_of(posterior, posterior.evidence)

@@ -62,7 +62,7 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
@@ -242,11 +242,42 @@ def structure(spec: ModelSpec) -> Structure:
     )
 
 
-def active_rows(d: Mapping[str, np.ndarray], st: Structure) -> np.ndarray:
-    """Rows (slots, then channels) whose evidence can move the log joint: numpy only."""
-    slots = (d["slot_events"] != 0) | (d["slot_nonevents"] != 0) | (d["slot_log_lr"] != 0)
-    channels = (d["count_mask"] * st.post).sum(axis=-1) > 0
-    return np.concatenate([slots, channels])
+def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
+    """Return the evidence row ``r`` (a slot, or a channel after the slots) reads, as bytes.
+
+    A channel's whole series counts, before the analysis date and after, since
+    both enter its terms (the constant or the per-configuration likelihood).
+    """
+    if r < st.n_slots:
+        parts = [d[name][r] for name in ("slot_events", "slot_nonevents", "slot_log_lr")]
+    else:
+        parts = [d["counts"][r - st.n_slots], d["count_mask"][r - st.n_slots]]
+    return b"".join(np.ascontiguousarray(x).tobytes() for x in parts)
+
+
+def changed_rows(
+    d0: Mapping[str, np.ndarray], d1: Mapping[str, np.ndarray], st: Structure
+) -> np.ndarray:
+    """Rows (slots, then channels) whose evidence differs between two data sets: numpy only."""
+    n_rows = st.sub_index.shape[0]
+    return np.array([row_evidence(d0, st, r) != row_evidence(d1, st, r) for r in range(n_rows)])
+
+
+def row_terms(
+    p: Mapping[str, np.ndarray], d: Mapping[str, np.ndarray], st: Structure, r: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row's log-likelihood per sub-configuration (..., M) and its constant (...).
+
+    The constant is the configuration-free part of a channel's likelihood; 0
+    for a slot.
+    """
+    active = np.zeros(st.sub_index.shape[0], dtype=bool)
+    active[r] = True
+    t = terms(p, d, st, _numpy_ops(), active)
+    row_ll = t["row_ll"][..., 0, :]
+    if r < st.n_slots:
+        return row_ll, np.zeros(row_ll.shape[:-1])
+    return row_ll, t["channel_constant"][..., 0]
 
 
 def terms(
@@ -270,21 +301,25 @@ def terms(
     ops : namespace
         Array functions of the backend (:func:`_numpy_ops` or :func:`_pytensor_ops`).
     active : array of bool, optional
-        Numpy only: compute just the rows whose evidence can move the log joint
-        (:func:`active_rows`); the others contribute exactly zero. Row
-        quantities (``log_p``, ``log_rate_post``) are then returned for the
-        active rows only.
+        Numpy only: compute the terms of just these rows (slots, then
+        channels), as an update does for the rows whose evidence changed
+        (:func:`changed_rows`). Only row terms are returned (``row_ll``,
+        ``channel_constant``, ``log_p``, ``log_rate_post``, ...), for the
+        active rows; nothing is assembled.
 
     Returns
     -------
     dict
         ``log_joint`` (..., Z): log prior of each configuration plus the
         configuration-dependent log-likelihood; ``constant`` (...): the rest
-        of the log-likelihood; ``log_p``, ``log1m_p`` (..., K, M): slot
-        probabilities per sub-configuration; ``log_rate_pre`` (..., J),
-        ``log_rate_post`` (..., J, M), ``overdispersion`` (..., J).
+        of the log-likelihood. Their parts: ``config_prior`` (..., Z),
+        ``row_ll`` (..., R, M) each row's log-likelihood per
+        sub-configuration, ``channel_constant`` (..., J) and
+        ``level_constant`` (...). Row quantities: ``log_p``, ``log1m_p``
+        (..., K, M) slot probabilities per sub-configuration;
+        ``log_rate_pre`` (..., J), ``log_rate_post`` (..., J, M),
+        ``overdispersion`` (..., J).
     """
-    zc = st.configurations
     k = st.n_slots
     rows = np.arange(st.sub_index.shape[0]) if active is None else np.flatnonzero(active)
     n_k = int((rows < k).sum())
@@ -292,14 +327,6 @@ def terms(
     # advanced-indexing ops (slow under numba) into the sampled gradient.
     ks: Any = slice(None) if active is None else rows[rows < k]
     js: Any = slice(None) if active is None else rows[rows >= k] - k
-    # Configuration prior and evidence on conditions.
-    config_prior: Any = 0.0
-    if zc.shape[0]:
-        pi = p[CONDITION_PROBABILITY]
-        on = ops.log(pi) + d["condition_loglik"][:, 1]
-        off = ops.log1p(-pi) + d["condition_loglik"][:, 0]
-        config_prior = ops.matmul(on, zc) + ops.matmul(off, 1.0 - zc)
-
     # Shift of every row's log-odds or log-rate, per sub-configuration (..., R, M).
     shift: Any = np.zeros((len(rows), st.shift_sub.shape[2]))
     if st.shift_rows.shape[0]:
@@ -332,16 +359,17 @@ def terms(
     out: dict[str, Any] = {"log_p": log_p, "log1m_p": log1m_p}
 
     # Counts: negative binomial, configuration-free before the analysis date.
-    constant: Any = 0.0
+    channel_constant: Any = np.zeros((0,))
     if st.channel_series.size:
-        rho = p[LOG_RATE]
         # A one-hot product, not an index: indexing a parameter with an array puts
         # advanced-indexing ops, which numba runs in object mode, into the gradient.
         onehot = np.eye(st.channel_series.max() + 1)[st.channel_series]  # (J, n_series)
         phi = ops.sum(p[OVERDISPERSION][..., None, :] * onehot, axis=-1)
-        log_alpha = -ops.log(phi)
-        alpha = 1.0 / phi
+        rho, log_alpha, alpha = p[LOG_RATE], -ops.log(phi), 1.0 / phi
         y, mask = d["counts"], d["count_mask"]
+        if active is not None:
+            y, mask = y[js], mask[js]
+            rho, log_alpha, alpha = rho[..., js], log_alpha[..., js], alpha[..., js]
         n_pre = ops.sum(mask * (1.0 - st.post), axis=-1)
         y_pre = ops.sum(mask * (1.0 - st.post) * y, axis=-1)
         n_post = ops.sum(mask * st.post, axis=-1)
@@ -356,38 +384,132 @@ def terms(
                 - ops.gammaln(alpha[..., None])
                 - ops.gammaln(y + 1.0)
             )
-            observed = ops.sum(per_obs, axis=(-2, -1))
-        else:  # numpy: only the observed cells
+            observed = ops.sum(per_obs, axis=-1)
+        else:  # numpy: only the observed cells, summed per channel
             cj, ct = np.nonzero(mask)
             a = alpha[..., cj]
-            observed = ops.sum(ops.gammaln(y[cj, ct] + a) - ops.gammaln(a), axis=-1)
-            observed = observed - ops.sum(ops.gammaln(y[cj, ct] + 1.0))
-        constant = observed + ops.sum(nb_kernel(n_pre, y_pre, rho, alpha, log_alpha), axis=-1)
-        log_rate_post = rho[..., js, None] + shift[..., n_k:, :]
+            cells = ops.gammaln(y[cj, ct] + a) - ops.gammaln(a) - ops.gammaln(y[cj, ct] + 1.0)
+            observed = cells @ np.eye(len(js))[cj]
+        channel_constant = observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha)
+        log_rate_post = rho[..., None] + shift[..., n_k:, :]
         row_ll.append(
             nb_kernel(
-                n_post[js, None],
-                y_post[js, None],
+                n_post[:, None],
+                y_post[:, None],
                 log_rate_post,
-                alpha[..., js, None],
-                log_alpha[..., js, None],
+                alpha[..., None],
+                log_alpha[..., None],
             )
         )
-        out.update(log_rate_pre=rho, log_rate_post=log_rate_post, overdispersion=phi)
-
-    if st.shift_condition_level.shape[1]:
-        resid = (d["level_value"] - p[LEVEL]) / st.level_sd
-        constant = constant - 0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)
+        out.update(log_rate_pre=p[LOG_RATE], log_rate_post=log_rate_post, overdispersion=phi)
 
     ll = row_ll[0] if len(row_ll) == 1 else ops.concatenate(row_ll, axis=-2)
+    out.update(row_ll=ll, channel_constant=channel_constant)
     if active is None:
-        out["log_joint"] = config_prior + ops.gather_sum(ll, st.gather_matrix)
-    else:
-        m = st.shift_sub.shape[2]
-        gather = st.gather_matrix.reshape(-1, m, st.n_configurations)[rows]
-        out["log_joint"] = config_prior + ops.gather_sum(ll, gather.reshape(-1, gather.shape[-1]))
-    out["constant"] = constant
+        config_prior = config_log_prior(p, d, st, ops)
+        level_constant = level_log_likelihood(p, d, st, ops)
+        out.update(
+            config_prior=config_prior,
+            level_constant=level_constant,
+            log_joint=config_prior + ops.gather_sum(ll, st.gather_matrix),
+            constant=ops.sum(channel_constant, axis=-1) + level_constant,
+        )
     return out
+
+
+def config_log_prior(p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any) -> Any:
+    """Log prior of each configuration plus the evidence on the conditions, (..., Z)."""
+    zc = st.configurations
+    if not zc.shape[0]:
+        return 0.0
+    pi = p[CONDITION_PROBABILITY]
+    on = ops.log(pi) + d["condition_loglik"][:, 1]
+    off = ops.log1p(-pi) + d["condition_loglik"][:, 0]
+    return ops.matmul(on, zc) + ops.matmul(off, 1.0 - zc)
+
+
+def level_log_likelihood(
+    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any
+) -> Any:
+    """Log-likelihood of observed level values (shares of spoils), (...)."""
+    if not st.shift_condition_level.shape[1]:
+        return 0.0
+    resid = (d["level_value"] - p[LEVEL]) / st.level_sd
+    return -0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)
+
+
+def patch_terms(
+    p: Mapping[str, np.ndarray],
+    base: Mapping[str, np.ndarray],
+    d0: Mapping[str, np.ndarray],
+    d1: Mapping[str, np.ndarray],
+    st: Structure,
+    row: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Numpy terms under evidence ``d1``, from those under ``d0``, recomputing what changed.
+
+    Only the rows whose evidence differs (:func:`changed_rows`) are evaluated
+    again; their change is added to the base log joint, summed first over the
+    rows that share a sub-configuration index. This is what makes absorbing one
+    more item cheap. The result depends only on the base and ``d1``.
+
+    Parameters
+    ----------
+    p : mapping
+        Free variables, each ``(draws, dim)``.
+    base : mapping
+        :func:`terms` of the same draws under ``d0``, all rows.
+    d0, d1 : mapping
+        Evidence arrays before and after.
+    st : Structure
+    row : callable, optional
+        ``row(r)`` returns :func:`row_terms` of row ``r`` under ``d1`` (a
+        cache may serve it); computed directly by default.
+
+    Returns
+    -------
+    dict
+        ``log_joint``, ``constant``, ``config_prior``, ``row_ll``,
+        ``channel_constant`` and ``level_constant`` under ``d1``, equal to
+        those of ``terms(p, d1, st, ...)`` up to round-off.
+    """
+    ops = _numpy_ops()
+    row = row or (lambda r: row_terms(p, d1, st, r))
+    config_prior, level_constant = base["config_prior"], base["level_constant"]
+    log_joint = base["log_joint"]
+    if not np.array_equal(d0["condition_loglik"], d1["condition_loglik"]):
+        config_prior = config_log_prior(p, d1, st, ops)
+        log_joint = log_joint + (config_prior - base["config_prior"])
+    if not (
+        np.array_equal(d0["level_value"], d1["level_value"])
+        and np.array_equal(d0["level_mask"], d1["level_mask"])
+    ):
+        level_constant = level_log_likelihood(p, d1, st, ops)
+    row_ll, channel_constant = base["row_ll"].copy(), base["channel_constant"].copy()
+    groups: dict[bytes, np.ndarray] = {}
+    for r in np.flatnonzero(changed_rows(d0, d1, st)):
+        ll, constant = row(int(r))
+        key = st.sub_index[r].tobytes()
+        groups[key] = groups.get(key, 0.0) + (ll - row_ll[..., r, :])
+        row_ll[..., r, :] = ll
+        if r >= st.n_slots:
+            channel_constant[..., r - st.n_slots] = constant
+    if groups:
+        # Gather every group's change to the configurations in one product with a one-hot
+        # matrix: several times faster than indexing group by group.
+        m, z = st.shift_sub.shape[2], st.n_configurations
+        onehot = np.zeros((len(groups) * m, z))
+        for g, key in enumerate(groups):
+            onehot[g * m + np.frombuffer(key, dtype=st.sub_index.dtype), np.arange(z)] = 1.0
+        log_joint = log_joint + np.concatenate(list(groups.values()), axis=-1) @ onehot
+    return {
+        "log_joint": log_joint,
+        "constant": channel_constant.sum(axis=-1) + level_constant,
+        "config_prior": config_prior,
+        "row_ll": row_ll,
+        "channel_constant": channel_constant,
+        "level_constant": level_constant,
+    }
 
 
 def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
@@ -460,25 +582,39 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
 
 @dataclass
 class Quantities:
-    """Per-draw, per-configuration quantities of a posterior, for forecasts.
+    """Per-draw quantities of a posterior, for forecasts.
 
-    Arrays have a leading draw axis and, where configurations matter, a
-    trailing configuration axis. ``log_weights`` is the normalised log
-    posterior probability of each configuration within each draw.
+    Row quantities are kept per *sub-configuration* (the few conditions that
+    reach the row, see :class:`Structure`) and gathered to the 2**B
+    configurations on request, so that a question that reads one slot or one
+    channel pays for that row only. ``log_weights`` (draw, configuration) is
+    the normalised log posterior probability of each configuration within
+    each draw under ``data``.
     """
 
     spec: ModelSpec
     data: ModelData
-    log_weights: np.ndarray
-    log_p: np.ndarray
-    log1m_p: np.ndarray
-    log_rate_pre: np.ndarray
-    log_rate_post: np.ndarray
-    overdispersion: np.ndarray
+    sub_log_p: np.ndarray  # (S, K, M)
+    sub_log1m_p: np.ndarray  # (S, K, M)
+    log_rate_pre: np.ndarray  # (S, J)
+    sub_log_rate_post: np.ndarray  # (S, J, M)
+    overdispersion: np.ndarray  # (S, J)
+    sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
+    log_weights: np.ndarray  # (S, Z)
 
     @cached_property
     def _slot_index(self) -> dict[tuple[str, str], int]:
         return {s: i for i, s in enumerate(self.spec.slots)}
+
+    @property
+    def n_draws(self) -> int:
+        """Return the number of draws."""
+        return int(self.log_rate_pre.shape[0])
+
+    @property
+    def n_configurations(self) -> int:
+        """Return the number of configurations, 2**B."""
+        return int(self.sub_index.shape[1])
 
     def slot(self, node: str, actor: str) -> int:
         """Index of a propensity slot; a global node answers for every actor."""
@@ -489,6 +625,43 @@ class Quantities:
     def channel(self, series: str, category: str) -> int:
         """Index of a count channel."""
         return self.spec.channels.index((series, category))
+
+    def _gather(self, sub: np.ndarray, r: int) -> np.ndarray:
+        return np.take(sub, self.sub_index[r], axis=-1)
+
+    def slot_p(self, k: int) -> np.ndarray:
+        """Probability of slot ``k``'s event per period, (draw, configuration)."""
+        return self._gather(np.exp(self.sub_log_p[:, k, :]), k)
+
+    def slot_within(self, k: int, periods: int) -> np.ndarray:
+        """Probability of at least one event of slot ``k`` in ``periods`` periods."""
+        return self._gather(-np.expm1(periods * self.sub_log1m_p[:, k, :]), k)
+
+    def channel_log_rate(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Channel ``j``'s forward log-rate per sub-configuration, and each configuration's one.
+
+        Returns
+        -------
+        rates : array (draw, M)
+        index : array (Z,)
+            ``rates[:, index]`` is the log-rate per configuration.
+        """
+        return self.sub_log_rate_post[:, j, :], self.sub_index[self.sub_log_p.shape[1] + j]
+
+    @cached_property
+    def log_p(self) -> np.ndarray:
+        """Slot log-probabilities for every configuration, (draw, slot, configuration)."""
+        return _numpy_gather(self.sub_log_p, self.sub_index[: len(self.spec.slots)])
+
+    @cached_property
+    def log1m_p(self) -> np.ndarray:
+        """Slot log-probabilities of no event, (draw, slot, configuration)."""
+        return _numpy_gather(self.sub_log1m_p, self.sub_index[: len(self.spec.slots)])
+
+    @cached_property
+    def log_rate_post(self) -> np.ndarray:
+        """Forward log-rates for every configuration, (draw, channel, configuration)."""
+        return _numpy_gather(self.sub_log_rate_post, self.sub_index[len(self.spec.slots) :])
 
     @property
     def events(self) -> np.ndarray:
@@ -512,7 +685,12 @@ class Quantities:
         return float((mask * y).sum()), int(mask.sum())
 
 
-def quantities(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]) -> Quantities:
+def quantities(
+    spec: ModelSpec,
+    data: ModelData,
+    draws: Mapping[str, np.ndarray],
+    t: Mapping[str, np.ndarray] | None = None,
+) -> Quantities:
     """Evaluate :func:`terms` in numpy on posterior draws.
 
     Parameters
@@ -523,22 +701,22 @@ def quantities(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
         The evidence arrays to condition on.
     draws : mapping
         Each free variable as an array of shape ``(draws, dim)``.
+    t : mapping, optional
+        :func:`terms` of these draws under ``data``, if already computed.
     """
     st = structure(spec)
-    d = {name: getattr(data, name) for name in DATA_NAMES}
-    t = terms(draws, d, st, _numpy_ops())
+    if t is None:
+        t = terms(draws, data.arrays(), st, _numpy_ops())
     log_joint = t["log_joint"]
-    n, k = log_joint.shape[0], st.n_slots
-    empty = np.zeros((n, 0, st.n_configurations))
+    n, m = log_joint.shape[0], st.shift_sub.shape[2]
     return Quantities(
         spec=spec,
         data=data,
-        log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
-        log_p=_numpy_gather(t["log_p"], st.sub_index[:k]),
-        log1m_p=_numpy_gather(t["log1m_p"], st.sub_index[:k]),
+        sub_log_p=t["log_p"],
+        sub_log1m_p=t["log1m_p"],
         log_rate_pre=t.get("log_rate_pre", np.zeros((n, 0))),
-        log_rate_post=(
-            _numpy_gather(t["log_rate_post"], st.sub_index[k:]) if "log_rate_post" in t else empty
-        ),
+        sub_log_rate_post=t.get("log_rate_post", np.zeros((n, 0, m))),
         overdispersion=t.get("overdispersion", np.zeros((n, 0))),
+        sub_index=st.sub_index,
+        log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 
 PACKAGES = ("allegiance", "pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy")
@@ -9,6 +10,12 @@ PACKAGES = ("allegiance", "pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy
 
 def versions() -> dict[str, str]:
     """Return the installed versions of the packages a forecast depends on."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    # Read once per process: package metadata is slow to parse and does not change.
     out = {}
     for name in PACKAGES:
         try:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
+import scipy.special as sp
 
 if TYPE_CHECKING:
     from allegiance.model import Quantities
-    from allegiance.spec import Question
+    from allegiance.spec import ModelSpec, Question
 
 # Field types a question kind can ask for; the spec loader checks each reference.
 ACTOR = "actor"
@@ -59,13 +59,12 @@ def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarra
     """P(actor has left by the horizon | draw, configuration)."""
     k = q.slot(hazard, actor)
     if q.events[k] > 0:
-        return np.ones(q.log_p.shape[:1] + q.log_p.shape[-1:])
-    remaining = max(horizon - q.exposure_months(k), 0)
-    return -np.expm1(remaining * q.log1m_p[:, k, :])
+        return np.ones((q.n_draws, q.n_configurations))
+    return q.slot_within(k, max(horizon - q.exposure_months(k), 0))
 
 
 def _chance(q: Quantities, node: str, actor: str) -> np.ndarray:
-    return np.exp(q.log_p[:, q.slot(node, actor), :])
+    return q.slot_p(q.slot(node, actor))
 
 
 def _leaves(q: Quantities, question: Question) -> np.ndarray:
@@ -99,14 +98,24 @@ def _friction(q: Quantities, question: Question) -> np.ndarray:
 
 
 def _count_at_least(q: Quantities, channel: int, months: int, needed: np.ndarray) -> np.ndarray:
-    """P(sum of the channel's counts over ``months`` future months >= needed)."""
-    if months <= 0:
-        return (needed <= 0).astype(float)
-    mean = months * np.exp(q.log_rate_post[:, channel, :])
+    """P(sum of the channel's counts over ``months`` future months >= needed).
+
+    ``needed`` is a number or one per draw, shape (draw, 1). The tail is
+    evaluated once per sub-configuration of the channel (the few conditions
+    that move its rate) and gathered to every configuration.
+    """
+    needed = np.asarray(needed, dtype=float)
+    shape = (q.n_draws, q.n_configurations)
+    if months <= 0 or np.all(needed <= 0):
+        return np.broadcast_to((needed <= 0).astype(float), shape)
+    log_rate, index = q.channel_log_rate(channel)
+    used, index = np.unique(index, return_inverse=True)
+    mean = months * np.exp(log_rate[:, used])
     size = months / q.overdispersion[:, channel][:, None]
-    # Sum of iid NB(mu, r) is NB(n mu, n r); survival at needed - 1 is P(X >= needed).
-    p = size / (size + mean)
-    return np.where(needed <= 0, 1.0, stats.nbinom.sf(np.maximum(needed, 1) - 1, size, p))
+    # A sum of iid NB(mu, r) is NB(n mu, n r), and P(X >= k) = I_{1-p}(k, r) for k >= 1
+    # (the regularized incomplete beta), with 1 - p = mean / (size + mean).
+    tail = sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean))
+    return np.where(needed <= 0, 1.0, tail)[:, index]
 
 
 def _absorption(q: Quantities, question: Question) -> np.ndarray:
@@ -123,19 +132,19 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
         for a in actors
     ]
     sizes = [q.fighters[a] for a in actors]
-    total = np.zeros_like(merge[0])
-    # Enumerate which factions merge into the receiving group: 2**len(actors) subsets.
+    stay = [1.0 - m for m in merge]
+    # Enumerate which factions merge into the receiving group (2**len(actors) subsets):
+    # P = 1 - sum over subsets of P(subset) * P(flow falls short of what it still needs),
+    # and a subset that reaches the threshold by itself contributes nothing.
+    total = np.ones_like(merge[0])
     for mask in range(2 ** len(actors)):
-        weight = np.ones_like(total)
-        bulk = 0.0
-        for i, m in enumerate(merge):
-            if mask >> i & 1:
-                weight = weight * m
-                bulk += sizes[i]
-            else:
-                weight = weight * (1.0 - m)
-        needed = np.full(total.shape, float(f["threshold"]) - seen - bulk)
-        total = total + weight * _count_at_least(q, channel, remaining, needed)
+        chosen = [bool(mask >> i & 1) for i in range(len(actors))]
+        bulk = sum(size for size, c in zip(sizes, chosen, strict=True) if c)
+        needed = float(f["threshold"]) - seen - bulk
+        if needed <= 0:
+            continue
+        weight = np.prod([m if c else s for m, s, c in zip(merge, stay, chosen, strict=True)], 0)
+        total -= weight * (1.0 - _count_at_least(q, channel, remaining, np.asarray(needed)))
     return total
 
 
@@ -146,7 +155,6 @@ def _escalation(q: Quantities, question: Question) -> np.ndarray:
     seen, months_seen = q.post_counts(channel, horizon)
     baseline = np.exp(q.log_rate_pre[:, channel])[:, None]
     needed = np.ceil(float(f["ratio"]) * horizon * baseline - seen)
-    needed = np.broadcast_to(needed, q.log_rate_post[:, channel, :].shape)
     return _count_at_least(q, channel, horizon - months_seen, needed)
 
 
@@ -193,6 +201,38 @@ QUESTION_KINDS: dict[str, QuestionKind] = {
         "that stayed as a lobby, by the horizon.",
     ),
 }
+
+
+def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
+    """Return the slots and channels whose evidence a question's value can depend on.
+
+    A compute function reads the evidence only through the quantities of the
+    slots and channels its fields name (months survived, departures, counts
+    seen), so a question's value changes only when these change. The fast
+    update path caches each question's values on exactly this evidence.
+    """
+    kind = QUESTION_KINDS[question.kind].fields
+    f = question.fields
+    actors = [a for name, t in kind.items() if t == ACTOR for a in [f[name]]]
+    actors += [a for name, t in kind.items() if t == ACTORS for a in f[name]]
+    index = {s: i for i, s in enumerate(spec.slots)}
+    slots = sorted(
+        {
+            index.get((f[name], actor), index.get((f[name], ""), -1))
+            for name, t in kind.items()
+            if t in (HAZARD, CHANCE)
+            for actor in actors or [""]
+        }
+        - {-1}
+    )
+    channels = [
+        spec.channels.index((f[s], f[c]))
+        for s, ts in kind.items()
+        if ts == SERIES
+        for c, tc in kind.items()
+        if tc == CATEGORY
+    ]
+    return slots, channels
 
 
 def field_names(kind: str) -> list[str]:

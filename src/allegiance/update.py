@@ -9,10 +9,21 @@ both computed exactly per draw with the configurations marginalised
 otherwise the model is refitted by MCMC. Either way the forecast says which
 path was taken and why.
 
-Per-configuration question probabilities depend on the evidence only through
-what has already happened (months survived, forward counts seen); they are
-cached per draw, so a new item costs one evaluation of the log-likelihood and
-one weighted sum.
+What a new item costs is kept to what it touches:
+
+- the log-likelihood is patched, not recomputed: only the rows (a slot, or a
+  count channel) whose evidence differs from the base fit's are evaluated
+  again (:func:`allegiance.model.patch_terms`), each row's terms cached on
+  that row's evidence;
+- a question's per-configuration probabilities depend on the evidence only
+  through the slots and channels it reads (:func:`allegiance.questions.reads`:
+  months survived, departures, forward counts seen), and are cached on
+  exactly that evidence: a report, or a count of another channel, costs the
+  question nothing but one weighted sum.
+
+A refit made because the weights failed becomes the base of later updates
+(:meth:`Updater.adopt`), so a long run of items keeps reweighting from a fit
+close to it.
 
 :func:`replay` runs the same machinery through time: forecasts as of a
 sequence of dates, each carried over from the latest MCMC fit by reweighting,
@@ -29,13 +40,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.special as sp
 
 from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
-from allegiance.forecast import CHUNK, Forecast, forecast, provenance_of, summarise
-from allegiance.model import DATA_NAMES, _numpy_ops, active_rows, quantities, structure, terms
+from allegiance.forecast import Forecast, forecast, provenance_of, summarise
+from allegiance.model import (
+    _numpy_ops,
+    patch_terms,
+    quantities,
+    row_evidence,
+    row_terms,
+    structure,
+    terms,
+)
 from allegiance.posterior import ESS_MIN, FitSettings, Posterior, fit
-from allegiance.questions import QUESTION_KINDS
+from allegiance.questions import QUESTION_KINDS, reads
 from allegiance.spec import ModelSpec
 
 K_MAX = 0.7
@@ -79,15 +97,22 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _question_key(data: ModelData, spec_history: int) -> bytes:
-    """Key what questions read from the evidence directly: exposure, departures, forward counts."""
-    parts = (
-        data.slot_events,
-        data.slot_nonevents,
-        data.counts[:, spec_history:],
-        data.count_mask[:, spec_history:],
-    )
-    return b"".join(np.ascontiguousarray(p).tobytes() for p in parts)
+@dataclass
+class _State:
+    """Evidence evaluated on the base draws: terms, log-likelihood, configuration weights."""
+
+    data: ModelData
+    terms: dict[str, np.ndarray]
+    log_lik: np.ndarray  # (S,)
+    weights: np.ndarray  # (S, Z): each configuration's probability within each draw
+
+    @classmethod
+    def of(cls, data: ModelData, t: dict[str, np.ndarray]) -> _State:
+        log_joint = t["log_joint"]
+        top = log_joint.max(axis=-1, keepdims=True)
+        e = np.exp(log_joint - top)
+        total = e.sum(axis=-1)
+        return cls(data, t, np.log(total) + top[:, 0] + t["constant"], e / total[:, None])
 
 
 @dataclass
@@ -97,26 +122,43 @@ class Updater:
     Parameters
     ----------
     posterior : Posterior
-        An MCMC fit; its draws are reweighted, never resampled.
+        An MCMC fit; its draws are reweighted, never resampled. A refit made
+        by :meth:`forecast` replaces it as the base.
     settings : FitSettings, optional
         Settings of the refit when reweighting fails; the posterior's own by default.
     """
 
     posterior: Posterior
     settings: FitSettings | None = None
-    _draws: dict[str, np.ndarray] = field(init=False, repr=False)
-    _base_ll: np.ndarray = field(init=False, repr=False)
-    _base_forecast: Forecast = field(init=False, repr=False)
-    _questions: dict[bytes, np.ndarray] = field(init=False, repr=False, default_factory=dict)
-    _evaluated: dict[str, tuple[ModelData, np.ndarray, np.ndarray]] = field(
+    _states: dict[str, _State] = field(init=False, repr=False, default_factory=dict)
+    _questions: dict[str, dict[bytes, np.ndarray]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    _rows: dict[int, dict[bytes, tuple[np.ndarray, np.ndarray]]] = field(
         init=False, repr=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
-        self._draws = self.posterior.flat_draws()
-        self._structure = structure(self.posterior.spec)
-        _, self._base_ll = self.log_joint(model_data(self.posterior.spec, self.posterior.evidence))
-        self._base_forecast = forecast(self.posterior)
+        self.adopt(self.posterior)
+
+    def adopt(self, posterior: Posterior) -> None:
+        """Make ``posterior`` (a fit of the same model) the base of later updates."""
+        self.posterior = posterior
+        self._states.clear()
+        self._questions.clear()
+        self._rows.clear()
+        self._draws = posterior.flat_draws()
+        self._structure = structure(posterior.spec)
+        data = model_data(posterior.spec, posterior.evidence)
+        t = terms(self._draws, data.arrays(), self._structure, _numpy_ops())
+        self._base = _State.of(data, t)
+        self._states[posterior.evidence.sha256] = self._base
+        self._quantities = quantities(posterior.spec, data, self._draws, t)
+        self._reads = {qid: reads(self.spec, q) for qid, q in self.spec.questions.items()}
+        per_draw = self.per_draw(posterior.evidence)
+        self._base_forecast = forecast(
+            posterior, {k: v.reshape(posterior.shape) for k, v in per_draw.items()}
+        )
 
     @property
     def spec(self) -> Any:
@@ -129,30 +171,49 @@ class Updater:
         d = self._base_forecast.diagnostics
         return min(d.min_ess_bulk, d.min_ess_tail)
 
-    def log_joint(self, data: ModelData) -> tuple[np.ndarray, np.ndarray]:
-        """Return the per-draw, per-configuration log joint (S, Z) and log-likelihood (S,)."""
-        d = {name: getattr(data, name) for name in DATA_NAMES}
-        active = active_rows(d, self._structure)
-        t = terms(self._draws, d, self._structure, _numpy_ops(), active)
-        log_joint = t["log_joint"]
-        return log_joint, sp.logsumexp(log_joint, axis=-1) + t["constant"]
-
-    def _evaluate(self, evidence: EvidenceSet) -> tuple[ModelData, np.ndarray, np.ndarray]:
-        """Return data, log joint and log-likelihood of an evidence set; keep the last few."""
-        if evidence.sha256 not in self._evaluated:
+    def _evaluate(self, evidence: EvidenceSet) -> _State:
+        """Evaluate an evidence set on the draws, from the base; keep the last few."""
+        if evidence.sha256 not in self._states:
             data = model_data(self.spec, evidence)
-            if len(self._evaluated) >= 4:
-                self._evaluated.pop(next(iter(self._evaluated)))
-            self._evaluated[evidence.sha256] = (data, *self.log_joint(data))
-        return self._evaluated[evidence.sha256]
+            base = self._base
+            d = data.arrays()
+            t = patch_terms(
+                self._draws,
+                base.terms,
+                base.data.arrays(),
+                d,
+                self._structure,
+                row=lambda r: self._row(d, r),
+            )
+            if len(self._states) >= 4:  # the base stays; drop the oldest other one
+                oldest = next(k for k in self._states if self._states[k] is not base)
+                self._states.pop(oldest)
+            self._states[evidence.sha256] = _State.of(data, t)
+        return self._states[evidence.sha256]
+
+    def _row(self, d: dict[str, np.ndarray], r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return :func:`row_terms` of row ``r`` under ``d``, cached on the row's evidence."""
+        key = row_evidence(d, self._structure, r)
+        cache = self._rows.setdefault(r, {})
+        if key in cache:
+            cache[key] = cache.pop(key)  # most recently used last
+        else:
+            if len(cache) >= 4:
+                cache.pop(next(iter(cache)))
+            cache[key] = row_terms(self._draws, d, self._structure, r)
+        return cache[key]
+
+    def log_likelihood(self, evidence: EvidenceSet) -> np.ndarray:
+        """Return the log-likelihood of ``evidence`` at every draw, configurations marginalised."""
+        return self._evaluate(evidence).log_lik
 
     def reweight(self, evidence: EvidenceSet) -> Reweighting:
         """Compute importance weights from the fitted evidence to ``evidence``, with checks."""
         import arviz as az
 
-        _, _, ll = self._evaluate(evidence)
+        ll = self._evaluate(evidence).log_lik
         n = ll.size
-        log_ratio = ll - self._base_ll
+        log_ratio = ll - self._base.log_lik
         if np.allclose(log_ratio, log_ratio[0], rtol=0.0, atol=1e-9):
             return Reweighting(
                 np.full(n, -math.log(n)),
@@ -173,38 +234,44 @@ class Updater:
             )
         return Reweighting(lw, k, ess, True, f"Pareto k {k:.2f} <= {K_MAX}, ESS {ess:.0f}")
 
-    def _per_config(self, data: ModelData) -> np.ndarray:
-        """Return the per-draw, per-configuration probability of every question (S, Z, Q)."""
-        key = _question_key(data, self.spec.history_months)
-        if key not in self._questions:
-            blocks = []
-            n = next(iter(self._draws.values())).shape[0]
-            for start in range(0, n, CHUNK):
-                block = {k: v[start : start + CHUNK] for k, v in self._draws.items()}
-                q = quantities(self.spec, data, block)
-                blocks.append(
-                    np.stack(
-                        [
-                            QUESTION_KINDS[x.kind].compute(q, x)
-                            for x in self.spec.questions.values()
-                        ],
-                        axis=-1,
-                    )
-                )
-            # Each entry is (S, Z, Q) floats (about 100 MB for the reference model): keep a
-            # few, or a replay or a long run of counts would hold one per month.
-            if len(self._questions) >= 4:
-                self._questions.pop(next(iter(self._questions)))
-            self._questions[key] = np.concatenate(blocks)
-        return self._questions[key]
+    def _per_config(self, qid: str, data: ModelData) -> np.ndarray:
+        """Return one question's probability per draw and configuration (S, Z), cached.
+
+        The cache key is the evidence the question reads (:func:`reads`): a
+        report, or a count of another channel, leaves it as it was.
+        """
+        slots, channels = self._reads[qid]
+        h = self.spec.history_months
+        key = b"".join(
+            np.ascontiguousarray(a).tobytes()
+            for a in (
+                data.slot_events[slots],
+                data.slot_nonevents[slots],
+                data.counts[channels, h:],
+                data.count_mask[channels, h:],
+            )
+        )
+        cache = self._questions.setdefault(qid, {})
+        if key in cache:
+            cache[key] = cache.pop(key)  # most recently used last
+        else:
+            if len(cache) >= 3:  # (S, Z) floats each: keep a few per question
+                cache.pop(next(iter(cache)))
+            q = replace(self._quantities, data=data)
+            question = self.spec.questions[qid]
+            cache[key] = QUESTION_KINDS[question.kind].compute(q, question)
+        return cache[key]
 
     def per_draw(self, evidence: EvidenceSet) -> dict[str, np.ndarray]:
         """Return each question's and binary condition's probability per draw under evidence."""
-        data, log_joint, _ = self._evaluate(evidence)
-        w = np.exp(log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True))
-        probs = np.clip(np.einsum("sz,szq->sq", w, self._per_config(data)), 0.0, 1.0)
-        out = {qid: probs[:, i] for i, qid in enumerate(self.spec.questions)}
-        conditions = w @ self._structure.configurations.T
+        state = self._evaluate(evidence)
+        out = {
+            qid: np.clip(
+                np.einsum("sz,sz->s", state.weights, self._per_config(qid, state.data)), 0.0, 1.0
+            )
+            for qid in self.spec.questions
+        }
+        conditions = state.weights @ self._structure.configurations.T
         out.update(
             {f"condition:{c}": conditions[:, b] for b, c in enumerate(self.spec.binary_conditions)}
         )
@@ -212,6 +279,8 @@ class Updater:
 
     def forecast(self, evidence: EvidenceSet, *, allow_refit: bool = True) -> Forecast:
         """Forecast under ``evidence``: reweighted if the weights pass, else refitted.
+
+        A refit becomes the base of later forecasts (:meth:`adopt`).
 
         Parameters
         ----------
@@ -221,13 +290,21 @@ class Updater:
             Refit by MCMC when reweighting fails; otherwise return the
             reweighted forecast marked untrustworthy.
         """
+        return self._forecast(evidence, allow_refit=allow_refit, adopt=True)
+
+    def _forecast(self, evidence: EvidenceSet, *, allow_refit: bool, adopt: bool) -> Forecast:
         if evidence.sha256 == self.posterior.evidence.sha256:
             return self._base_forecast
         rw = self.reweight(evidence)
         if not rw.accepted and allow_refit:
             refit = fit(self.spec, evidence, self.settings or self.posterior.settings)
-            result = forecast(refit)
+            if adopt:
+                self.adopt(refit)
+                result = replace(self._base_forecast)
+            else:
+                result = forecast(refit)
             result.method, result.method_reason = "mcmc", f"refitted: {rw.reason}"
+            result.provenance = {**result.provenance, "pareto_k": rw.pareto_k}
             return result
         base = self._base_forecast.diagnostics
         problems = list(base.problems) + ([] if rw.accepted else [rw.reason])
@@ -249,15 +326,16 @@ class Updater:
         """Measure how much each item in force moved one question's forecast, largest first.
 
         Each item is left out in turn and the forecast recomputed by
-        reweighting; where the weights fail, by a refit if ``allow_refit``,
-        otherwise the row says the reweighting failed.
+        reweighting; where the weights fail, by a refit if ``allow_refit``
+        (which does not become the base), otherwise the row says the
+        reweighting failed.
         """
         full = self.forecast(evidence)
         p_full = _probability(full, question)
         rows = []
         for item in evidence.items:
             without = EvidenceSet.of([i for i in evidence.items if i.id != item.id])
-            result = self.forecast(without, allow_refit=allow_refit)
+            result = self._forecast(without, allow_refit=allow_refit, adopt=False)
             method = result.method if result.trustworthy else f"unreliable ({result.method_reason})"
             rows.append(
                 Attribution(
@@ -414,7 +492,7 @@ def replay(
                     )
                 method, k = "reweighted", rw.pareto_k
             else:
-                updater = Updater(fit(spec, evidence, settings), settings)
+                updater.adopt(fit(spec, evidence, settings))
                 result = _relabel(
                     updater.forecast(evidence), "mcmc", f"refitted at {when}: {rw.reason}"
                 )
