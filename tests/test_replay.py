@@ -184,3 +184,29 @@ def test_replay_agrees_with_independent_refits(reference_spec, reference_evidenc
             se_replay = np.std(x) / np.sqrt(ess)
             assert abs(a.probability - b.probability) < Z * np.hypot(se_refit, se_replay), (
                 step.date, a.id, step.method)
+
+
+def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_evidence):
+    """The proposal's log-likelihood is the mean of the two it bridges (terms linear in data)."""
+    from allegiance.evidence import model_data
+    from allegiance.model import _numpy_ops, structure, terms
+    from allegiance.update import _midway
+    from helpers import prior_draws, with_items
+
+    quiet = item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
+                 through="2020-06-01")
+    split = item("split", "event", "2020-03-01", hazard="leave", actor="north_shura",
+                 month="2020-03")
+    deal = item("deal", "condition", "2020-02-29", condition="deal_signed", value=True)
+    a = model_data(reference_spec, with_items(reference_evidence, quiet))
+    b = model_data(reference_spec, with_items(reference_evidence, quiet, split, deal))
+    mid = _midway(a, b)
+    st, draws = structure(reference_spec), prior_draws(reference_spec, 30, seed=9)
+
+    def parts(d):
+        t = terms(draws, d.arrays(), st, _numpy_ops())
+        return t["row_ll"][..., : st.n_slots, :], t["config_prior"], t["constant"]
+
+    for got, x, y in zip(parts(mid), parts(a), parts(b), strict=True):
+        np.testing.assert_allclose(got, (x + y) / 2, rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(mid.counts, a.counts)  # the same counts stay the same

@@ -188,6 +188,7 @@ def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]
         "evidence_sha256": evidence.sha256,
         "evidence_items": len(evidence.items),
         "fitted_evidence_sha256": posterior.evidence.sha256,
+        **({"fitted_proposal": attrs["proposal"]} if "proposal" in attrs else {}),
         "fit_settings": json.loads(attrs.get("fit_settings", "{}")),
         "fitted_at": attrs.get("created_at", ""),
         "versions": versions(),

@@ -389,6 +389,7 @@ def terms(
             cj, ct = np.nonzero(mask)
             a = alpha[..., cj]
             cells = ops.gammaln(y[cj, ct] + a) - ops.gammaln(a) - ops.gammaln(y[cj, ct] + 1.0)
+            cells = cells * mask[cj, ct]  # a fractional mask tempers the cell
             observed = cells @ np.eye(len(js))[cj]
         channel_constant = observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha)
         log_rate_post = rho[..., None] + shift[..., n_k:, :]

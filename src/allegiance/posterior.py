@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from allegiance.errors import DiagnosticsWarning, ProvenanceError
-from allegiance.evidence import EvidenceSet, model_data, no_evidence
+from allegiance.evidence import EvidenceSet, ModelData, model_data, no_evidence
 from allegiance.model import FREE_VARIABLES, build_model
 from allegiance.provenance import versions
 from allegiance.spec import ModelSpec
@@ -114,6 +114,9 @@ class Posterior:
     idata: Any
     settings: FitSettings
     fit_seconds: float = float("nan")
+    # The arrays fitted, when they are not those of `evidence`: a proposal for importance
+    # sampling (see update.replay), never a forecast by itself.
+    data: ModelData | None = None
 
     def draws(self) -> dict[str, np.ndarray]:
         """Free variables as arrays (chain, draw, dim)."""
@@ -136,7 +139,15 @@ class Posterior:
         return int(post.sizes["chain"]), int(post.sizes["draw"])
 
     def save(self, path: str | Path) -> Path:
-        """Write the posterior to NetCDF with the model and evidence hashes in its attributes."""
+        """Write the posterior to NetCDF with the model and evidence hashes in its attributes.
+
+        Raises
+        ------
+        ProvenanceError
+            For a proposal fit (``data`` set): it is not a posterior of its evidence.
+        """
+        if self.data is not None:
+            raise ProvenanceError("a proposal fit is not the posterior of its evidence: not saved")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.idata.to_netcdf(str(path))
@@ -166,6 +177,7 @@ def fit(
     settings: FitSettings | None = None,
     *,
     progress: bool = False,
+    data: ModelData | None = None,
 ) -> Posterior:
     """Sample the posterior of a model given evidence.
 
@@ -176,6 +188,10 @@ def fit(
     settings : FitSettings, optional
     progress : bool
         Show nutpie's progress bar.
+    data : ModelData, optional
+        Fit these arrays instead of those of ``evidence``: a proposal
+        distribution for importance sampling. The posterior keeps them in
+        ``data`` and says so in ``idata.attrs["proposal"]``.
 
     Returns
     -------
@@ -190,7 +206,7 @@ def fit(
     settings = settings or FitSettings()
     compiled = prepare(spec)
     # Containers a model never reads (no levels, say) are pruned by the compiler.
-    arrays = model_data(spec, evidence).arrays()
+    arrays = (model_data(spec, evidence) if data is None else data).arrays()
     compiled = compiled.with_data(**{k: v for k, v in arrays.items() if k in compiled.shared_data})
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -210,7 +226,9 @@ def fit(
         if group in idata.groups():
             del idata[group]
     idata.attrs.update(_identity(spec, evidence, settings))
-    return Posterior(spec, evidence, idata, settings, seconds)
+    if data is not None:
+        idata.attrs["proposal"] = "fitted to other arrays than the evidence's"
+    return Posterior(spec, evidence, idata, settings, seconds, data)
 
 
 def _identity(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> dict[str, str]:

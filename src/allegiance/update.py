@@ -149,13 +149,14 @@ class Updater:
         self._rows.clear()
         self._draws = posterior.flat_draws()
         self._structure = structure(posterior.spec)
-        data = model_data(posterior.spec, posterior.evidence)
+        data = posterior.data or model_data(posterior.spec, posterior.evidence)
         t = terms(self._draws, data.arrays(), self._structure, _numpy_ops())
         self._base = _State.of(data, t)
-        self._states[posterior.evidence.sha256] = self._base
+        if posterior.data is None:
+            self._states[posterior.evidence.sha256] = self._base
         self._quantities = quantities(posterior.spec, data, self._draws, t)
         self._reads = {qid: reads(self.spec, q) for qid, q in self.spec.questions.items()}
-        per_draw = self.per_draw(posterior.evidence)
+        per_draw = self._per_draw(self._base)
         self._base_forecast = forecast(
             posterior, {k: v.reshape(posterior.shape) for k, v in per_draw.items()}
         )
@@ -264,7 +265,9 @@ class Updater:
 
     def per_draw(self, evidence: EvidenceSet) -> dict[str, np.ndarray]:
         """Return each question's and binary condition's probability per draw under evidence."""
-        state = self._evaluate(evidence)
+        return self._per_draw(self._evaluate(evidence))
+
+    def _per_draw(self, state: _State) -> dict[str, np.ndarray]:
         out = {
             qid: np.clip(
                 np.einsum("sz,sz->s", state.weights, self._per_config(qid, state.data)), 0.0, 1.0
@@ -293,7 +296,7 @@ class Updater:
         return self._forecast(evidence, allow_refit=allow_refit, adopt=True)
 
     def _forecast(self, evidence: EvidenceSet, *, allow_refit: bool, adopt: bool) -> Forecast:
-        if evidence.sha256 == self.posterior.evidence.sha256:
+        if self.posterior.data is None and evidence.sha256 == self.posterior.evidence.sha256:
             return self._base_forecast
         rw = self.reweight(evidence)
         if not rw.accepted and allow_refit:
@@ -367,8 +370,9 @@ class ReplayStep:
     method : str
         ``"reweighted"``: the draws of the current base fit, importance
         weighted (equal weights when the evidence is the base fit's own);
-        ``"mcmc"``: the model was fitted at this date, and that fit is the
-        base of the dates that follow.
+        ``"mcmc"``: the model was fitted at this date (to a look-ahead
+        proposal, the forecast then reweighted from it, or to this date's
+        evidence), and that fit is the base of the dates that follow.
     pareto_k : float
         Pareto shape of the importance weights from the base fit to this
         date's evidence: the accepted value for a reweighted step, the refused
@@ -413,9 +417,16 @@ def replay(
     as_recorded)``. The forecast is carried over from the current base fit by
     importance reweighting (:class:`Updater`). When the weights are refused
     (Pareto k > 0.7, or too small an effective sample size), the model is
-    refitted by MCMC on that date's evidence, and the new fit becomes the base
-    for the dates that follow. A replay started without ``base`` fits at its
-    first date.
+    refitted by MCMC, and the new fit becomes the base for the dates that
+    follow. A replay started without ``base`` fits at its first date.
+
+    A refit looks ahead: it is fitted to evidence arrays midway between this
+    date's and those of a date as many dates ahead as the previous base
+    served (every likelihood term at half weight: a bridge between the two
+    posteriors, wider than the later one), and each date, this one included,
+    is reweighted from it. Where the weights from that proposal to this date
+    fail, the model is fitted to this date's evidence instead. The
+    forecast's provenance names the proposal (``fitted_proposal``).
 
     Parameters
     ----------
@@ -465,37 +476,92 @@ def replay(
             f"not of {spec.id} ({spec.sha256[:12]})"
         )
     settings = settings or (base.settings if base is not None else FitSettings())
-    updater: Updater | None = None
+    evidences = [EvidenceSet.of(in_force(items, when, as_recorded)) for when in dates]
+    updater = Updater(base, settings) if base is not None else None
+    span, fitted_at = 1, 0  # dates the next proposal reaches ahead; index of the base's fit
     steps: list[ReplayStep] = []
-    for when in dates:
+    for i, (when, evidence) in enumerate(zip(dates, evidences, strict=True)):
         start = time.perf_counter()
-        evidence = EvidenceSet.of(in_force(items, when, as_recorded))
-        if updater is None and base is not None:
-            updater = Updater(base, settings)
-        if updater is None:
-            updater = Updater(fit(spec, evidence, settings), settings)
-            result = _relabel(
-                updater.forecast(evidence), "mcmc", f"fitted by MCMC at {when}: no base fit given"
-            )
-            method, k = "mcmc", math.nan
-        else:
-            rw = updater.reweight(evidence)
-            if rw.accepted:
-                result = updater.forecast(evidence, allow_refit=False)
-                if result.method != "reweighted":  # the base fit's own evidence
-                    result = _relabel(
-                        result,
-                        "reweighted",
-                        f"{rw.reason}: the base fit's own evidence",
-                        pareto_k=rw.pareto_k,
-                        importance_ess=rw.ess,
-                    )
-                method, k = "reweighted", rw.pareto_k
-            else:
-                updater.adopt(fit(spec, evidence, settings))
-                result = _relabel(
-                    updater.forecast(evidence), "mcmc", f"refitted at {when}: {rw.reason}"
+        rw = updater.reweight(evidence) if updater is not None else None
+        if updater is not None and rw is not None and rw.accepted:
+            steps.append(
+                ReplayStep(
+                    when, _reweighted(updater, evidence, rw), "reweighted", rw.pareto_k,
+                    _since(start),
                 )
-                method, k = "mcmc", rw.pareto_k
-        steps.append(ReplayStep(when, result, method, k, time.perf_counter() - start))
+            )
+            continue
+        # A fit is needed. The base served i - fitted_at dates: reach as far ahead.
+        span = max(1, i - fitted_at) if updater is not None else span
+        fitted_at, ahead = i, min(i + span, len(dates) - 1)
+        why = f"refitted at {when}: {rw.reason}" if rw is not None else (
+            f"fitted by MCMC at {when}: no base fit given"
+        )
+        result: Forecast | None = None
+        if ahead > i:
+            proposal = _midway(model_data(spec, evidence), model_data(spec, evidences[ahead]))
+            posterior = fit(spec, evidence, settings, data=proposal)
+            posterior.idata.attrs["proposal"] = (
+                f"midway between the evidence of {when} ({evidence.sha256[:12]}) and of "
+                f"{dates[ahead]} ({evidences[ahead].sha256[:12]})"
+            )
+            candidate = Updater(posterior, settings)
+            first = candidate.reweight(evidence)
+            if first.accepted:
+                updater = candidate
+                result = _relabel(
+                    _reweighted(candidate, evidence, first),
+                    "reweighted",
+                    f"{why}; fitted midway to the evidence of {dates[ahead]}, "
+                    f"reweighted to this date: {first.reason}",
+                )
+        if result is None:  # no proposal, or it does not reach this date: fit this date
+            updater = Updater(fit(spec, evidence, settings), settings)
+            result = _relabel(updater.forecast(evidence), "mcmc", why)
+        k = rw.pareto_k if rw is not None else math.nan
+        steps.append(ReplayStep(when, result, "mcmc", k, _since(start)))
     return steps
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def _reweighted(updater: Updater, evidence: EvidenceSet, rw: Reweighting) -> Forecast:
+    """Return the reweighted forecast of an accepted reweighting, labelled as such."""
+    result = updater.forecast(evidence, allow_refit=False)
+    if result.method != "reweighted":  # the base fit's own evidence
+        result = _relabel(
+            result,
+            "reweighted",
+            f"{rw.reason}: the base fit's own evidence",
+            pareto_k=rw.pareto_k,
+            importance_ess=rw.ess,
+        )
+    return result
+
+
+def _midway(a: ModelData, b: ModelData) -> ModelData:
+    """Return evidence arrays halfway between two: each likelihood term at half weight.
+
+    The terms are linear in these arrays (months, events, log-likelihood
+    ratios, count cells through their mask), so the midpoint is the geometric
+    bridge between the two posteriors, wider than the later one and centred
+    between them: a proposal that importance sampling carries to both.
+    """
+    mask = (a.count_mask + b.count_mask) / 2
+    total = a.count_mask * a.counts + b.count_mask * b.counts
+    level_mask = (a.level_mask + b.level_mask) / 2
+    level_total = a.level_mask * a.level_value + b.level_mask * b.level_value
+    return ModelData(
+        condition_loglik=(a.condition_loglik + b.condition_loglik) / 2,
+        slot_log_lr=(a.slot_log_lr + b.slot_log_lr) / 2,
+        level_value=np.divide(
+            level_total, 2 * level_mask, out=np.zeros_like(level_total), where=level_mask > 0
+        ),
+        level_mask=level_mask,
+        slot_events=(a.slot_events + b.slot_events) / 2,
+        slot_nonevents=(a.slot_nonevents + b.slot_nonevents) / 2,
+        counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
+        count_mask=mask,
+    )
