@@ -43,5 +43,28 @@ class ProvenanceError(AllegianceError):
     """A stored posterior does not belong to the model or evidence at hand."""
 
 
+class LedgerError(AllegianceError):
+    """A ledger cannot be opened or used: wrong schema version, not a ledger, bad input.
+
+    Parameters
+    ----------
+    where : str
+        The ledger (file or URL, password hidden).
+    problem : str
+        What is wrong.
+    fix : str
+        What to do about it.
+    """
+
+    def __init__(self, where: str, problem: str, fix: str = "") -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        message = f"{where}: {problem}"
+        if fix:
+            message += f" Fix: {fix}"
+        super().__init__(message)
+
+
 class DiagnosticsWarning(UserWarning):
     """A fit failed its sampling diagnostics; its forecasts are not to be trusted."""

@@ -71,7 +71,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.types import TypeDecorator
 
-from allegiance.errors import AllegianceError, EvidenceError
+from allegiance.errors import EvidenceError, LedgerError
 from allegiance.evidence import (
     EvidenceSet,
     Item,
@@ -89,29 +89,6 @@ SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0  # how long an SQLite writer waits for the write lock
 _PG_LOCK_KEY = 0x616C6C6567  # pg_advisory_xact_lock key shared by every ledger writer
 _WRITE = "allegiance_ledger_write"  # execution option: this transaction writes
-
-
-class LedgerError(AllegianceError):
-    """A ledger cannot be opened or used: wrong schema version, not a ledger, bad input.
-
-    Parameters
-    ----------
-    where : str
-        The ledger (file or URL, password hidden).
-    problem : str
-        What is wrong.
-    fix : str
-        What to do about it.
-    """
-
-    def __init__(self, where: str, problem: str, fix: str = "") -> None:
-        self.where = where
-        self.problem = problem
-        self.fix = fix
-        message = f"{where}: {problem}"
-        if fix:
-            message += f" Fix: {fix}"
-        super().__init__(message)
 
 
 class _UTCDateTime(TypeDecorator[dt.datetime]):
