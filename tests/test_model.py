@@ -165,3 +165,19 @@ def test_patched_terms_equal_a_full_evaluation(reference_spec, reference_evidenc
         full = terms(draws, b, st, _numpy_ops())
         for key in ("log_joint", "constant", "row_ll", "channel_constant", "config_prior"):
             np.testing.assert_allclose(patched[key], full[key], rtol=1e-10, atol=1e-8)
+
+
+def test_a_rows_terms_do_not_depend_on_the_rows_computed_with_it(reference_spec, rich_evidence):
+    """The fast path caches rows one by one: batching must not change a single bit."""
+    from allegiance.model import row_terms
+
+    st = structure(reference_spec)
+    draws = prior_draws(reference_spec, 50, seed=6)
+    d = model_data(reference_spec, rich_evidence).arrays()
+    every = range(st.sub_index.shape[0])
+    together = row_terms(draws, d, st, every)
+    for r in every:
+        (ll, constant), = row_terms(draws, d, st, [r]).values()
+        np.testing.assert_array_equal(ll, together[r][0])
+        np.testing.assert_array_equal(constant, together[r][1])
+    assert any(np.any(c != 0) for r, (_, c) in together.items() if r >= st.n_slots)

@@ -13,6 +13,7 @@ returns the event probability per draw and configuration.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -143,7 +144,9 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
         needed = float(f["threshold"]) - seen - bulk
         if needed <= 0:
             continue
-        weight = np.prod([m if c else s for m, s, c in zip(merge, stay, chosen, strict=True)], 0)
+        weight = functools.reduce(
+            np.multiply, [m if c else s for m, s, c in zip(merge, stay, chosen, strict=True)]
+        )
         total -= weight * (1.0 - _count_at_least(q, channel, remaining, np.asarray(needed)))
     return total
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.special as sp
 
 from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
 from allegiance.forecast import Forecast, forecast, provenance_of, summarise
@@ -52,7 +53,7 @@ from allegiance.model import (
     structure,
     terms,
 )
-from allegiance.posterior import ESS_MIN, FitSettings, Posterior, fit
+from allegiance.posterior import ESS_MIN, FitSettings, Posterior, diagnose, fit
 from allegiance.questions import QUESTION_KINDS, reads
 from allegiance.spec import ModelSpec
 
@@ -134,7 +135,7 @@ class Updater:
     _questions: dict[str, dict[bytes, np.ndarray]] = field(
         init=False, repr=False, default_factory=dict
     )
-    _rows: dict[int, dict[bytes, tuple[np.ndarray, np.ndarray]]] = field(
+    _row_cache: dict[int, dict[bytes, tuple[np.ndarray, np.ndarray]]] = field(
         init=False, repr=False, default_factory=dict
     )
 
@@ -146,7 +147,8 @@ class Updater:
         self.posterior = posterior
         self._states.clear()
         self._questions.clear()
-        self._rows.clear()
+        self._row_cache.clear()
+        self._target: tuple[ModelData, np.ndarray] | None = None
         self._draws = posterior.flat_draws()
         self._structure = structure(posterior.spec)
         data = posterior.data or model_data(posterior.spec, posterior.evidence)
@@ -156,10 +158,15 @@ class Updater:
             self._states[posterior.evidence.sha256] = self._base
         self._quantities = quantities(posterior.spec, data, self._draws, t)
         self._reads = {qid: reads(self.spec, q) for qid, q in self.spec.questions.items()}
-        per_draw = self._per_draw(self._base)
-        self._base_forecast = forecast(
-            posterior, {k: v.reshape(posterior.shape) for k, v in per_draw.items()}
-        )
+        self._base_forecast: Forecast | None = None
+        if posterior.data is None:
+            per_draw = self._per_draw(self._base)
+            self._base_forecast = forecast(
+                posterior, {k: v.reshape(posterior.shape) for k, v in per_draw.items()}
+            )
+            self._diagnostics = self._base_forecast.diagnostics
+        else:  # a proposal: its own forecasts are never shown, its draws are checked
+            self._diagnostics = diagnose(posterior.draws(), posterior.divergences)
 
     @property
     def spec(self) -> Any:
@@ -168,41 +175,71 @@ class Updater:
 
     @property
     def base_ess(self) -> float:
-        """Return the smallest ESS of the fit over free variables and forecasts."""
-        d = self._base_forecast.diagnostics
+        """Return the smallest ESS of the fit over free variables and forecasts.
+
+        Over free variables only for a proposal fit (``posterior.data`` set),
+        whose own forecasts are never shown.
+        """
+        d = self._diagnostics
         return min(d.min_ess_bulk, d.min_ess_tail)
 
     def _evaluate(self, evidence: EvidenceSet) -> _State:
         """Evaluate an evidence set on the draws, from the base; keep the last few."""
         if evidence.sha256 not in self._states:
-            data = model_data(self.spec, evidence)
-            base = self._base
-            d = data.arrays()
-            t = patch_terms(
-                self._draws,
-                base.terms,
-                base.data.arrays(),
-                d,
-                self._structure,
-                row=lambda r: self._row(d, r),
-            )
             if len(self._states) >= 4:  # the base stays; drop the oldest other one
-                oldest = next(k for k in self._states if self._states[k] is not base)
+                oldest = next(k for k in self._states if self._states[k] is not self._base)
                 self._states.pop(oldest)
-            self._states[evidence.sha256] = _State.of(data, t)
+            self._states[evidence.sha256] = self._state(model_data(self.spec, evidence))
         return self._states[evidence.sha256]
 
-    def _row(self, d: dict[str, np.ndarray], r: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return :func:`row_terms` of row ``r`` under ``d``, cached on the row's evidence."""
-        key = row_evidence(d, self._structure, r)
-        cache = self._rows.setdefault(r, {})
-        if key in cache:
-            cache[key] = cache.pop(key)  # most recently used last
-        else:
-            if len(cache) >= 4:
-                cache.pop(next(iter(cache)))
-            cache[key] = row_terms(self._draws, d, self._structure, r)
-        return cache[key]
+    def _state(self, data: ModelData) -> _State:
+        d = data.arrays()
+        base = self._base
+        t = patch_terms(
+            self._draws,
+            base.terms,
+            base.data.arrays(),
+            d,
+            self._structure,
+            rows=lambda which: self._rows(d, which),
+        )
+        return _State.of(data, t)
+
+    def predicted_ess(self, target: ModelData, proposal: ModelData) -> float:
+        """Predict the ESS of weights from a fit to ``proposal`` to ``target``, before fitting.
+
+        With the base's draws standing in for both, the ratio of the
+        effective to the actual sample size of weights ``p_target /
+        p_proposal`` under ``p_proposal`` is ``E[L_t / L_b]**2 / (E[L_p /
+        L_b] E[L_t**2 / (L_p L_b)])`` (expectations over the base fit, ``L``
+        the likelihoods); it is scaled by the base's own ESS. An estimate to
+        choose a proposal by, not a check: the fit is checked again.
+        """
+        if self._target is None or self._target[0] is not target:
+            self._target = (target, self._state(target).log_lik)
+        base, t, p = self._base.log_lik, self._target[1], self._state(proposal).log_lik
+        lse = sp.logsumexp
+        log_ratio = 2 * lse(t - base) - lse(p - base) - lse(2 * t - p - base)
+        return float(np.exp(min(log_ratio, 0.0))) * self.base_ess
+
+    def _rows(
+        self, d: dict[str, np.ndarray], rows: list[int]
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Return :func:`row_terms` of some rows under ``d``, cached on each row's evidence."""
+        keys = {r: row_evidence(d, self._structure, r) for r in rows}
+        missing = [r for r in rows if keys[r] not in self._row_cache.get(r, {})]
+        computed = row_terms(self._draws, d, self._structure, missing) if missing else {}
+        out = {}
+        for r in rows:
+            cache = self._row_cache.setdefault(r, {})
+            if r in computed:
+                if len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[keys[r]] = computed[r]
+            else:
+                cache[keys[r]] = cache.pop(keys[r])  # most recently used last
+            out[r] = cache[keys[r]]
+        return out
 
     def log_likelihood(self, evidence: EvidenceSet) -> np.ndarray:
         """Return the log-likelihood of ``evidence`` at every draw, configurations marginalised."""
@@ -296,20 +333,19 @@ class Updater:
         return self._forecast(evidence, allow_refit=allow_refit, adopt=True)
 
     def _forecast(self, evidence: EvidenceSet, *, allow_refit: bool, adopt: bool) -> Forecast:
-        if self.posterior.data is None and evidence.sha256 == self.posterior.evidence.sha256:
+        if self._base_forecast is not None and evidence.sha256 == self.posterior.evidence.sha256:
             return self._base_forecast
         rw = self.reweight(evidence)
         if not rw.accepted and allow_refit:
             refit = fit(self.spec, evidence, self.settings or self.posterior.settings)
             if adopt:
                 self.adopt(refit)
-                result = replace(self._base_forecast)
-            else:
-                result = forecast(refit)
+            own = self._base_forecast if adopt else None
+            result = replace(own) if own is not None else forecast(refit)
             result.method, result.method_reason = "mcmc", f"refitted: {rw.reason}"
             result.provenance = {**result.provenance, "pareto_k": rw.pareto_k}
             return result
-        base = self._base_forecast.diagnostics
+        base = self._diagnostics
         problems = list(base.problems) + ([] if rw.accepted else [rw.reason])
         diagnostics = replace(base, problems=problems)
         result = summarise(
@@ -478,7 +514,7 @@ def replay(
     settings = settings or (base.settings if base is not None else FitSettings())
     evidences = [EvidenceSet.of(in_force(items, when, as_recorded)) for when in dates]
     updater = Updater(base, settings) if base is not None else None
-    span, fitted_at = 1, 0  # dates the next proposal reaches ahead; index of the base's fit
+    fitted_at = 0  # index of the date the base was fitted at
     steps: list[ReplayStep] = []
     for i, (when, evidence) in enumerate(zip(dates, evidences, strict=True)):
         start = time.perf_counter()
@@ -491,9 +527,9 @@ def replay(
                 )
             )
             continue
-        # A fit is needed. The base served i - fitted_at dates: reach as far ahead.
-        span = max(1, i - fitted_at) if updater is not None else span
-        fitted_at, ahead = i, min(i + span, len(dates) - 1)
+        # A fit is needed: choose how far ahead its proposal reaches (see _reach).
+        ahead = _reach(updater, spec, evidences, i, fitted_at)
+        fitted_at = i
         why = f"refitted at {when}: {rw.reason}" if rw is not None else (
             f"fitted by MCMC at {when}: no base fit given"
         )
@@ -521,6 +557,37 @@ def replay(
         k = rw.pareto_k if rw is not None else math.nan
         steps.append(ReplayStep(when, result, "mcmc", k, _since(start)))
     return steps
+
+
+def _reach(
+    updater: Updater | None,
+    spec: ModelSpec,
+    evidences: Sequence[EvidenceSet],
+    i: int,
+    fitted_at: int,
+) -> int:
+    """Index of the date a refit at date ``i`` reaches ahead to (``i``: no look-ahead).
+
+    Candidates are 1, 2, 4, ... dates ahead, starting from about twice as far
+    as the last base served; the farthest whose midway proposal is predicted
+    (:meth:`Updater.predicted_ess`) to reach back to date ``i`` with a margin
+    is taken. Without a base there is nothing to predict with: one date ahead.
+    """
+    last = len(evidences) - 1
+    if updater is None:
+        return min(i + 1, last)
+    here = model_data(spec, evidences[i])
+    span = 1
+    while span < 2 * max(i - fitted_at, 1):
+        span *= 2
+    while span >= 1:
+        ahead = min(i + span, last)
+        if ahead > i:
+            proposal = _midway(here, model_data(spec, evidences[ahead]))
+            if updater.predicted_ess(here, proposal) >= 1.5 * ESS_MIN:
+                return ahead
+        span //= 2
+    return i
 
 
 def _since(start: float) -> float:
