@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from allegiance.evidence import ModelData
 
 LEVEL_CENTRE = 0.5
+MEMO_SIZE = 24  # gathered slot probabilities a Quantities keeps, (draw, configuration) each
 
 # Free variables of the PyMC model, named once.
 CONDITION_PROBABILITY = "condition_probability"
@@ -621,6 +622,9 @@ class Quantities:
     overdispersion: np.ndarray  # (S, J)
     sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
     log_weights: np.ndarray  # (S, Z)
+    # Gathered slot probabilities, shared by every copy made with other data (they depend on
+    # the draws and the number of periods only); bounded, as each is (S, Z).
+    memo: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
     def _slot_index(self) -> dict[tuple[str, str], int]:
@@ -651,11 +655,21 @@ class Quantities:
 
     def slot_p(self, k: int) -> np.ndarray:
         """Probability of slot ``k``'s event per period, (draw, configuration)."""
-        return self._gather(np.exp(self.sub_log_p[:, k, :]), k)
+        return self._memoised(k, 0, lambda: np.exp(self.sub_log_p[:, k, :]))
 
     def slot_within(self, k: int, periods: int) -> np.ndarray:
         """Probability of at least one event of slot ``k`` in ``periods`` periods."""
-        return self._gather(-np.expm1(periods * self.sub_log1m_p[:, k, :]), k)
+        return self._memoised(k, periods, lambda: -np.expm1(periods * self.sub_log1m_p[:, k, :]))
+
+    def _memoised(self, k: int, periods: int, sub: Callable[[], np.ndarray]) -> np.ndarray:
+        key = (k, periods)  # periods 0 stands for the per-period probability itself
+        if key in self.memo:
+            self.memo[key] = self.memo.pop(key)  # most recently used last
+        else:
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.pop(next(iter(self.memo)))
+            self.memo[key] = self._gather(sub(), k)
+        return self.memo[key]
 
     def channel_log_rate(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Channel ``j``'s forward log-rate per sub-configuration, and each configuration's one.
