@@ -719,6 +719,17 @@ class Quantities:
         return float((mask * y).sum()), int(mask.sum())
 
 
+# The terms a Quantities is made of (each with a leading draw axis in numpy).
+QUANTITY_TERMS = (
+    "log_joint",
+    "log_p",
+    "log1m_p",
+    "log_rate_pre",
+    "log_rate_post",
+    "overdispersion",
+)
+
+
 def quantities(
     spec: ModelSpec,
     data: ModelData,

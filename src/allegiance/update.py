@@ -43,8 +43,9 @@ import numpy as np
 import scipy.special as sp
 
 from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
-from allegiance.forecast import Forecast, forecast, provenance_of, summarise
+from allegiance.forecast import CHUNK, Forecast, forecast, provenance_of, summarise
 from allegiance.model import (
+    QUANTITY_TERMS,
     _numpy_ops,
     patch_terms,
     quantities,
@@ -58,6 +59,7 @@ from allegiance.questions import QUESTION_KINDS, reads
 from allegiance.spec import ModelSpec
 
 K_MAX = 0.7
+REACH_MARGIN = 1.5  # a look-ahead proposal must be predicted to keep 1.5 x the ESS needed
 
 
 @dataclass
@@ -106,6 +108,7 @@ class _State:
     terms: dict[str, np.ndarray]
     log_lik: np.ndarray  # (S,)
     weights: np.ndarray  # (S, Z): each configuration's probability within each draw
+    reweighting: Reweighting | None = None  # from the base, once computed
 
     @classmethod
     def of(cls, data: ModelData, t: dict[str, np.ndarray]) -> _State:
@@ -132,7 +135,7 @@ class Updater:
     posterior: Posterior
     settings: FitSettings | None = None
     _states: dict[str, _State] = field(init=False, repr=False, default_factory=dict)
-    _questions: dict[str, dict[bytes, np.ndarray]] = field(
+    _questions: dict[str, dict[bytes, list[np.ndarray]]] = field(
         init=False, repr=False, default_factory=dict
     )
     _row_cache: dict[int, dict[bytes, tuple[np.ndarray, np.ndarray]]] = field(
@@ -156,7 +159,19 @@ class Updater:
         self._base = _State.of(data, t)
         if posterior.data is None:
             self._states[posterior.evidence.sha256] = self._base
-        self._quantities = quantities(posterior.spec, data, self._draws, t)
+        # Questions are evaluated in blocks of draws: (draw, configuration) arrays of a block
+        # stay in cache, several times faster than one pass over all draws.
+        n = next(iter(self._draws.values())).shape[0]
+        self._blocks = [slice(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+        self._quantities = [
+            quantities(
+                posterior.spec,
+                data,
+                {k: v[b] for k, v in self._draws.items()},
+                {k: t[k][b] for k in QUANTITY_TERMS if k in t},
+            )
+            for b in self._blocks
+        ]
         self._reads = {qid: reads(self.spec, q) for qid, q in self.spec.questions.items()}
         self._base_forecast: Forecast | None = None
         if posterior.data is None:
@@ -247,9 +262,14 @@ class Updater:
 
     def reweight(self, evidence: EvidenceSet) -> Reweighting:
         """Compute importance weights from the fitted evidence to ``evidence``, with checks."""
+        state = self._evaluate(evidence)
+        if state.reweighting is None:
+            state.reweighting = self._reweight(state.log_lik)
+        return state.reweighting
+
+    def _reweight(self, ll: np.ndarray) -> Reweighting:
         import arviz as az
 
-        ll = self._evaluate(evidence).log_lik
         n = ll.size
         log_ratio = ll - self._base.log_lik
         if np.allclose(log_ratio, log_ratio[0], rtol=0.0, atol=1e-9):
@@ -272,8 +292,8 @@ class Updater:
             )
         return Reweighting(lw, k, ess, True, f"Pareto k {k:.2f} <= {K_MAX}, ESS {ess:.0f}")
 
-    def _per_config(self, qid: str, data: ModelData) -> np.ndarray:
-        """Return one question's probability per draw and configuration (S, Z), cached.
+    def _per_config(self, qid: str, data: ModelData) -> list[np.ndarray]:
+        """Return one question's probability per draw and configuration, by block, cached.
 
         The cache key is the evidence the question reads (:func:`reads`): a
         report, or a count of another channel, leaves it as it was.
@@ -295,9 +315,9 @@ class Updater:
         else:
             if len(cache) >= 3:  # (S, Z) floats each: keep a few per question
                 cache.pop(next(iter(cache)))
-            q = replace(self._quantities, data=data)
             question = self.spec.questions[qid]
-            cache[key] = QUESTION_KINDS[question.kind].compute(q, question)
+            compute = QUESTION_KINDS[question.kind].compute
+            cache[key] = [compute(replace(q, data=data), question) for q in self._quantities]
         return cache[key]
 
     def per_draw(self, evidence: EvidenceSet) -> dict[str, np.ndarray]:
@@ -305,12 +325,16 @@ class Updater:
         return self._per_draw(self._evaluate(evidence))
 
     def _per_draw(self, state: _State) -> dict[str, np.ndarray]:
-        out = {
-            qid: np.clip(
-                np.einsum("sz,sz->s", state.weights, self._per_config(qid, state.data)), 0.0, 1.0
+        out = {}
+        for qid in self.spec.questions:
+            per_config = self._per_config(qid, state.data)
+            p = np.concatenate(
+                [
+                    np.einsum("sz,sz->s", state.weights[b], x)
+                    for b, x in zip(self._blocks, per_config, strict=True)
+                ]
             )
-            for qid in self.spec.questions
-        }
+            out[qid] = np.clip(p, 0.0, 1.0)
         conditions = state.weights @ self._structure.configurations.T
         out.update(
             {f"condition:{c}": conditions[:, b] for b, c in enumerate(self.spec.binary_conditions)}
@@ -568,26 +592,29 @@ def _reach(
 ) -> int:
     """Index of the date a refit at date ``i`` reaches ahead to (``i``: no look-ahead).
 
-    Candidates are 1, 2, 4, ... dates ahead, starting from about twice as far
-    as the last base served; the farthest whose midway proposal is predicted
+    Candidates run from one date ahead to twice as far as the last base
+    served; the farthest whose midway proposal is predicted
     (:meth:`Updater.predicted_ess`) to reach back to date ``i`` with a margin
-    is taken. Without a base there is nothing to predict with: one date ahead.
+    is taken, by bisection (the prediction falls as the proposal moves away).
+    Without a base there is nothing to predict with: one date ahead.
     """
     last = len(evidences) - 1
     if updater is None:
         return min(i + 1, last)
     here = model_data(spec, evidences[i])
-    span = 1
-    while span < 2 * max(i - fitted_at, 1):
-        span *= 2
-    while span >= 1:
-        ahead = min(i + span, last)
-        if ahead > i:
-            proposal = _midway(here, model_data(spec, evidences[ahead]))
-            if updater.predicted_ess(here, proposal) >= 1.5 * ESS_MIN:
-                return ahead
-        span //= 2
-    return i
+
+    def reaches(ahead: int) -> bool:
+        proposal = _midway(here, model_data(spec, evidences[ahead]))
+        return updater.predicted_ess(here, proposal) >= REACH_MARGIN * ESS_MIN
+
+    low, high = i, min(i + 2 * max(i - fitted_at, 1), last)  # low: known to reach
+    while low < high:
+        mid = (low + high + 1) // 2
+        if reaches(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _since(start: float) -> float:
