@@ -113,10 +113,15 @@ class _State:
     @classmethod
     def of(cls, data: ModelData, t: dict[str, np.ndarray]) -> _State:
         log_joint = t["log_joint"]
-        top = log_joint.max(axis=-1, keepdims=True)
-        e = np.exp(log_joint - top)
-        total = e.sum(axis=-1)
-        return cls(data, t, np.log(total) + top[:, 0] + t["constant"], e / total[:, None])
+        log_lik, weights = np.empty(log_joint.shape[0]), np.empty_like(log_joint)
+        for a in range(0, log_joint.shape[0], CHUNK):  # blocks that stay in cache
+            block = log_joint[a : a + CHUNK]
+            top = block.max(axis=-1, keepdims=True)
+            e = np.exp(block - top)
+            total = e.sum(axis=-1)
+            log_lik[a : a + CHUNK] = np.log(total) + top[:, 0]
+            np.divide(e, total[:, None], out=weights[a : a + CHUNK])
+        return cls(data, t, log_lik + t["constant"], weights)
 
 
 @dataclass
@@ -592,11 +597,12 @@ def _reach(
 ) -> int:
     """Index of the date a refit at date ``i`` reaches ahead to (``i``: no look-ahead).
 
-    Candidates run from one date ahead to twice as far as the last base
-    served; the farthest whose midway proposal is predicted
+    Candidates are twice as far ahead as the last base served, then half
+    that, and so on; the first whose midway proposal is predicted
     (:meth:`Updater.predicted_ess`) to reach back to date ``i`` with a margin
-    is taken, by bisection (the prediction falls as the proposal moves away).
-    Without a base there is nothing to predict with: one date ahead.
+    is taken (each prediction costs an evaluation of the evidence on every
+    draw, so few are tried). Without a base there is nothing to predict
+    with: one date ahead.
     """
     last = len(evidences) - 1
     if updater is None:
@@ -607,14 +613,13 @@ def _reach(
         proposal = _midway(here, model_data(spec, evidences[ahead]))
         return updater.predicted_ess(here, proposal) >= REACH_MARGIN * ESS_MIN
 
-    low, high = i, min(i + 2 * max(i - fitted_at, 1), last)  # low: known to reach
-    while low < high:
-        mid = (low + high + 1) // 2
-        if reaches(mid):
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    span = 2 * max(i - fitted_at, 1)
+    while span >= 1:
+        ahead = min(i + span, last)
+        if ahead > i and reaches(ahead):
+            return ahead
+        span //= 2
+    return i
 
 
 def _since(start: float) -> float:
