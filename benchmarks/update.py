@@ -2,7 +2,7 @@
 
 Usage::
 
-    /work/venv/bin/python benchmarks/update.py            # full run (about 11 minutes on 2 cores)
+    /work/venv/bin/python benchmarks/update.py            # full run (about 5 minutes on 2 cores)
     /work/venv/bin/python benchmarks/update.py --quick    # smoke run (about 3 minutes)
 
 Model: models/afghanistan_2020.yaml with its shipped evidence file. Fits use
