@@ -27,7 +27,9 @@ close to it.
 
 :func:`replay` runs the same machinery through time: forecasts as of a
 sequence of dates, each carried over from the latest MCMC fit by reweighting,
-with a refit (which becomes the new base) wherever the weights fail.
+with a refit (which becomes the new base) wherever the weights fail. Its
+refits look ahead: they fit evidence midway to a later date's, so that one
+fit serves the dates on both sides of it.
 """
 
 from __future__ import annotations
@@ -260,10 +262,6 @@ class Updater:
                 cache[keys[r]] = cache.pop(keys[r])  # most recently used last
             out[r] = cache[keys[r]]
         return out
-
-    def log_likelihood(self, evidence: EvidenceSet) -> np.ndarray:
-        """Return the log-likelihood of ``evidence`` at every draw, configurations marginalised."""
-        return self._evaluate(evidence).log_lik
 
     def reweight(self, evidence: EvidenceSet) -> Reweighting:
         """Compute importance weights from the fitted evidence to ``evidence``, with checks."""
