@@ -51,6 +51,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import busy_cpu_s  # noqa: E402  (a sibling script module)
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "afghanistan_2020.yaml"
 EVIDENCE = MODEL.with_name(MODEL.stem + ".evidence.yaml")
@@ -212,16 +214,6 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def _busy_cpu_s() -> float:
-    """CPU seconds spent busy by the whole machine since boot (all cores), from /proc/stat."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return math.nan
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
 def _children_cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -237,11 +229,11 @@ def run_worker(path: str, stage: str, cache: Path, quick: bool, seed: int) -> di
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--stage", stage,
            "--seed", str(seed), *(["--quick"] if quick else [])]
     print(f"  {path:8s} {stage:9s} ...", end="", file=sys.stderr, flush=True)
-    busy0, own0 = _busy_cpu_s(), _children_cpu_s()
+    busy0, own0 = busy_cpu_s(), _children_cpu_s()
     spawn = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     exit_ = time.monotonic()
-    busy1, own1 = _busy_cpu_s(), _children_cpu_s()
+    busy1, own1 = busy_cpu_s(), _children_cpu_s()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if proc.returncode or not lines:
         sys.stderr.write(f"\nworker failed (rc={proc.returncode})\n--- stdout\n{proc.stdout}"

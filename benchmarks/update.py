@@ -72,6 +72,8 @@ from typing import Any
 
 import numpy as np
 
+from _machine import busy_cpu_s  # noqa: E402  (a sibling script module)
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "afghanistan_2020.yaml"
 EVIDENCE = MODEL.with_name(MODEL.stem + ".evidence.yaml")
@@ -235,16 +237,6 @@ def replay_dates(spec: Any, months: int) -> list[dt.date]:
 # --------------------------------------------------------------------------- measuring
 
 
-def _busy_cpu_s() -> float:
-    """CPU seconds spent busy by the whole machine since boot (all cores), from /proc/stat."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return math.nan
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu_s() -> float:
     """CPU seconds of this process (all its threads) and its waited-for children."""
     total = 0.0
@@ -264,12 +256,12 @@ class Section:
 
     def __enter__(self) -> Section:
         print(f"  {self.name} ...", end="", file=sys.stderr, flush=True)
-        self.busy, self.own, self.t0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
+        self.busy, self.own, self.t0 = busy_cpu_s(), _own_cpu_s(), time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
-        other = (_busy_cpu_s() - self.busy) - (_own_cpu_s() - self.own)
+        other = (busy_cpu_s() - self.busy) - (_own_cpu_s() - self.own)
         Section.log[self.name] = max(0.0, other)
         print(f" {self.seconds:.1f} s (other processes' CPU {max(0.0, other):.0f} s)",
               file=sys.stderr, flush=True)
