@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _message(where: str, problem: str, fix: str) -> str:
+    """Return 'where: problem Fix: fix', the form every domain error takes."""
+    return f"{where}: {problem}" + (f" Fix: {fix}" if fix else "")
+
+
 class AllegianceError(Exception):
     """Base class of every error the package raises on purpose."""
 
@@ -29,10 +34,7 @@ class SpecError(AllegianceError):
         self.key = key
         self.problem = problem
         self.fix = fix
-        message = f"{self.path}: at '{key}': {problem}"
-        if fix:
-            message += f" Fix: {fix}"
-        super().__init__(message)
+        super().__init__(_message(f"{self.path}: at '{key}'", problem, fix))
 
 
 class EvidenceError(SpecError):
@@ -60,10 +62,7 @@ class LedgerError(AllegianceError):
         self.where = where
         self.problem = problem
         self.fix = fix
-        message = f"{where}: {problem}"
-        if fix:
-            message += f" Fix: {fix}"
-        super().__init__(message)
+        super().__init__(_message(where, problem, fix))
 
 
 class DiagnosticsWarning(UserWarning):
