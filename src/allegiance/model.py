@@ -400,14 +400,20 @@ def terms(
                 - ops.gammaln(y + 1.0)
             )
             observed = ops.sum(per_obs, axis=-1)
-        else:  # numpy: only the observed cells, summed per channel
-            cj, ct = np.nonzero(mask)
-            a = alpha[..., cj]
-            cells = ops.gammaln(y[cj, ct] + a) - ops.gammaln(a) - ops.gammaln(y[cj, ct] + 1.0)
-            cells = cells * mask[cj, ct]  # a fractional mask tempers the cell
-            # One sum per channel, not a product with a one-hot matrix: a channel's value must
-            # not depend on which channels are computed with it (rows are cached one by one).
-            per_channel = [cells[..., cj == i].sum(axis=-1) for i in range(len(js))]
+        else:  # numpy: the observed cells, once per distinct count, channel by channel
+            # (a channel's value must not depend on which channels are computed with it:
+            # rows are cached one by one).
+            per_channel = []
+            for i in range(len(js)):
+                cells = np.flatnonzero(mask[i])
+                values, which = np.unique(y[i, cells], return_inverse=True)
+                m = mask[i, cells]  # a fractional mask tempers the cell
+                a = alpha[..., i]
+                per_channel.append(
+                    ops.gammaln(values + a[..., None]) @ np.bincount(which, weights=m)
+                    - m.sum() * ops.gammaln(a)
+                    - m @ ops.gammaln(y[i, cells] + 1.0)
+                )
             observed = np.stack(per_channel, -1) if per_channel else np.zeros_like(alpha)
         channel_constant = observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha)
         log_rate_post = rho[..., None] + shift[..., n_k:, :]
@@ -488,31 +494,34 @@ def patch_terms(
     Returns
     -------
     dict
-        ``log_joint``, ``constant``, ``config_prior``, ``row_ll``,
-        ``channel_constant`` and ``level_constant`` under ``d1``, equal to
-        those of ``terms(p, d1, st, ...)`` up to round-off.
+        ``log_joint``, ``constant``, ``config_prior``, ``channel_constant``
+        and ``level_constant`` under ``d1``, equal to those of ``terms(p, d1,
+        st, ...)`` up to round-off. Row terms are not assembled: patches
+        always start from a full evaluation.
     """
-    ops = _numpy_ops()
     rows = rows or (lambda which: row_terms(p, d1, st, which))
     config_prior, level_constant = base["config_prior"], base["level_constant"]
     log_joint = base["log_joint"]
     if not np.array_equal(d0["condition_loglik"], d1["condition_loglik"]):
-        config_prior = config_log_prior(p, d1, st, ops)
-        log_joint = log_joint + (config_prior - base["config_prior"])
+        # The evidence on the conditions enters the configuration prior additively and
+        # does not depend on the draws: its change is one vector over configurations.
+        delta = d1["condition_loglik"] - d0["condition_loglik"]
+        zc = st.configurations
+        shift = delta[:, 1] @ zc + delta[:, 0] @ (1.0 - zc)
+        config_prior, log_joint = config_prior + shift, log_joint + shift
     if not (
         np.array_equal(d0["level_value"], d1["level_value"])
         and np.array_equal(d0["level_mask"], d1["level_mask"])
     ):
-        level_constant = level_log_likelihood(p, d1, st, ops)
-    row_ll, channel_constant = base["row_ll"].copy(), base["channel_constant"].copy()
+        level_constant = level_log_likelihood(p, d1, st, _numpy_ops())
+    channel_constant = base["channel_constant"].copy()
     groups: dict[bytes, np.ndarray] = {}
     changed = [int(r) for r in np.flatnonzero(changed_rows(d0, d1, st))]
     new = rows(changed) if changed else {}
     for r in changed:
         ll, constant = new[r]
         key = st.sub_index[r].tobytes()
-        groups[key] = groups.get(key, 0.0) + (ll - row_ll[..., r, :])
-        row_ll[..., r, :] = ll
+        groups[key] = groups.get(key, 0.0) + (ll - base["row_ll"][..., r, :])
         if r >= st.n_slots:
             channel_constant[..., r - st.n_slots] = constant
     if groups:
@@ -527,7 +536,6 @@ def patch_terms(
         "log_joint": log_joint,
         "constant": channel_constant.sum(axis=-1) + level_constant,
         "config_prior": config_prior,
-        "row_ll": row_ll,
         "channel_constant": channel_constant,
         "level_constant": level_constant,
     }
