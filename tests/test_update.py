@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from allegiance.forecast import forecast, question_draws
 from allegiance.posterior import FitSettings
-from allegiance.update import K_MAX, Updater
+from allegiance.update import K_MAX, Updater, importance_weights
 from helpers import item, with_items
 
 Z = 4.0
@@ -142,3 +144,37 @@ def test_grade_tempers_a_report(reference_spec, reference_evidence):
         d = model_data(reference_spec, EvidenceSet.of([it]))
         assert d.condition_loglik[b, 1] == pytest.approx(report_log_ratio(it))
         assert d.condition_loglik[b, 0] == 0.0
+
+
+def _ar1_chains(rng: np.random.Generator, rho: float, chains: int, draws: int) -> np.ndarray:
+    """Stationary AR(1) chains with N(0, 1) margins."""
+    x = np.empty((chains, draws))
+    x[:, 0] = rng.standard_normal(chains)
+    noise = rng.standard_normal((chains, draws)) * math.sqrt(1.0 - rho**2)
+    for t in range(1, draws):
+        x[:, t] = rho * x[:, t - 1] + noise[:, t]
+    return x
+
+
+@pytest.mark.parametrize(("rho", "spread"), [(0.0, 0.03), (0.8, 0.11)])
+def test_importance_ess_matches_its_closed_form(rho, spread):
+    """Draws from N(0, 1) weighted to N(d, 1): ESS = n exp(-d^2) / tau, tau the ratios' IAT.
+
+    The ratio exp(d x - d^2 / 2) of an AR(1) chain has autocorrelation
+    (exp(d^2 rho^t) - 1) / (exp(d^2) - 1) at lag t. ``spread`` is the
+    estimate's relative standard deviation over 40 seeds (0.028 and 0.11); the
+    mean of 5 seeds must be within 4 standard errors. Without the chains'
+    relative efficiency the autocorrelated case would be 8x off.
+    """
+    d, chains, draws = 0.5, 4, 1000
+    lag = np.arange(1, 2000)
+    tau = 1 + 2 * float(np.sum(np.expm1(d * d * rho**lag) / math.expm1(d * d)))
+    expected = chains * draws * math.exp(-d * d) / max(tau, 1.0)
+    ratios = []
+    for seed in range(5):
+        x = _ar1_chains(np.random.default_rng(seed), rho, chains, draws)
+        log_w, k, ess = importance_weights((d * x - d * d / 2).ravel(), (chains, draws))
+        np.testing.assert_allclose(np.exp(log_w).sum(), 1.0)
+        assert k < 0.5
+        ratios.append(ess / expected)
+    assert abs(np.mean(ratios) - 1.0) < 4 * spread / math.sqrt(len(ratios))

@@ -5,7 +5,9 @@ by importance sampling: each draw is weighted by ``p(E1 | θ) / p(E0 | θ)``,
 both computed exactly per draw with the configurations marginalised
 (:func:`allegiance.model.terms` in numpy). The weights are Pareto-smoothed
 (ArviZ ``psislw``). The result is kept when the Pareto shape ``k`` is at most
-0.7 and the effective sample size left after weighting is at least 400;
+0.7 and the effective sample size left after weighting (the chains' relative
+efficiency for the weights over their sum of squares, as loo's
+``psis_n_eff``: :func:`importance_weights`) is at least 400;
 otherwise the model is refitted by MCMC. Either way the forecast says which
 path was taken and why.
 
@@ -234,8 +236,10 @@ class Updater:
         effective to the actual sample size of weights ``p_target /
         p_proposal`` under ``p_proposal`` is ``E[L_t / L_b]**2 / (E[L_p /
         L_b] E[L_t**2 / (L_p L_b)])`` (expectations over the base fit, ``L``
-        the likelihoods); it is scaled by the base's own ESS. An estimate to
-        choose a proposal by, not a check: the fit is checked again.
+        the likelihoods); it is scaled by the base's smallest ESS over its
+        variables, more cautious than the check the weights then get
+        (:func:`importance_weights`). An estimate to choose a proposal by, not
+        a check: the fit is checked again.
         """
         if self._target is None or self._target[0] is not target:
             self._target = (target, self._state(target).log_lik)
@@ -271,8 +275,6 @@ class Updater:
         return state.reweighting
 
     def _reweight(self, ll: np.ndarray) -> Reweighting:
-        import arviz as az
-
         n = ll.size
         log_ratio = ll - self._base.log_lik
         if np.allclose(log_ratio, log_ratio[0], rtol=0.0, atol=1e-9):
@@ -283,10 +285,7 @@ class Updater:
                 True,
                 "same likelihood as the fit: weights are equal",
             )
-        lw, k = az.psislw(log_ratio, reff=min(1.0, self.base_ess / n))
-        k = float(k)
-        w = np.exp(lw)
-        ess = self.base_ess * (1.0 / np.sum(w**2)) / n
+        lw, k, ess = importance_weights(log_ratio, self.posterior.shape)
         if not np.isfinite(k) or k > K_MAX:
             return Reweighting(lw, k, ess, False, f"Pareto k {k:.2f} > {K_MAX}: refit needed")
         if ess < ESS_MIN:
@@ -584,6 +583,40 @@ def replay(
         k = rw.pareto_k if rw is not None else math.nan
         steps.append(ReplayStep(when, result, "mcmc", k, _since(start)))
     return steps
+
+
+def importance_weights(
+    log_ratio: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, float, float]:
+    """Pareto-smoothed importance weights of MCMC draws, with their effective sample size.
+
+    Parameters
+    ----------
+    log_ratio : array (chain * draw,)
+        Log of the unnormalised ratio target / proposal at each draw, chains
+        one after the other.
+    shape : (int, int)
+        Chains and draws per chain.
+
+    Returns
+    -------
+    log_weights : array
+        Normalised log weights (ArviZ ``psislw``).
+    pareto_k : float
+    ess : float
+        ``r_eff / sum(w**2)``, with ``r_eff`` the relative efficiency (mean
+        ESS / draws, at most 1) of the ratios along the chains, as loo's
+        ``psis_n_eff``: the reweighted estimates average the ratios over
+        autocorrelated draws, so the effective number of independent weights
+        is scaled by how well the chains explored them.
+    """
+    import arviz as az
+
+    n = log_ratio.size
+    ratio = np.exp(log_ratio - log_ratio.max()).reshape(shape)
+    reff = min(1.0, float(az.ess(ratio, method="mean")) / n)
+    lw, k = az.psislw(log_ratio, reff=reff)
+    return lw, float(k), reff / float(np.sum(np.exp(2 * lw)))
 
 
 def _reach(
