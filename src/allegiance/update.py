@@ -5,9 +5,9 @@ by importance sampling: each draw is weighted by ``p(E1 | θ) / p(E0 | θ)``,
 both computed exactly per draw with the configurations marginalised
 (:func:`allegiance.model.terms` in numpy). The weights are Pareto-smoothed
 (ArviZ ``psislw``). The result is kept when the Pareto shape ``k`` is at most
-0.7 and the effective sample size left after weighting (the chains' relative
-efficiency for the weights over their sum of squares, as loo's
-``psis_n_eff``: :func:`importance_weights`) is at least 400;
+0.7 and every number the forecast shows (each question's and condition's
+probability) keeps an effective sample size of at least 400 under the weights
+(:func:`weighted_ess`: the weights and the chains' autocorrelation together);
 otherwise the model is refitted by MCMC. Either way the forecast says which
 path was taken and why.
 
@@ -72,7 +72,7 @@ class Reweighting:
 
     log_weights: np.ndarray  # (S,), normalised, Pareto-smoothed
     pareto_k: float
-    ess: float  # effective sample size after weighting
+    ess: float  # smallest effective sample size of a forecast quantity under the weights
     accepted: bool
     reason: str
 
@@ -113,6 +113,7 @@ class _State:
     log_lik: np.ndarray  # (S,)
     weights: np.ndarray  # (S, Z): each configuration's probability within each draw
     reweighting: Reweighting | None = None  # from the base, once computed
+    per_draw: dict[str, np.ndarray] | None = None  # each forecast quantity per draw, once computed
 
     @classmethod
     def of(cls, data: ModelData, t: dict[str, np.ndarray]) -> _State:
@@ -238,7 +239,7 @@ class Updater:
         L_b] E[L_t**2 / (L_p L_b)])`` (expectations over the base fit, ``L``
         the likelihoods); it is scaled by the base's smallest ESS over its
         variables, more cautious than the check the weights then get
-        (:func:`importance_weights`). An estimate to choose a proposal by, not
+        (:func:`weighted_ess`). An estimate to choose a proposal by, not
         a check: the fit is checked again.
         """
         if self._target is None or self._target[0] is not target:
@@ -271,12 +272,14 @@ class Updater:
         """Compute importance weights from the fitted evidence to ``evidence``, with checks."""
         state = self._evaluate(evidence)
         if state.reweighting is None:
-            state.reweighting = self._reweight(state.log_lik)
+            state.reweighting = self._reweight(state)
         return state.reweighting
 
-    def _reweight(self, ll: np.ndarray) -> Reweighting:
-        n = ll.size
-        log_ratio = ll - self._base.log_lik
+    def _reweight(self, state: _State) -> Reweighting:
+        import arviz as az
+
+        n = state.log_lik.size
+        log_ratio = state.log_lik - self._base.log_lik
         if np.allclose(log_ratio, log_ratio[0], rtol=0.0, atol=1e-9):
             return Reweighting(
                 np.full(n, -math.log(n)),
@@ -285,9 +288,14 @@ class Updater:
                 True,
                 "same likelihood as the fit: weights are equal",
             )
-        lw, k, ess = importance_weights(log_ratio, self.posterior.shape)
+        lw, k = az.psislw(log_ratio, reff=min(1.0, self.base_ess / n))
+        k = float(k)
         if not np.isfinite(k) or k > K_MAX:
-            return Reweighting(lw, k, ess, False, f"Pareto k {k:.2f} > {K_MAX}: refit needed")
+            kish = 1.0 / float(np.sum(np.exp(2 * lw)))
+            return Reweighting(lw, k, kish, False, f"Pareto k {k:.2f} > {K_MAX}: refit needed")
+        ess = min(
+            weighted_ess(x, lw, self.posterior.shape) for x in self._per_draw(state).values()
+        )
         if ess < ESS_MIN:
             return Reweighting(
                 lw, k, ess, False, f"effective sample size {ess:.0f} < {ESS_MIN:.0f}: refit needed"
@@ -327,6 +335,11 @@ class Updater:
         return self._per_draw(self._evaluate(evidence))
 
     def _per_draw(self, state: _State) -> dict[str, np.ndarray]:
+        if state.per_draw is None:
+            state.per_draw = self._compute_per_draw(state)
+        return state.per_draw
+
+    def _compute_per_draw(self, state: _State) -> dict[str, np.ndarray]:
         out = {}
         for qid in self.spec.questions:
             per_config = self._per_config(qid, state.data)
@@ -585,38 +598,42 @@ def replay(
     return steps
 
 
-def importance_weights(
-    log_ratio: np.ndarray, shape: tuple[int, int]
-) -> tuple[np.ndarray, float, float]:
-    """Pareto-smoothed importance weights of MCMC draws, with their effective sample size.
+def weighted_ess(values: np.ndarray, log_weights: np.ndarray, shape: tuple[int, int]) -> float:
+    """Effective sample size of a weighted MCMC estimate of the mean of ``values``.
+
+    The estimate ``sum(w * f)`` differs from the truth by the mean of
+    ``x = n w (f - mean)`` over the draws, whose variance along
+    autocorrelated chains is ``var(x) / ESS(x)`` (ArviZ's ESS of the mean);
+    the effective sample size is the weighted variance of ``f`` over that.
+    With equal weights it is the draws' own ESS of ``f``; with independent
+    draws it is ``var_w(f) / sum(w**2 (f - mean)**2)``, the function-specific
+    ESS of importance sampling.
 
     Parameters
     ----------
-    log_ratio : array (chain * draw,)
-        Log of the unnormalised ratio target / proposal at each draw, chains
-        one after the other.
+    values : array (chain * draw,)
+        A quantity per draw, chains one after the other.
+    log_weights : array (chain * draw,)
+        Normalised log weights.
     shape : (int, int)
         Chains and draws per chain.
 
     Returns
     -------
-    log_weights : array
-        Normalised log weights (ArviZ ``psislw``).
-    pareto_k : float
-    ess : float
-        ``r_eff / sum(w**2)``, with ``r_eff`` the relative efficiency (mean
-        ESS / draws, at most 1) of the ratios along the chains, as loo's
-        ``psis_n_eff``: the reweighted estimates average the ratios over
-        autocorrelated draws, so the effective number of independent weights
-        is scaled by how well the chains explored them.
+    float
+        ``inf`` for a quantity that is the same at every draw (it has no
+        Monte Carlo error).
     """
     import arviz as az
 
-    n = log_ratio.size
-    ratio = np.exp(log_ratio - log_ratio.max()).reshape(shape)
-    reff = min(1.0, float(az.ess(ratio, method="mean")) / n)
-    lw, k = az.psislw(log_ratio, reff=reff)
-    return lw, float(k), reff / float(np.sum(np.exp(2 * lw)))
+    w = np.exp(log_weights)
+    centred = values - w @ values
+    variance = float(w @ centred**2)
+    x = (values.size * w * centred).reshape(shape)
+    spread = float(np.var(x))
+    if variance <= 1e-300 or spread <= 1e-300:
+        return math.inf
+    return variance * float(az.ess(x, method="mean")) / spread
 
 
 def _reach(
