@@ -45,9 +45,10 @@ after the first run on it).
     per question, the largest absolute difference between the two forecasts over
     the dates, and the largest difference divided by its Monte Carlo standard error
     ``sd * sqrt(1/ESS_refit + 1/ESS_replay)``: ``sd`` and ``ESS_refit`` (the mean ESS)
-    from the refit's per-draw probabilities, ``ESS_replay`` the importance ESS of a
-    reweighted step, or the minimum ESS of the fit for a refitted step (as in
-    tests/test_update.py).
+    from the refit's per-draw probabilities, ``ESS_replay`` for a reweighted step the
+    smallest ESS of any forecast quantity under its weights (``importance_ess``, see
+    ``allegiance.update.weighted_ess``; conservative for the other questions), or the
+    minimum ESS of the fit for a refitted step (as in tests/test_update.py).
 
 The machine's busy CPU not spent by this benchmark is measured during each timed
 section (from /proc/stat) and printed: near 0 means a quiet machine.
