@@ -129,14 +129,29 @@ def test_reference_fit_passes_diagnostics(reference_spec, reference_evidence, fi
 
 @pytest.mark.slow
 def test_saved_posterior_keeps_its_identity(reference_spec, reference_evidence, fitted,
-                                            tmp_path):
+                                            tmp_path, monkeypatch):
     posterior = fitted(reference_spec, reference_evidence, FitSettings())
+    before = forecast(posterior)
     path = posterior.save(tmp_path / "post.nc")
     again = load_posterior(path, reference_spec, reference_evidence)
     assert again.idata.attrs["model_sha256"] == reference_spec.sha256
     assert "pymc" in again.idata.attrs["versions"]
-    before, after = forecast(posterior), forecast(again)
+    # The checks travel with the draws: a stored fit is not diagnosed again on loading.
+    assert again.diagnostics == before.diagnostics
+    import importlib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored fit was diagnosed again")
+
+    monkeypatch.setattr(importlib.import_module("allegiance.forecast"), "diagnose", refuse)
+    after = forecast(again)
     assert [q.probability for q in before.questions] == [q.probability for q in after.questions]
+    assert after.diagnostics == before.diagnostics
+    from allegiance.update import Updater
+
+    own = Updater(again).forecast(reference_evidence)
+    np.testing.assert_allclose([q.probability for q in own.questions],
+                               [q.probability for q in before.questions], rtol=1e-12)
     other = with_items(reference_evidence, item("x", "condition", "2020-03-01",
                                                 condition="ceasefire_kabul", value=True))
     with pytest.raises(ProvenanceError, match="evidence_sha256"):

@@ -44,6 +44,14 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 EXIT_BAD_INPUT = 2
+
+
+def _arviz_without_numba() -> None:
+    # ArviZ compiles a numba variance on first use in every process (0.3-0.5 s of a 4 s
+    # command) for arrays of a few thousand draws, where numpy's takes microseconds.
+    import arviz as az
+
+    az.Numba.disable_numba()
 EXIT_UNTRUSTWORTHY = 3
 
 
@@ -128,17 +136,22 @@ def _stored_fits(spec: ModelSpec, settings: FitSettings) -> list[Path]:
     return sorted(store_dir(spec).glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-def _fit_and_store(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> Posterior:
+def _fit_and_store(
+    spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings
+) -> tuple[Posterior, Forecast]:
+    """Fit, forecast (which checks the fit), and store the fit with its diagnostics."""
+    from allegiance.forecast import forecast
     from allegiance.posterior import fit, prepare
 
     with err.status("compiling the model (once per process)"):
         prepare(spec)
     posterior = fit(spec, evidence, settings, progress=sys.stderr.isatty())
+    result = forecast(posterior)
     path = posterior.save(store_path(spec, evidence, settings))
     err.print(
         f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {path}", highlight=False
     )
-    return posterior
+    return posterior, result
 
 
 def run_forecast(
@@ -154,6 +167,7 @@ def run_forecast(
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
 
+    _arviz_without_numba()
     exact = store_path(spec, evidence, settings)
     if exact.exists() and not refit:
         result = forecast(load_posterior(exact, spec, evidence))
@@ -171,7 +185,7 @@ def run_forecast(
         reason = f"refitted: reweighting {stored[0].name} failed ({rw.reason})"
     else:
         reason = "fitted by MCMC: no stored fit" if not refit else "fitted by MCMC (--refit)"
-    result = forecast(_fit_and_store(spec, evidence, settings))
+    _, result = _fit_and_store(spec, evidence, settings)
     result.method_reason = reason
     return result
 
@@ -622,7 +636,8 @@ def explain(
         ev = book.evidence(as_of=when, as_recorded=as_recorded)
         settings = FitSettings()
         stored = _stored_fits(spec, settings)
-        base = load_posterior(stored[0], spec) if stored else _fit_and_store(spec, ev, settings)
+        _arviz_without_numba()
+        base = load_posterior(stored[0], spec) if stored else _fit_and_store(spec, ev, settings)[0]
         rows = Updater(base, settings).explain(ev, question, allow_refit=allow_refit)
     except AllegianceError as exc:
         raise _fail(exc) from None

@@ -200,7 +200,8 @@ def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = N
 
     Diagnostics cover every free variable and every question's per-draw
     probability; a failure marks the forecast untrustworthy and is printed
-    with it.
+    with it. They are kept on the posterior (and saved with it), so they are
+    computed once per fit.
 
     Parameters
     ----------
@@ -209,7 +210,11 @@ def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = N
         :func:`question_draws` of the posterior, if already computed.
     """
     per_draw = question_draws(posterior) if per_draw is None else per_draw
-    diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
+    if posterior.diagnostics is None:
+        posterior.diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
     return summarise(
-        posterior.spec, per_draw, diagnostics, provenance_of(posterior, posterior.evidence)
+        posterior.spec,
+        per_draw,
+        posterior.diagnostics,
+        provenance_of(posterior, posterior.evidence),
     )

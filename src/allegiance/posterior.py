@@ -117,6 +117,9 @@ class Posterior:
     # The arrays fitted, when they are not those of `evidence`: a proposal for importance
     # sampling (see update.replay), never a forecast by itself.
     data: ModelData | None = None
+    # Checks of the draws and of the forecasts computed from them (forecast.forecast), once
+    # made; saved with the draws so that a stored fit is not checked again on every load.
+    diagnostics: Diagnostics | None = None
 
     def draws(self) -> dict[str, np.ndarray]:
         """Free variables as arrays (chain, draw, dim)."""
@@ -141,6 +144,8 @@ class Posterior:
     def save(self, path: str | Path) -> Path:
         """Write the posterior to NetCDF with the model and evidence hashes in its attributes.
 
+        Its diagnostics go with it once computed (:func:`allegiance.forecast.forecast`).
+
         Raises
         ------
         ProvenanceError
@@ -150,6 +155,8 @@ class Posterior:
             raise ProvenanceError("a proposal fit is not the posterior of its evidence: not saved")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.diagnostics is not None:
+            self.idata.attrs["diagnostics"] = json.dumps(asdict(self.diagnostics))
         self.idata.to_netcdf(str(path))
         return path
 
@@ -278,7 +285,9 @@ def load_posterior(
                 "Refit instead of loading."
             )
     settings = FitSettings(**json.loads(attrs["fit_settings"]))
-    return Posterior(spec, evidence, idata, settings)
+    stored = attrs.get("diagnostics")
+    diagnostics = Diagnostics(**json.loads(stored)) if stored else None
+    return Posterior(spec, evidence, idata, settings, diagnostics=diagnostics)
 
 
 def warn_if_failed(diagnostics: Diagnostics) -> None:

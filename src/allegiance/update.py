@@ -185,13 +185,23 @@ class Updater:
         self._reads = {qid: reads(self.spec, q) for qid, q in self.spec.questions.items()}
         self._base_forecast: Forecast | None = None
         if posterior.data is None:
-            per_draw = self._per_draw(self._base)
-            self._base_forecast = forecast(
-                posterior, {k: v.reshape(posterior.shape) for k, v in per_draw.items()}
-            )
-            self._diagnostics = self._base_forecast.diagnostics
+            # A stored fit brings its diagnostics; its own forecast is made when asked for.
+            if posterior.diagnostics is None:
+                self._own_forecast()
+            assert posterior.diagnostics is not None
+            self._diagnostics = posterior.diagnostics
         else:  # a proposal: its own forecasts are never shown, its draws are checked
             self._diagnostics = diagnose(posterior.draws(), posterior.divergences)
+
+    def _own_forecast(self) -> Forecast:
+        """Return the base fit's forecast of its own evidence (made once)."""
+        if self._base_forecast is None:
+            p = self.posterior
+            per_draw = self._per_draw(self._base)
+            self._base_forecast = forecast(
+                p, {k: v.reshape(p.shape) for k, v in per_draw.items()}
+            )
+        return self._base_forecast
 
     @property
     def spec(self) -> Any:
@@ -372,14 +382,14 @@ class Updater:
         return self._forecast(evidence, allow_refit=allow_refit, adopt=True)
 
     def _forecast(self, evidence: EvidenceSet, *, allow_refit: bool, adopt: bool) -> Forecast:
-        if self._base_forecast is not None and evidence.sha256 == self.posterior.evidence.sha256:
-            return self._base_forecast
+        if self.posterior.data is None and evidence.sha256 == self.posterior.evidence.sha256:
+            return self._own_forecast()
         rw = self.reweight(evidence)
         if not rw.accepted and allow_refit:
             refit = fit(self.spec, evidence, self.settings or self.posterior.settings)
             if adopt:
                 self.adopt(refit)
-            own = self._base_forecast if adopt else None
+            own = self._own_forecast() if adopt else None
             result = replace(own) if own is not None else forecast(refit)
             result.method, result.method_reason = "mcmc", f"refitted: {rw.reason}"
             result.provenance = {**result.provenance, "pareto_k": rw.pareto_k}
