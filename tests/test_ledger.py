@@ -231,18 +231,18 @@ def test_default_url_is_an_sqlite_file_beside_the_model(tmp_path: Path) -> None:
 
 
 def test_a_new_ledger_has_the_current_schema(sqlite_url: str, spec: ModelSpec) -> None:
-    assert SCHEMA_VERSION == 2 and sorted(MIGRATIONS) == [1, 2]
+    assert SCHEMA_VERSION == 3 and sorted(MIGRATIONS) == [1, 2, 3]
     with Ledger(sqlite_url, spec) as ledger:
-        assert ledger.schema_version == 2
+        assert ledger.schema_version == 3
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     conn.close()
-    assert {"schema_version", "items", "forecasts"} <= tables
-    assert versions == [1, 2]
+    assert {"schema_version", "items", "forecasts", "ledger_model"} <= tables
+    assert versions == [1, 2, 3]
     with Ledger(sqlite_url, spec) as reopened:  # opening again migrates nothing
-        assert reopened.schema_version == 2
+        assert reopened.schema_version == 3
 
 
 V1_SCHEMA = """
@@ -280,7 +280,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     conn.executescript(V1_SCHEMA)
     conn.close()
     with Ledger(f"sqlite:///{path}", spec) as ledger:
-        assert ledger.schema_version == 2
+        assert ledger.schema_version == 3
         assert ledger.items() == [
             Item("deal_yes", "condition", dt.date(2019, 12, 20), "press release", "B2",
                  {"condition": "deal", "value": True}, author="an analyst",
@@ -300,9 +300,11 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     conn = sqlite3.connect(path)
     versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     columns = [r[1] for r in conn.execute("PRAGMA table_info(forecasts)")]
+    owners = [r[0] for r in conn.execute("SELECT model_id FROM ledger_model")]
     conn.close()
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert "evidence_sha256" in columns and "fit_method" in columns
+    assert owners == [spec.id]  # an older ledger goes to the first model that opens it
 
 
 def test_a_newer_ledger_is_refused_and_left_untouched(sqlite_url: str, spec: ModelSpec) -> None:
@@ -311,10 +313,10 @@ def test_a_newer_ledger_is_refused_and_left_untouched(sqlite_url: str, spec: Mod
     path = sqlite_url.removeprefix("sqlite:///")
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("INSERT INTO schema_version VALUES (3, '2030-01-01 00:00:00.000000')")
+        conn.execute("INSERT INTO schema_version VALUES (4, '2030-01-01 00:00:00.000000')")
     conn.close()
     before = Path(path).read_bytes()
-    with pytest.raises(LedgerError, match="schema version 3, newer than the version 2") as info:
+    with pytest.raises(LedgerError, match="schema version 4, newer than the version 3") as info:
         Ledger(sqlite_url, spec)
     assert isinstance(info.value, AllegianceError)
     assert "upgrade allegiance" in str(info.value)
@@ -546,6 +548,19 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
     ledger.retract("deal_yes", source="correction", grade="A1", now=NOW)
     ledger.append([no], now=NOW)
     assert ledger.evidence().items[-1].fields["value"] is False
+
+
+def test_a_ledger_holds_one_models_evidence(url: str, spec: ModelSpec, tmp_path: Path) -> None:
+    """Another model opening the ledger is refused, and nothing is written."""
+    with Ledger(url, spec) as ledger:
+        ledger.append([report("r1")], now=NOW)
+        before = ledger.items()
+    other = tmp_path / "other.yaml"
+    other.write_text(MINIMAL.read_text().replace("id: minimal", "id: other_theatre", 1))
+    with pytest.raises(LedgerError, match="evidence of model 'minimal', not of 'other_theatre'"):
+        Ledger(url, load_spec(other))
+    with Ledger(url, spec) as again:
+        assert again.items() == before
 
 
 def test_an_item_the_changed_model_no_longer_knows_is_named_and_can_be_retracted(

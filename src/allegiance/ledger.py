@@ -85,7 +85,7 @@ from allegiance.spec import ModelSpec, _Reader
 if TYPE_CHECKING:
     from allegiance.forecast import Forecast
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 60.0  # how long an SQLite writer waits for the write lock
 _PG_LOCK_KEY = 0x616C6C6567  # pg_advisory_xact_lock key shared by every ledger writer
 _WRITE = "allegiance_ledger_write"  # execution option: this transaction writes
@@ -126,6 +126,14 @@ SCHEMA = Table(
     METADATA,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", _UTCDateTime, nullable=False),
+)
+
+# The model whose evidence the ledger holds: one row, written by the first model to open it.
+OWNER = Table(
+    "ledger_model",
+    METADATA,
+    Column("model_id", String(200), primary_key=True),
+    Column("claimed_at", _UTCDateTime, nullable=False),
 )
 
 ITEMS = Table(
@@ -179,8 +187,13 @@ def _migrate_to_2(conn: Connection) -> None:
     FORECASTS.create(conn)
 
 
+def _migrate_to_3(conn: Connection) -> None:
+    """Version 3: the ``ledger_model`` table; an older ledger goes to the first model to open it."""
+    OWNER.create(conn)
+
+
 Migration = Callable[[Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: _migrate_to_1, 2: _migrate_to_2}
+MIGRATIONS: dict[int, Migration] = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
 
 
@@ -362,8 +375,10 @@ class Ledger:
     def _ensure_schema(self) -> None:
         with self._reading() as conn:
             version = self._version(conn)
+            owner = self._owner(conn) if version == SCHEMA_VERSION else None
         self._check_not_newer(version)
-        if version == SCHEMA_VERSION:
+        if owner is not None:
+            self._check_owner(owner)
             return
         with self._writing() as conn:  # another process may have migrated meanwhile
             version = self._version(conn)
@@ -373,6 +388,25 @@ class Ledger:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[target](conn)
                 conn.execute(insert(SCHEMA).values(version=target, applied_at=_now(None)))
+            owner = self._owner(conn)
+            if owner is None:
+                conn.execute(insert(OWNER).values(model_id=self.spec.id, claimed_at=_now(None)))
+            else:
+                self._check_owner(owner)
+
+    @staticmethod
+    def _owner(conn: Connection) -> str | None:
+        return conn.execute(select(OWNER.c.model_id)).scalar()
+
+    def _check_owner(self, owner: str) -> None:
+        # Items name conditions and actors of one model: two models must not share a ledger.
+        if owner != self.spec.id:
+            raise LedgerError(
+                self.name,
+                f"the ledger holds the evidence of model {owner!r}, not of {self.spec.id!r}.",
+                "give each model its own ledger: the default file beside the model file, "
+                "or another database (or PostgreSQL schema) in --ledger.",
+            )
 
     def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
