@@ -72,7 +72,9 @@ class Reweighting:
 
     log_weights: np.ndarray  # (S,), normalised, Pareto-smoothed
     pareto_k: float
-    ess: float  # smallest effective sample size of a forecast quantity under the weights
+    # Smallest ESS of a forecast quantity under the weights (weighted_ess); when the Pareto k
+    # already failed, the weights' own 1 / sum(w**2).
+    ess: float
     accepted: bool
     reason: str
 
