@@ -114,6 +114,28 @@ def test_strong_evidence_triggers_a_refit_that_becomes_the_base(reference_spec,
 
 
 @pytest.mark.slow
+def test_too_few_effective_draws_refuse_weights_with_a_good_pareto_k(reference_evidence,
+                                                                     updater):
+    """Taliban defections of 32 a month for three months: k about 0.34, ESS about 175."""
+    months = ("2019-09", "2019-10", "2019-11")
+    more = [item(f"more_{m}", "count", f"{m}-28", series="defectors_to_isk",
+                 category="taliban", month=m, count=32) for m in months]
+    evidence = with_items(reference_evidence, *more,
+                          drop=lambda i: i.kind == "count" and i.fields["category"] == "taliban"
+                          and i.fields["month"] in months)
+    rw = updater.reweight(evidence)
+    assert rw.pareto_k <= K_MAX and not rw.accepted
+    assert "effective sample size" in rw.reason
+    # The size checked is the smallest over every probability the forecast shows.
+    shape = updater.posterior.shape
+    per_draw = updater.per_draw(evidence)
+    assert rw.ess == pytest.approx(min(weighted_ess(x, rw.log_weights, shape)
+                                       for x in per_draw.values()))
+    result = updater.forecast(evidence, allow_refit=False)
+    assert not result.trustworthy and "effective sample size" in result.method_reason
+
+
+@pytest.mark.slow
 def test_attribution_finds_the_item_that_moved_the_forecast(reference_evidence, updater):
     ties = item("ties", "report", "2019-11-25", target="aligns_with_isk.haqqani",
                 favours=True, likelihood_ratio=200.0)
