@@ -13,7 +13,6 @@ returns the event probability per draw and configuration.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -105,18 +104,26 @@ def _count_at_least(q: Quantities, channel: int, months: int, needed: np.ndarray
     evaluated once per sub-configuration of the channel (the few conditions
     that move its rate) and gathered to every configuration.
     """
+    tail, index = _count_tail(q, channel, months, needed)
+    return tail[:, index]
+
+
+def _count_tail(
+    q: Quantities, channel: int, months: int, needed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_count_at_least` per sub-configuration (draw, M), and each configuration's one."""
     needed = np.asarray(needed, dtype=float)
-    shape = (q.n_draws, q.n_configurations)
-    if months <= 0 or np.all(needed <= 0):
-        return np.broadcast_to((needed <= 0).astype(float), shape)
     log_rate, index = q.channel_log_rate(channel)
     used, index = np.unique(index, return_inverse=True)
+    if months <= 0 or np.all(needed <= 0):
+        shape = (q.n_draws, len(used))
+        return np.broadcast_to((needed <= 0).astype(float), shape), index
     mean = months * np.exp(log_rate[:, used])
     size = months / q.overdispersion[:, channel][:, None]
     # A sum of iid NB(mu, r) is NB(n mu, n r), and P(X >= k) = I_{1-p}(k, r) for k >= 1
     # (the regularized incomplete beta), with 1 - p = mean / (size + mean).
     tail = sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean))
-    return np.where(needed <= 0, 1.0, tail)[:, index]
+    return np.where(needed <= 0, 1.0, tail), index
 
 
 def _absorption(q: Quantities, question: Question) -> np.ndarray:
@@ -136,7 +143,9 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
     stay = [1.0 - m for m in merge]
     # Enumerate which factions merge into the receiving group (2**len(actors) subsets):
     # P = 1 - sum over subsets of P(subset) * P(flow falls short of what it still needs),
-    # and a subset that reaches the threshold by itself contributes nothing.
+    # and a subset that reaches the threshold by itself contributes nothing. Shortfalls
+    # are taken per sub-configuration of the channel before they are gathered, and the
+    # (draw, configuration) products run in place: the arrays are large, the arithmetic cheap.
     total = np.ones_like(merge[0])
     for mask in range(2 ** len(actors)):
         chosen = [bool(mask >> i & 1) for i in range(len(actors))]
@@ -144,10 +153,11 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
         needed = float(f["threshold"]) - seen - bulk
         if needed <= 0:
             continue
-        weight = functools.reduce(
-            np.multiply, [m if c else s for m, s, c in zip(merge, stay, chosen, strict=True)]
-        )
-        total -= weight * (1.0 - _count_at_least(q, channel, remaining, np.asarray(needed)))
+        tail, index = _count_tail(q, channel, remaining, np.asarray(needed))
+        term = np.take(1.0 - tail, index, axis=-1)
+        for m, s, c in zip(merge, stay, chosen, strict=True):
+            np.multiply(term, m if c else s, out=term)
+        total -= term
     return total
 
 
