@@ -44,6 +44,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 EXIT_BAD_INPUT = 2
+EXIT_UNTRUSTWORTHY = 3
 
 
 def _arviz_without_numba() -> None:
@@ -52,7 +53,6 @@ def _arviz_without_numba() -> None:
     import arviz as az
 
     az.Numba.disable_numba()
-EXIT_UNTRUSTWORTHY = 3
 
 
 class Format(StrEnum):
