@@ -40,13 +40,15 @@ def simulate(spec, q, question, s, z, rng):
     def leave(actor):
         k = q.slot(f["hazard"], actor)
         months = horizon - q.exposure_months(k)
-        return rng.random(N_SIM) < 1 - np.exp(q.log1m_p[s, k, z]) ** months
+        return rng.random(N_SIM) < 1 - np.exp(q.sub_log1m_p[s, k, q.sub_index[k, z]]) ** months
 
     def chance(node, actor):
-        return rng.random(N_SIM) < np.exp(q.log_p[s, q.slot(node, actor), z])
+        k = q.slot(node, actor)
+        return rng.random(N_SIM) < np.exp(q.sub_log_p[s, k, q.sub_index[k, z]])
 
     def future_counts(channel, months):
-        mu = np.exp(q.log_rate_post[s, channel, z])
+        log_rate, index = q.channel_log_rate(channel)
+        mu = np.exp(log_rate[s, index[z]])
         alpha = 1 / q.overdispersion[s, channel]
         return stats.nbinom.rvs(alpha, alpha / (alpha + mu), size=(N_SIM, months),
                                 random_state=rng).sum(axis=1)

@@ -103,12 +103,6 @@ DATA_NAMES = (
 )
 
 
-def _numpy_gather(x: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Pick ``x[..., r, index[r, z]]``: rows' sub-configuration values for every configuration."""
-    rows = np.arange(index.shape[0])[:, None]
-    return x[..., rows, index]
-
-
 def _numpy_logaddexp(a: Any, b: Any) -> np.ndarray:
     # numpy's own logaddexp is scalar code; this form runs vectorised, about twice as fast.
     return np.maximum(a, b) + np.log1p(np.exp(-np.abs(a - b)))
@@ -689,21 +683,6 @@ class Quantities:
             ``rates[:, index]`` is the log-rate per configuration.
         """
         return self.sub_log_rate_post[:, j, :], self.sub_index[self.sub_log_p.shape[1] + j]
-
-    @cached_property
-    def log_p(self) -> np.ndarray:
-        """Slot log-probabilities for every configuration, (draw, slot, configuration)."""
-        return _numpy_gather(self.sub_log_p, self.sub_index[: len(self.spec.slots)])
-
-    @cached_property
-    def log1m_p(self) -> np.ndarray:
-        """Slot log-probabilities of no event, (draw, slot, configuration)."""
-        return _numpy_gather(self.sub_log1m_p, self.sub_index[: len(self.spec.slots)])
-
-    @cached_property
-    def log_rate_post(self) -> np.ndarray:
-        """Forward log-rates for every configuration, (draw, channel, configuration)."""
-        return _numpy_gather(self.sub_log_rate_post, self.sub_index[len(self.spec.slots) :])
 
     @property
     def events(self) -> np.ndarray:
