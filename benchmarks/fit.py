@@ -14,7 +14,7 @@ plain
     defaults otherwise (convergence checks included), progress bar off; the package's
     own tune and draws do not apply to it.
 package
-    ``allegiance.posterior.fit(spec, evidence, FitSettings())``: nutpie, numba backend,
+    ``allegiance.posterior.sampling(spec, evidence, FitSettings())``: nutpie, numba backend,
     low-rank mass matrix, the compiled model cached per process and fed new data with
     ``with_data``.
 
@@ -82,16 +82,30 @@ def _new_evidence(spec: Any, evidence: Any) -> Any:
     month = spec.analysis_date.strftime("%Y-%m")
     if spec.channels:
         series, category = spec.channels[-1]
-        seen = [i.fields["count"] for i in evidence.items if i.kind == "count"
-                and (i.fields["series"], i.fields["category"]) == (series, category)]
+        seen = [
+            i.fields["count"]
+            for i in evidence.items
+            if i.kind == "count"
+            and (i.fields["series"], i.fields["category"]) == (series, category)
+        ]
         count = int(round(sum(seen) / len(seen))) if seen else 10
-        fields: dict[str, Any] = {"series": series, "category": category, "month": month,
-                                  "count": count}
+        fields: dict[str, Any] = {
+            "series": series,
+            "category": category,
+            "month": month,
+            "count": count,
+        }
         kind = "count"
     else:
         fields, kind = {"condition": spec.binary_conditions[0], "value": True}, "condition"
-    item = Item(id="benchmark_new_item", kind=kind, date=spec.analysis_date + dt.timedelta(27),
-                source="benchmark: synthetic new item", grade="C3", fields=fields)
+    item = Item(
+        id="benchmark_new_item",
+        kind=kind,
+        date=spec.analysis_date + dt.timedelta(27),
+        source="benchmark: synthetic new item",
+        grade="C3",
+        fields=fields,
+    )
     new = EvidenceSet.of([*evidence.items, item])
     model_data(spec, new)  # validates: no contradiction
     return new
@@ -111,8 +125,14 @@ def _plain_fit(model: Any, settings: Any, quick: bool) -> tuple[Any, float]:
 
     n = QUICK if quick else FULL
     with model:
-        idata = pm.sample(draws=n["draws"], tune=n["tune"], chains=CHAINS, cores=CORES,
-                          random_seed=settings.seed, progressbar=False)
+        idata = pm.sample(
+            draws=n["draws"],
+            tune=n["tune"],
+            chains=CHAINS,
+            cores=CORES,
+            random_seed=settings.seed,
+            progressbar=False,
+        )
     return idata, float(idata.posterior.attrs["sampling_time"])
 
 
@@ -127,11 +147,19 @@ def _diagnostics(posterior: Any) -> dict[str, Any]:
     return {
         "divergences": posterior.divergences,
         "max_rhat": max(free.max_rhat, fc.max_rhat),
-        "free": {"max_rhat": free.max_rhat, "min_ess_bulk": free.min_ess_bulk,
-                 "min_ess_tail": free.min_ess_tail, "worst": free.worst},
-        "forecast": {"max_rhat": fc.max_rhat, "min_ess_bulk": fc.min_ess_bulk,
-                     "min_ess_tail": fc.min_ess_tail, "worst": fc.worst,
-                     "n_quantities": len(per_draw)},
+        "free": {
+            "max_rhat": free.max_rhat,
+            "min_ess_bulk": free.min_ess_bulk,
+            "min_ess_tail": free.min_ess_tail,
+            "worst": free.worst,
+        },
+        "forecast": {
+            "max_rhat": fc.max_rhat,
+            "min_ess_bulk": fc.min_ess_bulk,
+            "min_ess_tail": fc.min_ess_tail,
+            "worst": fc.worst,
+            "n_quantities": len(per_draw),
+        },
         "diagnostics_s": time.monotonic() - t0,
     }
 
@@ -144,7 +172,7 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
     if path == "package":
         import nutpie
 
-        import allegiance.posterior as post
+        import allegiance.posterior.sampling as post
     from allegiance.evidence import model_data
     from allegiance.model import build_model
     from allegiance.posterior import FitSettings, Posterior
@@ -171,7 +199,7 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
         t0 = time.monotonic()
         model = build_model(spec, model_data(spec, evidence))
         idata, sampling = _plain_fit(model, settings, quick)
-        posterior = Posterior(spec, evidence, idata, settings)
+        posterior = Posterior.from_inference_data(spec, evidence, idata, settings)
     out["t_fit_done"] = time.monotonic()
     out["fit_s"] = out["t_fit_done"] - t0
     out["sampling_s"] = sampling
@@ -191,8 +219,9 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
             second["sampling_s"] = posterior2.fit_seconds
             second["compiled_cache_before"] = len(before)
             second["compiled_cache_after"] = len(post._COMPILED)
-            second["same_compiled_object"] = all(post._COMPILED.get(k) is v
-                                                 for k, v in before.items())
+            second["same_compiled_object"] = all(
+                post._COMPILED.get(k) is v for k, v in before.items()
+            )
             second["compile_calls"] = len(compiles) - n_compiles
         else:
             t0 = time.monotonic()
@@ -201,7 +230,7 @@ def worker(path: str, stage: str, quick: bool, seed: int) -> None:
             idata2, sampling2 = _plain_fit(model, settings, quick)
             second["fit_s"] = time.monotonic() - t0
             second["sampling_s"] = sampling2
-            posterior2 = Posterior(spec, new, idata2, settings)
+            posterior2 = Posterior.from_inference_data(spec, new, idata2, settings)
         second["setup_s"] = second["fit_s"] - second["sampling_s"]
         second["evidence_sha256_differs"] = posterior2.evidence.sha256 != evidence.sha256
         second.update(_diagnostics(posterior2))
@@ -222,12 +251,24 @@ def _children_cpu_s() -> float:
 def run_worker(path: str, stage: str, cache: Path, quick: bool, seed: int) -> dict[str, Any]:
     """Run one worker subprocess with the given PyTensor cache; return its JSON plus wall times."""
     env = dict(os.environ)
-    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",")
-             if f and not f.startswith(("base_compiledir=", "compiledir="))]
+    flags = [
+        f
+        for f in env.get("PYTENSOR_FLAGS", "").split(",")
+        if f and not f.startswith(("base_compiledir=", "compiledir="))
+    ]
     env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={cache}"])
     env["NUMBA_CACHE_DIR"] = str(cache / "numba_cache_dir")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--stage", stage,
-           "--seed", str(seed), *(["--quick"] if quick else [])]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        path,
+        "--stage",
+        stage,
+        "--seed",
+        str(seed),
+        *(["--quick"] if quick else []),
+    ]
     print(f"  {path:8s} {stage:9s} ...", end="", file=sys.stderr, flush=True)
     busy0, own0 = busy_cpu_s(), _children_cpu_s()
     spawn = time.monotonic()
@@ -236,10 +277,12 @@ def run_worker(path: str, stage: str, cache: Path, quick: bool, seed: int) -> di
     busy1, own1 = busy_cpu_s(), _children_cpu_s()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if proc.returncode or not lines:
-        sys.stderr.write(f"\nworker failed (rc={proc.returncode})\n--- stdout\n{proc.stdout}"
-                         f"\n--- stderr\n{proc.stderr[-6000:]}\n")
+        sys.stderr.write(
+            f"\nworker failed (rc={proc.returncode})\n--- stdout\n{proc.stdout}"
+            f"\n--- stderr\n{proc.stderr[-6000:]}\n"
+        )
         raise SystemExit(1)
-    res = json.loads(lines[-1][len(MARK):])
+    res = json.loads(lines[-1][len(MARK) :])
     res["wall_s"] = exit_ - spawn  # spawn to exit
     res["to_posterior_s"] = res["t_fit_done"] - spawn
     res["ready_s"] = res["t_ready"] - spawn  # interpreter + imports + loading files
@@ -250,8 +293,12 @@ def run_worker(path: str, stage: str, cache: Path, quick: bool, seed: int) -> di
     res["other_cpu_s"] = max(0.0, (busy1 - busy0) - res["worker_cpu_s"])
     for key in ("t_start", "t_ready", "t_fit_done", "t_end"):
         res.pop(key)
-    print(f" {res['wall_s']:6.1f} s (its CPU {res['worker_cpu_s']:.0f} s, other processes' CPU "
-          f"{res['other_cpu_s']:.0f} s)", file=sys.stderr, flush=True)
+    print(
+        f" {res['wall_s']:6.1f} s (its CPU {res['worker_cpu_s']:.0f} s, other processes' CPU "
+        f"{res['other_cpu_s']:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
     return res
 
 
@@ -284,8 +331,10 @@ def build_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, Any, Any, A
     def section(title: str) -> None:
         rows.append((title, "section", None, None, None))
 
-    for stage, title in (("cold", "COLD cache, fresh process (fit only)"),
-                         ("warm", "WARM cache, fresh process (fit only)")):
+    for stage, title in (
+        ("cold", "COLD cache, fresh process (fit only)"),
+        ("warm", "WARM cache, fresh process (fit only)"),
+    ):
         a, b = p[stage], k[stage]
         section(title)
         times("  whole process, spawn -> exit", a["wall_s"], b["wall_s"])
@@ -301,13 +350,26 @@ def build_rows(r: dict[str, dict[str, Any]]) -> list[tuple[str, str, Any, Any, A
     times("    outside sampling (compile, init)", a2["setup_s"], b2["setup_s"])
     times("    sampling (tune + draws)", a2["sampling_s"], b2["sampling_s"])
     rows.append(("  nutpie compiles during the refit", "int", None, b2["compile_calls"], None))
-    rows.append(("  _COMPILED entries before -> after", "text", "-",
-                 f"{b2['compiled_cache_before']} -> {b2['compiled_cache_after']}", None))
+    rows.append(
+        (
+            "  _COMPILED entries before -> after",
+            "text",
+            "-",
+            f"{b2['compiled_cache_before']} -> {b2['compiled_cache_after']}",
+            None,
+        )
+    )
     rows.append(("  divergences (refit)", "int", a2["divergences"], b2["divergences"], None))
     rows.append(("  max R-hat (refit)", "rhat", a2["max_rhat"], b2["max_rhat"], None))
-    rows.append(("  min ESS forecasts (refit)", "n",
-                 min(a2["forecast"]["min_ess_bulk"], a2["forecast"]["min_ess_tail"]),
-                 min(b2["forecast"]["min_ess_bulk"], b2["forecast"]["min_ess_tail"]), None))
+    rows.append(
+        (
+            "  min ESS forecasts (refit)",
+            "n",
+            min(a2["forecast"]["min_ess_bulk"], a2["forecast"]["min_ess_tail"]),
+            min(b2["forecast"]["min_ess_bulk"], b2["forecast"]["min_ess_tail"]),
+            None,
+        )
+    )
 
     a1, b1 = p["analysis"]["first"], k["analysis"]["first"]
     section("Sampling quality (first fit; ratio package / plain)")
@@ -345,23 +407,26 @@ def render(rows: list[tuple[str, str, Any, Any, Any]], header: str) -> str:
     cols = ("plain pm.sample", "package fit", "ratio")
     widths = [max([len(c[i]) for c in cells if c] + [len(cols[i])]) + 2 for i in range(3)]
     w0 = max(len(r[0]) for r in rows if r[1] != "section") + 1
-    out = [header, "", " " * w0 + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths,
-                                                                       strict=True))]
+    out = [header, "", " " * w0 + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths, strict=True))]
     out.append("-" * (w0 + sum(widths)))
     for (label, *_), row in zip(rows, cells, strict=True):
         if row is None:
             out.append(label)
         else:
-            out.append(f"{label:{w0}s}" + "".join(f"{c:>{w}s}" for c, w in zip(row, widths,
-                                                                               strict=True)))
+            out.append(
+                f"{label:{w0}s}" + "".join(f"{c:>{w}s}" for c, w in zip(row, widths, strict=True))
+            )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments; run as the orchestrating parent or as a worker."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help=f"smoke run: {QUICK['tune']} tune + {QUICK['draws']} draws per chain")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK['tune']} tune + {QUICK['draws']} draws per chain",
+    )
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for both paths")
     ap.add_argument("--worker", choices=("plain", "package"), help=argparse.SUPPRESS)
     ap.add_argument("--stage", choices=("cold", "warm", "analysis"), help=argparse.SUPPRESS)
@@ -372,52 +437,70 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.monotonic()
     n = QUICK if args.quick else FULL
-    print(f"benchmark: {MODEL.name}, evidence "
-          f"{EVIDENCE.name if EVIDENCE.exists() else '(none)'}, {CHAINS} chains x "
-          f"{n['tune']} tune + {n['draws']} draws, cores={CORES}, seed={args.seed}",
-          file=sys.stderr)
+    print(
+        f"benchmark: {MODEL.name}, evidence "
+        f"{EVIDENCE.name if EVIDENCE.exists() else '(none)'}, {CHAINS} chains x "
+        f"{n['tune']} tune + {n['draws']} draws, cores={CORES}, seed={args.seed}",
+        file=sys.stderr,
+    )
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="allegiance-bench-") as tmp:
         for path in ("plain", "package"):
             cache = Path(tmp) / path
             cache.mkdir()
-            results[path] = {stage: run_worker(path, stage, cache, args.quick, args.seed)
-                             for stage in ("cold", "warm", "analysis")}
+            results[path] = {
+                stage: run_worker(path, stage, cache, args.quick, args.seed)
+                for stage in ("cold", "warm", "analysis")
+            }
     total = time.monotonic() - started
 
-    header = (f"{MODEL.name} + {EVIDENCE.name if EVIDENCE.exists() else 'no evidence'}: "
-              f"plain pm.sample (PyMC NUTS) vs allegiance.posterior.fit (nutpie)\n"
-              f"{CHAINS} chains; plain: pm.sample defaults, {n['tune']} tune + {n['draws']} "
-              f"draws; package: FitSettings() {_package_n(args.quick)}; cores={CORES}, "
-              f"seed={args.seed}{', QUICK' if args.quick else ''}; "
-              f"{os.cpu_count()} CPUs. Time ratios: plain / package.")
+    header = (
+        f"{MODEL.name} + {EVIDENCE.name if EVIDENCE.exists() else 'no evidence'}: "
+        f"plain pm.sample (PyMC NUTS) vs allegiance.posterior.sampling (nutpie)\n"
+        f"{CHAINS} chains; plain: pm.sample defaults, {n['tune']} tune + {n['draws']} "
+        f"draws; package: FitSettings() {_package_n(args.quick)}; cores={CORES}, "
+        f"seed={args.seed}{', QUICK' if args.quick else ''}; "
+        f"{os.cpu_count()} CPUs. Time ratios: plain / package."
+    )
     rows = build_rows(results)
     print(render(rows, header))
     other = {f"{p}/{st}": results[p][st]["other_cpu_s"] for p in results for st in results[p]}
-    print(f"\nwhole benchmark: {total:.0f} s. CPU seconds used by other processes during each "
-          "worker (near 0 = quiet machine): "
-          + ", ".join(f"{k} {v:.0f}" for k, v in other.items()))
+    print(
+        f"\nwhole benchmark: {total:.0f} s. CPU seconds used by other processes during each "
+        "worker (near 0 = quiet machine): " + ", ".join(f"{k} {v:.0f}" for k, v in other.items())
+    )
     k2 = results["package"]["analysis"]["second"]
-    verdict = ("no recompile" if k2["compile_calls"] == 0 and k2["same_compiled_object"]
-               and k2["compiled_cache_before"] == k2["compiled_cache_after"] else "RECOMPILED")
-    print(f"package refit after new evidence: {verdict} (nutpie.compile_pymc_model calls "
-          f"{k2['compile_calls']}, _COMPILED {k2['compiled_cache_before']} -> "
-          f"{k2['compiled_cache_after']}, same object {k2['same_compiled_object']})")
+    verdict = (
+        "no recompile"
+        if k2["compile_calls"] == 0
+        and k2["same_compiled_object"]
+        and k2["compiled_cache_before"] == k2["compiled_cache_after"]
+        else "RECOMPILED"
+    )
+    print(
+        f"package refit after new evidence: {verdict} (nutpie.compile_pymc_model calls "
+        f"{k2['compile_calls']}, _COMPILED {k2['compiled_cache_before']} -> "
+        f"{k2['compiled_cache_after']}, same object {k2['same_compiled_object']})"
+    )
     for path in ("plain", "package"):
         first = results[path]["analysis"]["first"]
-        print(f"lowest ESS, {path}: free variable {first['free']['worst']}, forecast quantity "
-              f"{first['forecast']['worst']} (of {first['forecast']['n_quantities']} "
-              "forecast quantities: questions and condition probabilities)")
+        print(
+            f"lowest ESS, {path}: free variable {first['free']['worst']}, forecast quantity "
+            f"{first['forecast']['worst']} (of {first['forecast']['n_quantities']} "
+            "forecast quantities: questions and condition probabilities)"
+        )
     payload = {
         "model": MODEL.name,
         "evidence": EVIDENCE.name if EVIDENCE.exists() else None,
-        "settings": {"chains": CHAINS, "cores": CORES, **n, "seed": args.seed,
-                     "quick": args.quick},
+        "settings": {"chains": CHAINS, "cores": CORES, **n, "seed": args.seed, "quick": args.quick},
         "cpus": os.cpu_count(),
         "benchmark_s": total,
         "results": results,
-        "table": [{"row": r[0].strip(), "plain": r[2], "package": r[3], "ratio": r[4]}
-                  for r in rows if r[1] != "section"],
+        "table": [
+            {"row": r[0].strip(), "plain": r[2], "package": r[3], "ratio": r[4]}
+            for r in rows
+            if r[1] != "section"
+        ],
     }
     print("\nJSON:")
     print(json.dumps(payload, indent=1, default=str))

@@ -39,7 +39,7 @@ after the first run on it).
     reports), each item recorded a few days after its event; the shipped items are
     taken as recorded on the analysis date. 24 monthly forecasts (``--quick``: 6),
     as of the 10th of each month from Jan 2020, as recorded then, with
-    ``allegiance.update.replay`` (no base: it fits at the first date), against 24
+    ``allegiance.update.timeline`` (no base: it fits at the first date), against 24
     independent refits (``fit`` + ``forecast`` at each date, same process, compile
     cached, seed + 1 so that they are independent of the replay's fits). Agreement:
     per question, the largest absolute difference between the two forecasts over
@@ -118,16 +118,28 @@ def _historical_rates(evidence: Any) -> dict[tuple[str, str], float]:
     for i in evidence.items:
         if i.kind == "count":
             seen.setdefault((i.fields["series"], i.fields["category"]), []).append(
-                i.fields["count"])
+                i.fields["count"]
+            )
     return {k: float(np.mean(v)) for k, v in seen.items()}
 
 
 REPORT_TARGETS = (
-    "isk_capacity", "lobby.haqqani", "us_presence", "aligns_with_isk.north_shura",
-    "funding_haqqani", "friction.eastern_fronts", "ceasefire_kabul", "joins_isk.haqqani",
-    "appointment_friction", "lobby.north_shura", "funding_north_shura",
-    "aligns_with_isk.eastern_fronts", "funding_eastern_fronts", "friction.haqqani",
-    "deal_signed", "joins_isk.north_shura",
+    "isk_capacity",
+    "lobby.haqqani",
+    "us_presence",
+    "aligns_with_isk.north_shura",
+    "funding_haqqani",
+    "friction.eastern_fronts",
+    "ceasefire_kabul",
+    "joins_isk.haqqani",
+    "appointment_friction",
+    "lobby.north_shura",
+    "funding_north_shura",
+    "aligns_with_isk.eastern_fronts",
+    "funding_eastern_fronts",
+    "friction.haqqani",
+    "deal_signed",
+    "joins_isk.north_shura",
 )
 
 
@@ -148,19 +160,42 @@ def weak_items(spec: Any, evidence: Any, n: int) -> list[Any]:
         if i % 2 == 0:
             target = REPORT_TARGETS[n_reports % len(REPORT_TARGETS)]
             when = spec.analysis_date + dt.timedelta(days=5 + 7 * n_reports)
-            fields: dict[str, Any] = {"target": target, "favours": bool(n_reports % 3 != 2),
-                                      "strength": "weakly"}
-            out.append(Item(f"weak_report_{n_reports:02d}", "report", when,
-                            "benchmark: synthetic weak report", "C3", fields))
+            fields: dict[str, Any] = {
+                "target": target,
+                "favours": bool(n_reports % 3 != 2),
+                "strength": "weakly",
+            }
+            out.append(
+                Item(
+                    f"weak_report_{n_reports:02d}",
+                    "report",
+                    when,
+                    "benchmark: synthetic weak report",
+                    "C3",
+                    fields,
+                )
+            )
             n_reports += 1
         else:
             series, category = channels[n_counts % len(channels)]
             first = _month(spec.analysis_date, n_counts // len(channels))
             count = int(round(rates[(series, category)] * rng.uniform(0.85, 1.15)))
-            fields = {"series": series, "category": category,
-                      "month": first.strftime("%Y-%m"), "count": count}
-            out.append(Item(f"weak_count_{n_counts:02d}", "count", _month_end(first),
-                            "benchmark: synthetic monthly count", "C3", fields))
+            fields = {
+                "series": series,
+                "category": category,
+                "month": first.strftime("%Y-%m"),
+                "count": count,
+            }
+            out.append(
+                Item(
+                    f"weak_count_{n_counts:02d}",
+                    "count",
+                    _month_end(first),
+                    "benchmark: synthetic monthly count",
+                    "C3",
+                    fields,
+                )
+            )
             n_counts += 1
     return out
 
@@ -177,8 +212,10 @@ def stream(spec: Any, evidence: Any, months: int) -> list[Any]:
 
     rng = np.random.default_rng(2020)
     start = spec.analysis_date
-    shipped = [replace(i, recorded_at=dt.datetime(start.year, start.month, start.day,
-                                                  tzinfo=UTC)) for i in evidence.items]
+    shipped = [
+        replace(i, recorded_at=dt.datetime(start.year, start.month, start.day, tzinfo=UTC))
+        for i in evidence.items
+    ]
     deal = dt.date(2020, 2, 29)
     rates = _historical_rates(evidence)
     # Monthly rate multipliers once the deal is signed: more clashes, more Taliban defectors.
@@ -197,18 +234,35 @@ def stream(spec: Any, evidence: Any, months: int) -> list[Any]:
             if end > deal:
                 mean *= after_deal.get((series, category), 1.0)
             count = int(rng.negative_binomial(20, 20 / (20 + mean)))  # overdispersed around mean
-            new.append(Item(
-                f"{category}_{first:%Y_%m}", "count", end, "benchmark: synthetic monthly count",
-                "C3", {"series": series, "category": category, "month": f"{first:%Y-%m}",
-                       "count": count},
-                recorded_at=stamp(end, 3 + int(rng.integers(0, 4)))))
+            new.append(
+                Item(
+                    f"{category}_{first:%Y_%m}",
+                    "count",
+                    end,
+                    "benchmark: synthetic monthly count",
+                    "C3",
+                    {
+                        "series": series,
+                        "category": category,
+                        "month": f"{first:%Y-%m}",
+                        "count": count,
+                    },
+                    recorded_at=stamp(end, 3 + int(rng.integers(0, 4))),
+                )
+            )
         through = _month(start, m + 1)
         for actor in spec.propensities["leave"].actors:
-            new.append(Item(
-                f"no_leave_{actor}_{through:%Y_%m}", "no_event", through,
-                "benchmark: synthetic monitoring", "B2",
-                {"hazard": "leave", "actor": actor, "through": through.isoformat()},
-                recorded_at=stamp(through, 2 + int(rng.integers(0, 4)))))
+            new.append(
+                Item(
+                    f"no_leave_{actor}_{through:%Y_%m}",
+                    "no_event",
+                    through,
+                    "benchmark: synthetic monitoring",
+                    "B2",
+                    {"hazard": "leave", "actor": actor, "through": through.isoformat()},
+                    recorded_at=stamp(through, 2 + int(rng.integers(0, 4))),
+                )
+            )
     reports = [
         (dt.date(2020, 4, 14), "us_presence", False, "Withdrawal timetable reported on track."),
         (dt.date(2020, 7, 20), "isk_capacity", False, "IS-K reported short of funds."),
@@ -218,15 +272,31 @@ def stream(spec: Any, evidence: Any, months: int) -> list[Any]:
     ]
     for when, target, favours, note in reports:
         if when < _month(start, months):
-            new.append(Item(
-                f"report_{target.replace('.', '_')}_{when:%Y_%m}", "report", when,
-                "benchmark: synthetic open reporting", "C3",
-                {"target": target, "favours": favours, "strength": "weakly"}, note=note,
-                recorded_at=stamp(when, 4)))
+            new.append(
+                Item(
+                    f"report_{target.replace('.', '_')}_{when:%Y_%m}",
+                    "report",
+                    when,
+                    "benchmark: synthetic open reporting",
+                    "C3",
+                    {"target": target, "favours": favours, "strength": "weakly"},
+                    note=note,
+                    recorded_at=stamp(when, 4),
+                )
+            )
     if deal < _month(start, months):
-        new.append(Item("deal_signed_2020_02", "condition", deal, "benchmark: agreement text",
-                        "A1", {"condition": "deal_signed", "value": True},
-                        note="Signed in Doha.", recorded_at=stamp(deal, 2)))
+        new.append(
+            Item(
+                "deal_signed_2020_02",
+                "condition",
+                deal,
+                "benchmark: agreement text",
+                "A1",
+                {"condition": "deal_signed", "value": True},
+                note="Signed in Doha.",
+                recorded_at=stamp(deal, 2),
+            )
+        )
     return shipped + sorted(new, key=lambda i: (i.date, i.id))
 
 
@@ -264,8 +334,11 @@ class Section:
         self.seconds = time.perf_counter() - self.t0
         other = (busy_cpu_s() - self.busy) - (_own_cpu_s() - self.own)
         Section.log[self.name] = max(0.0, other)
-        print(f" {self.seconds:.1f} s (other processes' CPU {max(0.0, other):.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f" {self.seconds:.1f} s (other processes' CPU {max(0.0, other):.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _fit_settings(quick: bool, seed_offset: int = 0) -> Any:
@@ -307,16 +380,28 @@ def worker(n_items: int, quick: bool) -> None:
     t_fit = time.monotonic()
     result = forecast(posterior)
     t_end = time.monotonic()
-    out = {"t_start": t_start, "ready_s": t_ready - t_start, "compile_s": t_compiled - t_ready,
-           "fit_s": t_fit - t_compiled, "forecast_s": t_end - t_fit,
-           "t_forecast_done": t_end, "trustworthy": result.trustworthy}
+    out = {
+        "t_start": t_start,
+        "ready_s": t_ready - t_start,
+        "compile_s": t_compiled - t_ready,
+        "fit_s": t_fit - t_compiled,
+        "forecast_s": t_end - t_fit,
+        "t_forecast_done": t_end,
+        "trustworthy": result.trustworthy,
+    }
     sys.stdout.write(MARK + json.dumps(out) + "\n")
     sys.stdout.flush()
 
 
 def run_worker(n_items: int, quick: bool) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--items", str(n_items),
-           *(["--quick"] if quick else [])]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--items",
+        str(n_items),
+        *(["--quick"] if quick else []),
+    ]
     spawn = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     exit_ = time.monotonic()
@@ -324,7 +409,7 @@ def run_worker(n_items: int, quick: bool) -> dict[str, Any]:
     if proc.returncode or not lines:
         sys.stderr.write(f"\nworker failed (rc={proc.returncode})\n{proc.stderr[-4000:]}\n")
         raise SystemExit(1)
-    res = json.loads(lines[-1][len(MARK):])
+    res = json.loads(lines[-1][len(MARK) :])
     res["wall_s"] = exit_ - spawn
     res["to_forecast_s"] = res.pop("t_forecast_done") - spawn
     res["spawn_to_start_s"] = res.pop("t_start") - spawn
@@ -335,10 +420,15 @@ def run_worker(n_items: int, quick: bool) -> dict[str, Any]:
 
 
 def _item_row(it: Any, seconds: float, result: Any) -> dict[str, Any]:
-    return {"id": it.id, "kind": it.kind, "seconds": seconds, "method": result.method,
-            "pareto_k": result.provenance.get("pareto_k", math.nan),
-            "importance_ess": result.provenance.get("importance_ess", math.nan),
-            "trustworthy": result.trustworthy}
+    return {
+        "id": it.id,
+        "kind": it.kind,
+        "seconds": seconds,
+        "method": result.method,
+        "pareto_k": result.provenance.get("pareto_k", math.nan),
+        "importance_ess": result.provenance.get("importance_ess", math.nan),
+        "trustworthy": result.trustworthy,
+    }
 
 
 def part_a(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict[str, Any]:
@@ -390,8 +480,10 @@ def _cli(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.Comple
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.monotonic() - t0
     if proc.returncode not in (0, 3):
-        sys.stderr.write(f"\n{' '.join(cmd)} failed (rc={proc.returncode})\n"
-                         f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}\n")
+        sys.stderr.write(
+            f"\n{' '.join(cmd)} failed (rc={proc.returncode})\n"
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}\n"
+        )
         raise SystemExit(1)
     return seconds, proc
 
@@ -403,8 +495,9 @@ def _method_line(proc: subprocess.CompletedProcess[str]) -> str:
 def part_a_cli(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"items": [], "refit": []}
     env = {**os.environ, "COLUMNS": "200"}
-    fit_args = [] if not quick else ["--draws", str(QUICK_FIT["draws"]),
-                                     "--tune", str(QUICK_FIT["tune"])]
+    fit_args = (
+        [] if not quick else ["--draws", str(QUICK_FIT["draws"]), "--tune", str(QUICK_FIT["tune"])]
+    )
     items = weak_items(spec, evidence, n["cli_items"] * 2)[: n["cli_items"]]
     with tempfile.TemporaryDirectory(prefix="allegiance-bench-") as tmp:
         models = Path(tmp) / "models"
@@ -417,19 +510,46 @@ def part_a_cli(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict
         out["setup_s"], out["setup_method"] = seconds, _method_line(proc)
         with Section(f"CLI: {len(items)} x (evidence add + forecast), fresh processes"):
             for it in items:
-                fields = [x for k, v in it.fields.items()
-                          for x in ("-f", f"{k}={str(v).lower() if isinstance(v, bool) else v}")]
-                add_s, _ = _cli(["evidence", "add", str(model), "--id", it.id, "--kind", it.kind,
-                                 "--date", it.date.isoformat(), "--source", it.source,
-                                 "--grade", it.grade, *fields], env)
+                fields = [
+                    x
+                    for k, v in it.fields.items()
+                    for x in ("-f", f"{k}={str(v).lower() if isinstance(v, bool) else v}")
+                ]
+                add_s, _ = _cli(
+                    [
+                        "evidence",
+                        "add",
+                        str(model),
+                        "--id",
+                        it.id,
+                        "--kind",
+                        it.kind,
+                        "--date",
+                        it.date.isoformat(),
+                        "--source",
+                        it.source,
+                        "--grade",
+                        it.grade,
+                        *fields,
+                    ],
+                    env,
+                )
                 fc_s, proc = _cli(["forecast", str(model), *fit_args], env)
-                out["items"].append({"id": it.id, "add_s": add_s, "forecast_s": fc_s,
-                                     "method": _method_line(proc), "rc": proc.returncode})
+                out["items"].append(
+                    {
+                        "id": it.id,
+                        "add_s": add_s,
+                        "forecast_s": fc_s,
+                        "method": _method_line(proc),
+                        "rc": proc.returncode,
+                    }
+                )
         with Section(f"CLI: {n['cli_refits']} x forecast --refit, fresh process"):
             for _ in range(n["cli_refits"]):
                 seconds, proc = _cli(["forecast", str(model), "--refit", *fit_args], env)
-                out["refit"].append({"seconds": seconds, "method": _method_line(proc),
-                                     "rc": proc.returncode})
+                out["refit"].append(
+                    {"seconds": seconds, "method": _method_line(proc), "rc": proc.returncode}
+                )
     return out
 
 
@@ -464,8 +584,11 @@ def part_b(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict[str
         assert step.forecast.provenance["evidence_sha256"] == posterior.evidence.sha256
         draws = question_draws(posterior)
         d = step.forecast.diagnostics
-        ess_replay = (step.forecast.provenance["importance_ess"] if step.method == "reweighted"
-                      else min(d.min_ess_bulk, d.min_ess_tail))
+        ess_replay = (
+            step.forecast.provenance["importance_ess"]
+            if step.method == "reweighted"
+            else min(d.min_ess_bulk, d.min_ess_tail)
+        )
         zs = {}
         for a, b in zip(step.forecast.questions, result.questions, strict=True):
             x = draws[a.id]
@@ -479,16 +602,28 @@ def part_b(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict[str
                 pq["max_abs_diff"] = diff
             if z > pq["max_z"]:
                 pq["max_z"], pq["at"] = z, step.date.isoformat()
-        per_date.append({
-            "date": step.date.isoformat(), "method": step.method, "pareto_k": step.pareto_k,
-            "replay_s": step.seconds, "refit_s": independent[len(per_date)][0],
-            "items_in_force": step.forecast.provenance["evidence_items"],
-            "ess_replay": ess_replay, "trustworthy": step.forecast.trustworthy,
-            "trustworthy_refit": result.trustworthy, "max_z": max(zs.values()),
-        })
-    return {"replay_s": replay_s, "refits_s": refits_s, "per_question": per_question,
-            "per_date": per_date, "n_items_new": len(items) - len(evidence.items),
-            "dates": [d.isoformat() for d in dates]}
+        per_date.append(
+            {
+                "date": step.date.isoformat(),
+                "method": step.method,
+                "pareto_k": step.pareto_k,
+                "replay_s": step.seconds,
+                "refit_s": independent[len(per_date)][0],
+                "items_in_force": step.forecast.provenance["evidence_items"],
+                "ess_replay": ess_replay,
+                "trustworthy": step.forecast.trustworthy,
+                "trustworthy_refit": result.trustworthy,
+                "max_z": max(zs.values()),
+            }
+        )
+    return {
+        "replay_s": replay_s,
+        "refits_s": refits_s,
+        "per_question": per_question,
+        "per_date": per_date,
+        "n_items_new": len(items) - len(evidence.items),
+        "dates": [d.isoformat() for d in dates],
+    }
 
 
 # --------------------------------------------------------------------------- table
@@ -513,70 +648,164 @@ def _verdict(ok: bool) -> str:
 Row = tuple[str, str, str, str, str, str]
 
 
-def build_rows(a: dict[str, Any], cli: dict[str, Any], b: dict[str, Any],
-               n: dict[str, int]) -> tuple[list[Row | str], dict[str, Any]]:
+def build_rows(
+    a: dict[str, Any], cli: dict[str, Any], b: dict[str, Any], n: dict[str, int]
+) -> tuple[list[Row | str], dict[str, Any]]:
     rows: list[Row | str] = []
     verdicts: dict[str, Any] = {}
     refit = float(np.median(a["refit_s"]))
     fresh = float(np.median([f["wall_s"] for f in a["fresh"]]))
-    rows.append(f"(a) ONE WEAK ITEM, in process: {len(a['items'])} items absorbed one at a time, "
-                "cumulatively, vs refit (fit + forecast, median of "
-                f"{len(a['refit_s'])})")
+    rows.append(
+        f"(a) ONE WEAK ITEM, in process: {len(a['items'])} items absorbed one at a time, "
+        "cumulatively, vs refit (fit + forecast, median of "
+        f"{len(a['refit_s'])})"
+    )
     lat = np.array([r["seconds"] for r in a["items"]])
     med, p90, mx = float(np.median(lat)), float(np.quantile(lat, 0.9)), float(lat.max())
     ok_med, ok_ratio = med <= TARGET_ITEM_S, refit / med >= TARGET_ITEM_RATIO
     verdicts["item_median_le_100ms"] = ok_med
     verdicts["item_ratio_ge_50x"] = ok_ratio
     rows.append(" one Updater of the shipped fit, Updater.forecast (a refit becomes the base)")
-    rows.append(("  per item, median", _t(med), _t(refit), _x(refit / med),
-                 f"<= {TARGET_ITEM_S * 1000:.0f} ms", _verdict(ok_med)))
-    rows.append(("  refit / median item", "", "", _x(refit / med),
-                 f">= {TARGET_ITEM_RATIO:.0f}x", _verdict(ok_ratio)))
+    rows.append(
+        (
+            "  per item, median",
+            _t(med),
+            _t(refit),
+            _x(refit / med),
+            f"<= {TARGET_ITEM_S * 1000:.0f} ms",
+            _verdict(ok_med),
+        )
+    )
+    rows.append(
+        (
+            "  refit / median item",
+            "",
+            "",
+            _x(refit / med),
+            f">= {TARGET_ITEM_RATIO:.0f}x",
+            _verdict(ok_ratio),
+        )
+    )
     rows.append(("  per item, p90", _t(p90), _t(refit), _x(refit / p90), "", ""))
     rows.append(("  per item, max", _t(mx), _t(refit), _x(refit / mx), "", ""))
-    rows.append(("  per item, mean", _t(float(lat.mean())), _t(refit),
-                 _x(refit / float(lat.mean())), "", ""))
+    rows.append(
+        (
+            "  per item, mean",
+            _t(float(lat.mean())),
+            _t(refit),
+            _x(refit / float(lat.mean())),
+            "",
+            "",
+        )
+    )
     n_rw = sum(r["method"] == "reweighted" for r in a["items"])
-    first_refit = next((i + 1 for i, r in enumerate(a["items"]) if r["method"] != "reweighted"),
-                       None)
+    first_refit = next(
+        (i + 1 for i, r in enumerate(a["items"]) if r["method"] != "reweighted"), None
+    )
     rows.append(("  items reweighted / refitted", f"{n_rw} / {len(lat) - n_rw}", "", "", "", ""))
     rows.append(("  first refit at item", str(first_refit or "-"), "", "", "", ""))
     for kind in ("report", "count"):
-        sub = np.array([r["seconds"] for r in a["items"]
-                        if r["kind"] == kind and r["method"] == "reweighted"])
+        sub = np.array(
+            [r["seconds"] for r in a["items"] if r["kind"] == kind and r["method"] == "reweighted"]
+        )
         if sub.size:
-            rows.append((f"  reweighted {kind}s (n={sub.size}): median / max",
-                         f"{_t(float(np.median(sub)))} / {_t(float(sub.max()))}", "", "", "", ""))
+            rows.append(
+                (
+                    f"  reweighted {kind}s (n={sub.size}): median / max",
+                    f"{_t(float(np.median(sub)))} / {_t(float(sub.max()))}",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
     ks = [r["pareto_k"] for r in a["items"] if r["method"] == "reweighted"]
     ess = [r["importance_ess"] for r in a["items"] if r["method"] == "reweighted"]
-    rows.append(("  reweighted: max Pareto k / min importance ESS",
-                 f"{max(ks):.2f} / {min(ess):.0f}" if ks else "-", "", "", "", ""))
+    rows.append(
+        (
+            "  reweighted: max Pareto k / min importance ESS",
+            f"{max(ks):.2f} / {min(ess):.0f}" if ks else "-",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
     rows.append(" baselines")
-    rows.append(("  in-process refits, min / max", "",
-                 f"{_t(min(a['refit_s']))} / {_t(max(a['refit_s']))}", "", "", ""))
+    rows.append(
+        (
+            "  in-process refits, min / max",
+            "",
+            f"{_t(min(a['refit_s']))} / {_t(max(a['refit_s']))}",
+            "",
+            "",
+            "",
+        )
+    )
     rows.append(("  compile, once per process (excluded)", "", _t(a["compile_s"]), "", "", ""))
-    rows.append(("  Updater of a fit, once (excluded)", _t(a["updater_setup_s"]), "", "", "",
-                 ""))
-    rows.append(("  fresh-process refit, spawn -> exit (vs median item)", _t(med), _t(fresh),
-                 _x(fresh / med), "", ""))
+    rows.append(("  Updater of a fit, once (excluded)", _t(a["updater_setup_s"]), "", "", "", ""))
+    rows.append(
+        (
+            "  fresh-process refit, spawn -> exit (vs median item)",
+            _t(med),
+            _t(fresh),
+            _x(fresh / med),
+            "",
+            "",
+        )
+    )
     f0 = a["fresh"][0]
-    rows.append(("    start + load / import pymc + compile / fit / forecast", "",
-                 f"{_t(f0['ready_s'] + f0['spawn_to_start_s'])} / {_t(f0['compile_s'])} / "
-                 f"{_t(f0['fit_s'])} / {_t(f0['forecast_s'])}", "", "", ""))
+    rows.append(
+        (
+            "    start + load / import pymc + compile / fit / forecast",
+            "",
+            f"{_t(f0['ready_s'] + f0['spawn_to_start_s'])} / {_t(f0['compile_s'])} / "
+            f"{_t(f0['fit_s'])} / {_t(f0['forecast_s'])}",
+            "",
+            "",
+            "",
+        )
+    )
 
     adds = np.array([r["add_s"] for r in cli["items"]])
     fcs = np.array([r["forecast_s"] for r in cli["items"]])
     both = adds + fcs
     cli_refit = float(np.median([r["seconds"] for r in cli["refit"]]))
-    rows.append(f"(a) COMMAND LINE, fresh processes: {len(adds)} items x (allegiance evidence "
-                "add + allegiance forecast) vs allegiance forecast --refit")
+    rows.append(
+        f"(a) COMMAND LINE, fresh processes: {len(adds)} items x (allegiance evidence "
+        "add + allegiance forecast) vs allegiance forecast --refit"
+    )
     rows.append(("  evidence add, median", _t(float(np.median(adds))), "", "", "", ""))
-    rows.append(("  forecast (reweighted), median", _t(float(np.median(fcs))), _t(cli_refit),
-                 _x(cli_refit / float(np.median(fcs))), "", ""))
-    rows.append(("  add + forecast, median", _t(float(np.median(both))), _t(cli_refit),
-                 _x(cli_refit / float(np.median(both))), "", ""))
-    rows.append(("  add + forecast, max", _t(float(both.max())), _t(cli_refit),
-                 _x(cli_refit / float(both.max())), "", ""))
+    rows.append(
+        (
+            "  forecast (reweighted), median",
+            _t(float(np.median(fcs))),
+            _t(cli_refit),
+            _x(cli_refit / float(np.median(fcs))),
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "  add + forecast, median",
+            _t(float(np.median(both))),
+            _t(cli_refit),
+            _x(cli_refit / float(np.median(both))),
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "  add + forecast, max",
+            _t(float(both.max())),
+            _t(cli_refit),
+            _x(cli_refit / float(both.max())),
+            "",
+            "",
+        )
+    )
     n_cli_rw = sum("reweighted" in r["method"] for r in cli["items"])
     rows.append(("  forecasts reweighted", f"{n_cli_rw} / {len(fcs)}", "", "", "", ""))
     rows.append(("  setup: first forecast (fit + store)", "", _t(cli["setup_s"]), "", "", ""))
@@ -586,33 +815,85 @@ def build_rows(a: dict[str, Any], cli: dict[str, Any], b: dict[str, Any],
     ratio = b["refits_s"] / b["replay_s"]
     ok_replay = ratio >= TARGET_REPLAY_RATIO
     verdicts["replay_ratio_ge_5x"] = ok_replay
-    rows.append(f"(b) AS-OF REPLAY: {len(steps)} monthly forecasts as recorded "
-                f"({b['dates'][0]} .. {b['dates'][-1]}), replay() vs independent refits")
-    rows.append(("  total", _t(b["replay_s"]), _t(b["refits_s"]), _x(ratio),
-                 f">= {TARGET_REPLAY_RATIO:.0f}x", _verdict(ok_replay)))
-    rows.append(("  fits (replay: 1 initial + refits)", f"{fits} (1 + {fits - 1})",
-                 f"{len(steps)}", "", "", ""))
+    rows.append(
+        f"(b) AS-OF REPLAY: {len(steps)} monthly forecasts as recorded "
+        f"({b['dates'][0]} .. {b['dates'][-1]}), replay() vs independent refits"
+    )
+    rows.append(
+        (
+            "  total",
+            _t(b["replay_s"]),
+            _t(b["refits_s"]),
+            _x(ratio),
+            f">= {TARGET_REPLAY_RATIO:.0f}x",
+            _verdict(ok_replay),
+        )
+    )
+    rows.append(
+        (
+            "  fits (replay: 1 initial + refits)",
+            f"{fits} (1 + {fits - 1})",
+            f"{len(steps)}",
+            "",
+            "",
+            "",
+        )
+    )
     rw_s = [s["replay_s"] for s in steps if s["method"] == "reweighted"]
     fit_s = [s["replay_s"] for s in steps if s["method"] == "mcmc"]
-    rows.append(("  per reweighted date, median", _t(float(np.median(rw_s))) if rw_s else "-",
-                 _t(float(np.median([s["refit_s"] for s in steps]))), "", "", ""))
-    rows.append(("  per refitted date, median", _t(float(np.median(fit_s))) if fit_s else "-",
-                 "", "", "", ""))
+    rows.append(
+        (
+            "  per reweighted date, median",
+            _t(float(np.median(rw_s))) if rw_s else "-",
+            _t(float(np.median([s["refit_s"] for s in steps]))),
+            "",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "  per refitted date, median",
+            _t(float(np.median(fit_s))) if fit_s else "-",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
     ks = [s["pareto_k"] for s in steps if s["method"] == "reweighted"]
-    rows.append(("  max Pareto k (reweighted dates)", f"{max(ks):.2f}" if ks else "-", "", "",
-                 "", ""))
+    rows.append(
+        ("  max Pareto k (reweighted dates)", f"{max(ks):.2f}" if ks else "-", "", "", "", "")
+    )
     refused = [f"{s['pareto_k']:.2f}" for s in steps[1:] if s["method"] == "mcmc"]
     rows.append(("  Pareto k that forced each refit", ", ".join(refused) or "-", "", "", "", ""))
-    rows.append(("  dates untrustworthy (replay / refits)",
-                 f"{sum(not s['trustworthy'] for s in steps)}",
-                 f"{sum(not s['trustworthy_refit'] for s in steps)}", "", "", ""))
-    rows.append("(b) AGREEMENT per question over all dates: max |replay - refit| (probability) "
-                "and max |difference| / Monte Carlo SE")
+    rows.append(
+        (
+            "  dates untrustworthy (replay / refits)",
+            f"{sum(not s['trustworthy'] for s in steps)}",
+            f"{sum(not s['trustworthy_refit'] for s in steps)}",
+            "",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        "(b) AGREEMENT per question over all dates: max |replay - refit| (probability) "
+        "and max |difference| / Monte Carlo SE"
+    )
     zmax = 0.0
     for q, pq in b["per_question"].items():
         zmax = max(zmax, pq["max_z"])
-        rows.append((f"  {q}", f"{pq['max_abs_diff']:.4f}", "", f"{pq['max_z']:.2f} SE",
-                     f"< {Z:.0f} SE", "ok" if pq["max_z"] < Z else "OVER"))
+        rows.append(
+            (
+                f"  {q}",
+                f"{pq['max_abs_diff']:.4f}",
+                "",
+                f"{pq['max_z']:.2f} SE",
+                f"< {Z:.0f} SE",
+                "ok" if pq["max_z"] < Z else "OVER",
+            )
+        )
     verdicts["max_z"] = zmax
     return rows, verdicts
 
@@ -622,23 +903,22 @@ def render(rows: list[Row | str], header: str) -> str:
     cells = [r for r in rows if not isinstance(r, str)]
     w0 = max(len(r[0]) for r in cells) + 1
     widths = [max([len(r[i + 1]) for r in cells] + [len(cols[i])]) + 2 for i in range(5)]
-    out = [header, "", " " * w0 + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths,
-                                                                       strict=True))]
+    out = [header, "", " " * w0 + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths, strict=True))]
     out.append("-" * (w0 + sum(widths)))
     for r in rows:
         if isinstance(r, str):
             out.append(r)
         else:
-            out.append(f"{r[0]:{w0}s}" + "".join(f"{c:>{w}s}" for c, w in zip(r[1:], widths,
-                                                                             strict=True)))
+            out.append(
+                f"{r[0]:{w0}s}" + "".join(f"{c:>{w}s}" for c, w in zip(r[1:], widths, strict=True))
+            )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments; run the benchmark, or a fresh-process refit worker."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: fewer items, months and draws")
+    ap.add_argument("--quick", action="store_true", help="smoke run: fewer items, months and draws")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--items", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -649,37 +929,56 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     settings = _fit_settings(args.quick)
-    print(f"benchmark: {MODEL.name} + {EVIDENCE.name}, {settings.chains} chains x "
-          f"{settings.tune} tune + {settings.draws} draws, cores={settings.cores}; "
-          f"load average at start {' '.join(load)}", file=sys.stderr)
+    print(
+        f"benchmark: {MODEL.name} + {EVIDENCE.name}, {settings.chains} chains x "
+        f"{settings.tune} tune + {settings.draws} draws, cores={settings.cores}; "
+        f"load average at start {' '.join(load)}",
+        file=sys.stderr,
+    )
     spec, evidence = _load()
     a = part_a(spec, evidence, n, args.quick)
     b = part_b(spec, evidence, n, args.quick)
     cli = part_a_cli(spec, evidence, n, args.quick)
     total = time.monotonic() - started
 
-    header = (f"{MODEL.name} + {EVIDENCE.name} ({len(evidence.items)} items): fast updates "
-              f"vs refits. Fits: {settings.chains} chains x {settings.tune} tune + "
-              f"{settings.draws} draws, cores={settings.cores}"
-              f"{', QUICK' if args.quick else ''}; {os.cpu_count()} CPUs.\n"
-              "In-process times exclude the one-off compile (cached per process); fresh-process "
-              "and command-line times include everything, spawn to exit.\n"
-              "ratio = refit time / fast-path time.")
+    header = (
+        f"{MODEL.name} + {EVIDENCE.name} ({len(evidence.items)} items): fast updates "
+        f"vs refits. Fits: {settings.chains} chains x {settings.tune} tune + "
+        f"{settings.draws} draws, cores={settings.cores}"
+        f"{', QUICK' if args.quick else ''}; {os.cpu_count()} CPUs.\n"
+        "In-process times exclude the one-off compile (cached per process); fresh-process "
+        "and command-line times include everything, spawn to exit.\n"
+        "ratio = refit time / fast-path time."
+    )
     from dataclasses import asdict
 
     rows, verdicts = build_rows(a, cli, b, n)
     print(render(rows, header))
-    print(f"\nwhole benchmark: {total:.0f} s. CPU seconds used by other processes during each "
-          "section (near 0 = quiet machine): "
-          + ", ".join(f"{k.split(' (')[0]} {v:.0f}" for k, v in Section.log.items()))
-    print("targets: " + ", ".join(f"{k} {_verdict(v) if isinstance(v, bool) else f'{v:.2f}'}"
-                                  for k, v in verdicts.items()))
+    print(
+        f"\nwhole benchmark: {total:.0f} s. CPU seconds used by other processes during each "
+        "section (near 0 = quiet machine): "
+        + ", ".join(f"{k.split(' (')[0]} {v:.0f}" for k, v in Section.log.items())
+    )
+    print(
+        "targets: "
+        + ", ".join(
+            f"{k} {_verdict(v) if isinstance(v, bool) else f'{v:.2f}'}" for k, v in verdicts.items()
+        )
+    )
     payload = {
-        "model": MODEL.name, "evidence": EVIDENCE.name, "quick": args.quick,
-        "settings": asdict(settings), "sizes": n, "cpus": os.cpu_count(),
-        "load_average_at_start": load, "benchmark_s": total,
-        "other_cpu_s": Section.log, "verdicts": verdicts,
-        "a_in_process": a, "a_command_line": cli, "b_replay": b,
+        "model": MODEL.name,
+        "evidence": EVIDENCE.name,
+        "quick": args.quick,
+        "settings": asdict(settings),
+        "sizes": n,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": load,
+        "benchmark_s": total,
+        "other_cpu_s": Section.log,
+        "verdicts": verdicts,
+        "a_in_process": a,
+        "a_command_line": cli,
+        "b_replay": b,
         "table": [list(r) for r in rows if not isinstance(r, str)],
     }
     print("\nJSON:")

@@ -20,8 +20,9 @@ from allegiance.model import (
 from allegiance.spec import ModelSpec
 
 
-def with_items(evidence: EvidenceSet, *items: Item, drop: Callable[[Item], bool] | None = None
-               ) -> EvidenceSet:
+def with_items(
+    evidence: EvidenceSet, *items: Item, drop: Callable[[Item], bool] | None = None
+) -> EvidenceSet:
     """Return an evidence set with some items dropped and others added."""
     kept = [i for i in evidence.items if drop is None or not drop(i)]
     return EvidenceSet.of([*kept, *items])

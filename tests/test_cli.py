@@ -41,16 +41,18 @@ def test_forecast_json_then_reuses_the_stored_posterior(model):
 
 
 def test_forecast_csv_has_one_row_per_question(model):
-    result = runner.invoke(app, ["forecast", str(model), "--format", "csv", "--draws", "500",
-                                 "--tune", "500"])
+    result = runner.invoke(
+        app, ["forecast", str(model), "--format", "csv", "--draws", "500", "--tune", "500"]
+    )
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["question"] for r in rows] == ["leaves_24m"]
     assert float(rows[0]["lower90"]) <= float(rows[0]["probability"])
 
 
 def test_failed_diagnostics_are_loud(model):
-    result = runner.invoke(app, ["forecast", str(model), "--draws", "20", "--tune", "20",
-                                 "--chains", "2"])
+    result = runner.invoke(
+        app, ["forecast", str(model), "--draws", "20", "--tune", "20", "--chains", "2"]
+    )
     assert result.exit_code == EXIT_UNTRUSTWORTHY
     assert "DIAGNOSTICS FAILED" in result.stdout
     assert "Do not use these numbers" in result.stderr
@@ -101,23 +103,46 @@ def test_ledger_workflow(minimal, tmp_path):
     first = runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["method"] == "mcmc"
-    assert add(minimal, "--id", "r1", "--kind", "report", "--date", "2020-02-01",
-               "-f", "target=deal", "-f", "favours=true", "-f", "strength=moderately"
-               ).exit_code == 0
-    second = json.loads(runner.invoke(
-        app, ["forecast", str(minimal), "--format", "json", *fast]).stdout)
+    assert (
+        add(
+            minimal,
+            "--id",
+            "r1",
+            "--kind",
+            "report",
+            "--date",
+            "2020-02-01",
+            "-f",
+            "target=deal",
+            "-f",
+            "favours=true",
+            "-f",
+            "strength=moderately",
+        ).exit_code
+        == 0
+    )
+    second = json.loads(
+        runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast]).stdout
+    )
     assert second["method"] == "reweighted"
-    assert second["questions"][0]["probability"] > json.loads(first.stdout)["questions"][0][
-        "probability"]
+    assert (
+        second["questions"][0]["probability"]
+        > json.loads(first.stdout)["questions"][0]["probability"]
+    )
     # As of a date before the report, the report is left out: the first fit answers.
-    early = json.loads(runner.invoke(
-        app, ["forecast", str(minimal), "--format", "json", "--as-of", "2020-01-15", *fast]
-    ).stdout)
+    early = json.loads(
+        runner.invoke(
+            app, ["forecast", str(minimal), "--format", "json", "--as-of", "2020-01-15", *fast]
+        ).stdout
+    )
     assert early["questions"] == json.loads(first.stdout)["questions"]
     rows = runner.invoke(app, ["history", str(minimal), "splinter_leaves_12m"])
     assert rows.exit_code == 0 and "History" in rows.stdout
-    record = json.loads(runner.invoke(
-        app, ["history", str(minimal), "splinter_leaves_12m", "--format", "json"]).stdout)
+    record = json.loads(
+        runner.invoke(
+            app, ["history", str(minimal), "splinter_leaves_12m", "--format", "json"]
+        ).stdout
+    )
     assert [r["fit_method"] for r in record] == ["mcmc", "reweighted", "mcmc"]
     assert [r["as_of"] for r in record] == [None, None, "2020-01-15"]
     assert record[1]["probability"] == second["questions"][0]["probability"]
@@ -127,33 +152,90 @@ def test_ledger_workflow(minimal, tmp_path):
     before = runner.invoke(app, ["evidence", "export", str(minimal), str(tmp_path / "a.csv")])
     assert before.exit_code == 0
     for bad in (
-        ["--id", "r2", "--kind", "report", "--date", "2020-02-01", "-f", "target=deal",
-         "-f", "favours=true", "-f", "likelihood_ratio=0"],
-        ["--id", "r1", "--kind", "report", "--date", "2020-02-01", "-f", "target=deal",
-         "-f", "favours=true", "-f", "strength=weakly"],
-        ["--id", "r3", "--kind", "report", "--date", "2020-02-01", "-f", "target=nothing",
-         "-f", "favours=true", "-f", "strength=weakly"],
-        ["--id", "r4", "--kind", "report", "--date", "2031-02-01", "-f", "target=deal",
-         "-f", "favours=true", "-f", "strength=weakly"],
+        [
+            "--id",
+            "r2",
+            "--kind",
+            "report",
+            "--date",
+            "2020-02-01",
+            "-f",
+            "target=deal",
+            "-f",
+            "favours=true",
+            "-f",
+            "likelihood_ratio=0",
+        ],
+        [
+            "--id",
+            "r1",
+            "--kind",
+            "report",
+            "--date",
+            "2020-02-01",
+            "-f",
+            "target=deal",
+            "-f",
+            "favours=true",
+            "-f",
+            "strength=weakly",
+        ],
+        [
+            "--id",
+            "r3",
+            "--kind",
+            "report",
+            "--date",
+            "2020-02-01",
+            "-f",
+            "target=nothing",
+            "-f",
+            "favours=true",
+            "-f",
+            "strength=weakly",
+        ],
+        [
+            "--id",
+            "r4",
+            "--kind",
+            "report",
+            "--date",
+            "2031-02-01",
+            "-f",
+            "target=deal",
+            "-f",
+            "favours=true",
+            "-f",
+            "strength=weakly",
+        ],
     ):
         result = add(minimal, *bad)
         assert result.exit_code == EXIT_BAD_INPUT, bad
         assert "error:" in result.stderr
-    refused = runner.invoke(app, ["evidence", "retract", str(minimal), "ghost", "--source", "s",
-                                  "--grade", "B2"])
+    refused = runner.invoke(
+        app, ["evidence", "retract", str(minimal), "ghost", "--source", "s", "--grade", "B2"]
+    )
     assert refused.exit_code == EXIT_BAD_INPUT and "ghost" in refused.stderr
     runner.invoke(app, ["evidence", "export", str(minimal), str(tmp_path / "b.csv")])
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
     # Retract, then export and import into a fresh ledger: the same items come back.
-    assert runner.invoke(app, ["evidence", "retract", str(minimal), "r1", "--source", "s",
-                               "--grade", "A1"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["evidence", "retract", str(minimal), "r1", "--source", "s", "--grade", "A1"]
+        ).exit_code
+        == 0
+    )
     listing = runner.invoke(app, ["evidence", "list", str(minimal)]).stdout
     assert "retracted" in listing
     out = tmp_path / "all.yaml"
     runner.invoke(app, ["evidence", "export", str(minimal), str(out)])
     other = f"sqlite:///{tmp_path / 'other.sqlite'}"
-    assert runner.invoke(app, ["evidence", "import", str(minimal), str(out), "--ledger", other]
-                         ).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["evidence", "import", str(minimal), str(out), "--ledger", other]
+        ).exit_code
+        == 0
+    )
     again = tmp_path / "again.yaml"
     runner.invoke(app, ["evidence", "export", str(minimal), str(again), "--ledger", other])
     assert again.read_text() == out.read_text()

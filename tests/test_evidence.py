@@ -11,7 +11,6 @@ import yaml
 
 from allegiance.errors import EvidenceError
 from allegiance.evidence import (
-    HARD,
     EvidenceSet,
     Item,
     load_evidence,
@@ -19,7 +18,9 @@ from allegiance.evidence import (
     no_evidence,
     parse_item,
 )
-from allegiance.spec import ModelSpec, _Reader, load_spec
+from allegiance.evidence.arrays import HARD
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec, load_spec
 from helpers_spec import (
     EVIDENCE,
     MINIMAL,
@@ -46,11 +47,17 @@ WRONG_EVIDENCE: dict[str, tuple[str, str]] = {
     "wrong_level_value.yaml": ("items[1].value", "'spoils' is a level in [0, 1]; got 1.5"),
     "wrong_unknown_series.yaml": ("items[2].series", "unknown series 'defectorz'"),
     "wrong_unknown_category.yaml": (
-        "items[2].category", "'commanders' is not a category of 'defectors'"),
+        "items[2].category",
+        "'commanders' is not a category of 'defectors'",
+    ),
     "wrong_month_before_window.yaml": (
-        "items[2].month", "2019-06 is outside the model's count window"),
+        "items[2].month",
+        "2019-06 is outside the model's count window",
+    ),
     "wrong_month_after_window.yaml": (
-        "items[3].month", "2021-01 is outside the model's count window"),
+        "items[3].month",
+        "2021-01 is outside the model's count window",
+    ),
     "wrong_month_format.yaml": ("items[2].month", "'October 2019' is not a month"),
     "wrong_negative_count.yaml": ("items[2].count", "expected a whole number >= 0, got -3"),
     "wrong_fractional_count.yaml": ("items[2].count", "expected a whole number >= 0, got 12.5"),
@@ -62,12 +69,16 @@ WRONG_EVIDENCE: dict[str, tuple[str, str]] = {
     "wrong_date_impossible.yaml": ("", "day is out of range for month"),
     "wrong_contradiction.yaml": ("items.deal_denied", "contradicts item 'deal_signed' on 'deal'"),
     "wrong_count_contradiction.yaml": (
-        "items.defectors_2019_10_revised", "contradicts item 'defectors_2019_10'"),
+        "items.defectors_2019_10_revised",
+        "contradicts item 'defectors_2019_10'",
+    ),
     "wrong_no_event_chance.yaml": ("items[4].hazard", "'lobby' is not a hazard of the model"),
     "wrong_no_event_actor.yaml": ("items[4].actor", "'parent_group' is not at risk under 'leave'"),
     "wrong_no_event_outside.yaml": ("items[4].through", "outside the forecast window"),
     "wrong_event_then_no_event.yaml": (
-        "items.splinter_still_in", "says the event had not happened by a date after"),
+        "items.splinter_still_in",
+        "says the event had not happened by a date after",
+    ),
 }
 
 
@@ -88,8 +99,9 @@ def item(item_id: str, kind: str, **fields: object) -> Item:
 # --- broken files -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "key", "fragment"),
-                         [(n, k, f) for n, (k, f) in WRONG_EVIDENCE.items()])
+@pytest.mark.parametrize(
+    ("name", "key", "fragment"), [(n, k, f) for n, (k, f) in WRONG_EVIDENCE.items()]
+)
 def test_wrong_evidence_file_is_rejected_with_file_key_and_problem(
     spec: ModelSpec, name: str, key: str, fragment: str
 ) -> None:
@@ -108,8 +120,7 @@ def test_broken_evidence_file_states_its_defect(name: str) -> None:
 
 def test_missing_evidence_file_is_an_evidence_error(spec: ModelSpec, tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    expect_error(lambda: load_evidence(path, spec), EvidenceError, path, "",
-                 "cannot read the file")
+    expect_error(lambda: load_evidence(path, spec), EvidenceError, path, "", "cannot read the file")
 
 
 # --- the valid file ---------------------------------------------------------------------
@@ -117,18 +128,31 @@ def test_missing_evidence_file_is_an_evidence_error(spec: ModelSpec, tmp_path: P
 
 def test_valid_evidence_loads_every_item(evidence: EvidenceSet) -> None:
     assert [i.id for i in evidence.items] == [
-        "deal_signed", "spoils_reported", "defectors_2019_10", "defectors_2020_02",
-        "splinter_still_in"]
+        "deal_signed",
+        "spoils_reported",
+        "defectors_2019_10",
+        "defectors_2020_02",
+        "splinter_still_in",
+    ]
     assert [i.kind for i in evidence.items] == [
-        "condition", "condition", "count", "count", "no_event"]
+        "condition",
+        "condition",
+        "count",
+        "count",
+        "no_event",
+    ]
     deal, spoils, october, february, still_in = evidence.items
     assert deal.fields == {"condition": "deal", "value": True}
     assert deal.date == dt.date(2019, 12, 20)
     assert deal.grade == "B2"
     assert spoils.fields == {"condition": "spoils", "value": 0.7}
     assert spoils.note == "The splinter kept its district posts."
-    assert october.fields == {"series": "defectors", "category": "rank_and_file",
-                              "month": "2019-10", "count": 12}
+    assert october.fields == {
+        "series": "defectors",
+        "category": "rank_and_file",
+        "month": "2019-10",
+        "count": 12,
+    }
     assert october.author == "test analyst"
     assert february.fields["count"] == 0
     assert still_in.fields == {"hazard": "leave", "actor": "splinter", "through": "2020-03-15"}
@@ -144,15 +168,18 @@ def test_reference_evidence_loads_against_the_reference_model() -> None:
 
 def test_lower_case_grade_is_normalised(spec: ModelSpec, tmp_path: Path) -> None:
     path = tmp_path / "grade.yaml"
-    text = MINIMAL_EVIDENCE.read_text(encoding="utf-8").replace("grade: B2\n  - id: spoils",
-                                                                "grade: b2\n  - id: spoils")
+    text = MINIMAL_EVIDENCE.read_text(encoding="utf-8").replace(
+        "grade: B2\n  - id: spoils", "grade: b2\n  - id: spoils"
+    )
     path.write_text(text, encoding="utf-8")
     assert load_evidence(path, spec).items[0].grade == "B2"
 
 
 def test_repeating_an_observation_is_not_a_contradiction(spec: ModelSpec) -> None:
-    again = [item("a", "condition", condition="deal", value=True),
-             item("b", "condition", condition="deal", value=True)]
+    again = [
+        item("a", "condition", condition="deal", value=True),
+        item("b", "condition", condition="deal", value=True),
+    ]
     data = model_data(spec, EvidenceSet.of(again))
     assert data.condition_loglik[0].tolist() == [HARD, 0.0]
 
@@ -170,8 +197,14 @@ def test_evidence_hash_depends_on_the_items(evidence: EvidenceSet) -> None:
     fewer = EvidenceSet.of(evidence.items[:-1])
     assert fewer.sha256 != evidence.sha256
     october = evidence.items[2]
-    changed = Item(october.id, october.kind, october.date, october.source, october.grade,
-                   {**october.fields, "count": 13})
+    changed = Item(
+        october.id,
+        october.kind,
+        october.date,
+        october.source,
+        october.grade,
+        {**october.fields, "count": 13},
+    )
     other = EvidenceSet.of([*evidence.items[:2], changed, *evidence.items[3:]])
     assert other.sha256 != evidence.sha256
     assert EvidenceSet.of([]).sha256 != evidence.sha256
@@ -214,8 +247,9 @@ def test_model_data_puts_hard_evidence_on_the_excluded_state(
     assert data.condition_loglik[deal].tolist() == [HARD, 0.0]  # true observed: false excluded
     assert HARD == -50.0
     assert data.condition_loglik[funding].tolist() == [0.0, 0.0]  # unobserved
-    false = model_data(spec, EvidenceSet.of([item("x", "condition", condition="deal",
-                                                  value=False)]))
+    false = model_data(
+        spec, EvidenceSet.of([item("x", "condition", condition="deal", value=False)])
+    )
     assert false.condition_loglik[deal].tolist() == [0.0, HARD]
 
 
@@ -230,9 +264,7 @@ def test_model_data_sets_observed_levels_only(spec: ModelSpec, evidence: Evidenc
     assert not empty.count_mask.any() and not empty.slot_nonevents.any()
 
 
-def test_model_data_counts_months_without_the_event(
-    spec: ModelSpec, evidence: EvidenceSet
-) -> None:
+def test_model_data_counts_months_without_the_event(spec: ModelSpec, evidence: EvidenceSet) -> None:
     data = model_data(spec, evidence)
     k = spec.slots.index(("leave", "splinter"))
     assert data.slot_nonevents[k] == 2  # from 2020-01 through 2020-03
@@ -241,8 +273,9 @@ def test_model_data_counts_months_without_the_event(
 
 
 def test_model_data_records_an_event_and_its_month(spec: ModelSpec) -> None:
-    left = EvidenceSet.of([item("left", "event", hazard="leave", actor="splinter",
-                                month="2020-04")])
+    left = EvidenceSet.of(
+        [item("left", "event", hazard="leave", actor="splinter", month="2020-04")]
+    )
     data = model_data(spec, left)
     k = spec.slots.index(("leave", "splinter"))
     assert data.slot_events[k] == 1.0
@@ -253,7 +286,7 @@ def test_model_data_records_an_event_and_its_month(spec: ModelSpec) -> None:
 
 
 def test_item_to_dict_round_trips_through_parse(spec: ModelSpec, evidence: EvidenceSet) -> None:
-    r = _Reader(MINIMAL_EVIDENCE, EvidenceError)
+    r = KeyReader(MINIMAL_EVIDENCE, EvidenceError)
     for i, original in enumerate(evidence.items):
         assert parse_item(r, original.to_dict(), f"items[{i}]", spec) == original
 
@@ -286,17 +319,35 @@ def test_yaml_and_csv_export_round_trip(tmp_path):
     shipped = read_items(REFERENCE.with_name("afghanistan_2020.evidence.yaml"), spec)
     stamp = dt.datetime(2020, 3, 2, 9, 30, tzinfo=dt.UTC)
     extra = [
-        item("r1", "report", "2020-02-01", target="isk_capacity", favours=True,
-             likelihood_ratio=2.5),
-        item("r2", "report", "2020-02-02", target="lobby.haqqani", favours=False,
-             strength="strongly"),
+        item(
+            "r1", "report", "2020-02-01", target="isk_capacity", favours=True, likelihood_ratio=2.5
+        ),
+        item(
+            "r2", "report", "2020-02-02", target="lobby.haqqani", favours=False, strength="strongly"
+        ),
         item("lvl", "condition", "2020-02-03", condition="spoils_haqqani", value=0.25),
-        item("split", "faction_event", "2020-03-01", event="public_split", actor="eastern_fronts",
-             hazard="leave", month="2020-03"),
+        item(
+            "split",
+            "faction_event",
+            "2020-03-01",
+            event="public_split",
+            actor="eastern_fronts",
+            hazard="leave",
+            month="2020-03",
+        ),
         item("x", "retraction", "2020-03-01", retracts="r1"),
     ]
-    extra = [Item(**{**i.__dict__, "note": 'a note, with "quotes": and 12', "author": "ana",
-                     "recorded_at": stamp}) for i in extra]
+    extra = [
+        Item(
+            **{
+                **i.__dict__,
+                "note": 'a note, with "quotes": and 12',
+                "author": "ana",
+                "recorded_at": stamp,
+            }
+        )
+        for i in extra
+    ]
     items = [*shipped, *extra]
     for name, text in (("out.yaml", dump_yaml(items, spec.id)), ("out.csv", dump_csv(items))):
         path = tmp_path / name

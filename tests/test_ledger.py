@@ -20,14 +20,13 @@ from typing import Any
 
 import pytest
 
-from allegiance.errors import AllegianceError, EvidenceError
+from allegiance.errors import AllegianceError, EvidenceError, LedgerError
 from allegiance.evidence import EVIDENCE_KINDS, Item, in_force, load_evidence
 from allegiance.forecast import Forecast, QuestionForecast
 from allegiance.ledger import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Ledger,
-    LedgerError,
     default_url,
 )
 from allegiance.posterior import Diagnostics

@@ -25,8 +25,9 @@ from allegiance.spec import ModelSpec, months_between
 from helpers import item, prior_draws, with_items
 
 
-def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict[str, np.ndarray]
-                         ) -> tuple[float, list[float]]:
+def brute_log_likelihood(
+    spec: ModelSpec, evidence: EvidenceSet, p: dict[str, np.ndarray]
+) -> tuple[float, list[float]]:
     """Log-likelihood of the evidence for one draw, summing configurations one by one."""
     data = model_data(spec, evidence)
     binary, levels = spec.binary_conditions, spec.level_conditions
@@ -89,23 +90,74 @@ def rich_evidence(reference_spec, reference_evidence):
         reference_evidence,
         item("presence", "condition", "2020-03-01", condition="us_presence", value=True),
         item("spoils", "condition", "2020-06-01", condition="spoils_haqqani", value=0.3),
-        item("clash_2020_03", "count", "2020-03-31", series="clashes",
-             category="taliban_isk", month="2020-03", count=20),
-        item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
-             through="2020-06-01"),
+        item(
+            "clash_2020_03",
+            "count",
+            "2020-03-31",
+            series="clashes",
+            category="taliban_isk",
+            month="2020-03",
+            count=20,
+        ),
+        item(
+            "quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani", through="2020-06-01"
+        ),
         item("split", "event", "2020-04-15", hazard="leave", actor="north_shura", month="2020-04"),
-        item("rumour", "report", "2020-02-01", target="isk_capacity", favours=True,
-             likelihood_ratio=3.0),
-        item("denial", "report", "2020-02-02", target="ceasefire_kabul", favours=False,
-             strength="moderately"),
-        item("ties", "report", "2020-02-03", target="aligns_with_isk.haqqani", favours=True,
-             strength="strongly"),
-        item("posts", "faction_event", "2020-05-01", event="appointment", actor="eastern_fronts",
-             condition="spoils_eastern_fronts", value=0.2),
-        item("raid", "faction_event", "2020-05-02", event="clash", actor="eastern_fronts",
-             series="clashes", category="taliban_isk", month="2020-05", count=1),
-        item("raid2", "faction_event", "2020-05-09", event="clash", actor="eastern_fronts",
-             series="clashes", category="taliban_isk", month="2020-05", count=1),
+        item(
+            "rumour",
+            "report",
+            "2020-02-01",
+            target="isk_capacity",
+            favours=True,
+            likelihood_ratio=3.0,
+        ),
+        item(
+            "denial",
+            "report",
+            "2020-02-02",
+            target="ceasefire_kabul",
+            favours=False,
+            strength="moderately",
+        ),
+        item(
+            "ties",
+            "report",
+            "2020-02-03",
+            target="aligns_with_isk.haqqani",
+            favours=True,
+            strength="strongly",
+        ),
+        item(
+            "posts",
+            "faction_event",
+            "2020-05-01",
+            event="appointment",
+            actor="eastern_fronts",
+            condition="spoils_eastern_fronts",
+            value=0.2,
+        ),
+        item(
+            "raid",
+            "faction_event",
+            "2020-05-02",
+            event="clash",
+            actor="eastern_fronts",
+            series="clashes",
+            category="taliban_isk",
+            month="2020-05",
+            count=1,
+        ),
+        item(
+            "raid2",
+            "faction_event",
+            "2020-05-09",
+            event="clash",
+            actor="eastern_fronts",
+            series="clashes",
+            category="taliban_isk",
+            month="2020-05",
+            count=1,
+        ),
     )
 
 
@@ -113,9 +165,9 @@ def test_marginal_likelihood_matches_enumeration(reference_spec, rich_evidence):
     draws = prior_draws(reference_spec, 3, seed=1)
     data = model_data(reference_spec, rich_evidence)
     q = quantities(reference_spec, data, draws)
-    from allegiance.model import _numpy_ops, terms
+    from allegiance.model import numpy_ops, terms
 
-    t = terms(draws, data.arrays(), structure(reference_spec), _numpy_ops())
+    t = terms(draws, data.arrays(), structure(reference_spec), numpy_ops())
     engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
     for s in range(3):
         one = {k: v[s] for k, v in draws.items()}
@@ -145,14 +197,15 @@ def test_survival_months_come_from_dates(reference_spec, rich_evidence):
     data = model_data(reference_spec, rich_evidence)
     haqqani = reference_spec.slots.index(("leave", "haqqani"))
     north = reference_spec.slots.index(("leave", "north_shura"))
-    assert data.slot_nonevents[haqqani] == months_between(reference_spec.analysis_date,
-                                                           np.datetime64("2020-06-01").item())
+    assert data.slot_nonevents[haqqani] == months_between(
+        reference_spec.analysis_date, np.datetime64("2020-06-01").item()
+    )
     assert (data.slot_events[north], data.slot_nonevents[north]) == (1.0, 4.0)
 
 
 def test_patched_terms_equal_a_full_evaluation(reference_spec, reference_evidence, rich_evidence):
     """Recomputing only the rows whose evidence changed must give the full terms."""
-    from allegiance.model import _numpy_ops, changed_rows, patch_terms, terms
+    from allegiance.model import changed_rows, numpy_ops, patch_terms, terms
 
     st = structure(reference_spec)
     draws = prior_draws(reference_spec, 20, seed=4)
@@ -161,8 +214,8 @@ def test_patched_terms_equal_a_full_evaluation(reference_spec, reference_evidenc
     changed = changed_rows(d0, d1, st)
     assert 0 < changed.sum() < changed.size
     for a, b in ((d0, d1), (d1, d0)):
-        patched = patch_terms(draws, terms(draws, a, st, _numpy_ops()), a, b, st)
-        full = terms(draws, b, st, _numpy_ops())
+        patched = patch_terms(draws, terms(draws, a, st, numpy_ops()), a, b, st)
+        full = terms(draws, b, st, numpy_ops())
         for key in ("log_joint", "constant", "channel_constant", "config_prior"):
             np.testing.assert_allclose(patched[key], full[key], rtol=1e-10, atol=1e-8)
 
@@ -177,7 +230,39 @@ def test_a_rows_terms_do_not_depend_on_the_rows_computed_with_it(reference_spec,
     every = range(st.sub_index.shape[0])
     together = row_terms(draws, d, st, every)
     for r in every:
-        (ll, constant), = row_terms(draws, d, st, [r]).values()
+        ((ll, constant),) = row_terms(draws, d, st, [r]).values()
         np.testing.assert_array_equal(ll, together[r][0])
         np.testing.assert_array_equal(constant, together[r][1])
     assert any(np.any(c != 0) for r, (_, c) in together.items() if r >= st.n_slots)
+
+
+def test_patching_refuses_an_evidence_array_it_does_not_know(reference_spec, reference_evidence):
+    """A new array patch_terms ignored would make every fast update stale: it is refused."""
+    from allegiance.model import numpy_ops, patch_terms, terms
+
+    st = structure(reference_spec)
+    draws = prior_draws(reference_spec, 5, seed=8)
+    d0 = model_data(reference_spec, reference_evidence).arrays()
+    d1 = {**d0, "new_array": np.ones(3)}
+    with pytest.raises(ValueError, match="new_array"):
+        patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, d1, st)
+
+
+def test_the_pymc_graph_computes_the_numpy_terms(reference_spec, rich_evidence):
+    """The sampled log joint (PyTensor) equals the numpy terms the forecasts use, draw by draw."""
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+
+    from allegiance.model import build_model, numpy_ops, terms
+
+    data = model_data(reference_spec, rich_evidence)
+    model = build_model(reference_spec, data)
+    draws = prior_draws(reference_spec, 3, seed=9)
+    full = terms(draws, data.arrays(), structure(reference_spec), numpy_ops())
+    expected = special.logsumexp(full["log_joint"], axis=-1) + full["constant"]
+    (potential,) = model.potentials
+    free = {v.name: v for v in model.free_RVs}
+    for s in range(3):
+        values = {free[k]: pt.constant(v[s]) for k, v in draws.items() if k in free}
+        got = graph_replace(potential, values).eval(mode="FAST_COMPILE")
+        assert got == pytest.approx(expected[s], rel=1e-9)

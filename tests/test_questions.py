@@ -8,8 +8,9 @@ from scipy import stats
 
 from allegiance.evidence import model_data
 from allegiance.forecast import probabilities
+from allegiance.forecast.questions import COMPUTE
 from allegiance.model import quantities
-from allegiance.questions import QUESTION_KINDS
+from allegiance.spec.fields import QUESTION_FIELDS
 from helpers import item, prior_draws, with_items
 
 N_SIM = 200_000
@@ -19,12 +20,27 @@ N_SIM = 200_000
 def setting(reference_spec, reference_evidence):
     evidence = with_items(
         reference_evidence,
-        item("clash_2020_01", "count", "2020-01-31", series="clashes",
-             category="taliban_isk", month="2020-01", count=25),
-        item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
-             category="taliban", month="2020-01", count=300),
-        item("quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani",
-             through="2020-03-01"),
+        item(
+            "clash_2020_01",
+            "count",
+            "2020-01-31",
+            series="clashes",
+            category="taliban_isk",
+            month="2020-01",
+            count=25,
+        ),
+        item(
+            "tal_2020_01",
+            "count",
+            "2020-01-31",
+            series="defectors_to_isk",
+            category="taliban",
+            month="2020-01",
+            count=300,
+        ),
+        item(
+            "quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani", through="2020-03-01"
+        ),
     )
     draws = prior_draws(reference_spec, 4, seed=11)
     # Raise departures so the compound events are not all rare.
@@ -50,8 +66,9 @@ def simulate(spec, q, question, s, z, rng):
         log_rate, index = q.channel_log_rate(channel)
         mu = np.exp(log_rate[s, index[z]])
         alpha = 1 / q.overdispersion[s, channel]
-        return stats.nbinom.rvs(alpha, alpha / (alpha + mu), size=(N_SIM, months),
-                                random_state=rng).sum(axis=1)
+        return stats.nbinom.rvs(
+            alpha, alpha / (alpha + mu), size=(N_SIM, months), random_state=rng
+        ).sum(axis=1)
 
     if question.kind == "leaves":
         return leave(f["actor"])
@@ -80,14 +97,14 @@ def simulate(spec, q, question, s, z, rng):
     return total >= np.ceil(f["ratio"] * horizon * baseline)
 
 
-@pytest.mark.parametrize("kind", sorted(QUESTION_KINDS))
+@pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
 def test_question_kind_matches_simulation(setting, kind):
     spec, q = setting
     rng = np.random.default_rng(7)
     questions = [x for x in spec.questions.values() if x.kind == kind]
     assert questions, f"the reference model has no {kind} question"
     for question in questions:
-        exact = QUESTION_KINDS[kind].compute(q, question)
+        exact = COMPUTE[kind](q, question)
         for s, z in ((0, 0), (1, 255), (2, 37), (3, 200)):
             sim = simulate(spec, q, question, s, z, rng).mean()
             se = np.sqrt(max(exact[s, z] * (1 - exact[s, z]), 1e-4) / N_SIM)
@@ -101,7 +118,7 @@ def test_forecast_averages_configurations_by_weight(setting):
     draws["baseline"][:, :3] = 0.6
     got = probabilities(spec, data, draws)
     for qid, question in spec.questions.items():
-        per_config = QUESTION_KINDS[question.kind].compute(q, question)
+        per_config = COMPUTE[question.kind](q, question)
         want = (np.exp(q.log_weights) * per_config).sum(axis=-1)
         np.testing.assert_allclose(got[qid], want, rtol=1e-12, atol=1e-12)
         assert np.all((got[qid] >= 0) & (got[qid] <= 1))
@@ -110,8 +127,10 @@ def test_forecast_averages_configurations_by_weight(setting):
 def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence):
     draws = prior_draws(reference_spec, 400, seed=5)
     got = probabilities(reference_spec, model_data(reference_spec, reference_evidence), draws)
-    for short, long in (("haqqani_leaves_12m", "haqqani_leaves_24m"),
-                        ("alliance_12m", "alliance_24m")):
+    for short, long in (
+        ("haqqani_leaves_12m", "haqqani_leaves_24m"),
+        ("alliance_12m", "alliance_24m"),
+    ):
         assert np.all(got[long] >= got[short] - 1e-12)
 
 
@@ -119,12 +138,12 @@ def test_a_question_reads_only_the_evidence_it_declares(setting):
     """The fast path caches each question on the slots and channels :func:`reads` names."""
     from dataclasses import replace
 
-    from allegiance.questions import reads
+    from allegiance.forecast.questions import reads
 
     spec, q = setting
     h = spec.history_months
     for question in spec.questions.values():
-        compute = QUESTION_KINDS[question.kind].compute
+        compute = COMPUTE[question.kind]
         before = compute(q, question)
         slots, channels = reads(spec, question)
         data = q.data
@@ -136,8 +155,9 @@ def test_a_question_reads_only_the_evidence_it_declares(setting):
         counts, mask = data.counts.copy(), data.count_mask.copy()
         counts[other_channels, h:] += 40.0
         mask[other_channels, h:] = 1.0
-        changed = replace(data, slot_events=events, slot_nonevents=exposure, counts=counts,
-                          count_mask=mask)
+        changed = replace(
+            data, slot_events=events, slot_nonevents=exposure, counts=counts, count_mask=mask
+        )
         np.testing.assert_array_equal(compute(replace(q, data=changed), question), before)
         # What it declares does matter: a departure of its first slot moves a hazard question.
         if question.kind in ("leaves", "alliance", "absorption"):

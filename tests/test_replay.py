@@ -21,8 +21,9 @@ D = dt.date.fromisoformat
 
 
 def recorded(it: Item, when: str) -> Item:
-    return dataclasses.replace(it, recorded_at=dt.datetime.fromisoformat(when).replace(
-        tzinfo=dt.UTC))
+    return dataclasses.replace(
+        it, recorded_at=dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+    )
 
 
 def probabilities(step: ReplayStep) -> dict[str, float]:
@@ -51,16 +52,18 @@ def test_no_dates_no_fit(reference_spec):
 
 def test_base_of_another_model_is_refused(reference_spec, reference_evidence):
     other = load_spec(FIXTURES / "models" / "beta_binomial.yaml")
-    stranger = Posterior(other, EvidenceSet.of([]), idata=None, settings=FitSettings())
+    stranger = Posterior(other, EvidenceSet.of([]), samples={}, settings=FitSettings())
     with pytest.raises(ValueError, match="base fit is of model"):
         replay(reference_spec, reference_evidence.items, [D("2020-01-01")], base=stranger)
 
 
 @pytest.mark.slow
-def test_items_dated_after_a_date_do_not_move_its_forecast(reference_spec, reference_evidence,
-                                                           base, base_probabilities):
-    presence = item("presence_2020_03", "condition", "2020-03-01", condition="us_presence",
-                    value=True)
+def test_items_dated_after_a_date_do_not_move_its_forecast(
+    reference_spec, reference_evidence, base, base_probabilities
+):
+    presence = item(
+        "presence_2020_03", "condition", "2020-03-01", condition="us_presence", value=True
+    )
     items = [*reference_evidence.items, presence]
     first, second = replay(reference_spec, items, [D("2020-01-01"), D("2020-04-01")], base=base)
     assert (first.date, second.date) == (D("2020-01-01"), D("2020-04-01"))
@@ -80,11 +83,21 @@ def test_items_dated_after_a_date_do_not_move_its_forecast(reference_spec, refer
 
 
 @pytest.mark.slow
-def test_as_recorded_leaves_out_what_was_recorded_later(reference_spec, reference_evidence,
-                                                        base, base_probabilities):
+def test_as_recorded_leaves_out_what_was_recorded_later(
+    reference_spec, reference_evidence, base, base_probabilities
+):
     shipped = [recorded(i, "2019-12-01") for i in reference_evidence.items]
-    late = recorded(item("capacity_2019_12", "report", "2019-12-15", target="isk_capacity",
-                         favours=True, strength="strongly"), "2020-02-03")
+    late = recorded(
+        item(
+            "capacity_2019_12",
+            "report",
+            "2019-12-15",
+            target="isk_capacity",
+            favours=True,
+            strength="strongly",
+        ),
+        "2020-02-03",
+    )
     items = [*shipped, late]
     dates = [D("2020-01-01"), D("2020-03-01")]
     as_was = replay(reference_spec, items, dates, as_recorded=True, base=base)
@@ -100,19 +113,35 @@ def test_as_recorded_leaves_out_what_was_recorded_later(reference_spec, referenc
 
 
 @pytest.mark.slow
-def test_strong_evidence_forces_a_refit_that_becomes_the_base(reference_spec,
-                                                              reference_evidence, base):
+def test_strong_evidence_forces_a_refit_that_becomes_the_base(
+    reference_spec, reference_evidence, base
+):
     """Revised Taliban defector counts, 100 times the first estimates, replace them in January."""
     shipped = [recorded(i, "2019-12-01") for i in reference_evidence.items]
     old = [i for i in shipped if i.kind == "count" and i.fields["category"] == "taliban"]
     assert len(old) == 6
-    revised = [recorded(dataclasses.replace(i, id=f"revised_{i.id}",
-                                            fields={**i.fields, "count": 2000}), "2020-01-15")
-               for i in old]
-    retractions = [recorded(item(f"retract_{i.id}", "retraction", "2020-01-15", retracts=i.id),
-                            "2020-01-15") for i in old]
-    weak = recorded(item("capacity_2020_02", "report", "2020-02-10", target="isk_capacity",
-                         favours=True, strength="weakly"), "2020-02-12")
+    revised = [
+        recorded(
+            dataclasses.replace(i, id=f"revised_{i.id}", fields={**i.fields, "count": 2000}),
+            "2020-01-15",
+        )
+        for i in old
+    ]
+    retractions = [
+        recorded(item(f"retract_{i.id}", "retraction", "2020-01-15", retracts=i.id), "2020-01-15")
+        for i in old
+    ]
+    weak = recorded(
+        item(
+            "capacity_2020_02",
+            "report",
+            "2020-02-10",
+            target="isk_capacity",
+            favours=True,
+            strength="weakly",
+        ),
+        "2020-02-12",
+    )
     items = [*shipped, *revised, *retractions, weak]
     dates = [D("2019-12-15"), D("2020-02-01"), D("2020-03-01")]
     before, flood, after = replay(reference_spec, items, dates, as_recorded=True, base=base)
@@ -131,35 +160,62 @@ def test_strong_evidence_forces_a_refit_that_becomes_the_base(reference_spec,
     # The refit is the new base: the next date is reweighted from it, not from the first fit.
     assert after.method == "reweighted" and after.pareto_k <= K_MAX
     assert after.forecast.provenance["fitted_evidence_sha256"] == flooded.sha256
-    assert after.forecast.provenance["evidence_sha256"] == EvidenceSet.of(
-        in_force(items, dates[2], as_recorded=True)).sha256
+    assert (
+        after.forecast.provenance["evidence_sha256"]
+        == EvidenceSet.of(in_force(items, dates[2], as_recorded=True)).sha256
+    )
     absorbs = [probabilities(s)["isk_absorbs_1000_12m"] for s in (before, flood, after)]
     assert absorbs[1] > absorbs[0] + 0.3
 
 
 def monthly_evidence(reference_evidence) -> list[Item]:
     """Three months of counts near the historical rates and quiet factions; the deal in February."""
-    rates = {("defectors_to_isk", "ttp"): 128, ("defectors_to_isk", "imu"): 42,
-             ("defectors_to_isk", "taliban"): 19, ("clashes", "taliban_isk"): 16}
+    rates = {
+        ("defectors_to_isk", "ttp"): 128,
+        ("defectors_to_isk", "imu"): 42,
+        ("defectors_to_isk", "taliban"): 19,
+        ("clashes", "taliban_isk"): 16,
+    }
     out = list(reference_evidence.items)
-    for month, end, through in (("2019-12", "2019-12-31", "2020-01-01"),
-                                ("2020-01", "2020-01-31", "2020-02-01"),
-                                ("2020-02", "2020-02-29", "2020-03-01")):
+    for month, end, through in (
+        ("2019-12", "2019-12-31", "2020-01-01"),
+        ("2020-01", "2020-01-31", "2020-02-01"),
+        ("2020-02", "2020-02-29", "2020-03-01"),
+    ):
         for (series, category), rate in rates.items():
-            out.append(item(f"{category}_{month}", "count", end, series=series,
-                            category=category, month=month, count=rate))
+            out.append(
+                item(
+                    f"{category}_{month}",
+                    "count",
+                    end,
+                    series=series,
+                    category=category,
+                    month=month,
+                    count=rate,
+                )
+            )
         for actor in ("haqqani", "north_shura", "eastern_fronts"):
-            out.append(item(f"quiet_{actor}_{month}", "no_event", through, hazard="leave",
-                            actor=actor, through=through))
+            out.append(
+                item(
+                    f"quiet_{actor}_{month}",
+                    "no_event",
+                    through,
+                    hazard="leave",
+                    actor=actor,
+                    through=through,
+                )
+            )
     out.append(item("deal", "condition", "2020-02-29", condition="deal_signed", value=True))
-    out.append(item("lobby", "report", "2020-01-20", target="lobby.haqqani", favours=True,
-                    strength="weakly"))
+    out.append(
+        item(
+            "lobby", "report", "2020-01-20", target="lobby.haqqani", favours=True, strength="weakly"
+        )
+    )
     return out
 
 
 @pytest.mark.slow
-def test_replay_agrees_with_independent_refits(reference_spec, reference_evidence, base,
-                                               fitted):
+def test_replay_agrees_with_independent_refits(reference_spec, reference_evidence, base, fitted):
     import arviz as az
 
     items = monthly_evidence(reference_evidence)
@@ -173,8 +229,11 @@ def test_replay_agrees_with_independent_refits(reference_spec, reference_evidenc
         refit = fitted(reference_spec, evidence, FitSettings(seed=11))
         per_draw = question_draws(refit)
         d = step.forecast.diagnostics
-        ess = (step.forecast.provenance["importance_ess"] if step.method == "reweighted"
-               else min(d.min_ess_bulk, d.min_ess_tail))
+        ess = (
+            step.forecast.provenance["importance_ess"]
+            if step.method == "reweighted"
+            else min(d.min_ess_bulk, d.min_ess_tail)
+        )
         for a, b in zip(step.forecast.questions, forecast(refit).questions, strict=True):
             x = per_draw[b.id]
             if np.ptp(x) == 0:
@@ -183,20 +242,25 @@ def test_replay_agrees_with_independent_refits(reference_spec, reference_evidenc
             se_refit = np.std(x) / np.sqrt(float(az.ess(x, method="mean")))
             se_replay = np.std(x) / np.sqrt(ess)
             assert abs(a.probability - b.probability) < Z * np.hypot(se_refit, se_replay), (
-                step.date, a.id, step.method)
+                step.date,
+                a.id,
+                step.method,
+            )
 
 
 def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_evidence):
     """The proposal's log-likelihood is the mean of the two it bridges (terms linear in data)."""
     from allegiance.evidence import model_data
-    from allegiance.model import _numpy_ops, structure, terms
-    from allegiance.update import _midway
+    from allegiance.model import numpy_ops, structure, terms
+    from allegiance.update.timeline import _midway
     from helpers import prior_draws, with_items
 
-    quiet = item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
-                 through="2020-06-01")
-    split = item("split", "event", "2020-03-01", hazard="leave", actor="north_shura",
-                 month="2020-03")
+    quiet = item(
+        "quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani", through="2020-06-01"
+    )
+    split = item(
+        "split", "event", "2020-03-01", hazard="leave", actor="north_shura", month="2020-03"
+    )
     deal = item("deal", "condition", "2020-02-29", condition="deal_signed", value=True)
     a = model_data(reference_spec, with_items(reference_evidence, quiet))
     b = model_data(reference_spec, with_items(reference_evidence, quiet, split, deal))
@@ -204,7 +268,7 @@ def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_e
     st, draws = structure(reference_spec), prior_draws(reference_spec, 30, seed=9)
 
     def parts(d):
-        t = terms(draws, d.arrays(), st, _numpy_ops())
+        t = terms(draws, d.arrays(), st, numpy_ops())
         return t["row_ll"][..., : st.n_slots, :], t["config_prior"], t["constant"]
 
     for got, x, y in zip(parts(mid), parts(a), parts(b), strict=True):

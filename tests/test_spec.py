@@ -11,7 +11,13 @@ import pytest
 from scipy import stats
 
 from allegiance.errors import SpecError
-from allegiance.spec import MAX_BINARY_CONDITIONS, ModelSpec, load_spec, months_between
+from allegiance.spec import (
+    MAX_BINARY_CONDITIONS,
+    Justified,
+    ModelSpec,
+    load_spec,
+    months_between,
+)
 from helpers_spec import MINIMAL, MODELS, REFERENCE, expect_error, wrong_files
 
 # file → (expected key path, fragment of the problem text)
@@ -36,53 +42,80 @@ WRONG_MODELS: dict[str, tuple[str, str]] = {
     "wrong_duplicate_key.yaml": ("", "key 'deal' appears twice"),
     "wrong_kind_list.yaml": ("conditions.deal.kind", "['binary'] is not one of"),
     "wrong_necessary_direction.yaml": (
-        "effects.exit_needs_funding.direction", "a necessary condition has no direction"),
+        "effects.exit_needs_funding.direction",
+        "a necessary condition has no direction",
+    ),
     "wrong_actor_role.yaml": ("actors.splinter.role", "'splinter' is not one of parent"),
     "wrong_probability_above_one.yaml": (
-        "conditions.deal.prior.probability", "probability 1.3 is outside (0, 1)"),
+        "conditions.deal.prior.probability",
+        "probability 1.3 is outside (0, 1)",
+    ),
     "wrong_range_not_around.yaml": (
-        "conditions.deal.prior.range", "range [0.5, 0.8] must lie inside (0, 1) around 0.4"),
+        "conditions.deal.prior.range",
+        "range [0.5, 0.8] must lie inside (0, 1) around 0.4",
+    ),
     "wrong_range_reversed.yaml": ("conditions.deal.prior.range", "lower 0.7 is not below upper"),
     "wrong_range_too_narrow.yaml": ("conditions.deal.prior.range", "no Beta has mean 0.4"),
     "wrong_estimative_word.yaml": (
-        "conditions.funding.prior.word", "unknown estimative word 'quite unlikely'"),
+        "conditions.funding.prior.word",
+        "unknown estimative word 'quite unlikely'",
+    ),
     "wrong_strength_word.yaml": (
-        "effects.deal_opens_exit.strength.word", "unknown strength word 'huge'"),
+        "effects.deal_opens_exit.strength.word",
+        "unknown strength word 'huge'",
+    ),
     "wrong_ratio_below_one.yaml": (
-        "effects.deal_opens_exit.strength.range", "need 1 < lower < ratio < upper"),
+        "effects.deal_opens_exit.strength.range",
+        "need 1 < lower < ratio < upper",
+    ),
     "wrong_leak_probability.yaml": (
-        "effects.exit_needs_funding.leak.probability", "probability 1.3 is outside (0, 1)"),
+        "effects.exit_needs_funding.leak.probability",
+        "probability 1.3 is outside (0, 1)",
+    ),
     "wrong_magnitude_range.yaml": (
         "series.defectors.categories.rank_and_file.prior.range",
-        "need 0 < lower < typical < upper"),
+        "need 0 < lower < typical < upper",
+    ),
     "wrong_effect_condition.yaml": (
-        "effects.deal_opens_exit.condition", "unknown condition 'dael'"),
+        "effects.deal_opens_exit.condition",
+        "unknown condition 'dael'",
+    ),
     "wrong_effect_target.yaml": ("effects.deal_opens_exit.targets[0]", "unknown target 'leav'"),
     "wrong_effect_target_member.yaml": (
-        "effects.exit_needs_funding.targets[0]", "'parent_group' is not a member of 'leave'"),
+        "effects.exit_needs_funding.targets[0]",
+        "'parent_group' is not a member of 'leave'",
+    ),
     "wrong_necessary_on_level.yaml": (
-        "effects.exit_needs_funding.condition", "a necessary condition must be binary"),
+        "effects.exit_needs_funding.condition",
+        "a necessary condition must be binary",
+    ),
     "wrong_missing_direction.yaml": ("effects.deal_opens_exit.direction", "missing required key"),
     "wrong_direction_word.yaml": (
-        "effects.deal_opens_exit.direction", "'increases' is not one of raises, lowers"),
+        "effects.deal_opens_exit.direction",
+        "'increases' is not one of raises, lowers",
+    ),
     "wrong_duplicate_effect_id.yaml": ("effects.deal_opens_exit", "duplicate effect id"),
     "wrong_hazard_without_actors.yaml": (
-        "propensities.leave.actors", "a hazard needs the actors at risk"),
+        "propensities.leave.actors",
+        "a hazard needs the actors at risk",
+    ),
     "wrong_id_clash.yaml": ("lobby", "the same id names a condition, propensity or series"),
     "wrong_horizon_before.yaml": (
         "questions.splinter_leaves_12m.horizon",
-        "horizon 2019-06-01 is not at least a month after the analysis date 2020-01-01"),
+        "horizon 2019-06-01 is not at least a month after the analysis date 2020-01-01",
+    ),
     "wrong_question_kind.yaml": ("questions[0].kind", "'leave' is not one of leaves"),
-    "wrong_question_actor.yaml": (
-        "questions.splinter_leaves_12m.actor", "unknown actor 'splintr'"),
+    "wrong_question_actor.yaml": ("questions.splinter_leaves_12m.actor", "unknown actor 'splintr'"),
     "wrong_question_chance_as_hazard.yaml": (
-        "questions.splinter_leaves_12m.hazard", "'lobby' is not a hazard propensity"),
+        "questions.splinter_leaves_12m.hazard",
+        "'lobby' is not a hazard propensity",
+    ),
     "wrong_question_missing_field.yaml": ("questions[0].hazard", "missing required key"),
-    "wrong_duplicate_question_id.yaml": (
-        "questions.splinter_leaves_12m", "duplicate question id"),
+    "wrong_duplicate_question_id.yaml": ("questions.splinter_leaves_12m", "duplicate question id"),
     "wrong_provenance.yaml": (
         "conditions.deal.provenance",
-        "provenance 'Giustozzi 2019' is neither a source claim nor 'analyst judgment'"),
+        "provenance 'Giustozzi 2019' is neither a source claim nor 'analyst judgment'",
+    ),
     "wrong_too_many_binary.yaml": ("conditions", "13 binary conditions"),
 }
 
@@ -95,8 +128,9 @@ def minimal() -> ModelSpec:
 # --- broken files -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "key", "fragment"),
-                         [(n, k, f) for n, (k, f) in WRONG_MODELS.items()])
+@pytest.mark.parametrize(
+    ("name", "key", "fragment"), [(n, k, f) for n, (k, f) in WRONG_MODELS.items()]
+)
 def test_wrong_model_file_is_rejected_with_file_key_and_problem(
     name: str, key: str, fragment: str
 ) -> None:
@@ -120,8 +154,11 @@ def test_missing_file_is_a_spec_error(tmp_path: Path) -> None:
 
 def test_file_that_is_not_utf8_is_a_spec_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
-    path.write_bytes(MINIMAL.read_text(encoding="utf-8").replace(
-        "Parent group", "Groupe p\u00e8re").encode("latin-1"))
+    path.write_bytes(
+        MINIMAL.read_text(encoding="utf-8")
+        .replace("Parent group", "Groupe p\u00e8re")
+        .encode("latin-1")
+    )
     expect_error(lambda: load_spec(path), SpecError, path, "", "not valid YAML")
 
 
@@ -139,7 +176,9 @@ def test_minimal_model_loads_with_its_declared_parts(minimal: ModelSpec) -> None
     assert minimal.slots == [("leave", "splinter"), ("lobby", "splinter")]
     assert minimal.channels == [("defectors", "rank_and_file")]
     assert [(e.id, e.kind) for e in minimal.effects] == [
-        ("deal_opens_exit", "shift"), ("exit_needs_funding", "necessary")]
+        ("deal_opens_exit", "shift"),
+        ("exit_needs_funding", "necessary"),
+    ]
     assert list(minimal.questions) == ["splinter_leaves_12m", "defections_double_6m"]
 
 
@@ -178,8 +217,7 @@ def test_minimal_model_windows_and_horizons(minimal: ModelSpec) -> None:
     assert leaves.horizon_months == 12
     assert escalation.horizon_months == 6
     assert leaves.fields == {"actor": "splinter", "hazard": "leave"}
-    assert escalation.fields == {"series": "defectors", "category": "rank_and_file",
-                                 "ratio": 2.0}
+    assert escalation.fields == {"series": "defectors", "category": "rank_and_file", "ratio": 2.0}
     assert minimal.history_months == 6
     assert minimal.forward_months == 12
     assert minimal.window_months == 18
@@ -234,17 +272,22 @@ def test_reference_model_loads_with_its_conditions(reference: ModelSpec) -> None
     assert len(reference.binary_conditions) == 8
     assert len(reference.level_conditions) == 3
     assert reference.level_conditions == [
-        "spoils_haqqani", "spoils_north_shura", "spoils_eastern_fronts"]
+        "spoils_haqqani",
+        "spoils_north_shura",
+        "spoils_eastern_fronts",
+    ]
 
 
-def _beliefs(spec: ModelSpec) -> list[tuple[str, object]]:
-    out: list[tuple[str, object]] = []
+def _beliefs(spec: ModelSpec) -> list[tuple[str, Justified]]:
+    out: list[tuple[str, Justified]] = []
     out += [(f"conditions.{c.id}", c.belief) for c in spec.conditions.values()]
-    out += [(f"propensities.{p.id}.baseline.{a}", b)
-            for p in spec.propensities.values() for a, b in p.baselines.items()]
+    out += [
+        (f"propensities.{p.id}.baseline.{a}", b)
+        for p in spec.propensities.values()
+        for a, b in p.baselines.items()
+    ]
     out += [(f"effects.{e.id}", e.belief) for e in spec.effects]
-    out += [(f"series.{s.id}.{c}", b)
-            for s in spec.series.values() for c, b in s.baselines.items()]
+    out += [(f"series.{s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
     return out
 
 
@@ -255,8 +298,9 @@ def test_every_reference_belief_carries_rationale_and_provenance(reference: Mode
     assert len(reference.effects) == 17
     for where, belief in beliefs:
         assert belief.rationale.strip(), where
-        assert (belief.provenance == "analyst judgment"
-                or belief.provenance.startswith("source: ")), where
+        assert belief.provenance == "analyst judgment" or belief.provenance.startswith(
+            "source: "
+        ), where
         assert belief.provenance.removeprefix("source: ").strip(), where
     assert any(b.provenance.startswith("source: ") for _, b in beliefs)
 

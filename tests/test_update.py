@@ -22,16 +22,24 @@ def updater(reference_spec, reference_evidence, fitted):
 
 def weak_items():
     return (
-        item("r1", "report", "2019-11-20", target="isk_capacity", favours=True,
-             strength="moderately"),
-        item("r2", "report", "2019-11-21", target="aligns_with_isk.haqqani", favours=True,
-             likelihood_ratio=3.0),
+        item(
+            "r1", "report", "2019-11-20", target="isk_capacity", favours=True, strength="moderately"
+        ),
+        item(
+            "r2",
+            "report",
+            "2019-11-21",
+            target="aligns_with_isk.haqqani",
+            favours=True,
+            likelihood_ratio=3.0,
+        ),
     )
 
 
 @pytest.mark.slow
-def test_weak_evidence_reweighted_matches_a_refit(reference_spec, reference_evidence,
-                                                  updater, fitted):
+def test_weak_evidence_reweighted_matches_a_refit(
+    reference_spec, reference_evidence, updater, fitted
+):
     import arviz as az
 
     evidence = with_items(reference_evidence, *weak_items())
@@ -48,26 +56,42 @@ def test_weak_evidence_reweighted_matches_a_refit(reference_spec, reference_evid
         se_fast = np.std(x) / np.sqrt(rw.ess)
         assert abs(a.probability - b.probability) < Z * np.hypot(se_refit, se_fast), a.id
     # The report on IS-K capacity moved the condition the way it favours.
-    assert fast.condition_probability["isk_capacity"] > (
-        updater.forecast(reference_evidence).condition_probability["isk_capacity"]
+    assert (
+        fast.condition_probability["isk_capacity"]
+        > (updater.forecast(reference_evidence).condition_probability["isk_capacity"])
     )
 
 
 @pytest.mark.slow
-def test_cached_fast_path_equals_a_direct_evaluation(reference_spec, reference_evidence,
-                                                     updater):
+def test_cached_fast_path_equals_a_direct_evaluation(reference_spec, reference_evidence, updater):
     """Row, question and state caches give what evaluating from scratch gives, in any order."""
     from allegiance.evidence import model_data
     from allegiance.forecast import probabilities
 
-    count = item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
-                 category="taliban", month="2020-01", count=310)
-    recount = item("tal_2020_01", "count", "2020-01-31", series="defectors_to_isk",
-                   category="taliban", month="2020-01", count=900)
-    quiet = item("quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani",
-                 through="2020-03-01")
-    later = item("quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani",
-                 through="2020-06-01")
+    count = item(
+        "tal_2020_01",
+        "count",
+        "2020-01-31",
+        series="defectors_to_isk",
+        category="taliban",
+        month="2020-01",
+        count=310,
+    )
+    recount = item(
+        "tal_2020_01",
+        "count",
+        "2020-01-31",
+        series="defectors_to_isk",
+        category="taliban",
+        month="2020-01",
+        count=900,
+    )
+    quiet = item(
+        "quiet", "no_event", "2020-03-01", hazard="leave", actor="haqqani", through="2020-03-01"
+    )
+    later = item(
+        "quiet", "no_event", "2020-06-01", hazard="leave", actor="haqqani", through="2020-06-01"
+    )
     r1, r2 = weak_items()
     sequence = [
         with_items(reference_evidence, r1),
@@ -89,13 +113,27 @@ def test_cached_fast_path_equals_a_direct_evaluation(reference_spec, reference_e
 
 
 @pytest.mark.slow
-def test_strong_evidence_triggers_a_refit_that_becomes_the_base(reference_spec,
-                                                                reference_evidence, fitted):
+def test_strong_evidence_triggers_a_refit_that_becomes_the_base(
+    reference_spec, reference_evidence, fitted
+):
     months = ("2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11")
-    flood = [item(f"flood_{m}", "count", f"{m}-28", series="defectors_to_isk",
-                  category="taliban", month=m, count=2000) for m in months]
-    strong = with_items(reference_evidence, *flood,
-                        drop=lambda i: i.kind == "count" and i.fields["category"] == "taliban")
+    flood = [
+        item(
+            f"flood_{m}",
+            "count",
+            f"{m}-28",
+            series="defectors_to_isk",
+            category="taliban",
+            month=m,
+            count=2000,
+        )
+        for m in months
+    ]
+    strong = with_items(
+        reference_evidence,
+        *flood,
+        drop=lambda i: i.kind == "count" and i.fields["category"] == "taliban",
+    )
     own = Updater(fitted(reference_spec, reference_evidence, FitSettings()))
     rw = own.reweight(strong)
     assert not rw.accepted and rw.pareto_k > K_MAX
@@ -114,31 +152,51 @@ def test_strong_evidence_triggers_a_refit_that_becomes_the_base(reference_spec,
 
 
 @pytest.mark.slow
-def test_too_few_effective_draws_refuse_weights_with_a_good_pareto_k(reference_evidence,
-                                                                     updater):
+def test_too_few_effective_draws_refuse_weights_with_a_good_pareto_k(reference_evidence, updater):
     """Taliban defections of 32 a month for three months: k about 0.34, ESS about 175."""
     months = ("2019-09", "2019-10", "2019-11")
-    more = [item(f"more_{m}", "count", f"{m}-28", series="defectors_to_isk",
-                 category="taliban", month=m, count=32) for m in months]
-    evidence = with_items(reference_evidence, *more,
-                          drop=lambda i: i.kind == "count" and i.fields["category"] == "taliban"
-                          and i.fields["month"] in months)
+    more = [
+        item(
+            f"more_{m}",
+            "count",
+            f"{m}-28",
+            series="defectors_to_isk",
+            category="taliban",
+            month=m,
+            count=32,
+        )
+        for m in months
+    ]
+    evidence = with_items(
+        reference_evidence,
+        *more,
+        drop=lambda i: (
+            i.kind == "count" and i.fields["category"] == "taliban" and i.fields["month"] in months
+        ),
+    )
     rw = updater.reweight(evidence)
     assert rw.pareto_k <= K_MAX and not rw.accepted
     assert "effective sample size" in rw.reason
     # The size checked is the smallest over every probability the forecast shows.
     shape = updater.posterior.shape
     per_draw = updater.per_draw(evidence)
-    assert rw.ess == pytest.approx(min(weighted_ess(x, rw.log_weights, shape)
-                                       for x in per_draw.values()))
+    assert rw.ess == pytest.approx(
+        min(weighted_ess(x, rw.log_weights, shape) for x in per_draw.values())
+    )
     result = updater.forecast(evidence, allow_refit=False)
     assert not result.trustworthy and "effective sample size" in result.method_reason
 
 
 @pytest.mark.slow
 def test_attribution_finds_the_item_that_moved_the_forecast(reference_evidence, updater):
-    ties = item("ties", "report", "2019-11-25", target="aligns_with_isk.haqqani",
-                favours=True, likelihood_ratio=200.0)
+    ties = item(
+        "ties",
+        "report",
+        "2019-11-25",
+        target="aligns_with_isk.haqqani",
+        favours=True,
+        likelihood_ratio=200.0,
+    )
     ties = type(ties)(**{**ties.__dict__, "grade": "A1"})
     # Without the shipped reports, whose pull on the deal moves every faction at once.
     counts_only = with_items(reference_evidence, drop=lambda i: i.kind == "report")
@@ -148,16 +206,20 @@ def test_attribution_finds_the_item_that_moved_the_forecast(reference_evidence, 
     top = rows[0]
     assert top.item_id == "ties" and top.delta > 0 and top.delta_log_odds > 0
     assert top.without_item == pytest.approx(
-        next(q.probability for q in updater.forecast(counts_only).questions
-             if q.id == "alliance_24m"), abs=1e-12)
+        next(
+            q.probability for q in updater.forecast(counts_only).questions if q.id == "alliance_24m"
+        ),
+        abs=1e-12,
+    )
     assert all(abs(r.delta_log_odds) <= abs(top.delta_log_odds) for r in rows)
 
 
 def test_grade_tempers_a_report(reference_spec, reference_evidence):
     from allegiance.evidence import EvidenceSet, model_data, report_log_ratio
 
-    strong = item("a", "report", "2019-11-20", target="isk_capacity", favours=True,
-                  likelihood_ratio=10.0)
+    strong = item(
+        "a", "report", "2019-11-20", target="isk_capacity", favours=True, likelihood_ratio=10.0
+    )
     weak = type(strong)(**{**strong.__dict__, "id": "b", "grade": "E5"})
     assert report_log_ratio(strong) == pytest.approx(0.8 * 0.8 * np.log(10.0))
     assert report_log_ratio(weak) == pytest.approx(0.2 * 0.2 * np.log(10.0))

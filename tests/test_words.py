@@ -34,8 +34,9 @@ def test_estimative_words_and_synonyms_map_to_their_icd203_band(
     assert estimative_band(synonym) == (lower, upper)
 
 
-@pytest.mark.parametrize("spelling", ["Very Likely", "very-likely", "  VERY   likely ",
-                                      "Highly-Probable"])
+@pytest.mark.parametrize(
+    "spelling", ["Very Likely", "very-likely", "  VERY   likely ", "Highly-Probable"]
+)
 def test_estimative_band_ignores_case_hyphens_and_spacing(spelling: str) -> None:
     assert estimative_band(spelling) == (0.80, 0.95)
 
@@ -65,25 +66,31 @@ def test_estimative_word_is_monotone_over_the_unit_interval() -> None:
     assert sorted(set(ranks)) == list(range(len(WORDS)))  # every band is reached
 
 
-@pytest.mark.parametrize(("p", "word"), [
-    (0.0, "almost no chance"),
-    (0.005, "almost no chance"),
-    (0.1999, "very unlikely"),
-    (0.20, "unlikely"),  # a band includes its lower bound
-    (0.5, "roughly even chance"),
-    (0.995, "almost certain"),
-    (1.0, "almost certain"),
-])
+@pytest.mark.parametrize(
+    ("p", "word"),
+    [
+        (0.0, "almost no chance"),
+        (0.005, "almost no chance"),
+        (0.1999, "very unlikely"),
+        (0.20, "unlikely"),  # a band includes its lower bound
+        (0.5, "roughly even chance"),
+        (0.995, "almost certain"),
+        (1.0, "almost certain"),
+    ],
+)
 def test_estimative_word_at_edges(p: float, word: str) -> None:
     assert estimative_word(p) == word
 
 
-@pytest.mark.parametrize(("word", "lower", "upper"), [
-    ("weak", 1.1, 1.8),
-    ("moderate", 1.5, 4.0),
-    ("strong", 3.0, 10.0),
-    ("very strong", 6.0, 30.0),
-])
+@pytest.mark.parametrize(
+    ("word", "lower", "upper"),
+    [
+        ("weak", 1.1, 1.8),
+        ("moderate", 1.5, 4.0),
+        ("strong", 3.0, 10.0),
+        ("very strong", 6.0, 30.0),
+    ],
+)
 def test_strength_words_map_to_their_factor_range(word: str, lower: float, upper: float) -> None:
     assert strength_band(word) == (lower, upper)
     assert strength_band(word.upper().replace(" ", "-")) == (lower, upper)

@@ -63,7 +63,3 @@ class LedgerError(AllegianceError):
         self.problem = problem
         self.fix = fix
         super().__init__(_message(where, problem, fix))
-
-
-class DiagnosticsWarning(UserWarning):
-    """A fit failed its sampling diagnostics; its forecasts are not to be trusted."""

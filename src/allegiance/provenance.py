@@ -23,3 +23,8 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def engine_version() -> str:
+    """Return this package's version: a stored fit serves only the engine that made it."""
+    return versions()["allegiance"]

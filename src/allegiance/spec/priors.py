@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from allegiance.errors import SpecError
 from allegiance.words import (
@@ -41,7 +41,60 @@ from allegiance.words import (
 )
 
 MASS = 0.90
+
+
 _Z90 = 1.6448536269514722  # standard normal quantile at 0.95
+
+
+@dataclass(frozen=True)
+class Family:
+    """How a prior family is built in scipy and read back on the scale the analyst stated.
+
+    Parameters
+    ----------
+    label : str
+        How :meth:`Prior.describe` names the variable and its distribution.
+    frozen : callable
+        ``frozen(params)``: the scipy distribution of the prior's variable.
+    stated : callable
+        Maps the variable to the stated scale (``exp`` for a log-ratio).
+    centre : {"mean", "median"}
+        Which centre the analyst stated.
+    """
+
+    label: str
+    frozen: Callable[[Mapping[str, float]], Any]
+    stated: Callable[[float], float]
+    centre: str
+
+
+def _scipy_stats() -> Any:
+    # scipy.stats costs most of a second to import: only describing a prior needs it.
+    from scipy import stats
+
+    return stats
+
+
+FAMILIES: dict[str, Family] = {
+    "beta": Family(
+        "Beta(alpha={alpha:.3g}, beta={beta:.3g}): mean",
+        lambda p: _scipy_stats().beta(p["alpha"], p["beta"]),
+        float,
+        "mean",
+    ),
+    "gamma": Family(
+        "log-ratio ~ Gamma(alpha={alpha:.3g}, beta={beta:.3g}): ratio median",
+        lambda p: _scipy_stats().gamma(p["alpha"], scale=1.0 / p["beta"]),
+        math.exp,
+        "median",
+    ),
+    "lognormal": Family(
+        "LogNormal(mu={mu:.3g}, sigma={sigma:.3g}): median",
+        lambda p: _scipy_stats().lognorm(p["sigma"], scale=math.exp(p["mu"])),
+        float,
+        "median",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +104,7 @@ class Prior:
     Parameters
     ----------
     family : {"beta", "gamma", "lognormal"}
-        Distribution family; ``gamma`` is placed on the log of a ratio.
+        Distribution family (:data:`FAMILIES`); ``gamma`` is placed on the log of a ratio.
     params : dict
         Parameters of the family: ``alpha, beta`` (Beta, Gamma rate ``beta``)
         or ``mu, sigma`` (LogNormal).
@@ -65,28 +118,19 @@ class Prior:
 
     def frozen(self) -> Any:
         """Return the scipy distribution of the prior's variable."""
-        p = self.params
-        if self.family == "beta":
-            return stats.beta(p["alpha"], p["beta"])
-        if self.family == "gamma":
-            return stats.gamma(p["alpha"], scale=1.0 / p["beta"])
-        return stats.lognorm(p["sigma"], scale=math.exp(p["mu"]))
+        return FAMILIES[self.family].frozen(self.params)
 
     def interval(self, mass: float = MASS) -> tuple[float, float]:
         """Return the central interval holding ``mass`` of the prior, on the stated scale."""
         lo, hi = self.frozen().interval(mass)
-        if self.family == "gamma":
-            return math.exp(lo), math.exp(hi)
-        return float(lo), float(hi)
+        stated = FAMILIES[self.family].stated
+        return stated(float(lo)), stated(float(hi))
 
     def centre(self) -> float:
         """Return the stated-scale centre: mean for probabilities, median otherwise."""
+        family = FAMILIES[self.family]
         dist = self.frozen()
-        if self.family == "beta":
-            return float(dist.mean())
-        if self.family == "gamma":
-            return math.exp(dist.median())
-        return float(dist.median())
+        return family.stated(float(dist.mean() if family.centre == "mean" else dist.median()))
 
     def describe(self) -> str:
         """Describe the chosen distribution in one line.
@@ -97,30 +141,9 @@ class Prior:
         'Beta(alpha=2, beta=6): mean 0.25, 90% in [0.053, 0.52]'
         """
         lo, hi = self.interval()
-        if self.family == "beta":
-            head = f"Beta(alpha={self.params['alpha']:.3g}, beta={self.params['beta']:.3g})"
-            return f"{head}: mean {self.centre():.2g}, 90% in [{lo:.2g}, {hi:.2g}]"
-        if self.family == "gamma":
-            head = (
-                f"log-ratio ~ Gamma(alpha={self.params['alpha']:.3g}, "
-                f"beta={self.params['beta']:.3g})"
-            )
-            return f"{head}: ratio median {self.centre():.3g}, 90% in [{lo:.3g}, {hi:.3g}]"
-        head = f"LogNormal(mu={self.params['mu']:.3g}, sigma={self.params['sigma']:.3g})"
-        return f"{head}: median {self.centre():.3g}, 90% in [{lo:.3g}, {hi:.3g}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialise to plain types (for JSON and NetCDF attributes)."""
-        return {
-            "family": self.family,
-            "params": {k: float(v) for k, v in self.params.items()},
-            "statement": dict(self.statement),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Prior:
-        """Rebuild a prior written by :meth:`to_dict`."""
-        return cls(data["family"], dict(data["params"]), dict(data.get("statement", {})))
+        digits = 2 if self.family == "beta" else 3
+        head = FAMILIES[self.family].label.format(**self.params)
+        return f"{head} {self.centre():.{digits}g}, 90% in [{lo:.{digits}g}, {hi:.{digits}g}]"
 
 
 def _range(node: Mapping[str, Any], path: Path, key: str) -> tuple[float, float]:
@@ -352,9 +375,3 @@ def magnitude_prior(node: Any, path: Path, key: str) -> Prior:
         )
     sigma = max(math.log(hi / m), math.log(m / lo)) / _Z90
     return Prior("lognormal", {"mu": math.log(m), "sigma": sigma}, dict(node))
-
-
-def beta_moments(prior: Prior) -> tuple[float, float]:
-    """Return the mean and standard deviation of a Beta prior."""
-    dist = prior.frozen()
-    return float(dist.mean()), float(np.sqrt(dist.var()))

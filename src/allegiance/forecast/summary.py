@@ -11,69 +11,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from allegiance.evidence import EvidenceSet, ModelData, model_data
+from allegiance.forecast.questions import compute
+from allegiance.forecast.result import Forecast, QuestionForecast
 from allegiance.model import quantities, structure
 from allegiance.posterior import Diagnostics, Posterior, diagnose
 from allegiance.provenance import versions
-from allegiance.questions import QUESTION_KINDS
 from allegiance.spec import ModelSpec
 from allegiance.words import estimative_word
 
 CHUNK = 500  # draws per evaluation block: keeps (draw, slot, configuration) arrays small
+
+
 INTERVAL = 0.90
-
-
-@dataclass(frozen=True)
-class QuestionForecast:
-    """One question's forecast."""
-
-    id: str
-    text: str
-    horizon: str
-    probability: float
-    lower: float
-    upper: float
-    word: str
-
-
-@dataclass
-class Forecast:
-    """Forecasts of every question of a model, with diagnostics and provenance."""
-
-    model_id: str
-    questions: list[QuestionForecast]
-    diagnostics: Diagnostics
-    provenance: dict[str, Any]
-    condition_probability: dict[str, float] = field(default_factory=dict)
-    method: str = "mcmc"
-    method_reason: str = "fitted by MCMC on exactly this evidence"
-
-    @property
-    def trustworthy(self) -> bool:
-        """False when the fit failed its sampling diagnostics."""
-        return self.diagnostics.ok
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-typed form for JSON."""
-        return {
-            "model_id": self.model_id,
-            "trustworthy": self.trustworthy,
-            "method": self.method,
-            "method_reason": self.method_reason,
-            "diagnostics": self.diagnostics.to_dict(),
-            "questions": [asdict(q) for q in self.questions],
-            "condition_probability": self.condition_probability,
-            "provenance": self.provenance,
-        }
-
-    def to_json(self) -> str:
-        """Serialise to JSON text."""
-        return json.dumps(self.to_dict(), indent=2)
+EXACT = "fitted by MCMC on exactly this evidence"
 
 
 def _chunks(draws: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -108,7 +63,7 @@ def probabilities(
         q = quantities(spec, data, block)
         weights = np.exp(q.log_weights)
         for qid, question in spec.questions.items():
-            per_config = QUESTION_KINDS[question.kind].compute(q, question)
+            per_config = compute(q, question)
             # Weights sum to 1 only up to round-off; keep probabilities in [0, 1].
             out[qid].append(np.clip(np.sum(weights * per_config, axis=-1), 0.0, 1.0))
         for name, row in zip(conds, configs, strict=True):
@@ -138,8 +93,13 @@ def summarise(
     diagnostics: Diagnostics,
     provenance: dict[str, Any],
     weights: np.ndarray | None = None,
+    *,
+    method: str,
+    reason: str,
 ) -> Forecast:
     """Turn per-draw probabilities (optionally importance-weighted) into a forecast.
+
+    This is the one place a forecast gets its ``method`` and ``method_reason``.
 
     Parameters
     ----------
@@ -153,6 +113,11 @@ def summarise(
         Hashes, settings and versions to carry along.
     weights : array, optional
         Normalised importance weights of the draws; equal weights if omitted.
+    method : {"mcmc", "reweighted"}
+        How the draws were obtained: a fit of exactly this evidence, or
+        another fit's draws importance-weighted to it.
+    reason : str
+        Why this method, in words (shown beside the forecast).
     """
     tail = (1.0 - INTERVAL) / 2
     results = []
@@ -177,16 +142,18 @@ def summarise(
         for k, v in per_draw.items()
         if k.startswith("condition:")
     }
-    return Forecast(spec.id, results, diagnostics, provenance, conditions)
+    return Forecast(spec.id, results, diagnostics, provenance, conditions, method, reason)
 
 
 def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]:
     """Return the identity of a forecast: hashes, fit settings and versions."""
-    attrs = posterior.idata.attrs
+    attrs = posterior.attrs
     return {
         "model_sha256": posterior.spec.sha256,
         "evidence_sha256": evidence.sha256,
         "evidence_items": len(evidence.items),
+        "as_of": None if evidence.as_of is None else evidence.as_of.isoformat(),
+        "as_recorded": evidence.as_recorded,
         "fitted_evidence_sha256": posterior.evidence.sha256,
         **({"fitted_proposal": attrs["proposal"]} if "proposal" in attrs else {}),
         "fit_settings": json.loads(attrs.get("fit_settings", "{}")),
@@ -195,7 +162,12 @@ def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]
     }
 
 
-def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = None) -> Forecast:
+def forecast(
+    posterior: Posterior,
+    per_draw: Mapping[str, np.ndarray] | None = None,
+    *,
+    reason: str = EXACT,
+) -> Forecast:
     """Summarise the posterior into forecasts, checking diagnostics on every quantity.
 
     Diagnostics cover every free variable and every question's per-draw
@@ -208,6 +180,8 @@ def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = N
     posterior : Posterior
     per_draw : mapping, optional
         :func:`question_draws` of the posterior, if already computed.
+    reason : str
+        Why this fit is the one used, shown with the forecast.
     """
     per_draw = question_draws(posterior) if per_draw is None else per_draw
     if posterior.diagnostics is None:
@@ -217,4 +191,6 @@ def forecast(posterior: Posterior, per_draw: Mapping[str, np.ndarray] | None = N
         per_draw,
         posterior.diagnostics,
         provenance_of(posterior, posterior.evidence),
+        method="mcmc",
+        reason=reason,
     )

@@ -1,11 +1,12 @@
-"""Registry of question kinds: which fields each needs and how it is computed.
+"""How each kind of question is computed from the model's per-draw quantities.
 
 A question asks for the probability of a dated event. Its *kind* names a
 function here that turns the model's per-draw, per-configuration quantities
 into that probability. A new kind of outcome is a new entry in
-:data:`QUESTION_KINDS`; model files name kinds, never code.
+:data:`COMPUTE` (its fields in :data:`allegiance.spec.fields.QUESTION_FIELDS`);
+model files name kinds, never code.
 
-Every compute function receives a :class:`~allegiance.model.Quantities`
+Every compute function receives a :class:`~allegiance.model.quantities.Quantities`
 (arrays with a leading draw axis and a trailing configuration axis), the
 question and the number of months from the as-of date to the horizon, and
 returns the event probability per draw and configuration.
@@ -13,46 +14,28 @@ returns the event probability per draw and configuration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.special as sp
 
+from allegiance.spec.fields import (
+    ACTOR,
+    ACTORS,
+    CATEGORY,
+    CHANCE,
+    HAZARD,
+    QUESTION_FIELDS,
+    SERIES,
+)
+
 if TYPE_CHECKING:
     from allegiance.model import Quantities
     from allegiance.spec import ModelSpec, Question
 
-# Field types a question kind can ask for; the spec loader checks each reference.
-ACTOR = "actor"
-ACTORS = "actors"
-HAZARD = "hazard"
-CHANCE = "chance"
-SERIES = "series"
-CATEGORY = "category"
-NUMBER = "number"
 
 Compute = Callable[["Quantities", "Question"], np.ndarray]
-
-
-@dataclass(frozen=True)
-class QuestionKind:
-    """A kind of forecast question.
-
-    Parameters
-    ----------
-    fields : dict
-        Field name → field type (one of the module's type constants).
-    compute : callable
-        ``compute(quantities, question) -> array (draw, configuration)``.
-    summary : str
-        One line on what the kind resolves.
-    """
-
-    fields: Mapping[str, str]
-    compute: Compute
-    summary: str
 
 
 def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarray:
@@ -171,49 +154,20 @@ def _escalation(q: Quantities, question: Question) -> np.ndarray:
     return _count_at_least(q, channel, horizon - months_seen, needed)
 
 
-QUESTION_KINDS: dict[str, QuestionKind] = {
-    "leaves": QuestionKind(
-        {"actor": ACTOR, "hazard": HAZARD},
-        _leaves,
-        "the actor leaves its parent by the horizon (hazard of leaving per month).",
-    ),
-    "stays_as_lobby": QuestionKind(
-        {"actor": ACTOR, "hazard": HAZARD, "lobby": CHANCE},
-        _stays_as_lobby,
-        "the actor is still inside at the horizon and acts as a lobby for outsiders.",
-    ),
-    "alliance": QuestionKind(
-        {"actors": ACTORS, "hazard": HAZARD, "aligns": CHANCE},
-        _alliance,
-        "at least one listed actor has left and aligned with the partner by the horizon.",
-    ),
-    "absorption": QuestionKind(
-        {
-            "actors": ACTORS,
-            "hazard": HAZARD,
-            "aligns": CHANCE,
-            "joins": CHANCE,
-            "series": SERIES,
-            "category": CATEGORY,
-            "threshold": NUMBER,
-        },
-        _absorption,
-        "the receiving group takes in at least `threshold` people from the category "
-        "(steady flow plus whole factions that merge) by the horizon.",
-    ),
-    "escalation": QuestionKind(
-        {"series": SERIES, "category": CATEGORY, "ratio": NUMBER},
-        _escalation,
-        "counts from the analysis date to the horizon reach `ratio` times the "
-        "pre-analysis monthly rate.",
-    ),
-    "friction": QuestionKind(
-        {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},
-        _friction,
-        "open friction breaks out between the parent and at least one listed actor "
-        "that stayed as a lobby, by the horizon.",
-    ),
+COMPUTE: dict[str, Compute] = {
+    "leaves": _leaves,
+    "stays_as_lobby": _stays_as_lobby,
+    "alliance": _alliance,
+    "absorption": _absorption,
+    "escalation": _escalation,
+    "friction": _friction,
 }
+assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
+
+
+def compute(q: Quantities, question: Question) -> np.ndarray:
+    """Return a question's probability per draw and configuration, (draw, configuration)."""
+    return COMPUTE[question.kind](q, question)
 
 
 def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
@@ -224,7 +178,7 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
     seen), so a question's value changes only when these change. The fast
     update path caches each question's values on exactly this evidence.
     """
-    kind = QUESTION_KINDS[question.kind].fields
+    kind = QUESTION_FIELDS[question.kind].fields
     f = question.fields
     actors = [a for name, t in kind.items() if t == ACTOR for a in [f[name]]]
     actors += [a for name, t in kind.items() if t == ACTORS for a in f[name]]
@@ -246,13 +200,3 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         if tc == CATEGORY
     ]
     return slots, channels
-
-
-def field_names(kind: str) -> list[str]:
-    """Return the field names a question kind needs (for error messages)."""
-    return list(QUESTION_KINDS[kind].fields)
-
-
-def question_kinds() -> list[str]:
-    """Return the registered question kinds."""
-    return list(QUESTION_KINDS)

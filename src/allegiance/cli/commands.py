@@ -1,0 +1,237 @@
+"""Commands: ``allegiance forecast | priors | check | history | explain``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from allegiance.cli.app import (
+    EXIT_UNTRUSTWORTHY,
+    Format,
+    FormatOpt,
+    LedgerOpt,
+    ModelArg,
+    app,
+    err,
+    note,
+    parse_date,
+    refuse,
+    user_errors,
+)
+from allegiance.spec import ModelSpec, load_spec
+
+
+def _arviz_without_numba() -> None:
+    # ArviZ compiles a numba variance on first use in every process (0.3-0.5 s of a 4 s
+    # command) for arrays of a few thousand draws, where numpy's takes microseconds.
+    import arviz as az
+
+    az.Numba.disable_numba()
+
+
+def _check_question(spec: ModelSpec, question: str) -> None:
+    if question not in spec.questions:
+        raise refuse(f"unknown question {question!r}; questions: " + ", ".join(spec.questions))
+
+
+@app.command()
+def forecast(
+    model: ModelArg,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(help="Read evidence from this file (YAML or CSV) instead of the ledger."),
+    ] = None,
+    no_evidence: Annotated[
+        bool, typer.Option(help="Ignore all evidence: prior forecasts.")
+    ] = False,
+    ledger: LedgerOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Use only evidence whose event date is on or before this date (YYYY-MM-DD)."
+        ),
+    ] = None,
+    as_recorded: Annotated[
+        bool, typer.Option(help="With --as-of, also leave out what was recorded after that date.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the sampler.")] = 20200229,
+    fmt: FormatOpt = Format.table,
+    draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
+    chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
+    refit: Annotated[
+        bool, typer.Option(help="Fit by MCMC even if a stored fit could serve.")
+    ] = False,
+) -> None:
+    """Print MODEL's forecasts given its evidence, fitting only when it must."""
+    import sys
+
+    from allegiance.cli.output import forecast_csv, forecast_table
+    from allegiance.posterior import FitSettings
+    from allegiance.workflow import evidence_in_force, run_forecast
+
+    when = parse_date(as_of, "--as-of")
+    if as_recorded and when is None:
+        raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
+    warnings.simplefilter("ignore", FutureWarning)
+    with user_errors():
+        spec = load_spec(model)
+        chosen = evidence_in_force(
+            spec,
+            evidence_file=evidence,
+            ledger_url=ledger,
+            as_of=when,
+            as_recorded=as_recorded,
+            none=no_evidence,
+        )
+        note(chosen.notes)
+        ev, book = chosen.evidence, chosen.ledger
+        assert ev is not None
+        source = ev.path or (book.name if book else "none")
+        err.print(
+            f"model {spec.id} ({spec.sha256[:12]}), evidence {source}: {len(ev.items)} items "
+            f"in force ({ev.sha256[:12]})"
+            + (f", as of {when}" if when else "")
+            + (" as recorded then" if as_recorded else ""),
+            highlight=False,
+        )
+        settings = FitSettings(draws=draws, tune=tune, chains=chains, seed=seed)
+        outcome = run_forecast(spec, ev, settings, refit=refit, progress=sys.stderr.isatty())
+        note(outcome.notes)
+        result = outcome.forecast
+        assert result is not None
+        if book is not None:
+            book.record_forecast(
+                result, as_of=when, as_recorded=as_recorded, fit_method=result.method
+            )
+    if fmt is Format.json:
+        typer.echo(result.to_json())
+    elif fmt is Format.csv:
+        typer.echo(forecast_csv(result), nl=False)
+    else:
+        forecast_table(result)
+    if not result.trustworthy:
+        err.print(
+            "[bold red]WARNING: the fit FAILED its sampling diagnostics ("
+            + "; ".join(result.diagnostics.problems)
+            + "). Do not use these numbers; refit with more draws or tuning.[/]"
+        )
+        raise typer.Exit(EXIT_UNTRUSTWORTHY)
+
+
+@app.command()
+def priors(model: ModelArg) -> None:
+    """Show each prior as the analyst stated it and the distribution chosen for it."""
+    with user_errors():
+        spec = load_spec(model)
+    table = Table(title=f"Priors: {spec.id}")
+    for name in ("what", "stated", "chosen", "provenance"):
+        table.add_column(name)
+    rows = [(f"condition {c.id}", c.belief) for c in spec.conditions.values()]
+    rows += [
+        (f"baseline {p.id}.{a}" if a else f"baseline {p.id}", b)
+        for p in spec.propensities.values()
+        for a, b in p.baselines.items()
+    ]
+    rows += [(f"rate {s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
+    rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
+    for what, belief in rows:
+        stated = ", ".join(f"{k}: {v}" for k, v in belief.prior.statement.items())
+        table.add_row(what, stated, belief.prior.describe(), belief.provenance)
+    Console().print(table)
+
+
+@app.command()
+def check(
+    model: ModelArg,
+    evidence: Annotated[Path | None, typer.Option(help="Evidence file to check too.")] = None,
+) -> None:
+    """Validate a model file (and an evidence file) without fitting anything."""
+    from allegiance.evidence import read_items
+    from allegiance.workflow import shipped_evidence
+
+    with user_errors():
+        spec = load_spec(model)
+        path = evidence or shipped_evidence(spec)
+        items = read_items(path, spec) if path.exists() else []
+    typer.echo(
+        f"{model}: valid ({len(spec.conditions)} conditions, {len(spec.effects)} effects, "
+        f"{len(spec.questions)} questions); evidence: {len(items)} items"
+    )
+
+
+@app.command()
+def history(
+    model: ModelArg,
+    question: str,
+    fmt: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.table,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Show every recorded forecast of one question, oldest first."""
+    from allegiance.cli.output import history_table, history_text
+    from allegiance.workflow import open_ledger
+
+    with user_errors():
+        spec = load_spec(model)
+        opened = open_ledger(spec, ledger)
+    note(opened.notes)
+    _check_question(spec, question)
+    assert opened.ledger is not None
+    rows = opened.ledger.history(question)
+    if fmt is Format.table:
+        history_table(question, rows)
+    else:
+        typer.echo(history_text(rows, fmt.value), nl=False)
+
+
+@app.command()
+def explain(
+    model: ModelArg,
+    question: str,
+    as_of: Annotated[str | None, typer.Option(help="Evidence as of this date.")] = None,
+    as_recorded: Annotated[bool, typer.Option(help="With --as-of: as recorded then.")] = False,
+    top: Annotated[int, typer.Option(help="How many items to show.")] = 10,
+    allow_refit: Annotated[
+        bool, typer.Option(help="Refit when leaving an item out cannot be reweighted (slow).")
+    ] = False,
+    ledger: LedgerOpt = None,
+) -> None:
+    """List the evidence items that moved one forecast most (leave one out, reweighted)."""
+    from allegiance.posterior import FitSettings, load_posterior
+    from allegiance.update import Updater
+    from allegiance.workflow import FitStore, evidence_in_force, fit_and_store
+
+    when = parse_date(as_of, "--as-of")
+    warnings.simplefilter("ignore", FutureWarning)
+    with user_errors():
+        spec = load_spec(model)
+        _check_question(spec, question)
+        chosen = evidence_in_force(spec, ledger_url=ledger, as_of=when, as_recorded=as_recorded)
+        note(chosen.notes)
+        ev = chosen.evidence
+        assert ev is not None
+        settings = FitSettings()
+        stored = FitStore(spec).fits(settings)
+        _arviz_without_numba()
+        base = load_posterior(stored[0], spec) if stored else fit_and_store(spec, ev, settings)[0]
+        rows = Updater(base, settings).explain(ev, question, allow_refit=allow_refit)
+    p = rows[0].with_item if rows else float("nan")
+    table = Table(title=f"What moved {question} (now {p:.1%})")
+    for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
+        table.add_column(name)
+    for r in rows[:top]:
+        table.add_row(
+            r.item_id,
+            r.kind,
+            f"{r.without_item:.1%}",
+            f"{r.delta:+.1%}",
+            f"{r.delta_log_odds:+.3f}",
+            r.method,
+            r.note[:60],
+        )
+    Console().print(table)

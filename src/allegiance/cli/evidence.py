@@ -1,0 +1,166 @@
+"""Commands: ``allegiance evidence add | list | show | retract | import | export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, refuse, user_errors
+from allegiance.spec import ModelSpec, load_spec
+
+if TYPE_CHECKING:
+    from allegiance.ledger import Ledger
+
+evidence_app = typer.Typer(
+    no_args_is_help=True, help="Add to, read and export the evidence ledger."
+)
+app.add_typer(evidence_app, name="evidence")
+
+
+def _open(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
+    from allegiance.workflow import open_ledger
+
+    spec = load_spec(model)
+    opened = open_ledger(spec, ledger)
+    note(opened.notes)
+    assert opened.ledger is not None
+    return spec, opened.ledger
+
+
+def _summary(fields: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in fields.items())
+
+
+@evidence_app.command("add")
+def evidence_add(
+    model: ModelArg,
+    item_id: Annotated[str, typer.Option("--id", help="A new, unique item id.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="condition, count, no_event, event, report, faction_event or retraction."
+        ),
+    ],
+    date: Annotated[str, typer.Option(help="Event date, YYYY-MM-DD.")],
+    source: Annotated[str, typer.Option(help="Where the information comes from.")],
+    grade: Annotated[str, typer.Option(help="Admiralty grade: A-F then 1-6, e.g. B2.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            "-f",
+            help="A kind-specific field as key=value, e.g. -f target=isk_capacity (repeat).",
+        ),
+    ] = None,
+    note_: Annotated[str, typer.Option("--note", help="Free-text note.")] = "",
+    author: Annotated[str, typer.Option(help="Who records it.")] = "",
+    ledger: LedgerOpt = None,
+) -> None:
+    """Append one item to the ledger (validated; nothing is written if it is refused)."""
+    from allegiance.errors import EvidenceError
+    from allegiance.evidence import parse_item
+    from allegiance.reading import KeyReader, safe_load
+
+    body: dict[str, object] = {
+        "id": item_id,
+        "kind": kind,
+        "date": date,
+        "source": source,
+        "grade": grade,
+        "note": note_,
+        "author": author,
+    }
+    for pair in field or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value.", param_hint="--field")
+        body[key.strip()] = safe_load(value) if value.strip() else ""
+    with user_errors():
+        spec, book = _open(model, ledger)
+        item = parse_item(KeyReader(Path("command line"), EvidenceError), body, "item", spec)
+        (stored,) = book.append([item])
+    typer.echo(f"added {stored.id} ({stored.kind}), recorded at {stored.recorded_at}")
+
+
+@evidence_app.command("list")
+def evidence_list(
+    model: ModelArg,
+    as_of: Annotated[str | None, typer.Option(help="Only items in force on this date.")] = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """List the ledger's items (all of them, or those in force as of a date)."""
+    from allegiance.evidence import in_force
+
+    when = parse_date(as_of, "--as-of")
+    with user_errors():
+        _, book = _open(model, ledger)
+    everything = book.items()
+    shown = everything if when is None else in_force(everything, when)
+    live = {i.id for i in in_force(everything)}
+    table = Table(title=f"Evidence: {book.name}")
+    for name in ("id", "kind", "date", "grade", "fields", "in force"):
+        table.add_column(name)
+    for i in shown:
+        state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")
+        table.add_row(i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
+    Console().print(table)
+
+
+@evidence_app.command("show")
+def evidence_show(model: ModelArg, item_id: str, ledger: LedgerOpt = None) -> None:
+    """Show one item in full."""
+    import yaml
+
+    with user_errors():
+        _, book = _open(model, ledger)
+    found = book.get(item_id)
+    if found is None:
+        raise refuse(f"no item {item_id!r} in {book.name}")
+    by = [i.id for i in book.items() if i.kind == "retraction" and i.fields["retracts"] == item_id]
+    typer.echo(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True), nl=False)
+    typer.echo(f"retracted by: {', '.join(by)}" if by else "in force (not retracted)")
+
+
+@evidence_app.command("retract")
+def evidence_retract(
+    model: ModelArg,
+    item_id: str,
+    source: Annotated[str, typer.Option(help="Why we know the item was wrong.")],
+    grade: Annotated[str, typer.Option(help="Admiralty grade of the correction.")],
+    note_: Annotated[str, typer.Option("--note", help="Free-text reason.")] = "",
+    author: Annotated[str, typer.Option(help="Who retracts it.")] = "",
+    ledger: LedgerOpt = None,
+) -> None:
+    """Withdraw an item by appending a retraction (the item itself stays on record)."""
+    with user_errors():
+        _, book = _open(model, ledger)
+        made = book.retract(item_id, source=source, grade=grade, note=note_, author=author)
+    typer.echo(f"retracted {item_id} with {made.id}")
+
+
+@evidence_app.command("import")
+def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
+    """Append every item of a YAML or CSV file, in one transaction."""
+    from allegiance.evidence import read_items
+
+    with user_errors():
+        spec, book = _open(model, ledger)
+        stored = book.append(read_items(file, spec))
+    typer.echo(f"imported {len(stored)} items into {book.name}")
+
+
+@evidence_app.command("export")
+def evidence_export(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
+    """Write every item, retractions included, to a YAML or CSV file (by its suffix)."""
+    from allegiance.evidence import dump_csv, dump_yaml
+
+    with user_errors():
+        spec, book = _open(model, ledger)
+    items = book.items()
+    text = dump_csv(items) if file.suffix.lower() == ".csv" else dump_yaml(items, spec.id)
+    file.write_text(text, encoding="utf-8")
+    typer.echo(f"exported {len(items)} items to {file}")

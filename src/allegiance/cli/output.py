@@ -1,0 +1,116 @@
+"""How the command line shows forecasts and their history: tables, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from allegiance.forecast import Forecast
+
+CSV_COLUMNS = (
+    "question", "horizon", "probability", "lower90", "upper90", "word", "trustworthy",
+    "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256",
+)  # fmt: skip
+
+
+def forecast_csv(result: Forecast) -> str:
+    """Return a forecast as CSV, one row per question."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=os.linesep)
+    d, p = result.diagnostics, result.provenance
+    writer.writerow(CSV_COLUMNS)
+    for q in result.questions:
+        writer.writerow(
+            [
+                q.id,
+                q.horizon,
+                f"{q.probability:.4f}",
+                f"{q.lower:.4f}",
+                f"{q.upper:.4f}",
+                q.word,
+                result.trustworthy,
+                f"{d.max_rhat:.4f}",
+                f"{min(d.min_ess_bulk, d.min_ess_tail):.0f}",
+                d.divergences,
+                p["model_sha256"],
+                p["evidence_sha256"],
+            ]
+        )
+    return out.getvalue()
+
+
+def forecast_table(result: Forecast) -> None:
+    """Print a forecast as a table with its method, diagnostics and identity."""
+    out = Console()
+    flag = "" if result.trustworthy else " [bold red](DIAGNOSTICS FAILED)[/]"
+    table = Table(title=f"Forecasts: {result.model_id}{flag}")
+    for name, justify in (
+        ("question", "left"),
+        ("horizon", "left"),
+        ("P", "right"),
+        ("90% interval", "right"),
+        ("in words", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for q in result.questions:
+        table.add_row(
+            q.id, q.horizon, f"{q.probability:.0%}", f"{q.lower:.0%} – {q.upper:.0%}", q.word
+        )
+    out.print(table)
+    out.print(f"method: {result.method} ({result.method_reason})", highlight=False)
+    d = result.diagnostics
+    verdict = "[green]passed[/]" if d.ok else "[bold red]FAILED: " + "; ".join(d.problems) + "[/]"
+    out.print(
+        f"diagnostics {verdict}: max R-hat {d.max_rhat:.3f}, min ESS "
+        f"{min(d.min_ess_bulk, d.min_ess_tail):.0f}, divergences {d.divergences}"
+    )
+    p = result.provenance
+    when = f", as of {p['as_of']}" + (" as recorded" if p.get("as_recorded") else "")
+    out.print(
+        f"model {p['model_sha256'][:12]}, evidence {p['evidence_sha256'][:12]} "
+        f"({p['evidence_items']} items{when if p.get('as_of') else ''}), "
+        f"seed {p['fit_settings'].get('seed')}",
+        highlight=False,
+    )
+
+
+def history_text(rows: list[dict[str, Any]], fmt: str) -> str:
+    """Return recorded forecasts as JSON or CSV text."""
+    plain = [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows
+    ]
+    if fmt == "json":
+        return json.dumps(plain, indent=2, default=str) + "\n"
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=list(plain[0]) if plain else ["question_id"], lineterminator=os.linesep
+    )
+    writer.writeheader()
+    writer.writerows(plain)
+    return out.getvalue()
+
+
+def history_table(question: str, rows: list[dict[str, Any]]) -> None:
+    """Print recorded forecasts of one question as a table."""
+    table = Table(title=f"History: {question}")
+    for name in ("created", "as of", "P", "90% interval", "method", "model", "evidence", "ok"):
+        table.add_column(name)
+    for row in rows:
+        as_of = str(row["as_of"] or "-") + (" (as recorded)" if row["as_recorded"] else "")
+        table.add_row(
+            str(row["created_at"])[:19],
+            as_of,
+            f"{row['probability']:.0%}",
+            f"{row['lower']:.0%} – {row['upper']:.0%}",
+            str(row["fit_method"]),
+            str(row["model_sha256"])[:12],
+            str(row["evidence_sha256"])[:12],
+            "yes" if row["trustworthy"] else "NO",
+        )
+    Console().print(table)

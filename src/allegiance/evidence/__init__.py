@@ -1,0 +1,37 @@
+"""Evidence: dated, graded observations, validated against a model.
+
+:mod:`~allegiance.evidence.items` holds items and what is in force,
+:mod:`~allegiance.evidence.kinds` the fields of each kind,
+:mod:`~allegiance.evidence.files` reading and writing YAML and CSV, and
+:mod:`~allegiance.evidence.arrays` the arrays the model reads.
+"""
+
+from allegiance.evidence.arrays import model_data, no_evidence, report_log_ratio
+from allegiance.evidence.files import (
+    FIELD_COLUMNS,
+    dump_csv,
+    dump_yaml,
+    load_evidence,
+    read_items,
+)
+from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
+from allegiance.evidence.kinds import EVIDENCE_KINDS, parse_item
+from allegiance.model.data import ModelData
+
+__all__ = [
+    "EVIDENCE_KINDS",
+    "FIELD_COLUMNS",
+    "EvidenceSet",
+    "Item",
+    "ModelData",
+    "check_retractions",
+    "dump_csv",
+    "dump_yaml",
+    "in_force",
+    "load_evidence",
+    "model_data",
+    "no_evidence",
+    "parse_item",
+    "read_items",
+    "report_log_ratio",
+]

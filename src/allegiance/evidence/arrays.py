@@ -1,0 +1,188 @@
+"""Evidence turned into the model's data arrays (:class:`~allegiance.model.data.ModelData`).
+
+Adding evidence never changes the model's graph: items only fill the fixed-shape
+arrays the PyMC model reads from ``pm.Data``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from allegiance.errors import EvidenceError
+from allegiance.evidence.items import EvidenceSet, Item
+from allegiance.model.data import ModelData
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec, months_between
+from allegiance.words import grade_weight, report_ratio
+
+HARD = -50.0  # log-likelihood of the state that hard evidence rules out
+
+
+def no_evidence(spec: ModelSpec) -> ModelData:
+    """Return the arrays of a model with no evidence at all."""
+    return model_data(spec, EvidenceSet.of([]))
+
+
+def model_data(spec: ModelSpec, evidence: EvidenceSet, r: KeyReader | None = None) -> ModelData:
+    """Turn evidence items into the model's data arrays.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence : EvidenceSet
+    r : optional
+        Reader to raise errors with (file name); defaults to the spec's file.
+
+    Raises
+    ------
+    EvidenceError
+        When two items in force contradict each other.
+    """
+    arrays = _Arrays(spec, r or KeyReader(evidence.path or spec.path, EvidenceError))
+    for item in evidence.items:
+        arrays.add(item)
+    return arrays.finish()
+
+
+class _Arrays:
+    """Fills the arrays item by item, refusing items that contradict each other."""
+
+    def __init__(self, spec: ModelSpec, r: KeyReader) -> None:
+        self.spec, self.r = spec, r
+        n_slots, n_channels = len(spec.slots), len(spec.channels)
+        self.data = ModelData(
+            condition_loglik=np.zeros((len(spec.binary_conditions), 2)),
+            slot_log_lr=np.zeros(n_slots),
+            level_value=np.full(len(spec.level_conditions), 0.5),
+            level_mask=np.zeros(len(spec.level_conditions)),
+            slot_events=np.zeros(n_slots),
+            slot_nonevents=np.zeros(n_slots),
+            counts=np.zeros((n_channels, spec.window_months)),
+            count_mask=np.zeros((n_channels, spec.window_months)),
+        )
+        self.observed: dict[Any, Item] = {}
+        self.survived: dict[int, tuple[int, Item]] = {}
+        self.added: dict[tuple[int, int], Item] = {}
+
+    def add(self, item: Item) -> None:
+        kind, f = _normalised(item)
+        if kind == "report":
+            _add_report(self.spec, self.data, item)
+        elif kind == "no_event":
+            k = self.spec.slots.index((f["hazard"], f["actor"]))
+            months = months_between(self.spec.analysis_date, dt.date.fromisoformat(f["through"]))
+            if months > self.survived.get(k, (-1, item))[0]:
+                self.survived[k] = (months, item)
+        elif kind == "added_count":
+            self._add_count(item, f)
+        else:
+            self._observe(item, kind, f)
+
+    def _cell(self, f: Mapping[str, Any]) -> tuple[int, int]:
+        """Return the (channel, month) cell of a count, months from the window's start."""
+        c = self.spec.channels.index((f["series"], f["category"]))
+        first = dt.date.fromisoformat(f"{f['month']}-01")
+        return c, months_between(self.spec.analysis_date, first) + self.spec.history_months
+
+    def _add_count(self, item: Item, f: Mapping[str, Any]) -> None:
+        c, t = self._cell(f)
+        total = ("count", c, t)
+        if total in self.observed:
+            raise self.r.fail(
+                f"items.{item.id}",
+                f"adds to a month whose total item {self.observed[total].id!r} already gives.",
+                "record either the monthly total or the single events, not both.",
+            )
+        self.added[(c, t)] = item
+        self.data.counts[c, t] += f["count"]
+        self.data.count_mask[c, t] = 1.0
+
+    def _observe(self, item: Item, kind: str, f: Mapping[str, Any]) -> None:
+        """Record a count, an event or a condition: one value per cell, slot or condition."""
+        data, where = self.data, f.get("condition")
+        if kind == "count":
+            c, t = self._cell(f)
+            if (c, t) in self.added:
+                raise self.r.fail(
+                    f"items.{item.id}",
+                    f"gives a monthly total where event item {self.added[(c, t)].id!r} "
+                    "already adds.",
+                    "record either the monthly total or the single events, not both.",
+                )
+            where = ("count", c, t)
+        elif kind == "event":
+            k = self.spec.slots.index((f["hazard"], f["actor"]))
+            where = ("event", k)
+        if where in self.observed and _normalised(self.observed[where])[1] != f:
+            raise self.r.fail(
+                f"items.{item.id}",
+                f"contradicts item {self.observed[where].id!r} on {where!r}.",
+                "keep one; a correction retracts the other.",
+            )
+        self.observed[where] = item
+        if kind == "event":
+            first = dt.date.fromisoformat(f"{f['month']}-01")
+            data.slot_events[k] = 1.0
+            data.slot_nonevents[k] = months_between(self.spec.analysis_date, first)
+        elif kind == "count":
+            data.counts[c, t], data.count_mask[c, t] = f["count"], 1.0
+        elif f["condition"] in self.spec.binary_conditions:
+            b = self.spec.binary_conditions.index(f["condition"])
+            data.condition_loglik[b] = [0.0, HARD] if not f["value"] else [HARD, 0.0]
+        else:
+            j = self.spec.level_conditions.index(f["condition"])
+            data.level_value[j], data.level_mask[j] = float(f["value"]), 1.0
+
+    def finish(self) -> ModelData:
+        """Apply the survival items, latest date per slot, and return the arrays."""
+        data = self.data
+        for k, (months, item) in self.survived.items():
+            if data.slot_events[k] and months > data.slot_nonevents[k]:
+                raise self.r.fail(
+                    f"items.{item.id}",
+                    "says the event had not happened by a date after "
+                    "an item recording that it happened.",
+                    "keep one; a correction retracts the other.",
+                )
+            if not data.slot_events[k]:
+                data.slot_nonevents[k] = months
+        return data
+
+
+def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:
+    """Map a faction event onto the basic kind it amounts to."""
+    if item.kind != "faction_event":
+        return item.kind, item.fields
+    f = dict(item.fields)
+    event = f.pop("event")
+    if event == "public_split":
+        return "event", f
+    del f["actor"]
+    if event == "appointment":
+        return "condition", f
+    return "added_count", f
+
+
+def report_log_ratio(item: Item) -> float:
+    """Return the tempered log-likelihood ratio of a report, in favour of its state."""
+    f = item.fields
+    ratio = f["likelihood_ratio"] if "likelihood_ratio" in f else report_ratio(f["strength"])
+    assert ratio is not None  # validated on parse
+    return grade_weight(item.grade) * math.log(ratio)
+
+
+def _add_report(spec: ModelSpec, data: ModelData, item: Item) -> None:
+    f = item.fields
+    log_lr = report_log_ratio(item)
+    if f["target"] in spec.binary_conditions:
+        b = spec.binary_conditions.index(f["target"])
+        data.condition_loglik[b, int(f["favours"])] += log_lr
+    else:
+        node, _, actor = f["target"].partition(".")
+        k = spec.slots.index((node, actor))
+        data.slot_log_lr[k] += log_lr if f["favours"] else -log_lr

@@ -1,0 +1,136 @@
+"""Evidence files: YAML and CSV, read and validated, and written back losslessly."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from allegiance.errors import EvidenceError
+from allegiance.evidence.arrays import model_data
+from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
+from allegiance.evidence.kinds import parse_item
+from allegiance.reading import KeyReader, read_document, safe_load
+from allegiance.spec import ModelSpec
+
+SCHEMA_VERSION = 1
+
+
+def read_items(path: str | Path, spec: ModelSpec) -> list[Item]:
+    """Read and validate every item of an evidence file, retractions included.
+
+    YAML (``.yaml``/``.yml``, the format above) and CSV (``.csv``: one row per
+    item, one column per field, as written by :func:`dump_csv`) are read.
+
+    Raises
+    ------
+    EvidenceError
+        Naming the file, the item and the field, for malformed items, unknown
+        targets, bad dates, duplicate ids or retractions of unknown items.
+    """
+    path = Path(path)
+    r = KeyReader(path, EvidenceError)
+    raw = _csv_rows(r, path) if path.suffix.lower() == ".csv" else _yaml_items(r, spec)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(raw):
+        item = parse_item(r, body, f"items[{i}]", spec)
+        if item.id in seen:
+            raise r.fail(
+                f"items[{i}].id",
+                f"duplicate id {item.id!r} (first at items[{seen[item.id]}]).",
+                "give every item its own id; correct an item with a new one.",
+            )
+        seen[item.id] = i
+        items.append(item)
+    check_retractions(r, items)
+    model_data(spec, EvidenceSet.of(in_force(items)), r)  # contradictions surface now
+    return items
+
+
+def _yaml_items(r: KeyReader, spec: ModelSpec) -> list[Any]:
+    doc, _ = read_document(r, ("schema_version", "model", "items"), (), SCHEMA_VERSION)
+    if doc["model"] != spec.id:
+        raise r.fail(
+            "model",
+            f"evidence is for model {doc['model']!r}, not {spec.id!r}.",
+            "pass the evidence file that belongs to this model.",
+        )
+    raw = doc["items"] or []
+    if not isinstance(raw, list):
+        raise r.fail("items", "expected a list of items.", "start each item with '- id:'.")
+    return raw
+
+
+TEXT_COLUMNS = ("id", "kind", "date", "recorded_at", "source", "grade", "note", "author")
+
+
+FIELD_COLUMNS = (
+    "condition", "value", "series", "category", "month", "count", "hazard", "actor",
+    "through", "target", "favours", "likelihood_ratio", "strength", "event", "retracts",
+)  # fmt: skip
+
+
+def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise r.fail(
+            "", f"cannot read the CSV file ({exc}).", "check the path and format."
+        ) from None
+    out = []
+    for i, row in enumerate(rows):
+        body: dict[str, Any] = {}
+        for column, cell in row.items():
+            if column is None or cell is None or cell == "":
+                continue
+            if column in TEXT_COLUMNS:
+                body[column] = cell
+                continue
+            try:
+                body[column] = safe_load(cell)
+            except (ValueError, yaml.YAMLError):
+                raise r.fail(f"items[{i}].{column}", f"cannot read the value {cell!r}.") from None
+        out.append(body)
+    return out
+
+
+def dump_yaml(items: Sequence[Item], model_id: str) -> str:
+    """Write items as an evidence YAML file that :func:`read_items` reads back unchanged."""
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "model": model_id,
+        "items": [i.to_dict() for i in items],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def dump_csv(items: Sequence[Item]) -> str:
+    """Write items as CSV, one row each, that :func:`read_items` reads back unchanged."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        row = {}
+        for key, value in item.to_dict().items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            row[key] = value
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
+    """Load an evidence file (YAML or CSV) and return the items in force.
+
+    Raises
+    ------
+    EvidenceError
+        As :func:`read_items`.
+    """
+    return EvidenceSet.of(in_force(read_items(path, spec)), Path(path))

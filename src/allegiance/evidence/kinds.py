@@ -1,0 +1,345 @@
+"""Evidence kinds: the fields of each kind of item, validated against a model.
+
+An evidence file is YAML with ``schema_version: 1``, the ``model`` id it
+belongs to and a list of ``items``. Every item has an ``id``, a ``kind``, an
+event ``date``, a ``source``, an Admiralty ``grade`` (source reliability A–F,
+information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
+``author``. The kinds (:data:`EVIDENCE_KINDS`):
+
+``condition``
+    A condition observed: ``condition`` and ``value`` (true/false for a
+    binary condition, a number in [0, 1] for a level). Hard evidence.
+``count``
+    Counts in one month: ``series``, ``category``, ``month`` (YYYY-MM) and
+    ``count``.
+``no_event``
+    Time passing is evidence: the event of a ``hazard`` did not happen for
+    ``actor`` from the analysis date ``through`` a date.
+``event``
+    The event of a ``hazard`` happened for ``actor`` in ``month`` (YYYY-MM),
+    e.g. a faction openly left.
+``report``
+    Soft evidence: a report that ``favours`` one state (true/false) of a
+    ``target`` (a binary condition, or a chance propensity as
+    ``propensity.actor``) by a ``likelihood_ratio`` (> 0) or a ``strength``
+    word (weakly 2, moderately 4, strongly 10, very strongly 30). Its
+    log-likelihood ratio is multiplied by the weight of its grade
+    (:func:`allegiance.words.grade_weight`: A1 = 1, C3 = 0.36, ...).
+``faction_event``
+    Something an actor did, given as ``event``: ``public_split`` (it left:
+    ``actor``, ``month``), ``appointment`` (how well it fared in a share-out:
+    a level ``condition`` and its ``value``), ``partial_defection`` or
+    ``clash`` (``series``, ``category``, ``month`` and ``count``, added to that
+    month's count).
+``retraction``
+    Withdraws the item named in ``retracts``; nothing is edited in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from allegiance.evidence.items import Item
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec, months_between
+from allegiance.words import known_report_words, report_ratio
+
+GRADE = re.compile(r"^[A-F][1-6]$")
+
+
+COMMON_REQUIRED = ("id", "kind", "date", "source", "grade")
+
+
+COMMON_OPTIONAL = ("note", "author", "recorded_at")
+
+
+def _condition_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    cid = body["condition"]
+    if cid not in spec.conditions:
+        raise r.fail(
+            f"{key}.condition",
+            f"unknown condition {cid!r}.",
+            "use one of: " + ", ".join(spec.conditions) + ".",
+        )
+    value = body["value"]
+    if spec.conditions[cid].kind == "binary":
+        if not isinstance(value, bool):
+            raise r.fail(
+                f"{key}.value", f"{cid!r} is yes/no; got {value!r}.", "write true or false."
+            )
+    elif not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise r.fail(
+            f"{key}.value",
+            f"{cid!r} is a level in [0, 1]; got {value!r}.",
+            "give a number between 0 and 1.",
+        )
+    return {"condition": cid, "value": value}
+
+
+def _count_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    sid, cat = body["series"], body["category"]
+    if sid not in spec.series:
+        raise r.fail(
+            f"{key}.series",
+            f"unknown series {sid!r}.",
+            "use one of: " + ", ".join(spec.series) + ".",
+        )
+    if cat not in spec.series[sid].categories:
+        raise r.fail(
+            f"{key}.category",
+            f"{cat!r} is not a category of {sid!r}.",
+            "use one of: " + ", ".join(spec.series[sid].categories) + ".",
+        )
+    month = str(body["month"])
+    try:
+        first = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise r.fail(f"{key}.month", f"{month!r} is not a month.", "write YYYY-MM.") from None
+    offset = months_between(spec.analysis_date, first)
+    if not -spec.history_months <= offset < spec.forward_months:
+        raise r.fail(
+            f"{key}.month",
+            f"{month} is outside the model's count window "
+            f"({spec.history_months} months before the analysis date to the last horizon).",
+            "drop the item or widen 'history_months' in the model file.",
+        )
+    count = body["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise r.fail(f"{key}.count", f"expected a whole number >= 0, got {count!r}.")
+    return {"series": sid, "category": cat, "month": month, "count": count}
+
+
+def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> None:
+    node, actor = body["hazard"], body["actor"]
+    if node not in spec.propensities or spec.propensities[node].kind != "hazard":
+        known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
+        raise r.fail(
+            f"{key}.hazard",
+            f"{node!r} is not a hazard of the model.",
+            "use one of: " + ", ".join(known) + ".",
+        )
+    if actor not in spec.propensities[node].actors:
+        raise r.fail(
+            f"{key}.actor",
+            f"{actor!r} is not at risk under {node!r}.",
+            "use one of: " + ", ".join(spec.propensities[node].actors) + ".",
+        )
+
+
+def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
+    """Months from the analysis date to a date (``day``) or a YYYY-MM month, inside the window."""
+    if day:
+        when = r.date(value, key)
+    else:
+        try:
+            when = dt.date.fromisoformat(f"{value}-01")
+        except ValueError:
+            raise r.fail(key, f"{value!r} is not a month.", "write YYYY-MM.") from None
+    months = months_between(spec.analysis_date, when)
+    if not 0 <= months <= spec.forward_months:
+        raise r.fail(
+            key,
+            f"{value} is outside the forecast window ({spec.analysis_date} "
+            f"plus {spec.forward_months} months).",
+            "check the date.",
+        )
+    return months
+
+
+def _no_event_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    _hazard_slot(r, body, key, spec)
+    _forward_month(r, body["through"], f"{key}.through", spec, day=True)
+    return {
+        "hazard": body["hazard"],
+        "actor": body["actor"],
+        "through": r.date(body["through"], f"{key}.through").isoformat(),
+    }
+
+
+def _event_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    _hazard_slot(r, body, key, spec)
+    _forward_month(r, body["month"], f"{key}.month", spec, day=False)
+    return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
+
+
+def _report_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    target = body["target"]
+    node, _, actor = str(target).partition(".")
+    chance = node in spec.propensities and spec.propensities[node].kind == "chance"
+    if chance and spec.slots.count((node, actor)) == 0:
+        raise r.fail(
+            f"{key}.target",
+            f"{target!r} names no member of the chance propensity {node!r}.",
+            "write propensity.actor with an actor the propensity lists.",
+        )
+    if not (target in spec.binary_conditions or chance):
+        raise r.fail(
+            f"{key}.target",
+            f"unknown target {target!r}: a report favours a state of a binary condition "
+            "or of a chance propensity (propensity.actor).",
+            "use one of: " + ", ".join(spec.binary_conditions) + ", or e.g. lobby.haqqani.",
+        )
+    if not isinstance(body["favours"], bool):
+        raise r.fail(f"{key}.favours", f"expected true or false, got {body['favours']!r}.")
+    out: dict[str, Any] = {"target": target, "favours": body["favours"]}
+    if ("likelihood_ratio" in body) == ("strength" in body):
+        raise r.fail(
+            key,
+            "give exactly one of 'likelihood_ratio' and 'strength'.",
+            "e.g. likelihood_ratio: 3, or strength: moderately.",
+        )
+    if "likelihood_ratio" in body:
+        ratio = body["likelihood_ratio"]
+        if (
+            not isinstance(ratio, int | float)
+            or isinstance(ratio, bool)
+            or not math.isfinite(ratio)
+            or ratio <= 0
+        ):
+            raise r.fail(
+                f"{key}.likelihood_ratio",
+                f"a likelihood ratio must be a finite number > 0, got {ratio!r}.",
+                "a ratio of 1 means no evidence; below 1 favours the other state.",
+            )
+        out["likelihood_ratio"] = float(ratio)
+    else:
+        if not isinstance(body["strength"], str) or report_ratio(body["strength"]) is None:
+            raise r.fail(
+                f"{key}.strength",
+                f"unknown report strength {body['strength']!r}.",
+                "use one of: " + ", ".join(known_report_words()) + ".",
+            )
+        out["strength"] = body["strength"]
+    return out
+
+
+FACTION_EVENTS: dict[str, tuple[str, ...]] = {
+    "public_split": ("actor", "month"),
+    "appointment": ("actor", "condition", "value"),
+    "partial_defection": ("actor", "series", "category", "month", "count"),
+    "clash": ("actor", "series", "category", "month", "count"),
+}
+
+
+def _faction_event_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    event = r.choice(body["event"], f"{key}.event", tuple(FACTION_EVENTS))
+    needed = FACTION_EVENTS[event]
+    optional = ("hazard", *COMMON_OPTIONAL) if event == "public_split" else COMMON_OPTIONAL
+    r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), optional)
+    actor = body["actor"]
+    if actor not in spec.actors:
+        raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
+    if event == "public_split":
+        hazards = [
+            p.id for p in spec.propensities.values() if p.kind == "hazard" and actor in p.actors
+        ]
+        if not hazards:
+            raise r.fail(f"{key}.actor", f"{actor!r} is not at risk of leaving in this model.")
+        fields = _event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
+    elif event == "appointment":
+        fields = _condition_fields(r, body, key, spec)
+        if spec.conditions[fields["condition"]].kind != "level":
+            raise r.fail(
+                f"{key}.condition",
+                "an appointment reports a level (a share of the spoils).",
+                "name a level condition.",
+            )
+    else:
+        fields = _count_fields(r, body, key, spec)
+    return {"event": event, "actor": actor, **fields}
+
+
+def _retraction_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    return {"retracts": r.ident(body["retracts"], f"{key}.retracts")}
+
+
+EvidenceKind = Callable[[KeyReader, Mapping[str, Any], str, ModelSpec], dict[str, Any]]
+
+
+# kind -> (required fields, optional fields, parser)
+EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]] = {
+    "condition": (("condition", "value"), (), _condition_fields),
+    "count": (("series", "category", "month", "count"), (), _count_fields),
+    "no_event": (("hazard", "actor", "through"), (), _no_event_fields),
+    "event": (("hazard", "actor", "month"), (), _event_fields),
+    "report": (("target", "favours"), ("likelihood_ratio", "strength"), _report_fields),
+    "faction_event": (
+        ("event",),
+        ("actor", "month", "hazard", "condition", "value", "series", "category", "count"),
+        _faction_event_fields,
+    ),
+    "retraction": (("retracts",), (), _retraction_fields),
+}
+
+
+def parse_item(r: KeyReader, body: Any, key: str, spec: ModelSpec) -> Item:
+    """Validate one raw item against the spec."""
+    body = r.mapping(body, key)
+    kind = r.choice(body.get("kind"), f"{key}.kind", EVIDENCE_KINDS)
+    required, optional, parse = EVIDENCE_KINDS[kind]
+    r.keys(body, key, (*COMMON_REQUIRED, *required), (*optional, *COMMON_OPTIONAL))
+    item_id = r.ident(body["id"], f"{key}.id")
+    grade = str(body["grade"]).upper()
+    if not GRADE.match(grade):
+        raise r.fail(
+            f"{key}.grade",
+            f"{body['grade']!r} is not an Admiralty grade.",
+            "write reliability A-F then credibility 1-6, e.g. B2.",
+        )
+    date = r.date(body["date"], f"{key}.date")
+    recorded_at = None
+    if body.get("recorded_at") is not None:
+        recorded_at = _timestamp(r, body["recorded_at"], f"{key}.recorded_at")
+        if date > recorded_at.date():
+            raise r.fail(
+                f"{key}.date",
+                f"event date {date} is after the item was recorded ({recorded_at.date()}).",
+                "an item cannot report what has not happened yet; check the date.",
+            )
+    return Item(
+        id=item_id,
+        kind=kind,
+        date=date,
+        source=r.text(body["source"], f"{key}.source"),
+        grade=grade,
+        fields=parse(r, body, key, spec),
+        note=r.text(body.get("note", ""), f"{key}.note", empty=True),
+        author=r.text(body.get("author", ""), f"{key}.author", empty=True),
+        recorded_at=recorded_at,
+    )
+
+
+def _timestamp(r: KeyReader, value: Any, key: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, dt.date):
+        stamp = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            stamp = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise r.fail(
+                key, f"{value!r} is not a timestamp.", "write YYYY-MM-DDTHH:MM:SS."
+            ) from None
+    # Stored in UTC; a naive timestamp is taken as UTC.
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC)

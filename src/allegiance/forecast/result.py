@@ -1,0 +1,57 @@
+"""A forecast: each question's probability, interval and word, with how it was made."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from allegiance.posterior import Diagnostics
+
+
+@dataclass(frozen=True)
+class QuestionForecast:
+    """One question's forecast."""
+
+    id: str
+    text: str
+    horizon: str
+    probability: float
+    lower: float
+    upper: float
+    word: str
+
+
+@dataclass
+class Forecast:
+    """Forecasts of every question of a model, with diagnostics and provenance."""
+
+    model_id: str
+    questions: list[QuestionForecast]
+    diagnostics: Diagnostics
+    provenance: dict[str, Any]
+    condition_probability: dict[str, float] = field(default_factory=dict)
+    method: str = "mcmc"
+    method_reason: str = "fitted by MCMC on exactly this evidence"
+
+    @property
+    def trustworthy(self) -> bool:
+        """False when the fit failed its sampling diagnostics."""
+        return self.diagnostics.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-typed form for JSON."""
+        return {
+            "model_id": self.model_id,
+            "trustworthy": self.trustworthy,
+            "method": self.method,
+            "method_reason": self.method_reason,
+            "diagnostics": self.diagnostics.to_dict(),
+            "questions": [asdict(q) for q in self.questions],
+            "condition_probability": self.condition_probability,
+            "provenance": self.provenance,
+        }
+
+    def to_json(self) -> str:
+        """Serialise to JSON text."""
+        return json.dumps(self.to_dict(), indent=2)

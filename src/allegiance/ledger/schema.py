@@ -1,0 +1,137 @@
+"""The ledger's tables and the migrations that bring a database to the current schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 3
+
+
+class _UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL stores it as ``timestamptz``; backends without time zones
+    store naive UTC. Read back, it is always aware and in UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive timestamp {value!r}: the ledger stores aware UTC times")
+        value = value.astimezone(dt.UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            value = dt.datetime.fromisoformat(str(value))
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+METADATA = MetaData()
+
+
+SCHEMA = Table(
+    "schema_version",
+    METADATA,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", _UTCDateTime, nullable=False),
+)
+
+
+# The model whose evidence the ledger holds: one row, written by the first model to open it.
+OWNER = Table(
+    "ledger_model",
+    METADATA,
+    Column("model_id", String(200), primary_key=True),
+    Column("claimed_at", _UTCDateTime, nullable=False),
+)
+
+
+ITEMS = Table(
+    "items",
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("grade", String(2), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("recorded_at", _UTCDateTime, nullable=False),
+    Column("fields", Text, nullable=False),
+)
+
+
+FORECASTS = Table(
+    "forecasts",
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(200), nullable=False),
+    Column("question_id", String(200), nullable=False),
+    Column("horizon", String(10), nullable=False),
+    Column("probability", Double, nullable=False),
+    Column("lower", Double, nullable=False),
+    Column("upper", Double, nullable=False),
+    Column("word", String(40), nullable=False),
+    Column("as_of", Date, nullable=True),
+    Column("as_recorded", Boolean, nullable=False),
+    Column("model_sha256", String(64), nullable=False),
+    Column("evidence_sha256", String(64), nullable=False),
+    Column("fit_method", String(40), nullable=False),
+    Column("diagnostics", Text, nullable=False),
+    Column("trustworthy", Boolean, nullable=False),
+    Column("created_at", _UTCDateTime, nullable=False),
+    Index("ix_forecasts_question", "question_id", "created_at"),
+)
+
+
+# Each migration brings a database from the version before to its own. They
+# create the tables from the definitions above: a later version that changes
+# a table must freeze the old definition inside the earlier migration first.
+def _migrate_to_1(conn: Connection) -> None:
+    """Version 1: the ``items`` table."""
+    ITEMS.create(conn)
+
+
+def _migrate_to_2(conn: Connection) -> None:
+    """Version 2: the ``forecasts`` history table."""
+    FORECASTS.create(conn)
+
+
+def _migrate_to_3(conn: Connection) -> None:
+    """Version 3: the ``ledger_model`` table; an older ledger goes to the first model to open it."""
+    OWNER.create(conn)
+
+
+Migration = Callable[[Connection], None]
+
+
+MIGRATIONS: dict[int, Migration] = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}

@@ -1,0 +1,56 @@
+"""The engine: one PyMC model built from a model file, and its equations in numpy.
+
+:mod:`~allegiance.model.structure` wires conditions, effects, slots and
+channels; :mod:`~allegiance.model.terms` holds the equations, written once for
+PyTensor (:mod:`~allegiance.model.build`) and numpy draws
+(:mod:`~allegiance.model.quantities`, :mod:`~allegiance.model.patch`).
+"""
+
+from allegiance.model.build import build_model, variable_beliefs
+from allegiance.model.data import DATA_NAMES, ModelData
+from allegiance.model.ops import numpy_ops, pytensor_ops
+from allegiance.model.patch import changed_rows, patch_terms, row_evidence, row_terms
+from allegiance.model.quantities import QUANTITY_TERMS, Quantities, quantities
+from allegiance.model.structure import Structure, structure
+from allegiance.model.terms import (
+    BASELINE,
+    CONDITION_PROBABILITY,
+    FREE_VARIABLES,
+    LEAK,
+    LEVEL,
+    LOG_RATE,
+    LOG_RATIO,
+    OVERDISPERSION,
+    config_log_prior,
+    level_log_likelihood,
+    terms,
+)
+
+__all__ = [
+    "BASELINE",
+    "CONDITION_PROBABILITY",
+    "DATA_NAMES",
+    "FREE_VARIABLES",
+    "LEAK",
+    "LEVEL",
+    "LOG_RATE",
+    "LOG_RATIO",
+    "OVERDISPERSION",
+    "QUANTITY_TERMS",
+    "ModelData",
+    "Quantities",
+    "Structure",
+    "build_model",
+    "changed_rows",
+    "config_log_prior",
+    "level_log_likelihood",
+    "numpy_ops",
+    "patch_terms",
+    "pytensor_ops",
+    "quantities",
+    "row_evidence",
+    "row_terms",
+    "structure",
+    "terms",
+    "variable_beliefs",
+]

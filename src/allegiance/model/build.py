@@ -1,0 +1,110 @@
+"""The PyMC model of a spec, with its evidence in ``pm.Data`` containers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from allegiance import dims
+from allegiance.model.data import DATA_NAMES, ModelData
+from allegiance.model.ops import pytensor_ops
+from allegiance.model.structure import structure
+from allegiance.model.terms import (
+    BASELINE,
+    CONDITION_PROBABILITY,
+    LEAK,
+    LEVEL,
+    LOG_RATE,
+    LOG_RATIO,
+    OVERDISPERSION,
+    terms,
+)
+from allegiance.spec import Justified, ModelSpec
+
+NECESSARY = "necessary_effect"
+SERIES = "series"
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+
+def variable_beliefs(spec: ModelSpec) -> dict[str, tuple[list[Justified], str]]:
+    """Return each free variable's priors, one per element, and its dimension.
+
+    Variables a model does not have (no levels, no series, ...) are left out.
+    ``log_rate`` is the logarithm of a magnitude stated as ``typical``.
+    """
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+    necessary = [e for e in spec.effects if e.kind == "necessary"]
+    out = {
+        CONDITION_PROBABILITY: (
+            [spec.conditions[c].belief for c in spec.binary_conditions],
+            dims.BINARY,
+        ),
+        LEVEL: ([spec.conditions[c].belief for c in spec.level_conditions], dims.LEVEL),
+        BASELINE: ([spec.propensities[n].baselines[m] for n, m in spec.slots], dims.SLOT),
+        LOG_RATIO: ([e.belief for e in shifts], dims.EFFECT),
+        LEAK: ([e.belief for e in necessary], NECESSARY),
+        LOG_RATE: ([spec.series[s].baselines[c] for s, c in spec.channels], dims.CHANNEL),
+        OVERDISPERSION: ([s.overdispersion for s in spec.series.values()], SERIES),
+    }
+    return {name: v for name, v in out.items() if v[0] or name == BASELINE}
+
+
+def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
+    """Build the PyMC model of a spec, with the evidence in ``pm.Data`` containers.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A validated model file.
+    data : ModelData
+        Evidence arrays; swap new ones in with ``pm.set_data`` or nutpie's
+        ``with_data`` without rebuilding.
+
+    Returns
+    -------
+    pymc.Model
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    with pm.Model(coords=_coords(spec)) as model:
+        d = {name: pm.Data(name, getattr(data, name)) for name in DATA_NAMES}
+        p = {
+            name: _variable(pm, name, beliefs, dim)
+            for name, (beliefs, dim) in variable_beliefs(spec).items()
+        }
+        t = terms(p, d, structure(spec), pytensor_ops())
+        pm.Potential("likelihood", pt.logsumexp(t["log_joint"], axis=-1) + t["constant"])
+    return model
+
+
+def _variable(pm: Any, name: str, beliefs: list[Justified], dim: str) -> Any:
+    """One free variable: its elements' priors, of one family, as a vector distribution."""
+    family = beliefs[0].prior.family if beliefs else "beta"
+
+    def param(key: str) -> np.ndarray:
+        return np.array([b.prior.params[key] for b in beliefs])
+
+    if family == "beta":
+        return pm.Beta(name, param("alpha"), param("beta"), dims=dim)
+    if family == "gamma":
+        return pm.Gamma(name, alpha=param("alpha"), beta=param("beta"), dims=dim)
+    if name == LOG_RATE:  # the log of a LogNormal magnitude
+        return pm.Normal(name, param("mu"), param("sigma"), dims=dim)
+    return pm.LogNormal(name, param("mu"), param("sigma"), dims=dim)
+
+
+def _coords(spec: ModelSpec) -> dict[str, list[Any]]:
+    return {
+        dims.BINARY: spec.binary_conditions,
+        dims.LEVEL: spec.level_conditions,
+        dims.SLOT: [f"{n}.{a}" if a else n for n, a in spec.slots],
+        dims.EFFECT: [e.id for e in spec.effects if e.kind == "shift"],
+        NECESSARY: [e.id for e in spec.effects if e.kind == "necessary"],
+        dims.CHANNEL: [f"{s}.{c}" for s, c in spec.channels],
+        SERIES: list(spec.series),
+        dims.MONTH: list(range(-spec.history_months, spec.forward_months)),
+    }

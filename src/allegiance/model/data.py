@@ -1,0 +1,36 @@
+"""Evidence as the fixed-shape arrays the model reads from ``pm.Data`` containers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DATA_NAMES = (
+    "condition_loglik",
+    "slot_log_lr",
+    "level_value",
+    "level_mask",
+    "slot_events",
+    "slot_nonevents",
+    "counts",
+    "count_mask",
+)
+
+
+@dataclass
+class ModelData:
+    """Evidence as the fixed-shape arrays the model reads (see ``model.DATA_NAMES``)."""
+
+    condition_loglik: np.ndarray  # (B, 2): log-likelihood of the evidence if false / true
+    slot_log_lr: np.ndarray  # (K,): tempered log-likelihood ratio of reports on chance slots
+    level_value: np.ndarray  # (L,)
+    level_mask: np.ndarray  # (L,)
+    slot_events: np.ndarray  # (K,)
+    slot_nonevents: np.ndarray  # (K,)
+    counts: np.ndarray  # (J, T)
+    count_mask: np.ndarray  # (J, T)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays by data-container name."""
+        return dict(vars(self))

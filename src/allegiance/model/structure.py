@@ -1,0 +1,102 @@
+"""The constant wiring of a model: configurations, sub-configurations, incidences."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from allegiance.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Constant arrays that wire a spec's conditions, effects, slots and channels together.
+
+    *Rows* are the slots followed by the count channels. Each row depends on a
+    few binary conditions only (those of the effects that reach it), so its
+    quantities are computed once per *sub-configuration* of those conditions
+    (at most M of them) and gathered to the 2**B configurations by index.
+    """
+
+    configurations: np.ndarray  # (B, Z) of 0/1
+    window: np.ndarray  # (K,) months W of each slot's baseline statement
+    shift_condition_level: np.ndarray  # (E, L) one-hot, zero row for binary effects
+    shift_rows: np.ndarray  # (E, R) signed incidence
+    shift_sub: np.ndarray  # (E, R, M): x_e of binary effect e in row r's sub-configuration m
+    necessary_absent: np.ndarray  # (N, K, M): 1 where n reaches slot k and is false in m
+    sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
+    gather_matrix: np.ndarray  # (R * M, Z) one-hot form of sub_index
+    n_slots: int
+    channel_series: np.ndarray  # (J,) index of each channel's series
+    post: np.ndarray  # (T,) 1 for months from the analysis month on
+    level_sd: float = 0.05
+
+    @property
+    def n_configurations(self) -> int:
+        """Return the number of enumerated configurations, 2**B."""
+        return int(self.configurations.shape[1])
+
+
+def structure(spec: ModelSpec) -> Structure:
+    """Derive the constant wiring arrays of a spec."""
+    binary, levels = spec.binary_conditions, spec.level_conditions
+    rows = [*spec.slots, *spec.channels]
+    n_slots = len(spec.slots)
+    configs = np.array(list(itertools.product((0, 1), repeat=len(binary))), dtype=float).T
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+    necessary = [e for e in spec.effects if e.kind == "necessary"]
+
+    def incidence(effects: list[Any], signed: bool) -> np.ndarray:
+        out = np.zeros((len(effects), len(rows)))
+        for i, e in enumerate(effects):
+            for t in e.targets:
+                for r, (node, member) in enumerate(rows):
+                    if node == t.node and (t.member is None or t.member == member):
+                        out[i, r] = e.direction if signed else 1.0
+        return out
+
+    def one_hot(effects: list[Any], ids: list[str]) -> np.ndarray:
+        out = np.zeros((len(effects), len(ids)))
+        for i, e in enumerate(effects):
+            if e.condition in ids:
+                out[i, ids.index(e.condition)] = 1.0
+        return out
+
+    shift_rows = incidence(shifts, signed=True)
+    necessary_rows = incidence(necessary, signed=False)
+    shift_binary, necessary_binary = one_hot(shifts, binary), one_hot(necessary, binary)
+    # The binary conditions each row depends on.
+    reach = (np.abs(shift_rows).T @ shift_binary + necessary_rows.T @ necessary_binary) > 0
+    width = max((int(r.sum()) for r in reach), default=0)
+    m_sub = 2**width
+    sub = np.zeros((len(rows), m_sub, len(binary)))  # sub-configurations as full 0/1 vectors
+    sub_index = np.zeros((len(rows), configs.shape[1]), dtype=int)
+    for r, depends in enumerate(reach):
+        on = np.flatnonzero(depends)
+        for m, bits in enumerate(itertools.product((0, 1), repeat=len(on))):
+            sub[r, m, on] = bits
+        weights = 2 ** np.arange(len(on))[::-1]
+        sub_index[r] = weights @ configs[on].astype(int) if len(on) else 0
+    gather = np.zeros((len(rows) * m_sub, configs.shape[1]))
+    gather[np.arange(len(rows))[:, None] * m_sub + sub_index, np.arange(configs.shape[1])] = 1.0
+
+    series_ids = list(spec.series)
+    post = np.zeros(spec.window_months)
+    post[spec.history_months :] = 1.0
+    return Structure(
+        configurations=configs,
+        window=np.array([spec.propensities[p].within_months for p, _ in spec.slots], dtype=float),
+        shift_condition_level=one_hot(shifts, levels),
+        shift_rows=shift_rows,
+        shift_sub=np.einsum("eb,rmb->erm", shift_binary, sub),
+        necessary_absent=necessary_rows[:, :n_slots, None]
+        * (1.0 - np.einsum("nb,kmb->nkm", necessary_binary, sub[:n_slots])),
+        sub_index=sub_index,
+        gather_matrix=gather,
+        n_slots=n_slots,
+        channel_series=np.array([series_ids.index(s) for s, _ in spec.channels], dtype=int),
+        post=post,
+    )

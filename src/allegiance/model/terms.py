@@ -1,0 +1,286 @@
+r"""The equations of the model, written once for PyTensor and for numpy draws.
+
+Equations
+---------
+Binary conditions :math:`c_b \in \{0, 1\}`, :math:`b = 1..B`, are never
+sampled. The model enumerates all :math:`2^B` configurations :math:`z` and
+marginalises them in the likelihood, so NUTS sees a continuous posterior:
+
+.. math::
+
+   \log p(y \mid \theta) = \operatorname{logsumexp}_z
+       \Big[\sum_b z_b \log(\pi_b L_{b1}) + (1 - z_b) \log((1 - \pi_b) L_{b0})
+       + \ell_{\text{slots}}(z, \theta) + \ell_{\text{post}}(z, \theta)\Big]
+       + \ell_{\text{pre}}(\theta) + \ell_{\text{levels}}(\theta)
+
+with :math:`\pi_b \sim \mathrm{Beta}` the prior probability of condition
+:math:`b` and :math:`L_{b\cdot}` the likelihood of the evidence on it (1 when
+there is none; hard evidence puts :math:`e^{-50}` on the other state).
+
+Propensities. Each slot :math:`k` (a propensity for one actor) has a baseline
+:math:`q_k \sim \mathrm{Beta}`: the chance of its event within :math:`W_k`
+months (:math:`W_k = 1` for a one-off chance) when no shift applies. Its
+per-period probability is
+
+.. math::
+
+   \eta_k(z) = \operatorname{logit}\big(1 - (1 - q_k)^{1/W_k}\big)
+       + \sum_{e \in \text{shift}} s_e \beta_e A_{ek} x_e(z), \qquad
+   p_k(z) = \sigma(\eta_k(z)) \prod_{n \in \text{necessary}}
+       \lambda_n^{T_{nk}(1 - z_{b_n})}
+
+where :math:`s_e = \pm 1` is the declared direction, :math:`\beta_e = \log`
+(ratio) :math:`\sim \mathrm{Gamma}`, :math:`x_e` is :math:`z_b` for a binary
+condition and :math:`u_l - 1/2` for a level :math:`u_l \sim \mathrm{Beta}`,
+and :math:`\lambda_n \sim \mathrm{Beta}` is the leak of a near-necessary
+condition (funding: a faction without it can still leave, rarely). A hazard's
+evidence is :math:`m_k` months survived and :math:`d_k \in \{0, 1\}` departure:
+:math:`\ell_{\text{slots}} = \sum_k d_k \log p_k + m_k \log(1 - p_k)
++ \log(p_k \Lambda_k + 1 - p_k)`, the last term being reports on a chance
+outcome with tempered likelihood ratio :math:`\Lambda_k` (virtual evidence);
+:math:`P(\text{leave within } H) = 1 - (1 - p_k)^H`.
+
+Counts. Channel :math:`j` (a series category) has monthly counts
+:math:`y_{jt} \sim \mathrm{NegBin}(\mu_{jt}, \alpha_j)` with
+:math:`\log \mu_{jt} = \rho_j` before the analysis date and
+:math:`\rho_j + \sum_e s_e \beta_e A_{ej} x_e(z)` from it on, so conditions,
+which describe the world from the analysis date, move only forward counts
+and history pins :math:`\rho_j \sim \mathrm{Normal}` linearly.
+:math:`1/\alpha_j \sim \mathrm{LogNormal}` is the overdispersion.
+
+All evidence enters through ``pm.Data`` containers of fixed shape, so new
+evidence changes data, never the graph.
+
+Examples
+--------
+>>> from allegiance.spec import load_spec
+>>> from allegiance.model import build_model, structure
+>>> from allegiance.evidence import no_evidence
+>>> spec = load_spec("models/afghanistan_2020.yaml")  # doctest: +SKIP
+>>> pymc_model = build_model(spec, no_evidence(spec))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from allegiance.model.structure import Structure
+
+LEVEL_CENTRE = 0.5
+
+# Free variables of the PyMC model, named once.
+CONDITION_PROBABILITY = "condition_probability"
+LEVEL = "level"
+BASELINE = "baseline"
+LOG_RATIO = "log_ratio"
+LEAK = "leak"
+LOG_RATE = "log_rate"
+OVERDISPERSION = "overdispersion"
+FREE_VARIABLES = (CONDITION_PROBABILITY, LEVEL, BASELINE, LOG_RATIO, LEAK, LOG_RATE, OVERDISPERSION)
+
+
+def terms(
+    p: Mapping[str, Any],
+    d: Mapping[str, Any],
+    st: Structure,
+    ops: SimpleNamespace,
+    active: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Per-configuration terms of the log joint, for PyMC tensors or numpy draws alike.
+
+    Parameters
+    ----------
+    p : mapping
+        Free variables by name; each has shape ``(..., dim)`` where ``...`` is
+        empty in the PyMC graph and the draw axis in numpy.
+    d : mapping
+        Evidence arrays (see :data:`allegiance.model.data.DATA_NAMES`).
+    st : Structure
+        Constant wiring of the spec.
+    ops : namespace
+        Array functions of the backend (:func:`~allegiance.model.ops.numpy_ops`
+        or :func:`~allegiance.model.ops.pytensor_ops`).
+    active : array of bool, optional
+        Numpy only: compute the terms of just these rows (slots, then
+        channels), as an update does for the rows whose evidence changed
+        (:func:`~allegiance.model.patch.changed_rows`). Only row terms are
+        returned (``row_ll``, ``channel_constant``, ``log_p``,
+        ``log_rate_post``, ...), for the active rows; nothing is assembled.
+
+    Returns
+    -------
+    dict
+        ``log_joint`` (..., Z): log prior of each configuration plus the
+        configuration-dependent log-likelihood; ``constant`` (...): the rest
+        of the log-likelihood. Their parts: ``config_prior`` (..., Z),
+        ``row_ll`` (..., R, M) each row's log-likelihood per
+        sub-configuration, ``channel_constant`` (..., J) and
+        ``level_constant`` (...). Row quantities: ``log_p``, ``log1m_p``
+        (..., K, M) slot probabilities per sub-configuration;
+        ``log_rate_pre`` (..., J), ``log_rate_post`` (..., J, M),
+        ``overdispersion`` (..., J).
+    """
+    rows = np.arange(st.sub_index.shape[0]) if active is None else np.flatnonzero(active)
+    n_k = int((rows < st.n_slots).sum())
+    # Basic slices when every row is kept: indexing tensors with arrays would put
+    # advanced-indexing ops (slow under numba) into the sampled gradient.
+    ks: Any = slice(None) if active is None else rows[rows < st.n_slots]
+    js: Any = slice(None) if active is None else rows[rows >= st.n_slots] - st.n_slots
+    shift = _shifts(p, st, ops, rows)
+    out = _slot_terms(p, d, st, ops, ks, shift[..., :n_k, :])
+    row_ll = [out.pop("row_ll")]
+    channel_constant: Any = np.zeros((0,))
+    if st.channel_series.size:
+        channels = _channel_terms(p, d, st, ops, js, shift[..., n_k:, :], exact=active is None)
+        row_ll.append(channels.pop("row_ll"))
+        channel_constant = channels.pop("channel_constant")
+        out.update(channels)
+    ll = row_ll[0] if len(row_ll) == 1 else ops.concatenate(row_ll, axis=-2)
+    out.update(row_ll=ll, channel_constant=channel_constant)
+    if active is None:
+        config_prior = config_log_prior(p, d, st, ops)
+        level_constant = level_log_likelihood(p, d, st, ops)
+        out.update(
+            config_prior=config_prior,
+            level_constant=level_constant,
+            log_joint=config_prior + ops.gather_sum(ll, st.gather_matrix),
+            constant=ops.sum(channel_constant, axis=-1) + level_constant,
+        )
+    return out
+
+
+def _shifts(p: Mapping[str, Any], st: Structure, ops: Any, rows: np.ndarray) -> Any:
+    """Shift of every row's log-odds or log-rate, per sub-configuration (..., R, M)."""
+    if not st.shift_rows.shape[0]:
+        return np.zeros((len(rows), st.shift_sub.shape[2]))
+    coef = p[LOG_RATIO][..., :, None] * st.shift_rows[:, rows]  # (..., E, R), constant rows
+    shift = ops.shift_sum(coef, st.shift_sub[:, rows, :])
+    if st.shift_condition_level.shape[1]:
+        centred = p[LEVEL] - LEVEL_CENTRE
+        x_level = ops.tensordot(centred, st.shift_condition_level.T, axes=1)
+        shift = shift + ops.sum(coef * x_level[..., :, None], axis=-2)[..., :, None]
+    return shift
+
+
+def _slot_terms(
+    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any, ks: Any, shift: Any
+) -> dict[str, Any]:
+    """Slot probabilities per sub-configuration and the slots' log-likelihood rows."""
+    q = p[BASELINE][..., ks]
+    window = st.window[ks]
+    log1m_h0 = ops.log1p(-q) / window
+    log_h0 = ops.log(-ops.expm1(log1m_h0))
+    eta = (log_h0 - log1m_h0)[..., :, None] + shift
+    log_p = -ops.softplus(-eta)
+    if st.necessary_absent.shape[0]:
+        log_leak = ops.log(p[LEAK])
+        absent = st.necessary_absent[:, ks, :]
+        log_p = log_p + ops.tensordot(log_leak, absent, axes=1)
+    log1m_p = ops.log1mexp(log_p)
+    # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
+    lr = d["slot_log_lr"][ks, None]
+    row_ll = (
+        d["slot_events"][ks, None] * log_p
+        + d["slot_nonevents"][ks, None] * log1m_p
+        + ops.logaddexp(log_p + lr, log1m_p)
+    )
+    return {"log_p": log_p, "log1m_p": log1m_p, "row_ll": row_ll}
+
+
+def _channel_terms(
+    p: Mapping[str, Any],
+    d: Mapping[str, Any],
+    st: Structure,
+    ops: Any,
+    js: Any,
+    shift: Any,
+    *,
+    exact: bool,
+) -> dict[str, Any]:
+    """Return the count channels' terms: negative binomial, free of configurations before.
+
+    Months before the analysis date do not depend on the conditions.
+
+    ``exact`` (every channel, PyMC or numpy) sums the observed cells one by
+    one; otherwise (numpy, some channels) once per distinct count.
+    """
+    # A one-hot product, not an index: indexing a parameter with an array puts
+    # advanced-indexing ops, which numba runs in object mode, into the gradient.
+    onehot = np.eye(st.channel_series.max() + 1)[st.channel_series]  # (J, n_series)
+    phi = ops.tensordot(p[OVERDISPERSION], onehot.T, axes=1)
+    rho, log_alpha, alpha = p[LOG_RATE], -ops.log(phi), 1.0 / phi
+    y, mask = d["counts"], d["count_mask"]
+    if not exact:
+        y, mask = y[js], mask[js]
+        rho, log_alpha, alpha = rho[..., js], log_alpha[..., js], alpha[..., js]
+    n_pre = ops.sum(mask * (1.0 - st.post), axis=-1)
+    y_pre = ops.sum(mask * (1.0 - st.post) * y, axis=-1)
+    n_post = ops.sum(mask * st.post, axis=-1)
+    y_post = ops.sum(mask * st.post * y, axis=-1)
+
+    def nb_kernel(n: Any, total: Any, log_mu: Any, a: Any, log_a: Any) -> Any:
+        return -n * a * ops.softplus(log_mu - log_a) - total * ops.softplus(log_a - log_mu)
+
+    if exact:
+        per_obs = mask * (
+            ops.gammaln(y + alpha[..., None]) - ops.gammaln(alpha[..., None]) - ops.gammaln(y + 1.0)
+        )
+        observed = ops.sum(per_obs, axis=-1)
+    else:
+        observed = _observed_by_value(y, mask, alpha, ops)
+    log_rate_post = rho[..., None] + shift
+    row_ll = nb_kernel(
+        n_post[:, None], y_post[:, None], log_rate_post, alpha[..., None], log_alpha[..., None]
+    )
+    return {
+        "row_ll": row_ll,
+        "channel_constant": observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha),
+        "log_rate_pre": p[LOG_RATE],
+        "log_rate_post": log_rate_post,
+        "overdispersion": phi,
+    }
+
+
+def _observed_by_value(y: np.ndarray, mask: np.ndarray, alpha: np.ndarray, ops: Any) -> Any:
+    """Numpy: the observed cells' gamma terms, once per distinct count, channel by channel.
+
+    A channel's value must not depend on which channels are computed with it:
+    rows are cached one by one.
+    """
+    per_channel = []
+    for i in range(y.shape[0]):
+        cells = np.flatnonzero(mask[i])
+        values, which = np.unique(y[i, cells], return_inverse=True)
+        m = mask[i, cells]  # a fractional mask tempers the cell
+        a = alpha[..., i]
+        per_channel.append(
+            ops.gammaln(values + a[..., None]) @ np.bincount(which, weights=m)
+            - m.sum() * ops.gammaln(a)
+            - m @ ops.gammaln(y[i, cells] + 1.0)
+        )
+    return np.stack(per_channel, -1) if per_channel else np.zeros_like(alpha)
+
+
+def config_log_prior(p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any) -> Any:
+    """Log prior of each configuration plus the evidence on the conditions, (..., Z)."""
+    zc = st.configurations
+    if not zc.shape[0]:
+        return 0.0
+    pi = p[CONDITION_PROBABILITY]
+    on = ops.log(pi) + d["condition_loglik"][:, 1]
+    off = ops.log1p(-pi) + d["condition_loglik"][:, 0]
+    return ops.matmul(on, zc) + ops.matmul(off, 1.0 - zc)
+
+
+def level_log_likelihood(
+    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any
+) -> Any:
+    """Log-likelihood of observed level values (shares of spoils), (...)."""
+    if not st.shift_condition_level.shape[1]:
+        return 0.0
+    resid = (d["level_value"] - p[LEVEL]) / st.level_sd
+    return -0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)

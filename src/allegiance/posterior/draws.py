@@ -1,0 +1,135 @@
+"""A posterior: draws of a model given evidence, with their provenance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allegiance.errors import ProvenanceError
+from allegiance.evidence import EvidenceSet, ModelData
+from allegiance.model import FREE_VARIABLES
+from allegiance.posterior.diagnostics import Diagnostics
+from allegiance.posterior.settings import FitSettings
+from allegiance.provenance import engine_version
+from allegiance.spec import ModelSpec
+
+# Version of the stored file's layout: the groups, variables and attributes it holds.
+FORMAT_VERSION = 2
+
+
+@dataclass
+class Posterior:
+    """Posterior draws of a model given evidence, with their provenance.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    evidence : EvidenceSet
+        The evidence fitted.
+    samples : dict
+        Each free variable's draws, shape (chain, draw, dim).
+    settings : FitSettings
+        The sampler settings.
+    attrs : dict
+        Identity: hashes, settings, versions and creation time, as text.
+    divergences : int
+        Divergent transitions after tuning.
+    fit_seconds : float
+        Sampling time, for a fit made in this process.
+    data : ModelData, optional
+        The arrays fitted, when they are not those of ``evidence``: a proposal
+        for importance sampling (see :func:`allegiance.update.replay`), never
+        a forecast by itself.
+    diagnostics : Diagnostics, optional
+        Checks of the draws and of the forecasts computed from them
+        (:func:`allegiance.forecast.forecast`), once made; saved with the draws
+        so that a stored fit is not checked again on every load.
+    idata : arviz.InferenceData, optional
+        The sampler's output, for a fit made in this process.
+    """
+
+    spec: ModelSpec
+    evidence: EvidenceSet
+    samples: dict[str, np.ndarray]
+    settings: FitSettings
+    attrs: dict[str, str] = field(default_factory=dict)
+    divergences: int = 0
+    fit_seconds: float = float("nan")
+    data: ModelData | None = None
+    diagnostics: Diagnostics | None = None
+    idata: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_inference_data(
+        cls,
+        spec: ModelSpec,
+        evidence: EvidenceSet,
+        idata: Any,
+        settings: FitSettings,
+        **fields: Any,
+    ) -> Posterior:
+        """Take the free variables, divergences and attributes of an ArviZ InferenceData."""
+        post = idata.posterior
+        return cls(
+            spec,
+            evidence,
+            {name: post[name].values for name in FREE_VARIABLES if name in post},
+            settings,
+            attrs={k: str(v) for k, v in idata.attrs.items()},
+            divergences=int(idata.sample_stats["diverging"].values.sum()),
+            idata=idata,
+            **fields,
+        )
+
+    def draws(self) -> dict[str, np.ndarray]:
+        """Free variables as arrays (chain, draw, dim)."""
+        return dict(self.samples)
+
+    def flat_draws(self) -> dict[str, np.ndarray]:
+        """Free variables as arrays (chain * draw, dim)."""
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.samples.items()}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(chains, draws per chain)."""
+        first = next(iter(self.samples.values()))
+        return int(first.shape[0]), int(first.shape[1])
+
+    def save(self, path: str | Path) -> Path:
+        """Write the posterior to NetCDF with its identity and diagnostics in its attributes.
+
+        The file is an ArviZ InferenceData (``arviz.from_netcdf`` reads it);
+        its attributes carry the model and evidence hashes, the format and
+        engine versions, and the diagnostics once computed.
+
+        Raises
+        ------
+        ProvenanceError
+            For a proposal fit (``data`` set): it is not a posterior of its evidence.
+        """
+        if self.data is not None:
+            raise ProvenanceError("a proposal fit is not the posterior of its evidence: not saved")
+        import arviz as az
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        idata = self.idata
+        if idata is None:
+            diverging = np.zeros(self.shape, dtype=bool)
+            diverging.flat[: self.divergences] = True  # only the count was kept
+            idata = az.from_dict(posterior=self.samples, sample_stats={"diverging": diverging})
+        attrs = {
+            **self.attrs,
+            "format_version": str(FORMAT_VERSION),
+            "engine_version": engine_version(),
+        }
+        if self.diagnostics is not None:
+            attrs["diagnostics"] = json.dumps(asdict(self.diagnostics))
+        idata.attrs.update(attrs)
+        idata.to_netcdf(str(path))
+        return path

@@ -1,0 +1,86 @@
+"""Stored posteriors read back: only by the inputs, format and engine that made them.
+
+Reading needs neither PyMC nor ArviZ: the NetCDF file is read with h5netcdf,
+so that a forecast from a stored fit starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allegiance.errors import EvidenceError, ProvenanceError
+from allegiance.evidence import EvidenceSet, parse_item
+from allegiance.model import FREE_VARIABLES
+from allegiance.posterior.diagnostics import Diagnostics
+from allegiance.posterior.draws import FORMAT_VERSION, Posterior
+from allegiance.posterior.settings import FitSettings
+from allegiance.provenance import engine_version
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec
+
+
+def read_netcdf(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray], int]:
+    """Read a stored fit's attributes, free variables (chain, draw, dim) and divergences."""
+    import h5netcdf
+
+    try:
+        with h5netcdf.File(str(path), "r") as f:
+            attrs = {k: _text(v) for k, v in f.attrs.items()}
+            post = f.groups["posterior"].variables
+            samples = {name: np.asarray(post[name][...]) for name in FREE_VARIABLES if name in post}
+            diverging = f.groups["sample_stats"].variables["diverging"][...]
+    except (OSError, KeyError) as exc:
+        raise ProvenanceError(f"{path}: not a stored fit this package can read ({exc}).") from None
+    return attrs, samples, int(np.sum(diverging))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def load_posterior(
+    path: str | Path, spec: ModelSpec, evidence: EvidenceSet | None = None
+) -> Posterior:
+    """Read a saved posterior and check it belongs to this model, this evidence and this engine.
+
+    Without ``evidence``, the items saved with the posterior are read back,
+    validated against the model and checked against the stored hash.
+
+    Raises
+    ------
+    ProvenanceError
+        If the stored model or evidence hash differs from the ones given, or
+        the file was written in another format or by another engine version
+        (refit instead: its numbers may not be this engine's).
+    """
+    attrs, samples, divergences = read_netcdf(path)
+    for key, want in (
+        ("format_version", str(FORMAT_VERSION)),
+        ("engine_version", engine_version()),
+    ):
+        if attrs.get(key) != want:
+            raise ProvenanceError(
+                f"{path}: written with {key} {attrs.get(key, 'unknown')}, this engine has "
+                f"{want}. Refit instead of loading."
+            )
+    if evidence is None:
+        r = KeyReader(Path(path), EvidenceError)
+        raw = json.loads(attrs.get("evidence_items", "[]"))
+        evidence = EvidenceSet.of(
+            [parse_item(r, b, f"items[{i}]", spec) for i, b in enumerate(raw)]
+        )
+    for key, want in (("model_sha256", spec.sha256), ("evidence_sha256", evidence.sha256)):
+        if attrs.get(key) != want:
+            raise ProvenanceError(
+                f"{path}: stored {key} {str(attrs.get(key))[:12]} does not match the current "
+                f"{want[:12]}; the model file or the evidence changed since it was saved. "
+                "Refit instead of loading."
+            )
+    settings = FitSettings(**json.loads(attrs["fit_settings"]))
+    stored = attrs.get("diagnostics")
+    diagnostics = Diagnostics(**json.loads(stored)) if stored else None
+    return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=diagnostics)

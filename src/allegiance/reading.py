@@ -1,0 +1,199 @@
+"""Reading user files: safe YAML, schema versions, and a key-path validator.
+
+Every user file (model, evidence) is YAML read with a safe loader that refuses
+repeated keys, and carries a ``schema_version``. :class:`KeyReader` walks the
+parsed document and raises the caller's error class naming the file, the key
+path and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from allegiance.errors import SpecError
+
+IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key repeated in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, Hashable) and key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str) -> Any:
+    """Parse YAML safely (no object construction), refusing duplicate keys."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
+class KeyReader:
+    """Walks parsed YAML, raising an error that names the file, the key path and the fix.
+
+    Parameters
+    ----------
+    path : Path
+        The file being read (or a stand-in such as ``command line``).
+    error : type
+        :class:`~allegiance.errors.SpecError` or a subclass, raised by every check.
+    name : str, optional
+        What to call the source in messages, when it is not a file path (a ledger URL).
+    """
+
+    def __init__(self, path: Path, error: type[SpecError] = SpecError, name: str = "") -> None:
+        self.path = path
+        self.error = error
+        self.name = name or str(path)
+
+    def fail(self, key: str, problem: str, fix: str = "") -> SpecError:
+        """Return the error for ``key`` (raise it)."""
+        return self.error(self.name, key, problem, fix)
+
+    def mapping(self, node: Any, key: str) -> Mapping[str, Any]:
+        """Return ``node`` if it is a mapping."""
+        if not isinstance(node, Mapping):
+            raise self.fail(
+                key,
+                f"expected a mapping, got {type(node).__name__}.",
+                "indent the entries under this key as 'name: value' pairs.",
+            )
+        return node
+
+    def keys(
+        self,
+        node: Mapping[str, Any],
+        key: str,
+        required: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+    ) -> None:
+        """Refuse a missing required key or a key that is neither required nor optional."""
+        for name in required:
+            if name not in node:
+                raise self.fail(
+                    f"{key}.{name}" if key else name, "missing required key.", f"add '{name}'."
+                )
+        allowed = set(required) | set(optional)
+        for name in node:
+            if name not in allowed:
+                raise self.fail(
+                    f"{key}.{name}" if key else str(name),
+                    "unknown key.",
+                    "allowed keys here: " + ", ".join(sorted(allowed)) + ".",
+                )
+
+    def text(self, node: Any, key: str, *, empty: bool = False) -> str:
+        """Return ``node`` stripped, if it is text (non-empty unless ``empty``)."""
+        if not isinstance(node, str) or (not empty and not node.strip()):
+            raise self.fail(key, f"expected non-empty text, got {node!r}.")
+        return node.strip()
+
+    def ident(self, node: Any, key: str) -> str:
+        """Return ``node`` if it is a valid id: letters, digits, underscores."""
+        if not isinstance(node, str) or not IDENT.fullmatch(node):
+            raise self.fail(
+                key,
+                f"{node!r} is not a valid id.",
+                "use letters, digits and underscores, starting with a letter.",
+            )
+        return node
+
+    def date(self, node: Any, key: str) -> dt.date:
+        """Return ``node`` as a date (a YAML date or YYYY-MM-DD text)."""
+        if isinstance(node, dt.datetime):
+            return node.date()
+        if isinstance(node, dt.date):
+            return node
+        try:
+            return dt.date.fromisoformat(str(node))
+        except ValueError:
+            raise self.fail(key, f"{node!r} is not a date.", "write it as YYYY-MM-DD.") from None
+
+    def integer(self, node: Any, key: str, minimum: int) -> int:
+        """Return ``node`` if it is a whole number of at least ``minimum``."""
+        if not isinstance(node, int) or isinstance(node, bool) or node < minimum:
+            raise self.fail(key, f"expected a whole number >= {minimum}, got {node!r}.")
+        return node
+
+    def number(self, node: Any, key: str, minimum: float) -> float:
+        """Return ``node`` as a float if it is a finite number of at least ``minimum``."""
+        if (
+            not isinstance(node, int | float)
+            or isinstance(node, bool)
+            or not math.isfinite(node)
+            or node < minimum
+        ):
+            raise self.fail(key, f"expected a number >= {minimum:g}, got {node!r}.")
+        return float(node)
+
+    def choice(self, node: Any, key: str, options: tuple[str, ...] | Mapping[str, Any]) -> str:
+        """Return ``node`` if it is one of ``options``."""
+        if not isinstance(node, str) or node not in options:
+            raise self.fail(
+                key,
+                f"{node!r} is not one of {', '.join(options)}.",
+                f"use one of: {', '.join(options)}.",
+            )
+        return str(node)
+
+
+def read_document(
+    r: KeyReader,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    schema_version: int,
+) -> tuple[Mapping[str, Any], bytes]:
+    """Read a YAML file of ours: a mapping with the given keys and a supported schema version.
+
+    Parameters
+    ----------
+    r : KeyReader
+        Reader of the file (its path and error class).
+    required, optional : tuple of str
+        Top-level keys; ``schema_version`` must be among the required ones.
+    schema_version : int
+        The version this package reads.
+
+    Returns
+    -------
+    doc : mapping
+        The parsed document.
+    raw : bytes
+        The file's bytes, for hashing.
+    """
+    try:
+        raw = r.path.read_bytes()
+    except OSError as exc:
+        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
+    try:
+        doc = safe_load(raw.decode("utf-8"))
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
+        raise r.fail("", f"not valid YAML: {exc}", "fix the syntax at the line shown.") from None
+    doc = r.mapping(doc, "(top level)")
+    r.keys(doc, "", required, optional)
+    version = doc["schema_version"]
+    if type(version) is not int or version != schema_version:
+        raise r.fail(
+            "schema_version",
+            f"version {version!r} is not supported.",
+            f"this package reads schema_version {schema_version}.",
+        )
+    return doc, raw

@@ -1,0 +1,133 @@
+"""Effects: how each condition moves the propensities and series it targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from allegiance.reading import KeyReader
+from allegiance.spec.beliefs import provenance
+from allegiance.spec.priors import probability_prior, ratio_prior
+from allegiance.spec.types import Condition, Effect, Justified, Propensity, Series, Target
+
+EFFECT_KINDS = ("shift", "necessary")
+
+
+DIRECTIONS = {"raises": 1, "lowers": -1}
+
+
+def _target(
+    r: KeyReader,
+    raw: Any,
+    key: str,
+    propensities: Mapping[str, Propensity],
+    series: Mapping[str, Series],
+) -> Target:
+    if not isinstance(raw, str):
+        raise r.fail(key, f"expected 'node' or 'node.member', got {raw!r}.")
+    node, _, member = raw.partition(".")
+    if node in propensities:
+        members = propensities[node].actors
+    elif node in series:
+        members = series[node].categories
+    else:
+        raise r.fail(
+            key,
+            f"unknown target {node!r}.",
+            "name a propensity or a series: " + ", ".join([*propensities, *series]) + ".",
+        )
+    if member and member not in members:
+        raise r.fail(
+            key,
+            f"{member!r} is not a member of {node!r}.",
+            "members are: " + (", ".join(members) or "(none: a global node)") + ".",
+        )
+    return Target(node, member or None)
+
+
+def read_effects(
+    r: KeyReader,
+    node: Any,
+    conditions: Mapping[str, Condition],
+    propensities: Mapping[str, Propensity],
+    series: Mapping[str, Series],
+) -> tuple[Effect, ...]:
+    """Read the ``effects`` list: each effect's condition, targets, direction and strength."""
+    if not isinstance(node, list):
+        raise r.fail("effects", "expected a list of effects.", "start each effect with '- id:'.")
+    out: list[Effect] = []
+    ids: set[str] = set()
+    for i, body in enumerate(node):
+        key = f"effects[{i}]"
+        body = r.mapping(body, key)
+        kind = r.choice(body.get("kind", "shift"), f"{key}.kind", EFFECT_KINDS)
+        strength_key = "strength" if kind == "shift" else "leak"
+        r.keys(
+            body,
+            key,
+            ("id", "condition", "targets", strength_key, "rationale", "provenance"),
+            ("kind", "direction"),
+        )
+        eid = r.ident(body["id"], f"{key}.id")
+        key = f"effects.{eid}"
+        if eid in ids:
+            raise r.fail(key, "duplicate effect id.", "give each effect its own id.")
+        ids.add(eid)
+        cid = body["condition"]
+        if cid not in conditions:
+            raise r.fail(
+                f"{key}.condition",
+                f"unknown condition {cid!r}.",
+                "name a condition declared under 'conditions'.",
+            )
+        raw_targets = body["targets"]
+        if not isinstance(raw_targets, list) or not raw_targets:
+            raise r.fail(f"{key}.targets", "expected a non-empty list of targets.")
+        targets = tuple(
+            _target(r, t, f"{key}.targets[{j}]", propensities, series)
+            for j, t in enumerate(raw_targets)
+        )
+        direction, convert = _direction(r, body, key, kind, conditions[cid], targets, series)
+        belief = Justified(
+            convert(body[strength_key], r.path, f"{key}.{strength_key}"),
+            r.text(body["rationale"], f"{key}.rationale"),
+            provenance(r, body["provenance"], f"{key}.provenance"),
+        )
+        out.append(Effect(eid, cid, kind, targets, direction, belief))
+    return tuple(out)
+
+
+def _direction(
+    r: KeyReader,
+    body: Mapping[str, Any],
+    key: str,
+    kind: str,
+    condition: Condition,
+    targets: tuple[Target, ...],
+    series: Mapping[str, Series],
+) -> tuple[int, Any]:
+    """Return an effect's sign and the reader of its strength (a ratio, or a leak)."""
+    if kind == "shift":
+        if "direction" not in body:
+            raise r.fail(
+                f"{key}.direction",
+                "missing required key.",
+                "add 'direction: raises' or 'direction: lowers'.",
+            )
+        return DIRECTIONS[r.choice(body["direction"], f"{key}.direction", DIRECTIONS)], ratio_prior
+    if condition.kind != "binary":
+        raise r.fail(
+            f"{key}.condition",
+            "a necessary condition must be binary.",
+            "use a 'shift' effect for a level.",
+        )
+    if any(t.node in series for t in targets):
+        raise r.fail(f"{key}.targets", "a necessary condition acts on propensities only.")
+    if "direction" in body:
+        raise r.fail(
+            f"{key}.direction",
+            "a necessary condition has no direction: it always multiplies by its leak "
+            "when the condition is false.",
+            "remove 'direction'.",
+        )
+    return 1, probability_prior

@@ -1,0 +1,90 @@
+"""The question kinds a model file may name, and the fields each needs.
+
+This is the schema only: :mod:`allegiance.spec` validates a question's fields
+from it. How each kind is computed lives in :mod:`allegiance.forecast.questions`,
+keyed by the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Field types a question kind can ask for; the spec loader checks each reference.
+
+
+# Field types a question kind can ask for; the spec loader checks each reference.
+ACTOR = "actor"
+
+
+ACTORS = "actors"
+
+
+HAZARD = "hazard"
+
+
+CHANCE = "chance"
+
+
+SERIES = "series"
+
+
+CATEGORY = "category"
+
+
+NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class QuestionFields:
+    """The fields of a kind of forecast question.
+
+    Parameters
+    ----------
+    fields : dict
+        Field name → field type (one of the module's type constants).
+    summary : str
+        One line on what the kind resolves.
+    """
+
+    fields: Mapping[str, str]
+    summary: str
+
+
+QUESTION_FIELDS: dict[str, QuestionFields] = {
+    "leaves": QuestionFields(
+        {"actor": ACTOR, "hazard": HAZARD},
+        "the actor leaves its parent by the horizon (hazard of leaving per month).",
+    ),
+    "stays_as_lobby": QuestionFields(
+        {"actor": ACTOR, "hazard": HAZARD, "lobby": CHANCE},
+        "the actor is still inside at the horizon and acts as a lobby for outsiders.",
+    ),
+    "alliance": QuestionFields(
+        {"actors": ACTORS, "hazard": HAZARD, "aligns": CHANCE},
+        "at least one listed actor has left and aligned with the partner by the horizon.",
+    ),
+    "absorption": QuestionFields(
+        {
+            "actors": ACTORS,
+            "hazard": HAZARD,
+            "aligns": CHANCE,
+            "joins": CHANCE,
+            "series": SERIES,
+            "category": CATEGORY,
+            "threshold": NUMBER,
+        },
+        "the receiving group takes in at least `threshold` people from the category "
+        "(steady flow plus whole factions that merge) by the horizon.",
+    ),
+    "escalation": QuestionFields(
+        {"series": SERIES, "category": CATEGORY, "ratio": NUMBER},
+        "counts from the analysis date to the horizon reach `ratio` times the "
+        "pre-analysis monthly rate.",
+    ),
+    "friction": QuestionFields(
+        {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},
+        "open friction breaks out between the parent and at least one listed actor "
+        "that stayed as a lobby, by the horizon.",
+    ),
+}

@@ -1,0 +1,275 @@
+"""The model file: load, validate and describe a declared model.
+
+A model file is YAML (read with ``yaml.safe_load``) with ``schema_version: 1``.
+Its sections are ``actors``, ``conditions``, ``propensities``, ``series``,
+``effects`` and ``questions``; the README documents each key. Every error
+names the file, the key path and the fix. Kinds named in the file (condition,
+propensity, effect and question kinds) map to engine parts through the
+registries of :mod:`allegiance.spec`, never through imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from allegiance.reading import KeyReader, read_document
+from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
+from allegiance.spec.effects import read_effects
+from allegiance.spec.priors import magnitude_prior, probability_prior
+from allegiance.spec.questions import read_questions
+from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
+
+SCHEMA_VERSION = 1
+REQUIRED = (
+    "schema_version",
+    "id",
+    "title",
+    "analysis_date",
+    "actors",
+    "conditions",
+    "propensities",
+    "questions",
+)
+OPTIONAL = ("history_months", "source", "series", "effects")
+
+
+CONDITION_KINDS = ("binary", "level")
+
+
+PROPENSITY_KINDS = ("hazard", "chance")
+
+
+ACTOR_ROLES = ("parent", "faction", "group", "state", "other")
+
+
+MAX_BINARY_CONDITIONS = 12
+
+
+DEFAULT_OVERDISPERSION = {"typical": 0.3, "range": [0.05, 1.5]}
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Load and validate a model file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML model file.
+
+    Returns
+    -------
+    ModelSpec
+        The validated declaration. Nothing is built or sampled.
+
+    Raises
+    ------
+    SpecError
+        Naming the file, the key path and the fix, for any malformed or
+        inconsistent entry.
+
+    Examples
+    --------
+    >>> spec = load_spec("models/afghanistan_2020.yaml")  # doctest: +SKIP
+    >>> spec.binary_conditions[:2]  # doctest: +SKIP
+    ['deal_signed', 'us_presence']
+    """
+    path = Path(path)
+    r = KeyReader(path)
+    doc, raw = read_document(r, REQUIRED, OPTIONAL, SCHEMA_VERSION)
+    analysis_date = r.date(doc["analysis_date"], "analysis_date")
+    actors = _actors(r, doc["actors"])
+    conditions = _conditions(r, doc["conditions"])
+    propensities = _propensities(r, doc["propensities"], actors)
+    series = _series(r, doc.get("series") or {})
+    _no_clashes(r, conditions, propensities, series)
+    effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
+    questions = read_questions(r, doc["questions"], analysis_date, actors, propensities, series)
+    return ModelSpec(
+        id=r.ident(doc["id"], "id"),
+        title=r.text(doc["title"], "title"),
+        analysis_date=analysis_date,
+        history_months=r.integer(doc.get("history_months", 24), "history_months", 0),
+        source=r.text(doc.get("source", ""), "source", empty=True),
+        actors=actors,
+        conditions=conditions,
+        propensities=propensities,
+        series=series,
+        effects=effects,
+        questions=questions,
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        text=raw.decode("utf-8"),
+    )
+
+
+def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
+    node = r.mapping(node, "actors")
+    actors: dict[str, Actor] = {}
+    for aid, body in node.items():
+        key = f"actors.{aid}"
+        r.ident(aid, key)
+        body = r.mapping(body, key)
+        r.keys(body, key, ("name", "role"), ("parent", "fighters", "note"))
+        actors[aid] = Actor(
+            id=aid,
+            name=r.text(body["name"], f"{key}.name"),
+            role=r.choice(body["role"], f"{key}.role", ACTOR_ROLES),
+            parent=body.get("parent"),
+            fighters=r.number(body.get("fighters", 0), f"{key}.fighters", 0),
+            note=r.text(body.get("note", ""), f"{key}.note", empty=True),
+        )
+    for actor in actors.values():
+        if actor.parent is not None and actor.parent not in actors:
+            raise r.fail(
+                f"actors.{actor.id}.parent",
+                f"unknown actor {actor.parent!r}.",
+                "name an actor declared under 'actors'.",
+            )
+        seen, up = {actor.id}, actor.parent
+        while up is not None:
+            if up in seen:
+                raise r.fail(
+                    f"actors.{actor.id}.parent",
+                    f"the parent chain of {actor.id!r} loops back on itself.",
+                    "an actor cannot be its own ancestor.",
+                )
+            seen.add(up)
+            up = actors[up].parent if up in actors else None
+    return actors
+
+
+def _conditions(r: KeyReader, node: Any) -> dict[str, Condition]:
+    node = r.mapping(node, "conditions")
+    conditions: dict[str, Condition] = {}
+    for cid, body in node.items():
+        key = f"conditions.{cid}"
+        r.ident(cid, key)
+        body = r.mapping(body, key)
+        r.keys(body, key, ("kind", "text", "prior", "rationale", "provenance"))
+        kind = r.choice(body["kind"], f"{key}.kind", CONDITION_KINDS)
+        belief = justified(
+            r, {k: body[k] for k in ("prior", "rationale", "provenance")}, key, probability_prior
+        )
+        conditions[cid] = Condition(cid, kind, r.text(body["text"], f"{key}.text"), belief)
+    n_binary = sum(c.kind == "binary" for c in conditions.values())
+    if n_binary > MAX_BINARY_CONDITIONS:
+        raise r.fail(
+            "conditions",
+            f"{n_binary} binary conditions: the engine enumerates "
+            f"2**n configurations and allows at most {MAX_BINARY_CONDITIONS}.",
+            "merge conditions or turn some into levels.",
+        )
+    return conditions
+
+
+def _per_member(
+    r: KeyReader, node: Any, key: str, members: tuple[str, ...], convert: Any
+) -> dict[str, Justified]:
+    """Read a baseline block shared by all members, or a mapping member → block."""
+    node = r.mapping(node, key)
+    if "prior" in node or not members:
+        block = justified(r, node, key, convert)
+        return {m: block for m in members or ("",)}
+    out = {}
+    for m in members:
+        if m not in node:
+            raise r.fail(
+                f"{key}.{m}",
+                "missing baseline for this member.",
+                "give one block per member, or one shared block with 'prior'.",
+            )
+        out[m] = justified(r, node[m], f"{key}.{m}", convert)
+    for m in node:
+        if m not in members:
+            raise r.fail(
+                f"{key}.{m}",
+                "not a member of this node.",
+                "members are: " + ", ".join(members) + ".",
+            )
+    return out
+
+
+def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[str, Propensity]:
+    node = r.mapping(node, "propensities")
+    out: dict[str, Propensity] = {}
+    for pid, body in node.items():
+        key = f"propensities.{pid}"
+        r.ident(pid, key)
+        body = r.mapping(body, key)
+        r.keys(body, key, ("kind", "text", "baseline"), ("actors", "within_months"))
+        kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
+        members = body.get("actors", [])
+        if not isinstance(members, list):
+            raise r.fail(f"{key}.actors", "expected a list of actor ids.")
+        for i, a in enumerate(members):
+            if a not in actors:
+                raise r.fail(
+                    f"{key}.actors[{i}]",
+                    f"unknown actor {a!r}.",
+                    "name an actor declared under 'actors'.",
+                )
+        if kind == "hazard" and not members:
+            raise r.fail(
+                f"{key}.actors",
+                "a hazard needs the actors at risk.",
+                "list the actors whose departure this hazard times.",
+            )
+        within = r.integer(
+            body.get("within_months", 12 if kind == "hazard" else 1), f"{key}.within_months", 1
+        )
+        out[pid] = Propensity(
+            id=pid,
+            kind=kind,
+            text=r.text(body["text"], f"{key}.text"),
+            actors=tuple(members),
+            baselines=_per_member(
+                r, body["baseline"], f"{key}.baseline", tuple(members), probability_prior
+            ),
+            within_months=within,
+        )
+    return out
+
+
+def _series(r: KeyReader, node: Any) -> dict[str, Series]:
+    node = r.mapping(node, "series")
+    out: dict[str, Series] = {}
+    for sid, body in node.items():
+        key = f"series.{sid}"
+        r.ident(sid, key)
+        body = r.mapping(body, key)
+        r.keys(body, key, ("text", "categories"), ("overdispersion",))
+        cats = r.mapping(body["categories"], f"{key}.categories")
+        for c in cats:
+            r.ident(c, f"{key}.categories.{c}")
+        baselines = {
+            c: justified(r, b, f"{key}.categories.{c}", magnitude_prior) for c, b in cats.items()
+        }
+        disp = body.get("overdispersion") or {
+            "prior": DEFAULT_OVERDISPERSION,
+            "rationale": "default: counts vary more than Poisson, by a modest factor",
+            "provenance": ANALYST_JUDGMENT,
+        }
+        out[sid] = Series(
+            sid,
+            r.text(body["text"], f"{key}.text"),
+            tuple(cats),
+            baselines,
+            justified(r, disp, f"{key}.overdispersion", magnitude_prior),
+        )
+    return out
+
+
+def _no_clashes(r: KeyReader, *groups: Mapping[str, Any]) -> None:
+    seen: set[str] = set()
+    for group in groups:
+        for name in group:
+            if name in seen:
+                raise r.fail(
+                    str(name),
+                    "the same id names a condition, propensity or series twice.",
+                    "give each its own id.",
+                )
+            seen.add(name)

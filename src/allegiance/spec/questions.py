@@ -1,0 +1,114 @@
+"""Questions of a model file: dated events, each field checked against the model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from allegiance.reading import KeyReader
+from allegiance.spec import fields as qk
+from allegiance.spec.types import Actor, Propensity, Question, Series, months_between
+
+
+def read_questions(
+    r: KeyReader,
+    node: Any,
+    analysis_date: dt.date,
+    actors: Mapping[str, Actor],
+    propensities: Mapping[str, Propensity],
+    series: Mapping[str, Series],
+) -> dict[str, Question]:
+    """Read the ``questions`` list, checking each field against the model's parts."""
+    if not isinstance(node, list) or not node:
+        raise r.fail("questions", "expected a non-empty list of questions.")
+    out: dict[str, Question] = {}
+    for i, body in enumerate(node):
+        key = f"questions[{i}]"
+        body = r.mapping(body, key)
+        kind = r.choice(body.get("kind"), f"{key}.kind", qk.QUESTION_FIELDS)
+        spec_fields = qk.QUESTION_FIELDS[kind].fields
+        r.keys(body, key, ("id", "kind", "text", "resolution", "horizon", *spec_fields))
+        qid = r.ident(body["id"], f"{key}.id")
+        key = f"questions.{qid}"
+        if qid in out:
+            raise r.fail(key, "duplicate question id.", "give each question its own id.")
+        horizon = r.date(body["horizon"], f"{key}.horizon")
+        months = months_between(analysis_date, horizon)
+        if months < 1:
+            raise r.fail(
+                f"{key}.horizon",
+                f"horizon {horizon} is not at least a month after "
+                f"the analysis date {analysis_date}.",
+                "move the horizon later.",
+            )
+        fields = {
+            name: _question_field(
+                r, body[name], f"{key}.{name}", ftype, body, actors, propensities, series
+            )
+            for name, ftype in spec_fields.items()
+        }
+        out[qid] = Question(
+            qid,
+            kind,
+            r.text(body["text"], f"{key}.text"),
+            r.text(body["resolution"], f"{key}.resolution"),
+            horizon,
+            months,
+            fields,
+        )
+    return out
+
+
+def _question_field(
+    r: KeyReader,
+    value: Any,
+    key: str,
+    ftype: str,
+    body: Mapping[str, Any],
+    actors: Mapping[str, Actor],
+    propensities: Mapping[str, Propensity],
+    series: Mapping[str, Series],
+) -> Any:
+    if ftype == qk.NUMBER:
+        return r.number(value, key, 0)
+    if ftype in (qk.HAZARD, qk.CHANCE):
+        if value not in propensities or propensities[value].kind != ftype:
+            known = [p for p, v in propensities.items() if v.kind == ftype]
+            raise r.fail(
+                key,
+                f"{value!r} is not a {ftype} propensity.",
+                "use one of: " + ", ".join(known) + ".",
+            )
+        node = propensities[value]
+        who = body.get("actors", [body.get("actor")])
+        if node.actors and isinstance(who, list):
+            for a in who:
+                if a not in node.actors:
+                    raise r.fail(
+                        key,
+                        f"{value!r} has no member {a!r}.",
+                        "add the actor to the propensity's 'actors'.",
+                    )
+        return value
+    if ftype == qk.SERIES:
+        if value not in series:
+            raise r.fail(
+                key, f"unknown series {value!r}.", "use one of: " + ", ".join(series) + "."
+            )
+        return value
+    if ftype == qk.CATEGORY:
+        cats = series.get(str(body.get("series")))
+        if cats is None or value not in cats.categories:
+            raise r.fail(key, f"{value!r} is not a category of series {body.get('series')!r}.")
+        return value
+    if ftype == qk.ACTOR:
+        if value not in actors:
+            raise r.fail(key, f"unknown actor {value!r}.", "name an actor under 'actors'.")
+        return value
+    if not isinstance(value, list) or not value:
+        raise r.fail(key, "expected a non-empty list of actor ids.")
+    for j, a in enumerate(value):
+        if a not in actors:
+            raise r.fail(f"{key}[{j}]", f"unknown actor {a!r}.", "name an actor under 'actors'.")
+    return tuple(value)

@@ -1,0 +1,167 @@
+"""The parts of a model file, as validated, immutable values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allegiance.spec.priors import Prior
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An armed group, faction or state."""
+
+    id: str
+    name: str
+    role: str
+    parent: str | None = None
+    fighters: float = 0.0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Justified:
+    """A prior with the reason and the provenance the analyst gave for it."""
+
+    prior: Prior
+    rationale: str
+    provenance: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A driver: a yes/no state (``binary``) or a level in [0, 1] (``level``)."""
+
+    id: str
+    kind: str
+    text: str
+    belief: Justified
+
+
+@dataclass(frozen=True)
+class Propensity:
+    """A probability node: a monthly ``hazard`` or a one-off ``chance``, per actor or global.
+
+    ``baselines`` maps each actor (``""`` for a global node) to the prior of the
+    node's probability with every binary condition false and every level at 0.5.
+    A hazard's baseline is stated as the chance of the event within
+    ``within_months`` months.
+    """
+
+    id: str
+    kind: str
+    text: str
+    actors: tuple[str, ...]
+    baselines: Mapping[str, Justified]
+    within_months: int = 1
+
+
+@dataclass(frozen=True)
+class Series:
+    """Counts per month by category (negative binomial), e.g. defectors by origin."""
+
+    id: str
+    text: str
+    categories: tuple[str, ...]
+    baselines: Mapping[str, Justified]
+    overdispersion: Justified
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an effect acts on: a propensity or series, optionally one actor or category."""
+
+    node: str
+    member: str | None = None
+
+    def __str__(self) -> str:
+        return self.node if self.member is None else f"{self.node}.{self.member}"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """How a condition moves its targets.
+
+    A ``shift`` multiplies the targets' odds (or a series' rate) by a ratio,
+    raised or lowered per ``direction``. A ``necessary`` effect multiplies a
+    target's probability by a leak when the condition is false.
+    """
+
+    id: str
+    condition: str
+    kind: str
+    targets: tuple[Target, ...]
+    direction: int
+    belief: Justified
+
+
+@dataclass(frozen=True)
+class Question:
+    """A forecast question: a dated event with a resolution rule."""
+
+    id: str
+    kind: str
+    text: str
+    resolution: str
+    horizon: dt.date
+    horizon_months: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model file. Creating it never builds or samples anything."""
+
+    id: str
+    title: str
+    analysis_date: dt.date
+    history_months: int
+    source: str
+    actors: Mapping[str, Actor]
+    conditions: Mapping[str, Condition]
+    propensities: Mapping[str, Propensity]
+    series: Mapping[str, Series]
+    effects: tuple[Effect, ...]
+    questions: Mapping[str, Question]
+    path: Path
+    sha256: str
+    text: str = field(repr=False, default="")
+
+    @property
+    def binary_conditions(self) -> list[str]:
+        """Binary condition ids, in file order."""
+        return [c.id for c in self.conditions.values() if c.kind == "binary"]
+
+    @property
+    def level_conditions(self) -> list[str]:
+        """Level condition ids, in file order."""
+        return [c.id for c in self.conditions.values() if c.kind == "level"]
+
+    @property
+    def slots(self) -> list[tuple[str, str]]:
+        """(propensity, actor) pairs, one parameter each; actor is '' for global nodes."""
+        return [(p.id, a) for p in self.propensities.values() for a in p.actors or ("",)]
+
+    @property
+    def channels(self) -> list[tuple[str, str]]:
+        """(series, category) pairs, one count rate each."""
+        return [(s.id, c) for s in self.series.values() for c in s.categories]
+
+    @property
+    def forward_months(self) -> int:
+        """Months from the analysis date to the furthest horizon."""
+        return max((q.horizon_months for q in self.questions.values()), default=12)
+
+    @property
+    def window_months(self) -> int:
+        """Months in the count window: history before the analysis date plus forward months."""
+        return self.history_months + self.forward_months
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole calendar months from ``start``'s month to ``end``'s month."""
+    return (end.year - start.year) * 12 + (end.month - start.month)

@@ -1,0 +1,24 @@
+"""The workflow an analyst runs: evidence in force, stored fits, forecasts with little sampling.
+
+The command line and the reports use it; it prints nothing.
+"""
+
+from allegiance.workflow.forecasting import (
+    Outcome,
+    evidence_in_force,
+    fit_and_store,
+    open_ledger,
+    run_forecast,
+    shipped_evidence,
+)
+from allegiance.workflow.store import FitStore
+
+__all__ = [
+    "FitStore",
+    "Outcome",
+    "evidence_in_force",
+    "fit_and_store",
+    "open_ledger",
+    "run_forecast",
+    "shipped_evidence",
+]

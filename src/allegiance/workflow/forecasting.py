@@ -1,0 +1,192 @@
+"""The forecasting workflow: the evidence in force, and forecasts with as little sampling as can be.
+
+The policy: a stored fit of exactly this evidence is reused; otherwise the
+most recent stored fit of the model is reweighted to this evidence (PSIS) and
+kept if its checks pass; otherwise the model is fitted and the fit stored. A
+stored fit from another format or engine version is never reused. Nothing
+here prints: each step says what it did in the returned :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from allegiance.errors import ProvenanceError
+from allegiance.evidence import EvidenceSet, in_force, read_items
+from allegiance.forecast import Forecast
+from allegiance.ledger import Ledger, default_url
+from allegiance.posterior import FitSettings, Posterior
+from allegiance.spec import ModelSpec
+from allegiance.workflow.store import FitStore
+
+
+@dataclass
+class Outcome:
+    """What a workflow step produced and did.
+
+    Attributes
+    ----------
+    forecast : Forecast, optional
+        The forecast, when one was asked for.
+    evidence : EvidenceSet, optional
+        The evidence in force it used.
+    ledger : Ledger, optional
+        The ledger the evidence came from, if any.
+    fit_path : Path, optional
+        The stored fit the forecast comes from (reused, reweighted or new).
+    notes : list of str
+        What was done, in words (imports, fits, stale stored fits skipped).
+    """
+
+    forecast: Forecast | None = None
+    evidence: EvidenceSet | None = None
+    ledger: Ledger | None = None
+    fit_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def shipped_evidence(spec: ModelSpec) -> Path:
+    """Return the evidence file shipped beside a model: ``<stem>.evidence.yaml``."""
+    return spec.path.with_name(f"{spec.path.stem}.evidence.yaml")
+
+
+def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
+    """Open the model's ledger; on first use, fill it from the evidence file shipped beside it.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    url : str, optional
+        SQLAlchemy URL; by default the SQLite file beside the model.
+
+    Returns
+    -------
+    Outcome
+        With ``ledger`` set, and a note when shipped items were imported.
+    """
+    ledger = Ledger(url or default_url(spec), spec)
+    shipped = shipped_evidence(spec)
+    out = Outcome(ledger=ledger)
+    if not ledger.items() and shipped.exists():
+        stored = ledger.append(read_items(shipped, spec))
+        out.notes.append(f"ledger {ledger.name}: imported {len(stored)} items from {shipped}")
+    return out
+
+
+def evidence_in_force(
+    spec: ModelSpec,
+    *,
+    evidence_file: Path | None = None,
+    ledger_url: str | None = None,
+    as_of: dt.date | None = None,
+    as_recorded: bool = False,
+    none: bool = False,
+) -> Outcome:
+    """Return the evidence in force: from a file, from the model's ledger, or none.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence_file : Path, optional
+        Read items from this YAML or CSV file instead of the ledger.
+    ledger_url : str, optional
+        The ledger to read (default: beside the model).
+    as_of : date, optional
+        Keep items whose event date is on or before it.
+    as_recorded : bool
+        Also leave out what was recorded after ``as_of``.
+    none : bool
+        No evidence at all: prior forecasts.
+
+    Returns
+    -------
+    Outcome
+        With ``evidence`` (and ``ledger`` when it came from one) set.
+    """
+    if none:
+        return Outcome(evidence=EvidenceSet.of([], as_of=as_of, as_recorded=as_recorded))
+    if evidence_file is not None:
+        items = in_force(read_items(evidence_file, spec), as_of, as_recorded)
+        return Outcome(
+            evidence=EvidenceSet.of(items, evidence_file, as_of=as_of, as_recorded=as_recorded)
+        )
+    out = open_ledger(spec, ledger_url)
+    assert out.ledger is not None
+    out.evidence = out.ledger.evidence(as_of=as_of, as_recorded=as_recorded)
+    return out
+
+
+def fit_and_store(
+    spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings, *, progress: bool = False
+) -> tuple[Posterior, Path]:
+    """Fit, check the fit on its forecasts, and store it with its diagnostics."""
+    from allegiance.forecast import forecast
+    from allegiance.posterior import fit
+
+    posterior = fit(spec, evidence, settings, progress=progress)
+    forecast(posterior)  # computes and keeps the diagnostics, saved with the draws
+    return posterior, posterior.save(FitStore(spec).path(evidence, settings))
+
+
+def run_forecast(
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    settings: FitSettings,
+    *,
+    refit: bool = False,
+    progress: bool = False,
+) -> Outcome:
+    """Forecast with as little sampling as the evidence allows (see the module's policy).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence : EvidenceSet
+        The evidence in force (its as-of date goes into the forecast's provenance).
+    settings : FitSettings
+        Settings of a fit, and which stored fits may serve.
+    refit : bool
+        Fit by MCMC even if a stored fit could serve.
+    progress : bool
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    Outcome
+        With ``forecast`` and ``fit_path`` set.
+    """
+    from allegiance.forecast import forecast
+    from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+
+    store, out = FitStore(spec), Outcome(evidence=evidence)
+    exact = store.path(evidence, settings)
+    candidates = [] if refit else [exact, *(p for p in store.fits(settings) if p != exact)]
+    for path in candidates:
+        if not path.exists():
+            continue
+        try:
+            base = load_posterior(path, spec, evidence if path == exact else None)
+        except ProvenanceError as exc:
+            out.notes.append(f"skipped stored fit {path.name}: {exc}")
+            continue
+        out.fit_path = path
+        if path == exact:
+            reason = f"stored MCMC fit of exactly this evidence ({path.name})"
+            out.forecast = forecast(base, reason=reason)
+            return out
+        updater = Updater(base, settings, origin=path.name)
+        rw = updater.reweight(evidence)
+        if rw.accepted:
+            out.forecast = updater.forecast(evidence, allow_refit=False)
+            return out
+        reason = f"refitted: reweighting {path.name} failed ({rw.reason})"
+        break
+    else:
+        reason = "fitted by MCMC (--refit)" if refit else "fitted by MCMC: no stored fit"
+    posterior, out.fit_path = fit_and_store(spec, evidence, settings, progress=progress)
+    out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
+    out.forecast = forecast(posterior, reason=reason)
+    return out
