@@ -136,6 +136,8 @@ def test_ledger_workflow(minimal, tmp_path):
         ).stdout
     )
     assert early["questions"] == json.loads(first.stdout)["questions"]
+    assert early["provenance"]["as_of"] == "2020-01-15" and not early["provenance"]["as_recorded"]
+    assert json.loads(first.stdout)["provenance"]["as_of"] is None
     rows = runner.invoke(app, ["history", str(minimal), "splinter_leaves_12m"])
     assert rows.exit_code == 0 and "History" in rows.stdout
     record = json.loads(
@@ -239,3 +241,25 @@ def test_ledger_workflow(minimal, tmp_path):
     again = tmp_path / "again.yaml"
     runner.invoke(app, ["evidence", "export", str(minimal), str(again), "--ledger", other])
     assert again.read_text() == out.read_text()
+
+
+def test_a_stored_fit_answers_without_pymc_arviz_or_numba(model, tmp_path):
+    """The command line's fast path reads a stored fit with numpy and h5netcdf only."""
+    import subprocess
+    import sys
+
+    args = ["forecast", str(model), "--format", "json", "--draws", "500", "--tune", "500"]
+    assert runner.invoke(app, args).exit_code == 0  # fits and stores
+    heavy = tmp_path / "heavy.json"
+    code = (
+        "import json, sys\n"
+        "from allegiance.cli import app\n"
+        f"sys.argv = ['allegiance', *{args!r}]\n"
+        "try:\n    app()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "names = ('pymc', 'arviz', 'numba', 'pytensor', 'nutpie', 'xarray')\n"
+        f"open({str(heavy)!r}, 'w').write(json.dumps([m for m in names if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "stored MCMC fit of exactly this evidence" in json.loads(done.stdout)["method_reason"]
+    assert json.loads(heavy.read_text()) == []

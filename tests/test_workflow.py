@@ -1,0 +1,61 @@
+"""The forecasting workflow from Python: what it reuses, reweights, refits, and says it did."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+
+from allegiance.errors import ProvenanceError
+from allegiance.evidence import EvidenceSet
+from allegiance.posterior import FitSettings, load_posterior
+from allegiance.spec import load_spec
+from allegiance.workflow import FitStore, evidence_in_force, run_forecast
+from conftest import FIXTURES
+
+SETTINGS = FitSettings(draws=500, tune=500)
+
+
+@pytest.fixture
+def spec(tmp_path: Path):
+    path = tmp_path / "beta_binomial.yaml"
+    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
+    return load_spec(path)
+
+
+def test_fit_then_reuse_then_refuse_a_fit_from_another_engine(spec) -> None:
+    evidence = EvidenceSet.of([], as_of=dt.date(2020, 6, 1))
+    first = run_forecast(spec, evidence, SETTINGS)
+    assert first.forecast is not None and first.fit_path is not None
+    assert first.forecast.method == "mcmc" and "no stored fit" in first.forecast.method_reason
+    assert first.fit_path == FitStore(spec).path(evidence, SETTINGS) and first.fit_path.exists()
+    assert first.forecast.provenance["as_of"] == "2020-06-01"
+    assert any("posterior saved" in n for n in first.notes)
+
+    again = run_forecast(spec, evidence, SETTINGS)
+    assert again.forecast is not None
+    assert "stored MCMC fit of exactly this evidence" in again.forecast.method_reason
+    assert again.forecast.questions == first.forecast.questions
+    assert not any("sampled" in n for n in again.notes)
+
+    with h5py.File(first.fit_path, "r+") as f:  # as if written by an older engine
+        f.attrs["engine_version"] = "0.0.1"
+    with pytest.raises(ProvenanceError, match="engine_version 0.0.1"):
+        load_posterior(first.fit_path, spec, evidence)
+    third = run_forecast(spec, evidence, SETTINGS)
+    assert third.forecast is not None and third.forecast.method == "mcmc"
+    assert any("skipped stored fit" in n and "engine_version" in n for n in third.notes)
+    assert any("sampled" in n for n in third.notes)
+    assert load_posterior(first.fit_path, spec, evidence).attrs["engine_version"] != "0.0.1"
+
+
+def test_evidence_in_force_says_where_it_came_from(spec) -> None:
+    none = evidence_in_force(spec, none=True, as_of=dt.date(2020, 3, 1))
+    assert none.evidence is not None and none.evidence.items == ()
+    assert none.ledger is None and none.evidence.as_of == dt.date(2020, 3, 1)
+    ledger = evidence_in_force(spec)
+    assert ledger.ledger is not None and ledger.evidence is not None
+    assert Path(ledger.ledger.name).parent == spec.path.parent
