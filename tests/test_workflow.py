@@ -12,7 +12,7 @@ import pytest
 from allegiance.errors import ProvenanceError
 from allegiance.evidence import EvidenceSet
 from allegiance.posterior import FitSettings, load_posterior
-from allegiance.spec import load_spec
+from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore, evidence_in_force, run_forecast
 from conftest import FIXTURES
 
@@ -20,13 +20,13 @@ SETTINGS = FitSettings(draws=500, tune=500)
 
 
 @pytest.fixture
-def spec(tmp_path: Path):
+def spec(tmp_path: Path) -> ModelSpec:
     path = tmp_path / "beta_binomial.yaml"
     shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
     return load_spec(path)
 
 
-def test_fit_then_reuse_then_refuse_a_fit_from_another_engine(spec) -> None:
+def test_fit_then_reuse_then_refuse_a_fit_from_another_engine(spec: ModelSpec) -> None:
     evidence = EvidenceSet.of([], as_of=dt.date(2020, 6, 1))
     first = run_forecast(spec, evidence, SETTINGS)
     assert first.forecast is not None and first.fit_path is not None
@@ -52,7 +52,7 @@ def test_fit_then_reuse_then_refuse_a_fit_from_another_engine(spec) -> None:
     assert load_posterior(first.fit_path, spec, evidence).attrs["engine_version"] != "0.0.1"
 
 
-def test_evidence_in_force_says_where_it_came_from(spec) -> None:
+def test_evidence_in_force_says_where_it_came_from(spec: ModelSpec) -> None:
     none = evidence_in_force(spec, none=True, as_of=dt.date(2020, 3, 1))
     assert none.evidence is not None and none.evidence.items == ()
     assert none.ledger is None and none.evidence.as_of == dt.date(2020, 3, 1)
