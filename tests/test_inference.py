@@ -215,7 +215,7 @@ def test_diagnose_catches_stuck_chains():
     assert not diagnose({"x": good}, 2).ok
 
 
-def test_evidence_arrays_swap_without_new_graph(reference_spec, reference_evidence):
+def test_evidence_arrays_go_into_the_data_containers(reference_spec, reference_evidence):
     from allegiance.model import DATA_NAMES, build_model
 
     model = build_model(reference_spec, no_evidence(reference_spec))

@@ -111,7 +111,8 @@ def test_question_kind_matches_simulation(setting, kind):
             assert abs(sim - exact[s, z]) < 5 * se, (question.id, s, z, sim, exact[s, z])
 
 
-def test_forecast_averages_configurations_by_weight(setting):
+def test_probabilities_in_blocks_equal_one_weighted_sum_over_configurations(setting):
+    """probabilities() works in blocks of draws; the blocks must add up to the whole."""
     spec, q = setting
     data = q.data
     draws = prior_draws(spec, 4, seed=11)

@@ -26,14 +26,6 @@ from allegiance.cli.app import (
 from allegiance.spec import ModelSpec, load_spec
 
 
-def _arviz_without_numba() -> None:
-    # ArviZ compiles a numba variance on first use in every process (0.3-0.5 s of a 4 s
-    # command) for arrays of a few thousand draws, where numpy's takes microseconds.
-    import arviz as az
-
-    az.Numba.disable_numba()
-
-
 def _check_question(spec: ModelSpec, question: str) -> None:
     if question not in spec.questions:
         raise refuse(f"unknown question {question!r}; questions: " + ", ".join(spec.questions))
@@ -217,7 +209,6 @@ def explain(
         assert ev is not None
         settings = FitSettings()
         stored = FitStore(spec).fits(settings)
-        _arviz_without_numba()
         base = load_posterior(stored[0], spec) if stored else fit_and_store(spec, ev, settings)[0]
         rows = Updater(base, settings).explain(ev, question, allow_refit=allow_refit)
     p = rows[0].with_item if rows else float("nan")

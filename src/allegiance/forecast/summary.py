@@ -167,6 +167,7 @@ def forecast(
     per_draw: Mapping[str, np.ndarray] | None = None,
     *,
     reason: str = EXACT,
+    evidence: EvidenceSet | None = None,
 ) -> Forecast:
     """Summarise the posterior into forecasts, checking diagnostics on every quantity.
 
@@ -182,7 +183,12 @@ def forecast(
         :func:`question_draws` of the posterior, if already computed.
     reason : str
         Why this fit is the one used, shown with the forecast.
+    evidence : EvidenceSet, optional
+        The fitted evidence as it was asked for (its as-of date goes into the
+        provenance); the posterior's own by default. Its items must be the fitted ones.
     """
+    if evidence is not None and evidence.sha256 != posterior.evidence.sha256:
+        raise ValueError("forecast(): the evidence given is not the evidence fitted")
     per_draw = question_draws(posterior) if per_draw is None else per_draw
     if posterior.diagnostics is None:
         posterior.diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
@@ -190,7 +196,7 @@ def forecast(
         posterior.spec,
         per_draw,
         posterior.diagnostics,
-        provenance_of(posterior, posterior.evidence),
+        provenance_of(posterior, evidence or posterior.evidence),
         method="mcmc",
         reason=reason,
     )

@@ -5,7 +5,7 @@ Fitted by NUTS (:mod:`~allegiance.posterior.sampling`), checked
 (:mod:`~allegiance.posterior.draws`, :mod:`~allegiance.posterior.store`).
 """
 
-from allegiance.posterior.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
+from allegiance.posterior.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, array_stats, diagnose
 from allegiance.posterior.draws import Posterior
 from allegiance.posterior.sampling import fit, prepare
 from allegiance.posterior.settings import FitSettings
@@ -17,6 +17,7 @@ __all__ = [
     "Diagnostics",
     "FitSettings",
     "Posterior",
+    "array_stats",
     "diagnose",
     "fit",
     "load_posterior",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allegiance.posterior import ESS_MIN
+from allegiance.posterior import ESS_MIN, array_stats
 
 K_MAX = 0.7
 
@@ -52,8 +52,6 @@ def weighted_ess(values: np.ndarray, log_weights: np.ndarray, shape: tuple[int, 
         ``inf`` for a quantity that is the same at every draw (it has no
         Monte Carlo error).
     """
-    import arviz as az
-
     w = np.exp(log_weights)
     centred = values - w @ values
     variance = float(w @ centred**2)
@@ -61,7 +59,7 @@ def weighted_ess(values: np.ndarray, log_weights: np.ndarray, shape: tuple[int, 
     spread = float(np.var(x))
     if variance <= 1e-300 or spread <= 1e-300:
         return math.inf
-    return variance * float(az.ess(x, method="mean")) / spread
+    return variance * float(array_stats().ess(x, method="mean")) / spread
 
 
 def reweighting(
@@ -90,8 +88,6 @@ def reweighting(
         Accepted when the Pareto k is at most :data:`K_MAX` and every
         quantity keeps an ESS of at least ``ESS_MIN`` under the weights.
     """
-    import arviz as az
-
     n = log_ratio.size
     if np.allclose(log_ratio, log_ratio[0], rtol=0.0, atol=1e-9):
         return Reweighting(
@@ -101,13 +97,17 @@ def reweighting(
             True,
             "same likelihood as the fit: weights are equal",
         )
-    lw, k = az.psislw(log_ratio, reff=min(1.0, base_ess / n))
-    k = float(k)
+    # arviz-stats smooths log-likelihoods as in LOO (weights ∝ 1 / likelihood): negate,
+    # after shifting the largest ratio to 0 so that nothing overflows.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lw, k = array_stats().psislw(log_ratio.max() - log_ratio, r_eff=min(1.0, base_ess / n))
+    # Weights so uneven that the tail fit breaks down (NaN weights) cannot be used.
+    k = float(k) if np.all(np.isfinite(lw)) else math.inf
     if not np.isfinite(k) or k > K_MAX:
         kish = 1.0 / float(np.sum(np.exp(2 * lw)))
         return Reweighting(lw, k, kish, False, f"Pareto k {k:.2f} > {K_MAX}: refit needed")
     ess = min(weighted_ess(x, lw, shape) for x in quantities())
-    if ess < ESS_MIN:
+    if not ess >= ESS_MIN:  # NaN too
         return Reweighting(
             lw, k, ess, False, f"effective sample size {ess:.0f} < {ESS_MIN:.0f}: refit needed"
         )

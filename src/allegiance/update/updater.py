@@ -159,9 +159,11 @@ class Updater:
         else:  # a proposal: its own forecasts are never shown, its draws are checked
             self._diagnostics = diagnose(posterior.draws(), posterior.divergences)
 
-    def _own_forecast(self, context: str) -> Forecast:
+    def _own_forecast(self, context: str, evidence: EvidenceSet | None = None) -> Forecast:
         """Return the base fit's forecast of its own evidence (diagnostics checked once)."""
-        result = forecast(self.posterior, self._base_per_draw(), reason=_joined(context, EXACT))
+        result = forecast(
+            self.posterior, self._base_per_draw(), reason=_joined(context, EXACT), evidence=evidence
+        )
         result.provenance.update(pareto_k=0.0, importance_ess=self.base_ess)
         return result
 
@@ -324,16 +326,16 @@ class Updater:
         self, evidence: EvidenceSet, *, allow_refit: bool, adopt: bool, context: str = ""
     ) -> Forecast:
         if self._is_base(evidence):
-            return self._own_forecast(_joined(context, self.origin))
+            return self._own_forecast(_joined(context, self.origin), evidence)
         rw = self.reweight(evidence)
         if not rw.accepted and allow_refit:
             refit = fit(self.spec, evidence, self.settings or self.posterior.settings)
             failed = f"refitted: reweighting {self.origin or 'the base fit'} failed ({rw.reason})"
             if adopt:
                 self.adopt(refit, origin="a refit")
-                result = self._own_forecast(_joined(context, failed))
+                result = self._own_forecast(_joined(context, failed), evidence)
             else:
-                result = forecast(refit, reason=_joined(context, failed))
+                result = forecast(refit, reason=_joined(context, failed), evidence=evidence)
             result.provenance["pareto_k"] = rw.pareto_k
             return result
         base = self._diagnostics

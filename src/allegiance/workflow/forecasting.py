@@ -175,7 +175,7 @@ def run_forecast(
         out.fit_path = path
         if path == exact:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
-            out.forecast = forecast(base, reason=reason)
+            out.forecast = forecast(base, reason=reason, evidence=evidence)
             return out
         updater = Updater(base, settings, origin=path.name)
         rw = updater.reweight(evidence)
@@ -188,5 +188,5 @@ def run_forecast(
         reason = "fitted by MCMC (--refit)" if refit else "fitted by MCMC: no stored fit"
     posterior, out.fit_path = fit_and_store(spec, evidence, settings, progress=progress)
     out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
-    out.forecast = forecast(posterior, reason=reason)
+    out.forecast = forecast(posterior, reason=reason, evidence=evidence)
     return out
