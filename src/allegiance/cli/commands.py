@@ -144,8 +144,7 @@ def check(
     evidence: Annotated[Path | None, typer.Option(help="Evidence file to check too.")] = None,
 ) -> None:
     """Validate a model file (and an evidence file) without fitting anything."""
-    from allegiance.evidence import read_items
-    from allegiance.workflow import shipped_evidence
+    from allegiance.evidence import read_items, shipped_evidence
 
     with user_errors():
         spec = load_spec(model)

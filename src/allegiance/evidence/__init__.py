@@ -13,6 +13,7 @@ from allegiance.evidence.files import (
     dump_yaml,
     load_evidence,
     read_items,
+    shipped_evidence,
 )
 from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
 from allegiance.evidence.kinds import EVIDENCE_KINDS, parse_item
@@ -34,4 +35,5 @@ __all__ = [
     "parse_item",
     "read_items",
     "report_log_ratio",
+    "shipped_evidence",
 ]

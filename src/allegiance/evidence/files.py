@@ -125,6 +125,11 @@ def dump_csv(items: Sequence[Item]) -> str:
     return out.getvalue()
 
 
+def shipped_evidence(spec: ModelSpec) -> Path:
+    """Return the evidence file shipped beside a model: ``<stem>.evidence.yaml``."""
+    return spec.path.with_name(f"{spec.path.stem}.evidence.yaml")
+
+
 def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
     """Load an evidence file (YAML or CSV) and return the items in force.
 

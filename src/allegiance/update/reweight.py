@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allegiance.posterior import ESS_MIN, array_stats
+from allegiance.posterior import ESS_MIN
+from allegiance.update.psis import ess_mean, psislw
 
 K_MAX = 0.7
 
@@ -59,7 +60,7 @@ def weighted_ess(values: np.ndarray, log_weights: np.ndarray, shape: tuple[int, 
     spread = float(np.var(x))
     if variance <= 1e-300 or spread <= 1e-300:
         return math.inf
-    return variance * float(array_stats().ess(x, method="mean")) / spread
+    return variance * ess_mean(x) / spread
 
 
 def reweighting(
@@ -97,12 +98,10 @@ def reweighting(
             True,
             "same likelihood as the fit: weights are equal",
         )
-    # arviz-stats smooths log-likelihoods as in LOO (weights ∝ 1 / likelihood): negate,
-    # after shifting the largest ratio to 0 so that nothing overflows.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lw, k = array_stats().psislw(log_ratio.max() - log_ratio, r_eff=min(1.0, base_ess / n))
+        lw, k = psislw(log_ratio, reff=min(1.0, base_ess / n))
     # Weights so uneven that the tail fit breaks down (NaN weights) cannot be used.
-    k = float(k) if np.all(np.isfinite(lw)) else math.inf
+    k = k if np.all(np.isfinite(lw)) else math.inf
     if not np.isfinite(k) or k > K_MAX:
         kish = 1.0 / float(np.sum(np.exp(2 * lw)))
         return Reweighting(lw, k, kish, False, f"Pareto k {k:.2f} > {K_MAX}: refit needed")

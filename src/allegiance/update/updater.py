@@ -3,14 +3,14 @@
 A posterior fitted on evidence ``E0`` is turned into one for evidence ``E1``
 by importance sampling: each draw is weighted by ``p(E1 | θ) / p(E0 | θ)``,
 both computed exactly per draw with the configurations marginalised
-(:func:`allegiance.model.terms` in numpy). The weights are Pareto-smoothed
-(ArviZ ``psislw``). The result is kept when the Pareto shape ``k`` is at most
-0.7 and every number the forecast shows (each question's and condition's
-probability) keeps an effective sample size of at least 400 under the weights
+(:func:`allegiance.model.terms.terms` in numpy). The weights are
+Pareto-smoothed (ArviZ 0.23's ``psislw``, in :mod:`allegiance.update.psis`).
+The result is kept when the Pareto shape ``k`` is at most 0.7 and every number
+the forecast shows (each question's and condition's probability) keeps an
+effective sample size of at least 400 under the weights
 (:func:`~allegiance.update.reweight.weighted_ess`: the weights and the chains'
-autocorrelation together);
-otherwise the model is refitted by MCMC. Either way the forecast says which
-path was taken and why.
+autocorrelation together); otherwise the model is refitted by MCMC. Either way
+the forecast says which path was taken and why.
 
 What a new item costs is kept to what it touches:
 

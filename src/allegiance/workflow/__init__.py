@@ -9,7 +9,6 @@ from allegiance.workflow.forecasting import (
     fit_and_store,
     open_ledger,
     run_forecast,
-    shipped_evidence,
 )
 from allegiance.workflow.store import FitStore
 
@@ -20,5 +19,4 @@ __all__ = [
     "fit_and_store",
     "open_ledger",
     "run_forecast",
-    "shipped_evidence",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allegiance.errors import ProvenanceError
-from allegiance.evidence import EvidenceSet, in_force, read_items
+from allegiance.evidence import EvidenceSet, in_force, read_items, shipped_evidence
 from allegiance.forecast import Forecast
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, Posterior
@@ -45,11 +45,6 @@ class Outcome:
     ledger: Ledger | None = None
     fit_path: Path | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def shipped_evidence(spec: ModelSpec) -> Path:
-    """Return the evidence file shipped beside a model: ``<stem>.evidence.yaml``."""
-    return spec.path.with_name(f"{spec.path.stem}.evidence.yaml")
 
 
 def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
