@@ -243,8 +243,8 @@ def test_ledger_workflow(minimal, tmp_path):
     assert again.read_text() == out.read_text()
 
 
-def test_a_stored_fit_answers_without_pymc_arviz_or_numba(model, tmp_path):
-    """The command line's fast path reads a stored fit with numpy and h5netcdf only."""
+def test_stored_and_reweighted_forecasts_need_no_pymc_arviz_or_numba(model, tmp_path):
+    """The command line's fast paths read a stored fit with numpy and h5netcdf only."""
     import subprocess
     import sys
 
@@ -259,7 +259,15 @@ def test_a_stored_fit_answers_without_pymc_arviz_or_numba(model, tmp_path):
         "names = ('pymc', 'arviz', 'numba', 'pytensor', 'nutpie', 'xarray')\n"
         f"open({str(heavy)!r}, 'w').write(json.dumps([m for m in names if m in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "stored MCMC fit of exactly this evidence" in json.loads(done.stdout)["method_reason"]
-    assert json.loads(heavy.read_text()) == []
+
+    def run() -> dict:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(heavy.read_text()) == []
+        return json.loads(done.stdout)
+
+    assert "stored MCMC fit of exactly this evidence" in run()["method_reason"]
+    ok = add(model, "--id", "n1", "--kind", "no_event", "--date", "2020-06-01",
+             "-f", "hazard=leave", "-f", "actor=faction", "-f", "through=2020-06-01")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert run()["method"] == "reweighted"
