@@ -98,29 +98,21 @@ def add(model, *args):
     return runner.invoke(app, [*base, *args])
 
 
+def report(
+    item_id: str, *, target: str = "deal", date: str = "2020-02-01", **strength: str
+) -> list[str]:
+    """Arguments of `evidence add` for a report in favour of ``target``."""
+    ((key, value),) = strength.items()
+    return ["--id", item_id, "--kind", "report", "--date", date,
+            "-f", f"target={target}", "-f", "favours=true", "-f", f"{key}={value}"]  # fmt: skip
+
+
 def test_ledger_workflow(minimal, tmp_path):
     fast = ["--draws", "500", "--tune", "300"]
     first = runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["method"] == "mcmc"
-    assert (
-        add(
-            minimal,
-            "--id",
-            "r1",
-            "--kind",
-            "report",
-            "--date",
-            "2020-02-01",
-            "-f",
-            "target=deal",
-            "-f",
-            "favours=true",
-            "-f",
-            "strength=moderately",
-        ).exit_code
-        == 0
-    )
+    assert add(minimal, *report("r1", strength="moderately")).exit_code == 0
     second = json.loads(
         runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast]).stdout
     )
@@ -154,62 +146,10 @@ def test_ledger_workflow(minimal, tmp_path):
     before = runner.invoke(app, ["evidence", "export", str(minimal), str(tmp_path / "a.csv")])
     assert before.exit_code == 0
     for bad in (
-        [
-            "--id",
-            "r2",
-            "--kind",
-            "report",
-            "--date",
-            "2020-02-01",
-            "-f",
-            "target=deal",
-            "-f",
-            "favours=true",
-            "-f",
-            "likelihood_ratio=0",
-        ],
-        [
-            "--id",
-            "r1",
-            "--kind",
-            "report",
-            "--date",
-            "2020-02-01",
-            "-f",
-            "target=deal",
-            "-f",
-            "favours=true",
-            "-f",
-            "strength=weakly",
-        ],
-        [
-            "--id",
-            "r3",
-            "--kind",
-            "report",
-            "--date",
-            "2020-02-01",
-            "-f",
-            "target=nothing",
-            "-f",
-            "favours=true",
-            "-f",
-            "strength=weakly",
-        ],
-        [
-            "--id",
-            "r4",
-            "--kind",
-            "report",
-            "--date",
-            "2031-02-01",
-            "-f",
-            "target=deal",
-            "-f",
-            "favours=true",
-            "-f",
-            "strength=weakly",
-        ],
+        report("r2", likelihood_ratio="0"),
+        report("r1", strength="weakly"),  # a duplicate id
+        report("r3", target="nothing", strength="weakly"),
+        report("r4", date="2031-02-01", strength="weakly"),  # recorded before it happened
     ):
         result = add(minimal, *bad)
         assert result.exit_code == EXIT_BAD_INPUT, bad

@@ -112,23 +112,28 @@ def test_cached_fast_path_equals_a_direct_evaluation(reference_spec, reference_e
             np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
 
 
-@pytest.mark.slow
-def test_strong_evidence_triggers_a_refit_that_becomes_the_base(
-    reference_spec, reference_evidence, fitted
-):
-    months = ("2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11")
-    flood = [
+def taliban_counts(prefix: str, months: tuple[str, ...], count: int) -> list:
+    """Monthly counts of Taliban defectors to IS-K, one item per month."""
+    return [
         item(
-            f"flood_{m}",
+            f"{prefix}_{m}",
             "count",
             f"{m}-28",
             series="defectors_to_isk",
             category="taliban",
             month=m,
-            count=2000,
-        )
+            count=count,
+        )  # fmt: skip
         for m in months
     ]
+
+
+@pytest.mark.slow
+def test_strong_evidence_triggers_a_refit_that_becomes_the_base(
+    reference_spec, reference_evidence, fitted
+):
+    months = ("2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11")
+    flood = taliban_counts("flood", months, 2000)
     strong = with_items(
         reference_evidence,
         *flood,
@@ -155,18 +160,7 @@ def test_strong_evidence_triggers_a_refit_that_becomes_the_base(
 def test_too_few_effective_draws_refuse_weights_with_a_good_pareto_k(reference_evidence, updater):
     """Taliban defections of 32 a month for three months: k about 0.34, ESS about 175."""
     months = ("2019-09", "2019-10", "2019-11")
-    more = [
-        item(
-            f"more_{m}",
-            "count",
-            f"{m}-28",
-            series="defectors_to_isk",
-            category="taliban",
-            month=m,
-            count=32,
-        )
-        for m in months
-    ]
+    more = taliban_counts("more", months, 32)
     evidence = with_items(
         reference_evidence,
         *more,
