@@ -21,6 +21,7 @@ from allegiance.model.terms import (
     terms,
 )
 from allegiance.spec import Justified, ModelSpec
+from allegiance.spec.priors import FAMILIES
 
 NECESSARY = "necessary_effect"
 SERIES = "series"
@@ -84,17 +85,11 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
 def _variable(pm: Any, name: str, beliefs: list[Justified], dim: str) -> Any:
     """One free variable: its elements' priors, of one family, as a vector distribution."""
     family = beliefs[0].prior.family if beliefs else "beta"
-
-    def param(key: str) -> np.ndarray:
-        return np.array([b.prior.params[key] for b in beliefs])
-
-    if family == "beta":
-        return pm.Beta(name, param("alpha"), param("beta"), dims=dim)
-    if family == "gamma":
-        return pm.Gamma(name, alpha=param("alpha"), beta=param("beta"), dims=dim)
-    if name == LOG_RATE:  # the log of a LogNormal magnitude
-        return pm.Normal(name, param("mu"), param("sigma"), dims=dim)
-    return pm.LogNormal(name, param("mu"), param("sigma"), dims=dim)
+    keys = beliefs[0].prior.params if beliefs else {"alpha": 1.0, "beta": 1.0}
+    params = {k: np.array([b.prior.params[k] for b in beliefs]) for k in keys}
+    # A count channel's log-rate is the log of its LogNormal magnitude: a Normal.
+    distribution = "Normal" if name == LOG_RATE else FAMILIES[family].pymc
+    return getattr(pm, distribution)(name, **params, dims=dim)
 
 
 def _coords(spec: ModelSpec) -> dict[str, list[Any]]:

@@ -60,12 +60,15 @@ class Family:
         Maps the variable to the stated scale (``exp`` for a log-ratio).
     centre : {"mean", "median"}
         Which centre the analyst stated.
+    pymc : str
+        The PyMC distribution of the variable, which takes the parameters by name.
     """
 
     label: str
     frozen: Callable[[Mapping[str, float]], Any]
     stated: Callable[[float], float]
     centre: str
+    pymc: str
 
 
 def _scipy_stats() -> Any:
@@ -81,18 +84,21 @@ FAMILIES: dict[str, Family] = {
         lambda p: _scipy_stats().beta(p["alpha"], p["beta"]),
         float,
         "mean",
+        "Beta",
     ),
     "gamma": Family(
         "log-ratio ~ Gamma(alpha={alpha:.3g}, beta={beta:.3g}): ratio median",
         lambda p: _scipy_stats().gamma(p["alpha"], scale=1.0 / p["beta"]),
         math.exp,
         "median",
+        "Gamma",
     ),
     "lognormal": Family(
         "LogNormal(mu={mu:.3g}, sigma={sigma:.3g}): median",
         lambda p: _scipy_stats().lognorm(p["sigma"], scale=math.exp(p["mu"])),
         float,
         "median",
+        "LogNormal",
     ),
 }
 
