@@ -11,7 +11,7 @@ registries of :mod:`allegiance.spec`, never through imports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,17 @@ def load_spec(path: str | Path) -> ModelSpec:
     )
 
 
+def _entries(r: KeyReader, node: Any, section: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Yield each entry of a section: its id, its key path and its body, all checked."""
+    for entry, body in r.mapping(node, section).items():
+        key = f"{section}.{entry}"
+        r.ident(entry, key)
+        yield entry, key, r.mapping(body, key)
+
+
 def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
-    node = r.mapping(node, "actors")
     actors: dict[str, Actor] = {}
-    for aid, body in node.items():
-        key = f"actors.{aid}"
-        r.ident(aid, key)
-        body = r.mapping(body, key)
+    for aid, key, body in _entries(r, node, "actors"):
         r.keys(body, key, ("name", "role"), ("parent", "fighters", "note"))
         actors[aid] = Actor(
             id=aid,
@@ -142,12 +146,8 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
 
 
 def _conditions(r: KeyReader, node: Any) -> dict[str, Condition]:
-    node = r.mapping(node, "conditions")
     conditions: dict[str, Condition] = {}
-    for cid, body in node.items():
-        key = f"conditions.{cid}"
-        r.ident(cid, key)
-        body = r.mapping(body, key)
+    for cid, key, body in _entries(r, node, "conditions"):
         r.keys(body, key, ("kind", "text", "prior", "rationale", "provenance"))
         kind = r.choice(body["kind"], f"{key}.kind", CONDITION_KINDS)
         belief = justified(
@@ -193,12 +193,8 @@ def _per_member(
 
 
 def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[str, Propensity]:
-    node = r.mapping(node, "propensities")
     out: dict[str, Propensity] = {}
-    for pid, body in node.items():
-        key = f"propensities.{pid}"
-        r.ident(pid, key)
-        body = r.mapping(body, key)
+    for pid, key, body in _entries(r, node, "propensities"):
         r.keys(body, key, ("kind", "text", "baseline"), ("actors", "within_months"))
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
@@ -234,12 +230,8 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
 
 
 def _series(r: KeyReader, node: Any) -> dict[str, Series]:
-    node = r.mapping(node, "series")
     out: dict[str, Series] = {}
-    for sid, body in node.items():
-        key = f"series.{sid}"
-        r.ident(sid, key)
-        body = r.mapping(body, key)
+    for sid, key, body in _entries(r, node, "series"):
         r.keys(body, key, ("text", "categories"), ("overdispersion",))
         cats = r.mapping(body["categories"], f"{key}.categories")
         for c in cats:

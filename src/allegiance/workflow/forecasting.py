@@ -114,15 +114,20 @@ def evidence_in_force(
 
 
 def fit_and_store(
-    spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings, *, progress: bool = False
-) -> tuple[Posterior, Path]:
-    """Fit, check the fit on its forecasts, and store it with its diagnostics."""
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    settings: FitSettings,
+    *,
+    progress: bool = False,
+    reason: str = "fitted by MCMC",
+) -> tuple[Posterior, Path, Forecast]:
+    """Fit, forecast (which checks the fit), and store the fit with its diagnostics."""
     from allegiance.forecast import forecast
     from allegiance.posterior import fit
 
     posterior = fit(spec, evidence, settings, progress=progress)
-    forecast(posterior)  # computes and keeps the diagnostics, saved with the draws
-    return posterior, posterior.save(FitStore(spec).path(evidence, settings))
+    result = forecast(posterior, reason=reason, evidence=evidence)
+    return posterior, posterior.save(FitStore(spec).path(evidence, settings)), result
 
 
 def run_forecast(
@@ -181,7 +186,8 @@ def run_forecast(
         break
     else:
         reason = "fitted by MCMC (--refit)" if refit else "fitted by MCMC: no stored fit"
-    posterior, out.fit_path = fit_and_store(spec, evidence, settings, progress=progress)
+    posterior, out.fit_path, out.forecast = fit_and_store(
+        spec, evidence, settings, progress=progress, reason=reason
+    )
     out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
-    out.forecast = forecast(posterior, reason=reason, evidence=evidence)
     return out
