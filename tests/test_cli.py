@@ -211,3 +211,25 @@ def test_stored_and_reweighted_forecasts_need_no_pymc_arviz_or_numba(model, tmp_
              "-f", "hazard=leave", "-f", "actor=faction", "-f", "through=2020-06-01")  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert run()["method"] == "reweighted"
+
+
+def test_resolve_then_forecasts_show_the_outcome(model):
+    fast = ["--format", "json", "--draws", "500", "--tune", "500"]
+    before = json.loads(runner.invoke(app, ["forecast", str(model), *fast]).stdout)
+    assert before["questions"][0]["resolved"] == ""
+    done = runner.invoke(
+        app, ["resolve", str(model), "leaves_24m", "no", "--date", "2022-01-03", "--source", "UN"]
+    )
+    assert done.exit_code == 0, done.output
+    after = json.loads(runner.invoke(app, ["forecast", str(model), *fast]).stdout)
+    (q,) = after["questions"]
+    assert (q["resolved"], q["resolved_on"], q["probability"]) == ("no", "2022-01-03", 0.0)
+    assert after["method"] == "reweighted"  # the same likelihood: no refit for an outcome
+    early = runner.invoke(app, ["forecast", str(model), "--as-of", "2021-12-31", *fast])
+    assert json.loads(early.stdout)["questions"][0] == before["questions"][0]
+    listed = runner.invoke(app, ["resolutions", str(model)])
+    assert listed.exit_code == 0 and "leaves_24m" in listed.stdout and "2022-01-03" in listed.stdout
+    wrong = runner.invoke(
+        app, ["resolve", str(model), "leaves_24m", "yes", "--date", "2021-03-01", "--source", "x"]
+    )
+    assert wrong.exit_code == EXIT_BAD_INPUT and "otherwise than item" in wrong.stderr

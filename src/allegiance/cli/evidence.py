@@ -21,7 +21,8 @@ evidence_app = typer.Typer(
 app.add_typer(evidence_app, name="evidence")
 
 
-def _open(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
+def open_model(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
+    """Load a model file and open its ledger (filled from the shipped evidence on first use)."""
     from allegiance.workflow import open_ledger
 
     spec = load_spec(model)
@@ -80,7 +81,7 @@ def evidence_add(
             raise typer.BadParameter(f"{pair!r} is not key=value.", param_hint="--field")
         body[key.strip()] = safe_load(value) if value.strip() else ""
     with user_errors():
-        spec, book = _open(model, ledger)
+        spec, book = open_model(model, ledger)
         item = parse_item(KeyReader(Path("command line"), EvidenceError), body, "item", spec)
         (stored,) = book.append([item])
     typer.echo(f"added {stored.id} ({stored.kind}), recorded at {stored.recorded_at}")
@@ -97,7 +98,7 @@ def evidence_list(
 
     when = parse_date(as_of, "--as-of")
     with user_errors():
-        _, book = _open(model, ledger)
+        _, book = open_model(model, ledger)
     everything = book.items()
     shown = everything if when is None else in_force(everything, when)
     live = {i.id for i in in_force(everything)}
@@ -116,7 +117,7 @@ def evidence_show(model: ModelArg, item_id: str, ledger: LedgerOpt = None) -> No
     import yaml
 
     with user_errors():
-        _, book = _open(model, ledger)
+        _, book = open_model(model, ledger)
     found = book.get(item_id)
     if found is None:
         raise refuse(f"no item {item_id!r} in {book.name}")
@@ -137,7 +138,7 @@ def evidence_retract(
 ) -> None:
     """Withdraw an item by appending a retraction (the item itself stays on record)."""
     with user_errors():
-        _, book = _open(model, ledger)
+        _, book = open_model(model, ledger)
         made = book.retract(item_id, source=source, grade=grade, note=note_, author=author)
     typer.echo(f"retracted {item_id} with {made.id}")
 
@@ -148,7 +149,7 @@ def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> No
     from allegiance.evidence import read_items
 
     with user_errors():
-        spec, book = _open(model, ledger)
+        spec, book = open_model(model, ledger)
         stored = book.append(read_items(file, spec))
     typer.echo(f"imported {len(stored)} items into {book.name}")
 
@@ -159,7 +160,7 @@ def evidence_export(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> No
     from allegiance.evidence import dump_csv, dump_yaml
 
     with user_errors():
-        spec, book = _open(model, ledger)
+        spec, book = open_model(model, ledger)
     items = book.items()
     text = dump_csv(items) if file.suffix.lower() == ".csv" else dump_yaml(items, spec.id)
     file.write_text(text, encoding="utf-8")

@@ -15,7 +15,8 @@ from allegiance.forecast import Forecast
 
 CSV_COLUMNS = (
     "question", "horizon", "probability", "lower90", "upper90", "word", "trustworthy",
-    "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256",
+    "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256", "resolved",
+    "resolved_on",
 )  # fmt: skip
 
 
@@ -40,6 +41,8 @@ def forecast_csv(result: Forecast) -> str:
                 d.divergences,
                 p["model_sha256"],
                 p["evidence_sha256"],
+                q.resolved,
+                q.resolved_on,
             ]
         )
     return out.getvalue()
@@ -59,6 +62,9 @@ def forecast_table(result: Forecast) -> None:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for q in result.questions:
+        if q.resolved:  # the outcome, not a probability
+            table.add_row(q.id, q.horizon, q.resolved, f"on {q.resolved_on}", q.word)
+            continue
         table.add_row(
             q.id, q.horizon, f"{q.probability:.0%}", f"{q.lower:.0%} – {q.upper:.0%}", q.word
         )

@@ -80,6 +80,15 @@ class _Arrays:
                 self.survived[k] = (months, item)
         elif kind == "added_count":
             self._add_count(item, f)
+        elif kind == "resolution":  # an outcome, not evidence: checked, not counted
+            where = ("resolution", f["question"])
+            if where in self.observed and self.observed[where].fields != f:
+                raise self.r.fail(
+                    f"items.{item.id}",
+                    f"resolves {f['question']!r} otherwise than item {self.observed[where].id!r}.",
+                    "keep one; a correction retracts the other.",
+                )
+            self.observed[where] = item
         else:
             self._observe(item, kind, f)
 

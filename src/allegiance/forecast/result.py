@@ -11,7 +11,12 @@ from allegiance.posterior import Diagnostics
 
 @dataclass(frozen=True)
 class QuestionForecast:
-    """One question's forecast."""
+    """One question's forecast; a resolved question shows its outcome instead.
+
+    A resolved question (``resolved`` is ``yes`` or ``no``) has probability 1
+    or 0, its interval collapsed onto it, and names the day and the item that
+    resolved it.
+    """
 
     id: str
     text: str
@@ -20,6 +25,9 @@ class QuestionForecast:
     lower: float
     upper: float
     word: str
+    resolved: str = ""
+    resolved_on: str = ""
+    resolved_by: str = ""
 
 
 @dataclass

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from allegiance.evidence import EvidenceSet, ModelData, model_data
+from allegiance.evidence.outcomes import Resolution, resolutions
 from allegiance.forecast.questions import compute
 from allegiance.forecast.result import Forecast, QuestionForecast
 from allegiance.model import quantities, structure
 from allegiance.posterior import Diagnostics, Posterior, diagnose
 from allegiance.provenance import versions
-from allegiance.spec import ModelSpec
+from allegiance.spec import ModelSpec, Question
 from allegiance.words import estimative_word
 
 CHUNK = 500  # draws per evaluation block: keeps (draw, slot, configuration) arrays small
@@ -96,6 +97,7 @@ def summarise(
     *,
     method: str,
     reason: str,
+    resolved: Mapping[str, Resolution] | None = None,
 ) -> Forecast:
     """Turn per-draw probabilities (optionally importance-weighted) into a forecast.
 
@@ -118,10 +120,15 @@ def summarise(
         another fit's draws importance-weighted to it.
     reason : str
         Why this method, in words (shown beside the forecast).
+    resolved : mapping, optional
+        Questions the evidence resolves: they show their outcome, not a probability.
     """
     tail = (1.0 - INTERVAL) / 2
     results = []
     for qid, question in spec.questions.items():
+        if resolved and qid in resolved:
+            results.append(_resolved(question, resolved[qid]))
+            continue
         x = np.ravel(per_draw[qid])
         w = np.full(x.size, 1.0 / x.size) if weights is None else weights
         mean = float(np.sum(w * x))
@@ -143,6 +150,22 @@ def summarise(
         if k.startswith("condition:")
     }
     return Forecast(spec.id, results, diagnostics, provenance, conditions, method, reason)
+
+
+def _resolved(question: Question, outcome: Resolution) -> QuestionForecast:
+    p = 1.0 if outcome.outcome else 0.0
+    return QuestionForecast(
+        question.id,
+        question.text,
+        question.horizon.isoformat(),
+        p,
+        p,
+        p,
+        f"resolved {outcome.word}",
+        outcome.word,
+        outcome.date.isoformat(),
+        outcome.item_id,
+    )
 
 
 def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]:
@@ -192,11 +215,13 @@ def forecast(
     per_draw = question_draws(posterior) if per_draw is None else per_draw
     if posterior.diagnostics is None:
         posterior.diagnostics = diagnose({**posterior.draws(), **per_draw}, posterior.divergences)
+    evidence = evidence or posterior.evidence
     return summarise(
         posterior.spec,
         per_draw,
         posterior.diagnostics,
-        provenance_of(posterior, evidence or posterior.evidence),
+        provenance_of(posterior, evidence),
         method="mcmc",
         reason=reason,
+        resolved=resolutions(posterior.spec, evidence.items),
     )

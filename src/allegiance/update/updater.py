@@ -44,6 +44,7 @@ import scipy.special as sp
 
 from allegiance.cache import LRU
 from allegiance.evidence import EvidenceSet, ModelData, model_data
+from allegiance.evidence.outcomes import resolutions
 from allegiance.forecast import (
     CHUNK,
     EXACT,
@@ -349,6 +350,7 @@ class Updater:
             np.exp(rw.log_weights),
             method="reweighted",
             reason=_joined(context, reason),
+            resolved=resolutions(self.spec, evidence.items),
         )
         result.provenance.update(pareto_k=rw.pareto_k, importance_ess=rw.ess)
         return result

@@ -1,0 +1,77 @@
+"""Commands: ``allegiance resolve | resolutions``: what happened, on record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from allegiance.cli.app import LedgerOpt, ModelArg, app, parse_date, user_errors
+from allegiance.cli.evidence import open_model
+
+
+@app.command()
+def resolve(
+    model: ModelArg,
+    question: str,
+    outcome: Annotated[str, typer.Argument(help="yes or no.")],
+    date: Annotated[str, typer.Option(help="When it resolved (YYYY-MM-DD).")],
+    source: Annotated[str, typer.Option(help="Where the outcome is on record.")],
+    grade: Annotated[str, typer.Option(help="Admiralty grade of the source.")] = "B2",
+    note: Annotated[str, typer.Option(help="Free-text note.")] = "",
+    author: Annotated[str, typer.Option(help="Who records it.")] = "",
+    ledger: LedgerOpt = None,
+) -> None:
+    """Record how a question resolved (append-only; retract it like any evidence item)."""
+    from allegiance.evidence import Item
+
+    when = parse_date(date, "--date")
+    assert when is not None
+    with user_errors():
+        _, book = open_model(model, ledger)
+        item = Item(
+            id=f"resolve_{question}_{secrets.token_hex(4)}",
+            kind="resolution",
+            date=when,
+            source=source,
+            grade=grade,
+            fields={"question": question, "outcome": outcome},
+            note=note,
+            author=author,
+        )
+        (stored,) = book.append([item])
+    word = "yes" if stored.fields["outcome"] else "no"
+    typer.echo(f"resolved {question}: {word} on {when} ({stored.id})")
+
+
+@app.command()
+def resolutions(
+    model: ModelArg,
+    as_of: Annotated[str | None, typer.Option(help="As the record stood on this date.")] = None,
+    ledger: LedgerOpt = None,
+) -> None:
+    """List the questions the record resolves: outcome, date and the item that says so."""
+    from allegiance.evidence import in_force
+    from allegiance.evidence.outcomes import resolutions as resolved
+
+    when = parse_date(as_of, "--as-of")
+    with user_errors():
+        spec, book = open_model(model, ledger)
+    found = resolved(spec, in_force(book.items(), when))
+    table = Table(title=f"Resolutions: {spec.id}" + (f" as of {when}" if when else ""))
+    for name in ("question", "horizon", "outcome", "on", "source", "item"):
+        table.add_column(name)
+    for qid, question in spec.questions.items():
+        r = found.get(qid)
+        open_ = "open" if question.horizon >= (when or dt.date.today()) else "unresolved"
+        if r is None:
+            table.add_row(qid, question.horizon.isoformat(), open_, "", "", "")
+        else:
+            table.add_row(
+                qid, question.horizon.isoformat(), r.word, r.date.isoformat(), r.source, r.item_id
+            )
+    Console().print(table)

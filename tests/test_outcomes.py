@@ -1,0 +1,101 @@
+"""Resolutions: what happened, on record, and forecasts that show it instead of a probability."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from allegiance.errors import EvidenceError
+from allegiance.evidence import Item, in_force, read_items
+from allegiance.evidence.outcomes import resolutions
+from allegiance.forecast import summarise
+from allegiance.posterior import Diagnostics
+from allegiance.spec import ModelSpec, load_spec
+from helpers_spec import MINIMAL
+
+QUESTION = "splinter_leaves_12m"  # a `leaves` question of the minimal model, horizon 2021-01-01
+
+
+@pytest.fixture(scope="module")
+def spec() -> ModelSpec:
+    return load_spec(MINIMAL)
+
+
+def _write(tmp_path: Path, *items: str) -> Path:
+    path = tmp_path / "ev.yaml"
+    path.write_text("schema_version: 1\nmodel: minimal\nitems:\n" + "".join(items))
+    return path
+
+
+def _resolution(item_id: str, date: str, outcome: str, question: str = QUESTION) -> str:
+    return (
+        f"  - {{id: {item_id}, kind: resolution, date: {date}, question: {question},\n"
+        f"     outcome: {outcome}, source: wire report, grade: B2}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "key", "fragment"),
+    [
+        (_resolution("r", "2020-05-01", "yes", "nothing"), "items[0].question", "unknown question"),
+        (_resolution("r", "2020-05-01", "maybe"), "items[0].outcome", "yes or no"),
+        (_resolution("r", "2021-02-01", "yes"), "items[0].date", "after the question's horizon"),
+        (_resolution("r", "2020-12-01", "no"), "items[0].date", "horizon (2021-01-01) has passed"),
+    ],
+)
+def test_a_malformed_resolution_is_refused(
+    tmp_path: Path, spec: ModelSpec, item: str, key: str, fragment: str
+) -> None:
+    with pytest.raises(EvidenceError) as info:
+        read_items(_write(tmp_path, item), spec)
+    assert info.value.key == key and fragment in info.value.problem
+
+
+def test_two_resolutions_that_disagree_are_refused(tmp_path: Path, spec: ModelSpec) -> None:
+    path = _write(
+        tmp_path, _resolution("a", "2020-05-01", "yes"), _resolution("b", "2021-01-02", "no")
+    )
+    with pytest.raises(EvidenceError, match="otherwise than item 'a'"):
+        read_items(path, spec)
+
+
+def test_resolutions_come_from_resolution_items_and_departures(
+    tmp_path: Path, spec: ModelSpec
+) -> None:
+    called = read_items(_write(tmp_path, _resolution("r", "2021-01-05", "no")), spec)
+    (found,) = resolutions(spec, called).values()
+    assert (found.question, found.outcome, found.item_id) == (QUESTION, False, "r")
+    assert found.date == dt.date(2021, 1, 5) and found.source == "wire report"
+
+    def left(when: str) -> Item:
+        return Item(
+            "split", "event", dt.date.fromisoformat(when), "press", "A1",
+            {"hazard": "leave", "actor": "splinter", "month": when[:7]},
+        )  # fmt: skip
+
+    (by_event,) = resolutions(spec, [left("2020-06-15")]).values()
+    assert by_event.outcome and by_event.item_id == "split"
+    assert resolutions(spec, [left("2021-01-02")]) == {}  # after the horizon: not a yes
+    retract = Item("x", "retraction", dt.date(2020, 7, 1), "press", "A1", {"retracts": "split"})
+    assert resolutions(spec, in_force([left("2020-06-15"), retract])) == {}
+
+
+def test_a_resolved_question_shows_its_outcome_not_a_probability(
+    tmp_path: Path, spec: ModelSpec
+) -> None:
+    (item,) = read_items(_write(tmp_path, _resolution("r", "2020-05-01", "yes")), spec)
+    per_draw = {q: np.full(10, 0.3) for q in spec.questions}
+    diagnostics = Diagnostics(1.0, 1000.0, 1000.0, 0)
+    result = summarise(
+        spec, per_draw, diagnostics, {}, method="mcmc", reason="test",
+        resolved=resolutions(spec, [item]),
+    )  # fmt: skip
+    shown = {q.id: q for q in result.questions}
+    assert shown[QUESTION].resolved == "yes" and shown[QUESTION].resolved_on == "2020-05-01"
+    assert (shown[QUESTION].probability, shown[QUESTION].lower, shown[QUESTION].upper) == (1, 1, 1)
+    assert shown[QUESTION].resolved_by == "r" and shown[QUESTION].word == "resolved yes"
+    others = [q for q in result.questions if q.id != QUESTION]
+    assert all(q.resolved == "" and q.probability == pytest.approx(0.3) for q in others)
