@@ -63,3 +63,7 @@ class LedgerError(AllegianceError):
         self.problem = problem
         self.fix = fix
         super().__init__(_message(where, problem, fix))
+
+
+class ScoreError(AllegianceError):
+    """Forecasts cannot be scored: nothing resolved or recorded, or a number that is not one."""

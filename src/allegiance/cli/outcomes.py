@@ -75,3 +75,42 @@ def resolutions(
                 qid, question.horizon.isoformat(), r.word, r.date.isoformat(), r.source, r.item_id
             )
     Console().print(table)
+
+
+@app.command()
+def score(model: ModelArg, ledger: LedgerOpt = None) -> None:
+    """Score every recorded forecast of every resolved question, beside the baselines."""
+    from allegiance.forecast.scores import SCALES
+    from allegiance.workflow.scoring import score as scored
+
+    with user_errors():
+        spec, book = open_model(model, ledger)
+        result = scored(spec, book)
+    questions = len({p.question for p in result.pairs})
+    table = Table(
+        title=f"Scores: {spec.id}, {len(result.pairs)} forecasts of {questions} resolved "
+        "questions, each made before its outcome was on record"
+    )
+    for name in ("forecaster", "averaged over", SCALES["brier"], SCALES["brier2"], SCALES["log"]):
+        table.add_column(name)
+    for who in result.forecasters:
+        for by in ("pair", "question", "date"):
+            m = result.mean(who, by)
+            table.add_row(
+                who if by == "pair" else "",
+                {"pair": "forecasts", "question": "questions", "date": "dates"}[by],
+                f"{m['brier']:.3f}",
+                f"{m['brier2']:.3f}",
+                f"{m['log']:.3f}",
+            )
+    out = Console()
+    out.print(table)
+    bins = Table(title="Calibration of the model (forecasts per band of probability)")
+    for name in ("band", "forecasts", "mean forecast", "observed frequency"):
+        bins.add_column(name)
+    for b in result.calibration():
+        bins.add_row(
+            f"{b.lower:.0%}–{b.upper:.0%}", str(b.count), f"{b.mean_forecast:.0%}",
+            f"{b.frequency:.0%}",
+        )  # fmt: skip
+    out.print(bins)

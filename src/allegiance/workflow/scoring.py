@@ -1,0 +1,177 @@
+"""Scoring the recorded forecasts of resolved questions, beside the baselines they must beat.
+
+A recorded forecast is scored when its question is resolved and it was made
+before the outcome was on record: its as-of date (or, without one, the day it
+was made) is before the resolution's date. On exactly those question–date
+pairs, every baseline is scored too:
+
+- ``0.5``: the constant;
+- ``prior only``: the model with no evidence at all;
+- ``time only``: the model given nothing but the passing of time: for each
+  actor at risk, the departure on record by that date, or that it had not
+  left by then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from allegiance.errors import ScoreError
+from allegiance.evidence import EvidenceSet, Item, in_force
+from allegiance.evidence.outcomes import Resolution, resolutions
+from allegiance.forecast.scores import CalibrationBin, calibration, scores
+from allegiance.ledger import Ledger
+from allegiance.posterior import FitSettings
+from allegiance.spec import ModelSpec, months_between
+
+MODEL = "model"
+BASELINES = ("0.5", "prior only", "time only")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One scored question–date pair: what each forecaster said, and what happened."""
+
+    question: str
+    date: dt.date
+    outcome: bool
+    forecasts: dict[str, float]
+
+
+@dataclass
+class Scores:
+    """Scored pairs, and the means of each forecaster over them."""
+
+    pairs: list[Pair]
+    forecasters: list[str]
+    resolved: dict[str, Resolution] = field(default_factory=dict)
+
+    def mean(self, forecaster: str, by: str = "pair") -> dict[str, float]:
+        """Mean scores of one forecaster: over pairs, or first per question or per date.
+
+        Parameters
+        ----------
+        forecaster : str
+        by : {"pair", "question", "date"}
+            ``question`` and ``date`` average within each question (date)
+            first, so that a question forecast often does not weigh more.
+        """
+        p = np.array([x.forecasts[forecaster] for x in self.pairs])
+        y = np.array([x.outcome for x in self.pairs])
+        each = scores(p, y)
+        if by == "pair":
+            return {k: float(v.mean()) for k, v in each.items()}
+        groups = [x.question if by == "question" else x.date for x in self.pairs]
+        keys = sorted(set(groups), key=str)
+        index = np.array([keys.index(g) for g in groups])
+        return {
+            k: float(np.mean([v[index == i].mean() for i in range(len(keys))]))
+            for k, v in each.items()
+        }
+
+    def calibration(self, forecaster: str = MODEL, bins: int = 10) -> list[CalibrationBin]:
+        """Return the reliability table of one forecaster over the scored pairs."""
+        p = np.array([x.forecasts[forecaster] for x in self.pairs])
+        return calibration(p, np.array([x.outcome for x in self.pairs]), bins)
+
+
+def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) -> Scores:
+    """Score every recorded forecast of every resolved question, with the baselines.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    ledger : Ledger
+        Holds the forecast history, the resolutions and the record of departures.
+    settings : FitSettings, optional
+        Settings of the prior-only fit the baselines come from (stored and reused).
+
+    Raises
+    ------
+    ScoreError
+        When no question is resolved, or no forecast of one was recorded
+        before it resolved.
+    """
+    items = ledger.items()
+    resolved = resolutions(spec, in_force(items))
+    if not resolved:
+        raise ScoreError(
+            f"{ledger.name}: no question of {spec.id!r} is resolved. Record outcomes with "
+            "`allegiance resolve` first."
+        )
+    pairs = []
+    for qid, outcome in resolved.items():
+        for row in ledger.history(qid):
+            when = row["as_of"] or row["created_at"].date()
+            if when < outcome.date:
+                pairs.append(Pair(qid, when, outcome.outcome, {MODEL: float(row["probability"])}))
+    if not pairs:
+        raise ScoreError(
+            f"{ledger.name}: no forecast of a resolved question was recorded before it "
+            "resolved. Forecast as of earlier dates (forecast --as-of D --as-recorded)."
+        )
+    _baselines(spec, items, pairs, settings or FitSettings())
+    return Scores(pairs, [MODEL, *BASELINES], resolved)
+
+
+def _baselines(
+    spec: ModelSpec, items: list[Item], pairs: list[Pair], settings: FitSettings
+) -> None:
+    from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+    from allegiance.workflow.forecasting import run_forecast
+
+    nothing = EvidenceSet.of([])
+    prior = run_forecast(spec, nothing, settings)
+    assert prior.forecast is not None and prior.fit_path is not None
+    updater = Updater(load_posterior(prior.fit_path, spec, nothing), settings)
+    at: dict[dt.date, dict[str, float]] = {}
+    for pair in pairs:
+        if pair.date not in at:
+            survival = time_only_evidence(spec, items, pair.date)
+            result = updater.forecast(survival, allow_refit=True)
+            at[pair.date] = {q.id: q.probability for q in result.questions}
+        pair.forecasts["0.5"] = 0.5
+        pair.forecasts["prior only"] = next(
+            q.probability for q in prior.forecast.questions if q.id == pair.question
+        )
+        pair.forecasts["time only"] = at[pair.date][pair.question]
+
+
+def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> EvidenceSet:
+    """Return the passing of time by ``when``: who had left (on record) and who had not."""
+    record = in_force(items, when)
+    out: list[Item] = []
+    last = min(months_between(spec.analysis_date, when), spec.forward_months)
+    for node, actor in spec.slots:
+        if spec.propensities[node].kind != "hazard":
+            continue
+        left = [
+            i
+            for i in record
+            if (i.kind == "event" or i.fields.get("event") == "public_split")
+            and (i.fields.get("hazard"), i.fields.get("actor")) == (node, actor)
+        ]
+        if left:
+            out.append(left[0])
+        elif last > 0 and when > spec.analysis_date:
+            through = min(when, _add_months(spec.analysis_date, spec.forward_months))
+            out.append(
+                Item(
+                    f"time_only_{node}_{actor}",
+                    "no_event",
+                    through,
+                    "time-only baseline",
+                    "A1",
+                    {"hazard": node, "actor": actor, "through": through.isoformat()},
+                )
+            )
+    return EvidenceSet.of(out, as_of=when)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    total = day.month - 1 + months
+    return dt.date(day.year + total // 12, total % 12 + 1, 1)

@@ -1,0 +1,118 @@
+"""Scores against what happened: closed forms, calibration by simulation, loud failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from allegiance.errors import ScoreError
+from allegiance.evidence import Item
+from allegiance.forecast.scores import calibration, scores
+from allegiance.ledger import Ledger, default_url
+from allegiance.posterior import FitSettings
+from allegiance.spec import ModelSpec, load_spec
+from allegiance.workflow import evidence_in_force, run_forecast
+from allegiance.workflow.scoring import score, time_only_evidence
+from conftest import FIXTURES
+
+SETTINGS = FitSettings(draws=500, tune=500)
+
+
+def test_scores_have_their_closed_forms() -> None:
+    half = scores(np.full(4, 0.5), np.array([1, 0, 1, 0]))
+    assert np.allclose(half["brier"], 0.25) and np.allclose(half["brier2"], 0.5)
+    assert np.allclose(half["log"], math.log(0.5))
+    sure = scores(np.array([1.0, 0.0]), np.array([True, False]))
+    assert np.all(sure["brier"] == 0) and np.all(sure["log"] == 0)
+    wrong = scores(np.array([0.9]), np.array([False]))
+    assert wrong["brier"][0] == pytest.approx(0.81) and wrong["log"][0] == pytest.approx(
+        math.log(0.1)
+    )
+
+
+@pytest.mark.parametrize("bad", [[], [0.2, float("nan")], [1.2]])
+def test_nothing_or_not_a_probability_is_refused(bad: list[float]) -> None:
+    with pytest.raises(ScoreError):
+        scores(np.array(bad), np.zeros(len(bad)))
+
+
+def test_a_calibrated_forecaster_is_calibrated() -> None:
+    """Outcomes drawn with the forecast probability: each band's frequency is its forecast."""
+    rng = np.random.default_rng(4)
+    p = rng.random(20000)
+    y = rng.random(20000) < p
+    table = calibration(p, y)
+    assert sum(b.count for b in table) == p.size and len(table) == 10
+    for b in table:
+        se = math.sqrt(b.mean_forecast * (1 - b.mean_forecast) / b.count)
+        assert abs(b.frequency - b.mean_forecast) < 4 * max(se, 1e-3), b
+    overconfident = calibration(np.clip(2 * p - 0.5, 0, 1), y)
+    assert overconfident[0].frequency > overconfident[0].mean_forecast + 0.05
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> ModelSpec:
+    path = tmp_path / "beta_binomial.yaml"
+    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
+    return load_spec(path)
+
+
+def test_time_only_evidence_is_survival_or_the_departure_on_record(spec: ModelSpec) -> None:
+    none = time_only_evidence(spec, [], dt.date(2020, 7, 15))
+    (still,) = none.items
+    assert still.kind == "no_event" and still.fields["through"] == "2020-07-15"
+    assert time_only_evidence(spec, [], dt.date(2019, 12, 1)).items == ()
+    left = Item(
+        "left", "event", dt.date(2020, 3, 10), "press", "A1",
+        {"hazard": "leave", "actor": "faction", "month": "2020-03"},
+    )  # fmt: skip
+    assert time_only_evidence(spec, [left], dt.date(2020, 7, 15)).items == (left,)
+    assert time_only_evidence(spec, [left], dt.date(2020, 3, 1)).items[0].kind == "no_event"
+
+
+def test_score_recorded_forecasts_beside_the_baselines(spec: ModelSpec) -> None:
+    ledger = Ledger(default_url(spec), spec)
+    with pytest.raises(ScoreError, match="no question"):
+        score(spec, ledger, SETTINGS)
+    for day in ("2020-03-01", "2020-09-01"):
+        when = dt.date.fromisoformat(day)
+        chosen = evidence_in_force(spec, as_of=when, as_recorded=True)
+        assert chosen.evidence is not None
+        result = run_forecast(spec, chosen.evidence, SETTINGS).forecast
+        assert result is not None
+        ledger.record_forecast(result, as_of=when, as_recorded=True, fit_method=result.method)
+    resolution = Item(
+        "done", "resolution", dt.date(2022, 1, 5), "UN", "B2",
+        {"question": "leaves_24m", "outcome": False},
+    )  # fmt: skip
+    ledger.append([resolution])
+    result = score(spec, ledger, SETTINGS)
+    assert [p.date for p in result.pairs] == [dt.date(2020, 3, 1), dt.date(2020, 9, 1)]
+    assert result.forecasters == ["model", "0.5", "prior only", "time only"]
+    assert result.mean("0.5")["brier"] == pytest.approx(0.25)
+    recorded = [r["probability"] for r in ledger.history("leaves_24m")]
+    assert result.mean("model")["brier"] == pytest.approx(np.mean(np.square(recorded)))
+    # With no evidence at all, the model is the prior; time only has survived months, and
+    # (the event not having happened) forecasts lower, so it scores better than the prior.
+    assert result.pairs[0].forecasts["model"] == pytest.approx(
+        result.pairs[0].forecasts["prior only"]
+    )
+    assert result.pairs[1].forecasts["time only"] < result.pairs[1].forecasts["prior only"]
+    assert result.mean("time only")["brier"] < result.mean("prior only")["brier"]
+    ledger.close()
+
+
+def test_score_fails_loud_without_a_forecast_before_the_outcome(spec: ModelSpec) -> None:
+    ledger = Ledger(default_url(spec), spec)
+    ledger.append(
+        [Item("won", "resolution", dt.date(2021, 5, 1), "UN", "B2",
+              {"question": "leaves_24m", "outcome": True})]
+    )  # fmt: skip
+    with pytest.raises(ScoreError, match="no forecast of a resolved question"):
+        score(spec, ledger, SETTINGS)
+    ledger.close()
