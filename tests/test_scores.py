@@ -116,3 +116,29 @@ def test_score_fails_loud_without_a_forecast_before_the_outcome(spec: ModelSpec)
     with pytest.raises(ScoreError, match="no forecast of a resolved question"):
         score(spec, ledger, SETTINGS)
     ledger.close()
+
+
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
+def test_the_interval_is_the_quantile_of_the_weighted_draws(q: float) -> None:
+    """The headline interval's ends (weighted quantiles) against Beta(2, 5)'s closed form.
+
+    Uniform draws weighted by Beta(2, 5)'s density stand for Beta(2, 5); equal weights on
+    Beta(2, 5) draws too. The quantile's Monte Carlo error is sqrt(q (1 - q) / ESS) / f(x_q).
+    """
+    from scipy import stats
+
+    from allegiance.forecast import weighted_quantiles
+
+    truth = stats.beta(2, 5)
+    rng = np.random.default_rng(11)
+    n = 200_000
+    x = rng.random(n)
+    w = truth.pdf(x)
+    w /= w.sum()
+    ess = 1.0 / np.sum(w**2)
+    se = math.sqrt(q * (1 - q) / ess) / truth.pdf(truth.ppf(q))
+    (got,) = weighted_quantiles(x, w, [q])
+    assert abs(got - truth.ppf(q)) < 4 * se
+    draws = truth.rvs(size=n, random_state=rng)
+    (plain,) = weighted_quantiles(draws, np.full(n, 1.0 / n), [q])
+    assert abs(plain - truth.ppf(q)) < 4 * math.sqrt(q * (1 - q) / n) / truth.pdf(truth.ppf(q))
