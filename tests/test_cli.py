@@ -237,3 +237,24 @@ def test_resolve_then_forecasts_show_the_outcome(model):
         app, ["resolve", str(model), "leaves_24m", "yes", "--date", "2021-03-01", "--source", "x"]
     )
     assert wrong.exit_code == EXIT_BAD_INPUT and "otherwise than item" in wrong.stderr
+
+
+def test_backtest_command_writes_its_files(model, tmp_path):
+    ok = runner.invoke(
+        app, ["resolve", str(model), "leaves_24m", "no", "--date", "2022-01-03", "--source", "UN"]
+    )
+    assert ok.exit_code == 0, ok.output
+    out = tmp_path / "bt"
+    done = runner.invoke(
+        app,
+        ["backtest", str(model), "--from", "2020-02-01", "--to", "2020-04-01", "--out", str(out)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "3 scored" in " ".join(done.stdout.split())
+    assert {p.name for p in out.iterdir()} >= {
+        "backtest.csv",
+        "backtest.json",
+        "path_leaves_24m.png",
+    }
+    bad = runner.invoke(app, ["backtest", str(model), "--from", "2020-02-01", "--to", "x"])
+    assert bad.exit_code == EXIT_BAD_INPUT

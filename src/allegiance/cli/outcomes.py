@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.table import Table
 
 from allegiance.cli.app import LedgerOpt, ModelArg, app, parse_date, user_errors
 from allegiance.cli.evidence import open_model
+
+if TYPE_CHECKING:
+    from allegiance.workflow.scoring import Scores
 
 
 @app.command()
@@ -78,9 +82,14 @@ def resolutions(
 
 
 @app.command()
-def score(model: ModelArg, ledger: LedgerOpt = None) -> None:
+def score(
+    model: ModelArg,
+    plots: Annotated[
+        Path | None, typer.Option(help="Write calibration.png and discrimination.png here.")
+    ] = None,
+    ledger: LedgerOpt = None,
+) -> None:
     """Score every recorded forecast of every resolved question, beside the baselines."""
-    from allegiance.forecast.scores import SCALES
     from allegiance.workflow.scoring import score as scored
 
     with user_errors():
@@ -91,6 +100,28 @@ def score(model: ModelArg, ledger: LedgerOpt = None) -> None:
         title=f"Scores: {spec.id}, {len(result.pairs)} forecasts of {questions} resolved "
         "questions, each made before its outcome was on record"
     )
+    _score_table(table, result)
+    out = Console()
+    out.print(table)
+    bins = Table(title="Calibration of the model (forecasts per band of probability)")
+    for name in ("band", "forecasts", "mean forecast", "observed frequency"):
+        bins.add_column(name)
+    for b in result.calibration():
+        bins.add_row(
+            f"{b.lower:.0%}–{b.upper:.0%}", str(b.count), f"{b.mean_forecast:.0%}",
+            f"{b.frequency:.0%}",
+        )  # fmt: skip
+    out.print(bins)
+    if plots is not None:
+        from allegiance.report import score_figures
+
+        for path in score_figures(result, plots):
+            typer.echo(f"wrote {path}")
+
+
+def _score_table(table: Table, result: Scores) -> None:
+    from allegiance.forecast.scores import SCALES
+
     for name in ("forecaster", "averaged over", SCALES["brier"], SCALES["brier2"], SCALES["log"]):
         table.add_column(name)
     for who in result.forecasters:
@@ -103,14 +134,40 @@ def score(model: ModelArg, ledger: LedgerOpt = None) -> None:
                 f"{m['brier2']:.3f}",
                 f"{m['log']:.3f}",
             )
-    out = Console()
-    out.print(table)
-    bins = Table(title="Calibration of the model (forecasts per band of probability)")
-    for name in ("band", "forecasts", "mean forecast", "observed frequency"):
-        bins.add_column(name)
-    for b in result.calibration():
-        bins.add_row(
-            f"{b.lower:.0%}–{b.upper:.0%}", str(b.count), f"{b.mean_forecast:.0%}",
-            f"{b.frequency:.0%}",
-        )  # fmt: skip
-    out.print(bins)
+
+
+@app.command()
+def backtest(
+    model: ModelArg,
+    start: Annotated[str, typer.Option("--from", help="First as-of date (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last as-of date (YYYY-MM-DD).")],
+    every: Annotated[str, typer.Option(help="month or week.")] = "month",
+    out: Annotated[Path, typer.Option(help="Folder for backtest.csv, .json and figures.")] = Path(
+        "backtest"
+    ),
+    ledger: LedgerOpt = None,
+) -> None:
+    """Replay as-of, as-recorded forecasts and score them against the outcomes, with baselines."""
+    from rich.progress import Progress
+
+    from allegiance.report import write_backtest
+    from allegiance.workflow.backtest import backtest as run
+    from allegiance.workflow.backtest import dates_between
+
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    assert first is not None and last is not None
+    with user_errors():
+        spec, book = open_model(model, ledger)
+        dates = dates_between(first, last, every)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("replaying", total=len(dates))
+            result = run(spec, book.items(), dates, on_step=lambda _: bar.advance(task))
+    table = Table(
+        title=f"Backtest: {spec.id}, {len(dates)} dates from {first} to {last}, "
+        f"{len(result.scores.pairs)} scored forecasts, "
+        f"{sum(s.method == 'mcmc' for s in result.steps)} fits"
+    )
+    _score_table(table, result.scores)
+    Console().print(table)
+    for path in write_backtest(result, out):
+        typer.echo(f"wrote {path}")

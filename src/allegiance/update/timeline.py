@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,7 @@ def replay(
     *,
     as_recorded: bool = False,
     base: Posterior | None = None,
+    on_step: Callable[[ReplayStep], None] | None = None,
 ) -> list[ReplayStep]:
     """Forecast as of each of a sequence of dates, sampling only when reweighting fails.
 
@@ -100,6 +101,8 @@ def replay(
         out everywhere.
     base : Posterior, optional
         A fit of the same model to start from, on any evidence.
+    on_step : callable, optional
+        Called with each step as it is done (a progress bar).
 
     Returns
     -------
@@ -143,6 +146,8 @@ def replay(
         if updater is not None and rw is not None and rw.accepted:
             result = updater.forecast(evidence, allow_refit=False)
             steps.append(ReplayStep(when, result, "reweighted", rw.pareto_k, _since(start)))
+            if on_step is not None:
+                on_step(steps[-1])
             continue
         # A fit is needed: choose how far ahead its proposal reaches (see _reach).
         ahead = _reach(updater, spec, evidences, i, fitted_at)
@@ -155,6 +160,8 @@ def replay(
         updater, result = _fit_step(spec, settings, evidences, dates, i, ahead, why)
         k = rw.pareto_k if rw is not None else math.nan
         steps.append(ReplayStep(when, result, "mcmc", k, _since(start)))
+        if on_step is not None:
+            on_step(steps[-1])
     return steps
 
 

@@ -113,13 +113,14 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
             f"{ledger.name}: no forecast of a resolved question was recorded before it "
             "resolved. Forecast as of earlier dates (forecast --as-of D --as-recorded)."
         )
-    _baselines(spec, items, pairs, settings or FitSettings())
+    add_baselines(spec, items, pairs, settings or FitSettings())
     return Scores(pairs, [MODEL, *BASELINES], resolved)
 
 
-def _baselines(
+def add_baselines(
     spec: ModelSpec, items: list[Item], pairs: list[Pair], settings: FitSettings
 ) -> None:
+    """Add each baseline's forecast to every pair (the prior-only fit is stored and reused)."""
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
     from allegiance.workflow.forecasting import run_forecast

@@ -1,0 +1,99 @@
+"""Figures of scores: calibration, discrimination, score over time, probability paths.
+
+Matplotlib with the Agg backend, PNG at 150 dpi; lines are told apart by style
+as well as colour, so they stay readable printed in black and white.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from allegiance.workflow.scoring import MODEL, Scores
+
+if TYPE_CHECKING:
+    from allegiance.workflow.backtest import Backtest
+
+STYLES = ("o-", "s--", "^:", "d-.")  # marker and dash: lines that overlap stay visible
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_figures(result: Scores, out: Path) -> list[Path]:
+    """Draw the model's reliability diagram and its discrimination; return the files."""
+    plt = _pyplot()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    bins = result.calibration()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
+    ax.plot([b.mean_forecast for b in bins], [b.frequency for b in bins], "ko-", label=MODEL)
+    for b in bins:
+        ax.annotate(str(b.count), (b.mean_forecast, b.frequency), textcoords="offset points",
+                    xytext=(4, -10), fontsize=8)  # fmt: skip
+    ax.set(xlabel="forecast probability", ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title("Reliability (numbers: forecasts per band)")
+    ax.legend(loc="upper left")
+    paths.append(_save(fig, out / "calibration.png"))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    yes = [p.forecasts[MODEL] for p in result.pairs if p.outcome]
+    no = [p.forecasts[MODEL] for p in result.pairs if not p.outcome]
+    edges = np.linspace(0, 1, 11)
+    ax.hist([yes, no], bins=edges, label=["resolved yes", "resolved no"], color=["0.2", "0.75"],
+            hatch="//", edgecolor="k")  # fmt: skip
+    ax.set(xlabel="forecast probability", ylabel="forecasts")
+    ax.set_title("Discrimination: forecasts of yes against no questions")
+    ax.legend()
+    paths.append(_save(fig, out / "discrimination.png"))
+    return paths
+
+
+def backtest_figures(result: Backtest, out: Path) -> list[Path]:
+    """Draw the score over time per forecaster and each question's path; return the files."""
+    plt = _pyplot()
+    s = result.scores
+    dates = sorted({p.date for p in s.pairs})
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for who, style in zip(s.forecasters, STYLES, strict=False):
+        by_date = [
+            np.mean([(p.forecasts[who] - p.outcome) ** 2 for p in s.pairs if p.date == d])
+            for d in dates
+        ]
+        ax.plot(dates, by_date, style, color="k", label=who, mfc="none")
+    ax.set(ylabel="Brier (0–1), mean over questions", ylim=(0, 1))
+    ax.set_title("Score over time: lower is better")
+    ax.legend()
+    fig.autofmt_xdate()
+    paths = [_save(fig, out / "score_over_time.png")]
+    for qid, outcome in s.resolved.items():
+        mine = [p for p in s.pairs if p.question == qid]
+        if not mine:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for who, style in zip(s.forecasters, STYLES, strict=False):
+            ax.plot([p.date for p in mine], [p.forecasts[who] for p in mine], style, color="k",
+                    label=who, mfc="none")  # fmt: skip
+        ax.axhline(1.0 if outcome.outcome else 0.0, color="0.5", lw=3, alpha=0.5,
+                   label=f"outcome: {outcome.word} ({outcome.date})")  # fmt: skip
+        ax.set(ylabel="probability", ylim=(-0.02, 1.02))
+        ax.set_title(qid)
+        ax.legend(fontsize=8)
+        fig.autofmt_xdate()
+        paths.append(_save(fig, out / f"path_{qid}.png"))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    _pyplot().close(fig)
+    return path
