@@ -227,9 +227,14 @@ def test_resolve_then_forecasts_show_the_outcome(model):
     assert after["method"] == "reweighted"  # the same likelihood: no refit for an outcome
     early = runner.invoke(app, ["forecast", str(model), "--as-of", "2021-12-31", *fast])
     assert json.loads(early.stdout)["questions"][0] == before["questions"][0]
+    judged = runner.invoke(app, ["judge", str(model), "leaves_24m", "0.3", "--date", "2021-12-31"])
+    assert judged.exit_code == 0, judged.output
+    refused = runner.invoke(app, ["judge", str(model), "leaves_24m", "1.3"])
+    assert refused.exit_code == EXIT_BAD_INPUT and "not in [0, 1]" in refused.stderr
     scored = runner.invoke(app, ["score", str(model)])
     assert scored.exit_code == 0, scored.output
     assert "prior only" in scored.stdout and "time only" in scored.stdout
+    assert "analyst" in scored.stdout and "pooled" in scored.stdout
     assert "0.250" in scored.stdout  # the constant 0.5's Brier score
     listed = runner.invoke(app, ["resolutions", str(model)])
     assert listed.exit_code == 0 and "leaves_24m" in listed.stdout and "2022-01-03" in listed.stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allegiance.errors import ScoreError
+from allegiance.errors import LedgerError, ScoreError
 from allegiance.evidence import Item
 from allegiance.forecast.scores import calibration, scores
 from allegiance.ledger import Ledger, default_url
@@ -104,6 +104,18 @@ def test_score_recorded_forecasts_beside_the_baselines(spec: ModelSpec) -> None:
     )
     assert result.pairs[1].forecasts["time only"] < result.pairs[1].forecasts["prior only"]
     assert result.mean("time only")["brier"] < result.mean("prior only")["brier"]
+    # The analyst's own forecast, beside the model and pooled with it.
+    with pytest.raises(LedgerError, match=r"not in \[0, 1\]"):
+        ledger.record_judgment("leaves_24m", 1.5, as_of=dt.date(2020, 3, 1))
+    with pytest.raises(LedgerError, match="unknown question"):
+        ledger.record_judgment("nothing", 0.5, as_of=dt.date(2020, 3, 1))
+    ledger.record_judgment("leaves_24m", 0.2, as_of=dt.date(2020, 3, 1), author="me")
+    judged = score(spec, ledger, SETTINGS)
+    assert judged.forecasters == ["model", "analyst", "pooled", "0.5", "prior only", "time only"]
+    (both,) = judged.of("analyst")
+    assert both.date == dt.date(2020, 3, 1) and both.forecasts["analyst"] == 0.2
+    assert judged.of("pooled") == [both] and len(judged.of("model")) == 2
+    assert judged.mean("analyst")["brier"] == pytest.approx(0.04)
     ledger.close()
 
 
@@ -142,3 +154,43 @@ def test_the_interval_is_the_quantile_of_the_weighted_draws(q: float) -> None:
     draws = truth.rvs(size=n, random_state=rng)
     (plain,) = weighted_quantiles(draws, np.full(n, 1.0 / n), [q])
     assert abs(plain - truth.ppf(q)) < 4 * math.sqrt(q * (1 - q) / n) / truth.pdf(truth.ppf(q))
+
+
+def test_pooling_extremises_the_weighted_log_odds() -> None:
+    from scipy.special import expit, logit
+
+    from allegiance.forecast.scores import EXTREMISE, pooled
+
+    assert pooled([0.5, 0.5], [1, 1]) == pytest.approx(0.5)
+    assert pooled([0.7, 0.7], [1, 1]) == pytest.approx(expit(EXTREMISE * logit(0.7)))
+    assert pooled([0.9, 0.2], [3, 1]) == pytest.approx(
+        expit(EXTREMISE * (3 * logit(0.9) + logit(0.2)) / 4)
+    )
+
+
+def test_the_pool_weighs_only_track_records_known_at_the_time() -> None:
+    from scipy.special import expit, logit
+
+    from allegiance.evidence.outcomes import Resolution
+    from allegiance.forecast.scores import EXTREMISE
+    from allegiance.workflow.scoring import Pair, add_pooled
+
+    d = dt.date.fromisoformat
+    resolved = {
+        "a": Resolution("a", False, d("2020-06-01"), "s", "ra"),
+        "b": Resolution("b", True, d("2021-01-01"), "s", "rb"),
+    }
+    early_a = Pair("a", d("2020-03-01"), False, {"model": 0.9, "analyst": 0.1})
+    before = Pair("b", d("2020-05-01"), True, {"model": 0.6, "analyst": 0.4})
+    after = Pair("b", d("2020-09-01"), True, {"model": 0.6, "analyst": 0.4})
+    add_pooled([early_a, before, after], resolved)
+    # Before a's outcome is known, no track record: equal weights.
+    assert before.forecasts["pooled"] == pytest.approx(
+        expit(EXTREMISE * (logit(0.6) + logit(0.4)) / 2)
+    )
+    # After it, the analyst (Brier 0.01 on a) outweighs the model (0.81).
+    w_m, w_a = 1 / (0.05 + 0.81), 1 / (0.05 + 0.01)
+    assert after.forecasts["pooled"] == pytest.approx(
+        expit(EXTREMISE * (w_m * logit(0.6) + w_a * logit(0.4)) / (w_m + w_a))
+    )
+    assert after.forecasts["pooled"] < 0.5 < before.forecasts["pooled"] + 1e-12

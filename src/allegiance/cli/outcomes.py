@@ -125,11 +125,12 @@ def _score_table(table: Table, result: Scores) -> None:
     for name in ("forecaster", "averaged over", SCALES["brier"], SCALES["brier2"], SCALES["log"]):
         table.add_column(name)
     for who in result.forecasters:
+        n = len(result.of(who))
         for by in ("pair", "question", "date"):
             m = result.mean(who, by)
             table.add_row(
                 who if by == "pair" else "",
-                {"pair": "forecasts", "question": "questions", "date": "dates"}[by],
+                {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
                 f"{m['brier']:.3f}",
                 f"{m['brier2']:.3f}",
                 f"{m['log']:.3f}",
@@ -171,3 +172,24 @@ def backtest(
     Console().print(table)
     for path in write_backtest(result, out):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def judge(
+    model: ModelArg,
+    question: str,
+    probability: Annotated[float, typer.Argument(help="Your probability of yes, 0 to 1.")],
+    date: Annotated[
+        str | None, typer.Option(help="The day the judgment is as of (default: today).")
+    ] = None,
+    author: Annotated[str, typer.Option(help="Who judges.")] = "",
+    ledger: LedgerOpt = None,
+) -> None:
+    """Record your own probability of a question; scores show it beside the model, pooled."""
+    when = parse_date(date, "--date") or dt.date.today()
+    with user_errors():
+        _, book = open_model(model, ledger)
+        book.record_judgment(question, probability, as_of=when, author=author)
+    typer.echo(
+        f"recorded {author or 'the analyst'}'s {probability:.0%} for {question} as of {when}"
+    )

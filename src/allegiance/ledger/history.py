@@ -12,6 +12,8 @@ from allegiance.errors import LedgerError
 from allegiance.ledger.connection import LedgerConnection, _now
 from allegiance.ledger.schema import FORECASTS
 
+ANALYST = "analyst"  # fit_method of a judgment: the analyst's own probability
+
 if TYPE_CHECKING:
     from allegiance.forecast import Forecast
 
@@ -92,6 +94,56 @@ class ForecastHistory(LedgerConnection):
             return
         with self._writing() as conn:
             conn.execute(insert(FORECASTS), rows)
+
+    def record_judgment(
+        self,
+        question_id: str,
+        probability: float,
+        *,
+        as_of: dt.date,
+        author: str = "",
+        created_at: dt.datetime | None = None,
+    ) -> None:
+        """Record an analyst's own probability of a question as of a date (``fit_method`` analyst).
+
+        Raises
+        ------
+        LedgerError
+            For a question the model does not have, or a probability outside [0, 1].
+        """
+        if question_id not in self.spec.questions:
+            raise LedgerError(
+                self.name,
+                f"unknown question {question_id!r}.",
+                "use one of: " + ", ".join(self.spec.questions) + ".",
+            )
+        if not (isinstance(probability, float | int) and 0.0 <= probability <= 1.0):
+            raise LedgerError(
+                self.name,
+                f"the probability {probability!r} is not in [0, 1].",
+                "give a number from 0 to 1, e.g. 0.3.",
+            )
+        from allegiance.words import estimative_word
+
+        row = {
+            "model_id": self.spec.id,
+            "question_id": question_id,
+            "horizon": self.spec.questions[question_id].horizon.isoformat(),
+            "probability": float(probability),
+            "lower": float(probability),
+            "upper": float(probability),
+            "word": estimative_word(float(probability)),
+            "as_of": as_of,
+            "as_recorded": True,
+            "model_sha256": self.spec.sha256,
+            "evidence_sha256": "",
+            "fit_method": ANALYST,
+            "diagnostics": json.dumps({"author": author}),
+            "trustworthy": True,
+            "created_at": _now(created_at),
+        }
+        with self._writing() as conn:
+            conn.execute(insert(FORECASTS), [row])
 
     def history(self, question_id: str) -> list[dict[str, Any]]:
         """Return the recorded forecasts of one question, oldest first.

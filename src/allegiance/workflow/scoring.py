@@ -22,12 +22,14 @@ import numpy as np
 from allegiance.errors import ScoreError
 from allegiance.evidence import EvidenceSet, Item, in_force
 from allegiance.evidence.outcomes import Resolution, resolutions
-from allegiance.forecast.scores import CalibrationBin, calibration, scores
+from allegiance.forecast.scores import CalibrationBin, calibration, pooled, scores
 from allegiance.ledger import Ledger
+from allegiance.ledger.history import ANALYST
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec, months_between
 
 MODEL = "model"
+POOLED = "pooled"
 BASELINES = ("0.5", "prior only", "time only")
 
 
@@ -59,12 +61,13 @@ class Scores:
             ``question`` and ``date`` average within each question (date)
             first, so that a question forecast often does not weigh more.
         """
-        p = np.array([x.forecasts[forecaster] for x in self.pairs])
-        y = np.array([x.outcome for x in self.pairs])
+        mine = self.of(forecaster)
+        p = np.array([x.forecasts[forecaster] for x in mine])
+        y = np.array([x.outcome for x in mine])
         each = scores(p, y)
         if by == "pair":
             return {k: float(v.mean()) for k, v in each.items()}
-        groups = [x.question if by == "question" else x.date for x in self.pairs]
+        groups = [x.question if by == "question" else x.date for x in mine]
         keys = sorted(set(groups), key=str)
         index = np.array([keys.index(g) for g in groups])
         return {
@@ -72,10 +75,15 @@ class Scores:
             for k, v in each.items()
         }
 
+    def of(self, forecaster: str) -> list[Pair]:
+        """Return the pairs a forecaster forecast (baselines: all of them)."""
+        return [x for x in self.pairs if forecaster in x.forecasts]
+
     def calibration(self, forecaster: str = MODEL, bins: int = 10) -> list[CalibrationBin]:
-        """Return the reliability table of one forecaster over the scored pairs."""
-        p = np.array([x.forecasts[forecaster] for x in self.pairs])
-        return calibration(p, np.array([x.outcome for x in self.pairs]), bins)
+        """Return the reliability table of one forecaster over the pairs it forecast."""
+        mine = self.of(forecaster)
+        p = np.array([x.forecasts[forecaster] for x in mine])
+        return calibration(p, np.array([x.outcome for x in mine]), bins)
 
 
 def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) -> Scores:
@@ -102,19 +110,50 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
             f"{ledger.name}: no question of {spec.id!r} is resolved. Record outcomes with "
             "`allegiance resolve` first."
         )
-    pairs = []
+    by_pair: dict[tuple[str, dt.date], Pair] = {}
     for qid, outcome in resolved.items():
-        for row in ledger.history(qid):
+        for row in ledger.history(qid):  # oldest first: the latest of a day counts
             when = row["as_of"] or row["created_at"].date()
-            if when < outcome.date:
-                pairs.append(Pair(qid, when, outcome.outcome, {MODEL: float(row["probability"])}))
+            if when >= outcome.date or str(row["word"]).startswith("resolved"):
+                continue
+            who = ANALYST if row["fit_method"] == ANALYST else MODEL
+            pair = by_pair.setdefault((qid, when), Pair(qid, when, outcome.outcome, {}))
+            pair.forecasts[who] = float(row["probability"])
+    pairs = sorted(by_pair.values(), key=lambda p: (p.date, p.question))
     if not pairs:
         raise ScoreError(
             f"{ledger.name}: no forecast of a resolved question was recorded before it "
             "resolved. Forecast as of earlier dates (forecast --as-of D --as-recorded)."
         )
     add_baselines(spec, items, pairs, settings or FitSettings())
-    return Scores(pairs, [MODEL, *BASELINES], resolved)
+    judged = any(ANALYST in p.forecasts for p in pairs)
+    if judged:
+        add_pooled(pairs, resolved)
+    return Scores(pairs, [MODEL, *([ANALYST, POOLED] if judged else []), *BASELINES], resolved)
+
+
+def add_pooled(pairs: list[Pair], resolved: dict[str, Resolution]) -> None:
+    """Pool the model and the analyst wherever both forecast, weighted by their track record.
+
+    ``logit p = a (w_m logit p_m + w_a logit p_a) / (w_m + w_a)``, with the
+    extremising factor ``a`` = :data:`~allegiance.forecast.scores.EXTREMISE`
+    and each weight ``1 / (0.05 + mean Brier)`` over the pairs of *other*
+    questions whose outcome was on record before this pair's date (1 with no
+    such record): the pool never uses an outcome it could not have known.
+    """
+    for pair in pairs:
+        if not {MODEL, ANALYST} <= set(pair.forecasts):
+            continue
+        known = [
+            p
+            for p in pairs
+            if p.question != pair.question and resolved[p.question].date < pair.date
+        ]
+        weights = []
+        for who in (MODEL, ANALYST):
+            past = [(p.forecasts[who] - p.outcome) ** 2 for p in known if who in p.forecasts]
+            weights.append(1.0 / (0.05 + float(np.mean(past))) if past else 1.0)
+        pair.forecasts[POOLED] = pooled([pair.forecasts[MODEL], pair.forecasts[ANALYST]], weights)
 
 
 def add_baselines(
