@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,3 +55,33 @@ def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:
         LOG_RATE: draw([spec.series[s].baselines[c] for s, c in spec.channels], log=True),
         OVERDISPERSION: draw([s.overdispersion for s in spec.series.values()]),
     }
+
+
+def hits(effect: Any, node: str, member: str) -> bool:
+    """Whether an effect reaches a propensity or series member."""
+    return any(t.node == node and t.member in (None, member) for t in effect.targets)
+
+
+def condition_value(spec: ModelSpec, p: dict[str, np.ndarray], condition: str, z: Any) -> float:
+    """x_e(z): a binary condition's 0/1 in configuration z, or a level's draw minus 1/2."""
+    if condition in spec.binary_conditions:
+        return float(z[spec.binary_conditions.index(condition)])
+    return float(p[LEVEL][spec.level_conditions.index(condition)]) - 0.5
+
+
+def brute_slot_probability(spec: ModelSpec, p: dict[str, np.ndarray], k: int, z: Any) -> float:
+    """Slot k's probability per period in configuration z, written out in plain Python."""
+    node, actor = spec.slots[k]
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+    necessary = [e for e in spec.effects if e.kind == "necessary"]
+    window = spec.propensities[node].within_months
+    h0 = 1 - (1 - p[BASELINE][k]) ** (1 / window)
+    eta = math.log(h0 / (1 - h0))
+    for i, e in enumerate(shifts):
+        if hits(e, node, actor):
+            eta += e.direction * p[LOG_RATIO][i] * condition_value(spec, p, e.condition, z)
+    prob = 1 / (1 + math.exp(-eta))
+    for i, e in enumerate(necessary):
+        if hits(e, node, actor) and not z[spec.binary_conditions.index(e.condition)]:
+            prob *= p[LEAK][i]
+    return prob

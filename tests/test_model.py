@@ -11,9 +11,7 @@ from scipy import special, stats
 
 from allegiance.evidence import EvidenceSet, model_data
 from allegiance.model import (
-    BASELINE,
     CONDITION_PROBABILITY,
-    LEAK,
     LEVEL,
     LOG_RATE,
     LOG_RATIO,
@@ -22,7 +20,14 @@ from allegiance.model import (
     structure,
 )
 from allegiance.spec import ModelSpec, months_between
-from helpers import item, prior_draws, with_items
+from helpers import (
+    brute_slot_probability,
+    condition_value,
+    hits,
+    item,
+    prior_draws,
+    with_items,
+)
 
 
 def brute_log_likelihood(
@@ -32,16 +37,10 @@ def brute_log_likelihood(
     data = model_data(spec, evidence)
     binary, levels = spec.binary_conditions, spec.level_conditions
     shifts = [e for e in spec.effects if e.kind == "shift"]
-    necessary = [e for e in spec.effects if e.kind == "necessary"]
     series_ids = list(spec.series)
 
     def x_of(condition: str, z: tuple[int, ...]) -> float:
-        if condition in binary:
-            return float(z[binary.index(condition)])
-        return float(p[LEVEL][levels.index(condition)]) - 0.5
-
-    def hits(effect, node: str, member: str) -> bool:
-        return any(t.node == node and t.member in (None, member) for t in effect.targets)
+        return condition_value(spec, p, condition, z)
 
     per_config = []
     for z in itertools.product((0, 1), repeat=len(binary)):
@@ -49,17 +48,8 @@ def brute_log_likelihood(
         for b, zb in enumerate(z):
             pi = p[CONDITION_PROBABILITY][b]
             total += math.log(pi if zb else 1 - pi) + data.condition_loglik[b, zb]
-        for k, (node, actor) in enumerate(spec.slots):
-            window = spec.propensities[node].within_months
-            h0 = 1 - (1 - p[BASELINE][k]) ** (1 / window)
-            eta = math.log(h0 / (1 - h0))
-            for i, e in enumerate(shifts):
-                if hits(e, node, actor):
-                    eta += e.direction * p[LOG_RATIO][i] * x_of(e.condition, z)
-            prob = special.expit(eta)
-            for i, e in enumerate(necessary):
-                if hits(e, node, actor) and not z[binary.index(e.condition)]:
-                    prob *= p[LEAK][i]
+        for k in range(len(spec.slots)):
+            prob = brute_slot_probability(spec, p, k, z)
             total += data.slot_events[k] * math.log(prob)
             total += data.slot_nonevents[k] * math.log1p(-prob)
             total += math.log(prob * math.exp(data.slot_log_lr[k]) + 1 - prob)

@@ -50,8 +50,15 @@ def setting(reference_spec, reference_evidence):
 
 
 def simulate(spec, q, question, s, z, rng):
+    """Simulate the question's events; return them with each simulation's importance weight.
+
+    A report on a chance outcome is evidence about it: each simulated outcome is
+    weighted by the report's likelihood (its ratio if the outcome happened, 1 if
+    not), so the weighted frequency is the probability given the report.
+    """
     f = question.fields
     horizon = question.horizon_months
+    weight = np.ones(N_SIM)
 
     def leave(actor):
         k = q.slot(f["hazard"], actor)
@@ -59,8 +66,11 @@ def simulate(spec, q, question, s, z, rng):
         return rng.random(N_SIM) < 1 - np.exp(q.sub_log1m_p[s, k, q.sub_index[k, z]]) ** months
 
     def chance(node, actor):
+        nonlocal weight
         k = q.slot(node, actor)
-        return rng.random(N_SIM) < np.exp(q.sub_log_p[s, k, q.sub_index[k, z]])
+        happened = rng.random(N_SIM) < np.exp(q.sub_log_p[s, k, q.sub_index[k, z]])
+        weight = weight * np.where(happened, np.exp(q.data.slot_log_lr[k]), 1.0)
+        return happened
 
     def future_counts(channel, months):
         log_rate, index = q.channel_log_rate(channel)
@@ -71,19 +81,20 @@ def simulate(spec, q, question, s, z, rng):
         ).sum(axis=1)
 
     if question.kind == "leaves":
-        return leave(f["actor"])
+        return leave(f["actor"]), weight
     if question.kind == "stays_as_lobby":
-        return ~leave(f["actor"]) & chance(f["lobby"], f["actor"])
+        events = ~leave(f["actor"]) & chance(f["lobby"], f["actor"])
+        return events, weight
     if question.kind == "alliance":
         hit = np.zeros(N_SIM, bool)
         for a in f["actors"]:
             hit |= leave(a) & chance(f["aligns"], a)
-        return hit
+        return hit, weight
     if question.kind == "friction":
         hit = np.zeros(N_SIM, bool)
         for a in f["actors"]:
             hit |= ~leave(a) & chance(f["lobby"], a) & chance(f["friction"], a)
-        return hit
+        return hit, weight
     channel = q.channel(f["series"], f["category"])
     seen, months_seen = q.post_counts(channel, horizon)
     total = seen + future_counts(channel, horizon - months_seen)
@@ -91,10 +102,10 @@ def simulate(spec, q, question, s, z, rng):
         for a in f["actors"]:
             merged = leave(a) & chance(f["aligns"], a) & chance(f["joins"], a)
             total = total + merged * spec.actors[a].fighters
-        return total >= f["threshold"]
+        return total >= f["threshold"], weight
     assert question.kind == "escalation"
     baseline = np.exp(q.log_rate_pre[s, channel])
-    return total >= np.ceil(f["ratio"] * horizon * baseline)
+    return total >= np.ceil(f["ratio"] * horizon * baseline), weight
 
 
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
@@ -106,8 +117,10 @@ def test_question_kind_matches_simulation(setting, kind):
     for question in questions:
         exact = COMPUTE[kind](q, question)
         for s, z in ((0, 0), (1, 255), (2, 37), (3, 200)):
-            sim = simulate(spec, q, question, s, z, rng).mean()
-            se = np.sqrt(max(exact[s, z] * (1 - exact[s, z]), 1e-4) / N_SIM)
+            events, weight = simulate(spec, q, question, s, z, rng)
+            sim = np.sum(weight * events) / np.sum(weight)
+            ess = np.sum(weight) ** 2 / np.sum(weight**2)
+            se = np.sqrt(max(exact[s, z] * (1 - exact[s, z]), 1e-4) / ess)
             assert abs(sim - exact[s, z]) < 5 * se, (question.id, s, z, sim, exact[s, z])
 
 

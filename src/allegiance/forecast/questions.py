@@ -14,6 +14,7 @@ returns the event probability per draw and configuration.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,19 @@ def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarra
 
 
 def _chance(q: Quantities, node: str, actor: str) -> np.ndarray:
-    return q.slot_p(q.slot(node, actor))
+    """P(the chance outcome | draw, configuration, the reports on it).
+
+    A report on the outcome is virtual evidence with (tempered) likelihood
+    ratio ``L``: it moves the outcome itself, ``p L / (p L + 1 - p)``, as well
+    as the configurations through their likelihood.
+    """
+    k = q.slot(node, actor)
+    p = q.slot_p(k)
+    log_lr = float(q.data.slot_log_lr[k])
+    if log_lr == 0.0:
+        return p
+    favoured = p * math.exp(log_lr)
+    return favoured / (favoured + 1.0 - p)
 
 
 def _leaves(q: Quantities, question: Question) -> np.ndarray:
@@ -174,7 +187,8 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
     """Return the slots and channels whose evidence a question's value can depend on.
 
     A compute function reads the evidence only through the quantities of the
-    slots and channels its fields name (months survived, departures, counts
+    slots and channels its fields name (months survived, departures, reports
+    on chance outcomes, counts
     seen), so a question's value changes only when these change. The fast
     update path caches each question's values on exactly this evidence.
     """

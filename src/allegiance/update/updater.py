@@ -268,6 +268,7 @@ class Updater:
             for a in (
                 data.slot_events[slots],
                 data.slot_nonevents[slots],
+                data.slot_log_lr[slots],
                 data.counts[channels, h:],
                 data.count_mask[channels, h:],
             )
