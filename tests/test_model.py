@@ -256,3 +256,8 @@ def test_the_pymc_graph_computes_the_numpy_terms(reference_spec, rich_evidence):
         values = {free[k]: pt.constant(v[s]) for k, v in draws.items() if k in free}
         got = graph_replace(potential, values).eval(mode="FAST_COMPILE")
         assert got == pytest.approx(expected[s], rel=1e-9)
+        # and against the brute-force loop over configurations, directly
+        brute, _ = brute_log_likelihood(
+            reference_spec, rich_evidence, {k: v[s] for k, v in draws.items()}
+        )
+        assert got == pytest.approx(brute, rel=1e-9)
