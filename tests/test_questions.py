@@ -179,3 +179,20 @@ def test_a_question_reads_only_the_evidence_it_declares(setting):
             events[slots[0]] = 1.0
             moved = compute(replace(q, data=replace(data, slot_events=events)), question)
             assert not np.allclose(moved, before), question.id
+
+
+def test_a_departure_answers_only_the_horizons_after_it(reference_spec, reference_evidence):
+    """A faction that left in its 20th month had not left by month 12: no for 12, yes for 24."""
+    from allegiance.spec import months_between
+
+    spec, month = reference_spec, 20
+    first = spec.analysis_date.replace(day=1)
+    when = first.replace(year=first.year + (first.month - 1 + month) // 12,
+                         month=(first.month - 1 + month) % 12 + 1)  # fmt: skip
+    assert months_between(spec.analysis_date, when) == month
+    left = item("left_late", "event", when.isoformat(), hazard="leave", actor="haqqani",
+                month=when.strftime("%Y-%m"))  # fmt: skip
+    data = model_data(spec, with_items(reference_evidence, left))
+    q = quantities(spec, data, prior_draws(spec, 3, seed=2))
+    assert np.all(COMPUTE["leaves"](q, spec.questions["haqqani_leaves_12m"]) == 0.0)
+    assert np.all(COMPUTE["leaves"](q, spec.questions["haqqani_leaves_24m"]) == 1.0)

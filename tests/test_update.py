@@ -267,6 +267,16 @@ def test_weighted_ess_of_a_constant_is_infinite():
     """A quantity equal at every draw has no Monte Carlo error."""
     log_w = np.full(400, -math.log(400))
     assert weighted_ess(np.full(400, 0.3), log_w, (4, 100)) == math.inf
+    # The same constant as a weighted sum leaves rounding error, not Monte Carlo error;
+    # uneven weights, as after reweighting.
+    rng = np.random.default_rng(2)
+    rounded = 0.3 * (1 + rng.uniform(-2, 2, 400) * np.finfo(float).eps)
+    uneven = rng.normal(size=400)
+    uneven -= np.log(np.exp(uneven).sum())
+    assert weighted_ess(rounded, uneven, (4, 100)) == math.inf
+    # A quantity that truly varies, however small its scale, keeps a finite size.
+    tiny = 1e-9 * rng.normal(size=400)
+    assert 100 < weighted_ess(tiny, log_w, (4, 100)) < 1000
 
 
 @pytest.mark.parametrize("xi", [0.3, 0.6, 0.9])

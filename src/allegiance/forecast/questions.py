@@ -40,10 +40,15 @@ Compute = Callable[["Quantities", "Question"], np.ndarray]
 
 
 def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarray:
-    """P(actor has left by the horizon | draw, configuration)."""
+    """P(actor has left by the horizon | draw, configuration).
+
+    A departure on record answers it: yes if it came in a month before the
+    horizon's, no if later (the actor was still in at the horizon).
+    """
     k = q.slot(hazard, actor)
     if q.events[k] > 0:
-        return np.ones((q.n_draws, q.n_configurations))
+        left = float(q.exposure_months(k) < horizon)
+        return np.full((q.n_draws, q.n_configurations), left)
     return q.slot_within(k, max(horizon - q.exposure_months(k), 0))
 
 

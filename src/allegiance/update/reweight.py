@@ -58,7 +58,9 @@ def weighted_ess(values: np.ndarray, log_weights: np.ndarray, shape: tuple[int, 
     variance = float(w @ centred**2)
     x = (values.size * w * centred).reshape(shape)
     spread = float(np.var(x))
-    if variance <= 1e-300 or spread <= 1e-300:
+    # Relative to the quantity's scale: a constant has a variance of rounding error only.
+    floor = (1e-12 * max(float(np.max(np.abs(values))), 1e-300)) ** 2
+    if variance <= floor or spread <= floor:
         return math.inf
     return variance * ess_mean(x) / spread
 
