@@ -59,3 +59,23 @@ def test_evidence_in_force_says_where_it_came_from(spec: ModelSpec) -> None:
     ledger = evidence_in_force(spec)
     assert ledger.ledger is not None and ledger.evidence is not None
     assert Path(ledger.ledger.name).parent == spec.path.parent
+
+
+def test_exact_never_reweights_another_fit(spec: ModelSpec) -> None:
+    from allegiance.evidence import Item
+
+    run_forecast(spec, EvidenceSet.of([]), SETTINGS)  # a stored fit of other evidence
+    quiet = Item(
+        "quiet", "no_event", dt.date(2020, 6, 1), "monitoring", "B2",
+        {"hazard": "leave", "actor": "faction", "through": "2020-06-01"},
+    )  # fmt: skip
+    evidence = EvidenceSet.of([quiet])
+    fast = run_forecast(spec, evidence, SETTINGS)
+    assert fast.forecast is not None and fast.forecast.method == "reweighted"
+    exact = run_forecast(spec, evidence, SETTINGS, exact=True)
+    assert exact.forecast is not None and exact.forecast.method == "mcmc"
+    assert "no stored fit of exactly this evidence" in exact.forecast.method_reason
+    assert exact.fit_path == FitStore(spec).path(evidence, SETTINGS)
+    again = run_forecast(spec, evidence, SETTINGS, exact=True)  # now stored: reused
+    assert again.forecast is not None and "stored MCMC fit" in again.forecast.method_reason
+    assert again.forecast.questions == exact.forecast.questions

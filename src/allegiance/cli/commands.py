@@ -59,6 +59,12 @@ def forecast(
     refit: Annotated[
         bool, typer.Option(help="Fit by MCMC even if a stored fit could serve.")
     ] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            help="Use a fit of exactly this evidence (stored or new), never a reweighted one."
+        ),
+    ] = False,
 ) -> None:
     """Print MODEL's forecasts given its evidence, fitting only when it must."""
     import sys
@@ -93,7 +99,9 @@ def forecast(
             highlight=False,
         )
         settings = FitSettings(draws=draws, tune=tune, chains=chains, seed=seed)
-        outcome = run_forecast(spec, ev, settings, refit=refit, progress=sys.stderr.isatty())
+        outcome = run_forecast(
+            spec, ev, settings, refit=refit, exact=exact, progress=sys.stderr.isatty()
+        )
         note(outcome.notes)
         result = outcome.forecast
         assert result is not None

@@ -81,7 +81,12 @@ def forecast_table(result: Forecast) -> None:
     out.print(
         f"model {p['model_sha256'][:12]}, evidence {p['evidence_sha256'][:12]} "
         f"({p['evidence_items']} items{when if p.get('as_of') else ''}), "
-        f"seed {p['fit_settings'].get('seed')}",
+        f"seed {p['fit_settings'].get('seed')}"
+        + (
+            f", reweighted from the fit of evidence {p['fitted_evidence_sha256'][:12]}"
+            if result.method == "reweighted"
+            else ""
+        ),
         highlight=False,
     )
 

@@ -136,6 +136,7 @@ def run_forecast(
     settings: FitSettings,
     *,
     refit: bool = False,
+    exact: bool = False,
     progress: bool = False,
 ) -> Outcome:
     """Forecast with as little sampling as the evidence allows (see the module's policy).
@@ -149,6 +150,10 @@ def run_forecast(
         Settings of a fit, and which stored fits may serve.
     refit : bool
         Fit by MCMC even if a stored fit could serve.
+    exact : bool
+        Use a fit of exactly this evidence (stored, or made now), never
+        another fit reweighted: the numbers then depend on the model, the
+        evidence and the settings only, not on which fits are stored.
     progress : bool
         Show the sampler's progress bar.
 
@@ -162,18 +167,19 @@ def run_forecast(
     from allegiance.update import Updater
 
     store, out = FitStore(spec), Outcome(evidence=evidence)
-    exact = store.path(evidence, settings)
-    candidates = [] if refit else [exact, *(p for p in store.fits(settings) if p != exact)]
+    here = store.path(evidence, settings)
+    others = [] if exact else [p for p in store.fits(settings) if p != here]
+    candidates = [] if refit else [here, *others]
     for path in candidates:
         if not path.exists():
             continue
         try:
-            base = load_posterior(path, spec, evidence if path == exact else None)
+            base = load_posterior(path, spec, evidence if path == here else None)
         except ProvenanceError as exc:
             out.notes.append(f"skipped stored fit {path.name}: {exc}")
             continue
         out.fit_path = path
-        if path == exact:
+        if path == here:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
             out.forecast = forecast(base, reason=reason, evidence=evidence)
             return out
@@ -185,7 +191,11 @@ def run_forecast(
         reason = f"refitted: reweighting {path.name} failed ({rw.reason})"
         break
     else:
-        reason = "fitted by MCMC (--refit)" if refit else "fitted by MCMC: no stored fit"
+        reason = (
+            "fitted by MCMC (--refit)"
+            if refit
+            else "fitted by MCMC: no stored fit" + (" of exactly this evidence" if exact else "")
+        )
     posterior, out.fit_path, out.forecast = fit_and_store(
         spec, evidence, settings, progress=progress, reason=reason
     )
