@@ -142,6 +142,13 @@ def test_ledger_workflow(minimal, tmp_path):
     assert record[1]["probability"] == second["questions"][0]["probability"]
     why = runner.invoke(app, ["explain", str(minimal), "splinter_leaves_12m"])
     assert why.exit_code == 0 and "r1" in why.stdout
+    # As recorded on a day before anything was recorded: the prior, and it says so.
+    prior = runner.invoke(
+        app,
+        ["forecast", str(minimal), "--format", "json", "--as-of", "2020-01-15", "--as-recorded",
+         *fast],
+    )  # fmt: skip
+    assert prior.exit_code == 0 and "no item was on record by 2020-01-15" in prior.stderr
     # Bad items are refused and leave the ledger as it was.
     before = runner.invoke(app, ["evidence", "export", str(minimal), str(tmp_path / "a.csv")])
     assert before.exit_code == 0

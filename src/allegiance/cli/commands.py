@@ -90,6 +90,13 @@ def forecast(
         note(chosen.notes)
         ev, book = chosen.evidence, chosen.ledger
         assert ev is not None
+        if as_recorded and not ev.items and book is not None and book.items():
+            first = min(i.recorded_at for i in book.items() if i.recorded_at is not None)
+            err.print(
+                f"[bold yellow]note:[/] no item was on record by {when}: this is the prior "
+                f"forecast. The ledger's first item was recorded on {first.date()}.",
+                highlight=False,
+            )
         source = ev.path or (book.name if book else "none")
         err.print(
             f"model {spec.id} ({spec.sha256[:12]}), evidence {source}: {len(ev.items)} items "
