@@ -79,3 +79,31 @@ def test_exact_never_reweights_another_fit(spec: ModelSpec) -> None:
     again = run_forecast(spec, evidence, SETTINGS, exact=True)  # now stored: reused
     assert again.forecast is not None and "stored MCMC fit" in again.forecast.method_reason
     assert again.forecast.questions == exact.forecast.questions
+
+
+def test_other_settings_stored_fits_are_named(spec: ModelSpec) -> None:
+    run_forecast(spec, EvidenceSet.of([]), SETTINGS)
+    other = FitSettings(draws=400, tune=500)
+    done = run_forecast(spec, EvidenceSet.of([]), other)
+    assert any("s20200229-4x500-t500" in n and "--draws" in n for n in done.notes)
+
+
+def test_messages_name_the_fix_and_this_models_ids(tmp_path: Path, spec: ModelSpec) -> None:
+    from allegiance.errors import EvidenceError, SpecError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\ntitle: text: with a colon\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(bad)
+    assert "quote text that contains ': '" in info.value.fix
+    report = tmp_path / "ev.yaml"
+    report.write_text(
+        "schema_version: 1\nmodel: beta_binomial\nitems:\n"
+        "  - {id: r, kind: report, date: 2020-02-01, target: nothing, favours: true,\n"
+        "     strength: weakly, source: s, grade: B2}\n"
+    )
+    from allegiance.evidence import read_items
+
+    with pytest.raises(EvidenceError) as refused:
+        read_items(report, spec)
+    assert "haqqani" not in refused.value.fix and refused.value.key == "items[0].target"

@@ -186,7 +186,7 @@ def read_document(
     try:
         doc = safe_load(raw.decode("utf-8"))
     except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
-        raise r.fail("", f"not valid YAML: {exc}", "fix the syntax at the line shown.") from None
+        raise r.fail("", f"not valid YAML: {exc}", _yaml_fix(str(exc))) from None
     doc = r.mapping(doc, "(top level)")
     r.keys(doc, "", required, optional)
     version = doc["schema_version"]
@@ -197,3 +197,14 @@ def read_document(
             f"this package reads schema_version {schema_version}.",
         )
     return doc, raw
+
+
+def _yaml_fix(problem: str) -> str:
+    """Return the likely fix of a YAML syntax error, in words."""
+    if "mapping values are not allowed" in problem:
+        return "quote text that contains ': ' (write it in double quotes), at the line shown."
+    if "'\\t'" in problem or "\t" in problem:
+        return "indent with spaces, not tabs, at the line shown."
+    if "could not find expected ':'" in problem or "expected <block end>" in problem:
+        return "check the indentation and that every key ends with ':', at the line shown."
+    return "fix the syntax at the line shown."

@@ -178,6 +178,10 @@ def _event_fields(
     return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
 
 
+def _chance(spec: ModelSpec, node: str) -> bool:
+    return spec.propensities[node].kind == "chance"
+
+
 def _report_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
@@ -195,7 +199,11 @@ def _report_fields(
             f"{key}.target",
             f"unknown target {target!r}: a report favours a state of a binary condition "
             "or of a chance propensity (propensity.actor).",
-            "use one of: " + ", ".join(spec.binary_conditions) + ", or e.g. lobby.haqqani.",
+            "use one of: "
+            + ", ".join(
+                [*spec.binary_conditions, *(f"{n}.{a}" for n, a in spec.slots if _chance(spec, n))]
+            )
+            + ".",
         )
     if not isinstance(body["favours"], bool):
         raise r.fail(f"{key}.favours", f"expected true or false, got {body['favours']!r}.")

@@ -191,6 +191,14 @@ def run_forecast(
         reason = f"refitted: reweighting {path.name} failed ({rw.reason})"
         break
     else:
+        elsewhere = store.other_settings(settings) if not refit else []
+        if elsewhere and not others:
+            out.notes.append(
+                "no stored fit with these settings; stored fits exist with "
+                + ", ".join(elsewhere)
+                + " (seed, chains x draws, tuning): pass --seed, --chains, --draws, --tune"
+                " to use them"
+            )
         reason = (
             "fitted by MCMC (--refit)"
             if refit

@@ -42,6 +42,15 @@ class FitStore:
         pattern = f"{self.spec.sha256[:12]}-*-{_tag(settings)}.nc"
         return sorted(self.directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
 
+    def other_settings(self, settings: FitSettings) -> list[str]:
+        """Return the settings (seed, chains x draws, tuning) of stored fits with other settings."""
+        tags = {
+            p.stem.split("-", 2)[2]
+            for p in self.directory.glob(f"{self.spec.sha256[:12]}-*.nc")
+            if p.stem.count("-") >= 2
+        }
+        return sorted(tags - {_tag(settings)})
+
 
 def _tag(s: FitSettings) -> str:
     return f"s{s.seed}-{s.chains}x{s.draws}-t{s.tune}"
