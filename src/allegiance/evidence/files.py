@@ -139,4 +139,8 @@ def load_evidence(path: str | Path, spec: ModelSpec) -> EvidenceSet:
     EvidenceError
         As :func:`read_items`.
     """
-    return EvidenceSet.of(in_force(read_items(path, spec)), Path(path))
+    from allegiance.evidence.outcomes import with_time_passing
+
+    return EvidenceSet.of(
+        with_time_passing(spec, in_force(read_items(path, spec)), None), Path(path)
+    )

@@ -1,9 +1,15 @@
-"""What happened: the questions the record resolves, and how.
+"""What happened: the questions the record resolves, and what time passing says.
 
 A question is resolved by a ``resolution`` item (an analyst's call, with its
 source), or, for a ``leaves`` question, by a departure on record: an
 ``event`` (or a ``public_split``) of its actor under its hazard dated on or
 before the horizon. Retractions apply as to any item (:func:`in_force`).
+
+A *public* hazard (``public: true`` in the model file, with an optional
+``public_after_months`` lag) is one whose event would be news: no record of it
+by a date is survival through that date, less the lag (:func:`time_passing`),
+and a ``leaves`` question on it closes as no once its horizon, plus the lag,
+has passed with no departure on record.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ class Resolution:
         return "yes" if self.outcome else "no"
 
 
-def resolutions(spec: ModelSpec, items: Sequence[Item]) -> dict[str, Resolution]:
+def resolutions(
+    spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None = None
+) -> dict[str, Resolution]:
     """Return the resolved questions among items in force, by question id.
 
     Parameters
@@ -41,7 +49,12 @@ def resolutions(spec: ModelSpec, items: Sequence[Item]) -> dict[str, Resolution]
         The model whose questions are resolved.
     items : sequence of Item
         Items in force (:func:`allegiance.evidence.in_force`).
+    as_of : date, optional
+        The day of the record (today without one): a ``leaves`` question on a
+        public hazard whose horizon (plus the lag) has passed by then with no
+        departure on record resolves no.
     """
+    as_of = as_of or dt.date.today()
     out: dict[str, Resolution] = {}
     for item in items:
         if item.kind == "resolution":
@@ -63,4 +76,60 @@ def resolutions(spec: ModelSpec, items: Sequence[Item]) -> dict[str, Resolution]
         item = departures.get((hazard, actor))
         if item is not None and item.date <= question.horizon:
             out[qid] = Resolution(qid, True, item.date, item.source, item.id)
+            continue
+        lag = spec.propensities[hazard].public_after_months
+        closed = None if lag is None else add_months(question.horizon, lag)
+        if closed is not None and as_of >= closed:
+            source = f"no departure on record by the horizon ({hazard} is public)"
+            out[qid] = Resolution(qid, False, closed, source, "")
     return out
+
+
+def time_passing(spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None) -> list[Item]:
+    """Return the survival that no record of a public hazard's event implies, as items.
+
+    For each actor at risk of a public hazard with no departure on record, a
+    ``no_event`` through the as-of date (today without one) less the lag,
+    within the forecast window. Explicit ``no_event`` items still count for
+    hazards that are not public.
+    """
+    when = as_of or dt.date.today()
+    end = add_months(spec.analysis_date.replace(day=1), spec.forward_months)
+    left = {
+        (i.fields["hazard"], i.fields["actor"])
+        for i in items
+        if i.kind == "event" or (i.kind == "faction_event" and i.fields["event"] == "public_split")
+    }
+    out = []
+    for node, actor in spec.slots:
+        lag = spec.propensities[node].public_after_months
+        if lag is None or (node, actor) in left:
+            continue
+        through = min(add_months(when, -lag), end)
+        if through <= spec.analysis_date:
+            continue
+        out.append(
+            Item(
+                f"time_passing_{node}_{actor}",
+                "no_event",
+                through,
+                f"time passing: no record of {node} for {actor} ({node} is public)",
+                "A1",
+                {"hazard": node, "actor": actor, "through": through.isoformat()},
+            )
+        )
+    return out
+
+
+def with_time_passing(spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None) -> list[Item]:
+    """Return items in force with the survival that public hazards imply added."""
+    return [*items, *time_passing(spec, items, as_of)]
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return the same day ``months`` calendar months later (earlier if negative), clamped."""
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
+            30, 31, 31, 30, 31, 30, 31][month]  # fmt: skip
+    return dt.date(year, month + 1, min(day.day, last))

@@ -223,5 +223,5 @@ def forecast(
         provenance_of(posterior, evidence),
         method="mcmc",
         reason=reason,
-        resolved=resolutions(posterior.spec, evidence.items),
+        resolved=resolutions(posterior.spec, evidence.items, evidence.as_of),
     )

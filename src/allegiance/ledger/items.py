@@ -21,6 +21,7 @@ from allegiance.evidence import (
     model_data,
     parse_item,
 )
+from allegiance.evidence.outcomes import with_time_passing
 from allegiance.ledger.connection import LedgerConnection, _now
 from allegiance.ledger.schema import ITEMS
 
@@ -109,7 +110,7 @@ class ItemStore(LedgerConnection):
             If an item in force no longer fits the model (the model file
             changed since it was recorded), naming the item and the field.
         """
-        items = in_force(self.items(), as_of, as_recorded)
+        items = with_time_passing(self.spec, in_force(self.items(), as_of, as_recorded), as_of)
         self._check_stored(items)
         return EvidenceSet.of(items, as_of=as_of, as_recorded=as_recorded)
 

@@ -195,7 +195,12 @@ def _per_member(
 def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[str, Propensity]:
     out: dict[str, Propensity] = {}
     for pid, key, body in _entries(r, node, "propensities"):
-        r.keys(body, key, ("kind", "text", "baseline"), ("actors", "within_months"))
+        r.keys(
+            body,
+            key,
+            ("kind", "text", "baseline"),
+            ("actors", "within_months", "public", "public_after_months"),
+        )
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
         if not isinstance(members, list):
@@ -225,8 +230,22 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
                 r, body["baseline"], f"{key}.baseline", tuple(members), probability_prior
             ),
             within_months=within,
+            public_after_months=_public(r, body, key, kind),
         )
     return out
+
+
+def _public(r: KeyReader, body: Mapping[str, Any], key: str, kind: str) -> int | None:
+    """Months after which a hazard's event would be on record (None: not public)."""
+    if "public" not in body and "public_after_months" not in body:
+        return None
+    if kind != "hazard":
+        raise r.fail(f"{key}.public", "only a hazard's event can be public.", "remove it.")
+    public = body.get("public", True)
+    if not isinstance(public, bool):
+        raise r.fail(f"{key}.public", f"expected true or false, got {public!r}.")
+    lag = r.integer(body.get("public_after_months", 0), f"{key}.public_after_months", 0)
+    return lag if public else None
 
 
 def _series(r: KeyReader, node: Any) -> dict[str, Series]:

@@ -49,7 +49,9 @@ class Propensity:
     ``baselines`` maps each actor (``""`` for a global node) to the prior of the
     node's probability with every binary condition false and every level at 0.5.
     A hazard's baseline is stated as the chance of the event within
-    ``within_months`` months.
+    ``within_months`` months. A *public* hazard's event would be public news
+    within ``public_after_months`` months (``None``: not public), so no record
+    of it by a date is survival through that date, less the lag.
     """
 
     id: str
@@ -58,6 +60,7 @@ class Propensity:
     actors: tuple[str, ...]
     baselines: Mapping[str, Justified]
     within_months: int = 1
+    public_after_months: int | None = None
 
 
 @dataclass(frozen=True)

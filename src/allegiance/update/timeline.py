@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
+from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
 from allegiance.posterior import ESS_MIN, FitSettings, Posterior, fit
 from allegiance.spec import ModelSpec
@@ -134,7 +135,11 @@ def replay(
         )
     settings = settings or (base.settings if base is not None else FitSettings())
     evidences = [
-        EvidenceSet.of(in_force(items, when, as_recorded), as_of=when, as_recorded=as_recorded)
+        EvidenceSet.of(
+            with_time_passing(spec, in_force(items, when, as_recorded), when),
+            as_of=when,
+            as_recorded=as_recorded,
+        )
         for when in dates
     ]
     updater = Updater(base, settings) if base is not None else None

@@ -351,7 +351,7 @@ class Updater:
             np.exp(rw.log_weights),
             method="reweighted",
             reason=_joined(context, reason),
-            resolved=resolutions(self.spec, evidence.items),
+            resolved=resolutions(self.spec, evidence.items, evidence.as_of),
         )
         result.provenance.update(pareto_k=rw.pareto_k, importance_ess=rw.ess)
         return result

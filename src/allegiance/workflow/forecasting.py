@@ -15,6 +15,7 @@ from pathlib import Path
 
 from allegiance.errors import ProvenanceError
 from allegiance.evidence import EvidenceSet, in_force, read_items, shipped_evidence
+from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, Posterior
@@ -104,6 +105,7 @@ def evidence_in_force(
         return Outcome(evidence=EvidenceSet.of([], as_of=as_of, as_recorded=as_recorded))
     if evidence_file is not None:
         items = in_force(read_items(evidence_file, spec), as_of, as_recorded)
+        items = with_time_passing(spec, items, as_of)
         return Outcome(
             evidence=EvidenceSet.of(items, evidence_file, as_of=as_of, as_recorded=as_recorded)
         )

@@ -21,7 +21,7 @@ import numpy as np
 
 from allegiance.errors import ScoreError
 from allegiance.evidence import EvidenceSet, Item, in_force
-from allegiance.evidence.outcomes import Resolution, resolutions
+from allegiance.evidence.outcomes import Resolution, add_months, resolutions
 from allegiance.forecast.scores import CalibrationBin, calibration, pooled, scores
 from allegiance.ledger import Ledger
 from allegiance.ledger.history import ANALYST
@@ -198,7 +198,7 @@ def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> Evi
         if left:
             out.append(left[0])
         elif last > 0 and when > spec.analysis_date:
-            through = min(when, _add_months(spec.analysis_date, spec.forward_months))
+            through = min(when, add_months(spec.analysis_date, spec.forward_months))
             out.append(
                 Item(
                     f"time_only_{node}_{actor}",
@@ -210,8 +210,3 @@ def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> Evi
                 )
             )
     return EvidenceSet.of(out, as_of=when)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    total = day.month - 1 + months
-    return dt.date(day.year + total // 12, total % 12 + 1, 1)
