@@ -142,6 +142,13 @@ def test_ledger_workflow(minimal, tmp_path):
     assert record[1]["probability"] == second["questions"][0]["probability"]
     why = runner.invoke(app, ["explain", str(minimal), "splinter_leaves_12m"])
     assert why.exit_code == 0 and "r1" in why.stdout
+    assert "base: " in why.stderr and ".nc" in why.stderr
+    exported = tmp_path / "now.yaml"
+    runner.invoke(app, ["evidence", "export", str(minimal), str(exported)])
+    from_file = runner.invoke(
+        app, ["explain", str(minimal), "splinter_leaves_12m", "--evidence", str(exported)]
+    )
+    assert from_file.exit_code == 0 and "r1" in from_file.stdout
     # As recorded on a day before anything was recorded: the prior, and it says so.
     prior = runner.invoke(
         app,

@@ -199,6 +199,10 @@ def history(
 def explain(
     model: ModelArg,
     question: str,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(help="Read evidence from this file (YAML or CSV) instead of the ledger."),
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="Evidence as of this date.")] = None,
     as_recorded: Annotated[bool, typer.Option(help="With --as-of: as recorded then.")] = False,
     top: Annotated[int, typer.Option(help="How many items to show.")] = 10,
@@ -207,24 +211,39 @@ def explain(
     ] = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """List the evidence items that moved one forecast most (leave one out, reweighted)."""
+    """List the evidence items that moved one forecast most (leave one out, reweighted).
+
+    The base is the fit a forecast of this evidence uses (a stored fit of exactly this
+    evidence, else the latest stored fit if the weights pass, else a new fit, stored).
+    """
     from allegiance.posterior import FitSettings, load_posterior
     from allegiance.update import Updater
-    from allegiance.workflow import FitStore, evidence_in_force, fit_and_store
+    from allegiance.workflow import evidence_in_force, run_forecast
 
     when = parse_date(as_of, "--as-of")
     warnings.simplefilter("ignore", FutureWarning)
     with user_errors():
         spec = load_spec(model)
         _check_question(spec, question)
-        chosen = evidence_in_force(spec, ledger_url=ledger, as_of=when, as_recorded=as_recorded)
+        chosen = evidence_in_force(
+            spec, evidence_file=evidence, ledger_url=ledger, as_of=when, as_recorded=as_recorded
+        )
         note(chosen.notes)
         ev = chosen.evidence
         assert ev is not None
         settings = FitSettings()
-        stored = FitStore(spec).fits(settings)
-        base = load_posterior(stored[0], spec) if stored else fit_and_store(spec, ev, settings)[0]
-        rows = Updater(base, settings).explain(ev, question, allow_refit=allow_refit)
+        used = run_forecast(spec, ev, settings)
+        note(used.notes)
+        assert used.fit_path is not None and used.forecast is not None
+        base = load_posterior(used.fit_path, spec)
+        err.print(
+            f"base: {used.fit_path} ({used.forecast.method}: {used.forecast.method_reason})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        rows = Updater(base, settings, origin=used.fit_path.name).explain(
+            ev, question, allow_refit=allow_refit
+        )
     p = rows[0].with_item if rows else float("nan")
     table = Table(title=f"What moved {question} (now {p:.1%})")
     for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
