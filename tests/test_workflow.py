@@ -107,3 +107,14 @@ def test_messages_name_the_fix_and_this_models_ids(tmp_path: Path, spec: ModelSp
     with pytest.raises(EvidenceError) as refused:
         read_items(report, spec)
     assert "haqqani" not in refused.value.fix and refused.value.key == "items[0].target"
+
+
+def test_a_damaged_stored_fit_is_set_aside_and_refitted(spec: ModelSpec) -> None:
+    first = run_forecast(spec, EvidenceSet.of([]), SETTINGS)
+    assert first.fit_path is not None
+    assert not list(first.fit_path.parent.glob(".*.partial"))  # saved whole, renamed into place
+    first.fit_path.write_bytes(b"not a netcdf file")
+    again = run_forecast(spec, EvidenceSet.of([]), SETTINGS)
+    assert again.forecast is not None and again.forecast.method == "mcmc"
+    assert any("skipped stored fit" in n for n in again.notes)
+    assert again.forecast.questions == first.forecast.questions  # the same seed, refitted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,5 +132,12 @@ class Posterior:
         if self.diagnostics is not None:
             attrs["diagnostics"] = json.dumps(asdict(self.diagnostics))
         idata.attrs.update(attrs)
-        idata.to_netcdf(str(path))
+        # Written beside and renamed into place: a reader never sees a partial file, and
+        # two processes saving the same fit do not write into one file.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            idata.to_netcdf(str(partial))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         return path
