@@ -135,13 +135,13 @@ class KeyReader:
 
     def number(self, node: Any, key: str, minimum: float) -> float:
         """Return ``node`` as a float if it is a finite number of at least ``minimum``."""
-        if (
-            not isinstance(node, int | float)
-            or isinstance(node, bool)
-            or not math.isfinite(node)
-            or node < minimum
-        ):
-            raise self.fail(key, f"expected a number >= {minimum:g}, got {node!r}.")
+        try:
+            ok = isinstance(node, int | float) and not isinstance(node, bool)
+            ok = ok and math.isfinite(node) and node >= minimum
+        except OverflowError:  # an integer too large for a float
+            ok = False
+        if not ok:
+            raise self.fail(key, f"expected a number >= {minimum:g}, got {_short(node)}.")
         return float(node)
 
     def choice(self, node: Any, key: str, options: tuple[str, ...] | Mapping[str, Any]) -> str:
@@ -153,6 +153,12 @@ class KeyReader:
                 f"use one of: {', '.join(options)}.",
             )
         return str(node)
+
+
+def _short(node: Any) -> str:
+    """Return a value for a message, cut to a readable length."""
+    text = repr(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_document(

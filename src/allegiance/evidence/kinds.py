@@ -58,13 +58,14 @@ GRADE = re.compile(r"^[A-F][1-6]$")
 COMMON_REQUIRED = ("id", "kind", "date", "source", "grade")
 
 
+MAX_COUNT = 10**9  # more people or events in a month than any group has: a typo, not a count
 COMMON_OPTIONAL = ("note", "author", "recorded_at")
 
 
 def _condition_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    cid = body["condition"]
+    cid = r.ident(body["condition"], f"{key}.condition")
     if cid not in spec.conditions:
         raise r.fail(
             f"{key}.condition",
@@ -89,7 +90,8 @@ def _condition_fields(
 def _count_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    sid, cat = body["series"], body["category"]
+    sid = r.ident(body["series"], f"{key}.series")
+    cat = r.ident(body["category"], f"{key}.category")
     if sid not in spec.series:
         raise r.fail(
             f"{key}.series",
@@ -116,13 +118,18 @@ def _count_fields(
             "drop the item or widen 'history_months' in the model file.",
         )
     count = body["count"]
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise r.fail(f"{key}.count", f"expected a whole number >= 0, got {count!r}.")
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COUNT:
+        raise r.fail(
+            f"{key}.count",
+            f"expected a whole number >= 0, got {str(count)[:40]}.",
+            "a monthly count is at most 10**9.",
+        )
     return {"series": sid, "category": cat, "month": month, "count": count}
 
 
 def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> None:
-    node, actor = body["hazard"], body["actor"]
+    node = r.ident(body["hazard"], f"{key}.hazard")
+    actor = r.ident(body["actor"], f"{key}.actor")
     if node not in spec.propensities or spec.propensities[node].kind != "hazard":
         known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
         raise r.fail(
@@ -216,15 +223,15 @@ def _report_fields(
         )
     if "likelihood_ratio" in body:
         ratio = body["likelihood_ratio"]
-        if (
-            not isinstance(ratio, int | float)
-            or isinstance(ratio, bool)
-            or not math.isfinite(ratio)
-            or ratio <= 0
-        ):
+        try:
+            ok = isinstance(ratio, int | float) and not isinstance(ratio, bool)
+            ok = ok and math.isfinite(ratio) and ratio > 0
+        except OverflowError:  # an integer too large for a float
+            ok = False
+        if not ok:
             raise r.fail(
                 f"{key}.likelihood_ratio",
-                f"a likelihood ratio must be a finite number > 0, got {ratio!r}.",
+                f"a likelihood ratio must be a finite number > 0, got {str(ratio)[:40]}.",
                 "a ratio of 1 means no evidence; below 1 favours the other state.",
             )
         out["likelihood_ratio"] = float(ratio)
@@ -254,7 +261,7 @@ def _faction_event_fields(
     needed = FACTION_EVENTS[event]
     optional = ("hazard", *COMMON_OPTIONAL) if event == "public_split" else COMMON_OPTIONAL
     r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), optional)
-    actor = body["actor"]
+    actor = r.ident(body["actor"], f"{key}.actor")
     if actor not in spec.actors:
         raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
     if event == "public_split":

@@ -73,7 +73,7 @@ def read_effects(
         if eid in ids:
             raise r.fail(key, "duplicate effect id.", "give each effect its own id.")
         ids.add(eid)
-        cid = body["condition"]
+        cid = r.ident(body["condition"], f"{key}.condition")
         if cid not in conditions:
             raise r.fail(
                 f"{key}.condition",

@@ -121,7 +121,7 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
             id=aid,
             name=r.text(body["name"], f"{key}.name"),
             role=r.choice(body["role"], f"{key}.role", ACTOR_ROLES),
-            parent=body.get("parent"),
+            parent=None if body.get("parent") is None else r.ident(body["parent"], f"{key}.parent"),
             fighters=r.number(body.get("fighters", 0), f"{key}.fighters", 0),
             note=r.text(body.get("note", ""), f"{key}.note", empty=True),
         )
@@ -206,7 +206,7 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
         if not isinstance(members, list):
             raise r.fail(f"{key}.actors", "expected a list of actor ids.")
         for i, a in enumerate(members):
-            if a not in actors:
+            if r.ident(a, f"{key}.actors[{i}]") not in actors:
                 raise r.fail(
                     f"{key}.actors[{i}]",
                     f"unknown actor {a!r}.",

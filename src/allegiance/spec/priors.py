@@ -165,7 +165,17 @@ def _range(node: Mapping[str, Any], path: Path, key: str) -> tuple[float, float]
             f"expected a list of two numbers, got {rng!r}.",
             "write the 90 % range as [lower, upper].",
         )
-    lo, hi = float(rng[0]), float(rng[1])
+    try:
+        lo, hi = float(rng[0]), float(rng[1])
+    except OverflowError:
+        lo, hi = math.inf, math.inf
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise SpecError(
+            path,
+            f"{key}.range",
+            "the range's bounds must be finite numbers.",
+            "write [lower, upper].",
+        )
     if not lo < hi:
         raise SpecError(
             path,
@@ -178,9 +188,13 @@ def _range(node: Mapping[str, Any], path: Path, key: str) -> tuple[float, float]
 
 def _number(node: Mapping[str, Any], name: str, path: Path, key: str) -> float:
     value = node.get(name)
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-        raise SpecError(path, f"{key}.{name}", f"expected a number, got {value!r}.")
-    return float(value)
+    try:
+        number = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise SpecError(path, f"{key}.{name}", f"expected a number, got {str(value)[:40]}.")
+    return number
 
 
 def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:

@@ -72,6 +72,8 @@ def _question_field(
 ) -> Any:
     if ftype == qk.NUMBER:
         return r.number(value, key, 0)
+    if ftype in (qk.HAZARD, qk.CHANCE, qk.SERIES, qk.CATEGORY, qk.ACTOR):
+        value = r.ident(value, key)
     if ftype in (qk.HAZARD, qk.CHANCE):
         if value not in propensities or propensities[value].kind != ftype:
             known = [p for p, v in propensities.items() if v.kind == ftype]
@@ -109,6 +111,6 @@ def _question_field(
     if not isinstance(value, list) or not value:
         raise r.fail(key, "expected a non-empty list of actor ids.")
     for j, a in enumerate(value):
-        if a not in actors:
+        if r.ident(a, f"{key}[{j}]") not in actors:
             raise r.fail(f"{key}[{j}]", f"unknown actor {a!r}.", "name an actor under 'actors'.")
     return tuple(value)
