@@ -112,7 +112,8 @@ def test_ledger_workflow(minimal, tmp_path):
     first = runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["method"] == "mcmc"
-    assert add(minimal, *report("r1", strength="moderately")).exit_code == 0
+    noted = [*report("r1", strength="moderately"), "--note", "[b]x[/b]"]
+    assert add(minimal, *noted).exit_code == 0
     second = json.loads(
         runner.invoke(app, ["forecast", str(minimal), "--format", "json", *fast]).stdout
     )
@@ -143,6 +144,7 @@ def test_ledger_workflow(minimal, tmp_path):
     why = runner.invoke(app, ["explain", str(minimal), "splinter_leaves_12m"])
     assert why.exit_code == 0 and "r1" in why.stdout
     assert "base: " in why.stderr and ".nc" in why.stderr
+    assert "[b]x[/b]" in why.stdout  # analyst text shown, not obeyed as markup
     exported = tmp_path / "now.yaml"
     runner.invoke(app, ["evidence", "export", str(minimal), str(exported)])
     from_file = runner.invoke(

@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from allegiance.errors import AllegianceError
 
@@ -54,13 +56,13 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except AllegianceError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def refuse(message: str) -> typer.Exit:
     """Print an error that is not a domain error (an unknown name on the command line)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -79,4 +81,9 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 def note(lines: list[str]) -> None:
     """Print what a workflow step did, on stderr."""
     for line in lines:
-        err.print(line, highlight=False, soft_wrap=True)
+        err.print(escape(line), highlight=False, soft_wrap=True)
+
+
+def add_row(table: Table, *cells: object) -> None:
+    """Add a row of user text: escaped, so that brackets in a note are shown, not obeyed."""
+    table.add_row(*(escape(str(c)) for c in cells))

@@ -16,6 +16,7 @@ from allegiance.cli.app import (
     FormatOpt,
     LedgerOpt,
     ModelArg,
+    add_row,
     app,
     err,
     note,
@@ -149,7 +150,7 @@ def priors(model: ModelArg) -> None:
     rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
     for what, belief in rows:
         stated = ", ".join(f"{k}: {v}" for k, v in belief.prior.statement.items())
-        table.add_row(what, stated, belief.prior.describe(), belief.provenance)
+        add_row(table, what, stated, belief.prior.describe(), belief.provenance)
     Console().print(table)
 
 
@@ -249,7 +250,8 @@ def explain(
     for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
         table.add_column(name)
     for r in rows[:top]:
-        table.add_row(
+        add_row(
+            table,
             r.item_id,
             r.kind,
             f"{r.without_item:.1%}",

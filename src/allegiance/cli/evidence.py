@@ -9,7 +9,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, refuse, user_errors
+from allegiance.cli.app import (
+    LedgerOpt,
+    ModelArg,
+    add_row,
+    app,
+    note,
+    parse_date,
+    refuse,
+    user_errors,
+)
 from allegiance.spec import ModelSpec, load_spec
 
 if TYPE_CHECKING:
@@ -107,7 +116,7 @@ def evidence_list(
         table.add_column(name)
     for i in shown:
         state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")
-        table.add_row(i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
+        add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
     Console().print(table)
 
 

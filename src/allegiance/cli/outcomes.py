@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import LedgerOpt, ModelArg, app, parse_date, user_errors
+from allegiance.cli.app import LedgerOpt, ModelArg, add_row, app, parse_date, user_errors
 from allegiance.cli.evidence import open_model
 
 if TYPE_CHECKING:
@@ -73,10 +73,16 @@ def resolutions(
         r = found.get(qid)
         open_ = "open" if question.horizon >= (when or dt.date.today()) else "unresolved"
         if r is None:
-            table.add_row(qid, question.horizon.isoformat(), open_, "", "", "")
+            add_row(table, qid, question.horizon.isoformat(), open_, "", "", "")
         else:
-            table.add_row(
-                qid, question.horizon.isoformat(), r.word, r.date.isoformat(), r.source, r.item_id
+            add_row(
+                table,
+                qid,
+                question.horizon.isoformat(),
+                r.word,
+                r.date.isoformat(),
+                r.source,
+                r.item_id,
             )
     Console().print(table)
 
@@ -107,7 +113,7 @@ def score(
     for name in ("band", "forecasts", "mean forecast", "observed frequency"):
         bins.add_column(name)
     for b in result.calibration():
-        bins.add_row(
+        add_row(bins,
             f"{b.lower:.0%}–{b.upper:.0%}", str(b.count), f"{b.mean_forecast:.0%}",
             f"{b.frequency:.0%}",
         )  # fmt: skip
@@ -128,7 +134,8 @@ def _score_table(table: Table, result: Scores) -> None:
         n = len(result.of(who))
         for by in ("pair", "question", "date"):
             m = result.mean(who, by)
-            table.add_row(
+            add_row(
+                table,
                 who if by == "pair" else "",
                 {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
                 f"{m['brier']:.3f}",

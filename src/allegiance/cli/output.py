@@ -9,8 +9,10 @@ import os
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from allegiance.cli.app import add_row
 from allegiance.forecast import Forecast
 
 CSV_COLUMNS = (
@@ -63,13 +65,13 @@ def forecast_table(result: Forecast) -> None:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for q in result.questions:
         if q.resolved:  # the outcome, not a probability
-            table.add_row(q.id, q.horizon, q.resolved, f"on {q.resolved_on}", q.word)
+            add_row(table, q.id, q.horizon, q.resolved, f"on {q.resolved_on}", q.word)
             continue
-        table.add_row(
-            q.id, q.horizon, f"{q.probability:.0%}", f"{q.lower:.0%} – {q.upper:.0%}", q.word
+        add_row(
+            table, q.id, q.horizon, f"{q.probability:.0%}", f"{q.lower:.0%} – {q.upper:.0%}", q.word
         )
     out.print(table)
-    out.print(f"method: {result.method} ({result.method_reason})", highlight=False)
+    out.print(f"method: {result.method} ({escape(result.method_reason)})", highlight=False)
     d = result.diagnostics
     verdict = "[green]passed[/]" if d.ok else "[bold red]FAILED: " + "; ".join(d.problems) + "[/]"
     out.print(
@@ -114,7 +116,8 @@ def history_table(question: str, rows: list[dict[str, Any]]) -> None:
         table.add_column(name)
     for row in rows:
         as_of = str(row["as_of"] or "-") + (" (as recorded)" if row["as_recorded"] else "")
-        table.add_row(
+        add_row(
+            table,
             str(row["created_at"])[:19],
             as_of,
             f"{row['probability']:.0%}",
