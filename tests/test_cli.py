@@ -279,3 +279,12 @@ def test_backtest_command_writes_its_files(model, tmp_path):
     }
     bad = runner.invoke(app, ["backtest", str(model), "--from", "2020-02-01", "--to", "x"])
     assert bad.exit_code == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize("value", ["value=[unclosed", "value=!!python/object:os.system x"])
+def test_an_unreadable_field_value_is_refused(minimal, value):
+    args = ["--id", "c1", "--kind", "condition", "--date", "2020-02-01", "-f", "condition=deal"]
+    result = add(minimal, *args, "-f", value)
+    assert result.exit_code == EXIT_BAD_INPUT and "cannot be read" in result.output
+    listed = runner.invoke(app, ["evidence", "list", str(minimal)])
+    assert "c1" not in listed.stdout  # nothing was recorded

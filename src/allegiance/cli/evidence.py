@@ -71,6 +71,8 @@ def evidence_add(
     ledger: LedgerOpt = None,
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
+    import yaml
+
     from allegiance.errors import EvidenceError
     from allegiance.evidence import parse_item
     from allegiance.reading import KeyReader, safe_load
@@ -88,7 +90,14 @@ def evidence_add(
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{pair!r} is not key=value.", param_hint="--field")
-        body[key.strip()] = safe_load(value) if value.strip() else ""
+        try:
+            body[key.strip()] = safe_load(value) if value.strip() else ""
+        except (ValueError, yaml.YAMLError, RecursionError) as exc:
+            raise typer.BadParameter(
+                f"{pair!r}: the value cannot be read ({str(exc).splitlines()[0][:80]}). "
+                "Quote text, or write a number, true/false or a date.",
+                param_hint="--field",
+            ) from None
     with user_errors():
         spec, book = open_model(model, ledger)
         item = parse_item(KeyReader(Path("command line"), EvidenceError), body, "item", spec)
