@@ -61,3 +61,22 @@ def test_a_malformed_item_is_refused_cleanly(tmp_path: Path, fields: str, key: s
     with pytest.raises(EvidenceError) as info:
         read_items(path, load_spec(MINIMAL))
     assert info.value.key == key and len(str(info.value)) < 600
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "fragment"),
+    [
+        ("id: beta_binomial", "id: b" + "x" * 300, "id", "301 characters"),
+        ("history_months: 0", "history_months: 1000000000000", "history_months", "more than"),
+        ("horizon: 2022-01-01", "horizon: 9999-01-01", "questions.leaves_24m.horizon", "months"),
+    ],
+)
+def test_sizes_the_engine_allocates_from_are_bounded(
+    tmp_path: Path, old: str, new: str, key: str, fragment: str
+) -> None:
+    text = (FIXTURES / "models" / "beta_binomial.yaml").read_text()
+    path = tmp_path / "big.yaml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.key == key and fragment in info.value.problem

@@ -88,10 +88,10 @@ def load_spec(path: str | Path) -> ModelSpec:
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
     questions = read_questions(r, doc["questions"], analysis_date, actors, propensities, series)
     return ModelSpec(
-        id=r.ident(doc["id"], "id"),
+        id=_model_id(r, doc["id"]),
         title=r.text(doc["title"], "title"),
         analysis_date=analysis_date,
-        history_months=r.integer(doc.get("history_months", 24), "history_months", 0),
+        history_months=_bounded(r, doc.get("history_months", 24), "history_months"),
         source=r.text(doc.get("source", ""), "source", empty=True),
         actors=actors,
         conditions=conditions,
@@ -103,6 +103,24 @@ def load_spec(path: str | Path) -> ModelSpec:
         sha256=hashlib.sha256(raw).hexdigest(),
         text=raw.decode("utf-8"),
     )
+
+
+MAX_MONTHS = 600  # fifty years of months: the engine allocates arrays per month
+MAX_ID = 64  # a model id names a folder of stored fits
+
+
+def _model_id(r: KeyReader, node: Any) -> str:
+    ident = r.ident(node, "id")
+    if len(ident) > MAX_ID:
+        raise r.fail("id", f"the id has {len(ident)} characters.", f"use at most {MAX_ID}.")
+    return ident
+
+
+def _bounded(r: KeyReader, node: Any, key: str) -> int:
+    months = r.integer(node, key, 0)
+    if months > MAX_MONTHS:
+        raise r.fail(key, f"{months} months is more than {MAX_MONTHS}.", "count in months.")
+    return months
 
 
 def _entries(r: KeyReader, node: Any, section: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

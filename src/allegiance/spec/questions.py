@@ -35,6 +35,12 @@ def read_questions(
             raise r.fail(key, "duplicate question id.", "give each question its own id.")
         horizon = r.date(body["horizon"], f"{key}.horizon")
         months = months_between(analysis_date, horizon)
+        if months > 600:  # the engine allocates arrays per month of the window
+            raise r.fail(
+                f"{key}.horizon",
+                f"horizon {horizon} is {months} months after the analysis date.",
+                "forecast at most 600 months (fifty years) ahead.",
+            )
         if months < 1:
             raise r.fail(
                 f"{key}.horizon",
