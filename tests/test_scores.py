@@ -194,3 +194,26 @@ def test_the_pool_weighs_only_track_records_known_at_the_time() -> None:
         expit(EXTREMISE * (w_m * logit(0.6) + w_a * logit(0.4)) / (w_m + w_a))
     )
     assert after.forecasts["pooled"] < 0.5 < before.forecasts["pooled"] + 1e-12
+
+
+def test_the_prior_baseline_is_a_fit_of_no_evidence_whatever_is_stored(spec: ModelSpec) -> None:
+    """With only a fit of other evidence stored, the prior-only baseline is fitted, not borrowed."""
+    ledger = Ledger(default_url(spec), spec)
+    quiet = Item(
+        "quiet", "no_event", dt.date(2020, 6, 1), "monitoring", "B2",
+        {"hazard": "leave", "actor": "faction", "through": "2020-06-01"},
+    )  # fmt: skip
+    ledger.append([quiet])
+    chosen = evidence_in_force(spec, as_of=dt.date(2020, 7, 1))
+    assert chosen.evidence is not None and chosen.evidence.items
+    result = run_forecast(spec, chosen.evidence, SETTINGS).forecast
+    assert result is not None
+    ledger.record_forecast(result, as_of=dt.date(2020, 7, 1), as_recorded=False, fit_method="mcmc")
+    ledger.append(
+        [Item("stayed", "resolution", dt.date(2022, 1, 5), "UN", "B2",
+              {"question": "leaves_24m", "outcome": False})]
+    )  # fmt: skip
+    scored = score(spec, ledger, SETTINGS)
+    (pair,) = scored.pairs
+    assert pair.forecasts["prior only"] > pair.forecasts["model"]  # survival lowers the model
+    ledger.close()

@@ -62,18 +62,13 @@ def resolutions(
             out[f["question"]] = Resolution(
                 f["question"], bool(f["outcome"]), item.date, item.source, item.id
             )
-    departures = {
-        (f["hazard"], f["actor"]): item
-        for item in items
-        for f in [item.fields]
-        if item.kind == "event" or (item.kind == "faction_event" and f["event"] == "public_split")
-    }
+    left = departures(items)
     for qid, question in spec.questions.items():
         if qid in out or question.kind != "leaves":
             continue
         actor = question.fields["actor"]
         hazard = question.fields["hazard"]
-        item = departures.get((hazard, actor))
+        item = left.get((hazard, actor))
         if item is not None and item.date <= question.horizon:
             out[qid] = Resolution(qid, True, item.date, item.source, item.id)
             continue
@@ -85,24 +80,34 @@ def resolutions(
     return out
 
 
-def time_passing(spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None) -> list[Item]:
+def departures(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
+    """Return the departures on record, by (hazard, actor): ``event`` and ``public_split`` items."""
+    return {
+        (i.fields["hazard"], i.fields["actor"]): i
+        for i in items
+        if i.kind == "event" or (i.kind == "faction_event" and i.fields["event"] == "public_split")
+    }
+
+
+def time_passing(
+    spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None, *, every_hazard: bool = False
+) -> list[Item]:
     """Return the survival that no record of a public hazard's event implies, as items.
 
     For each actor at risk of a public hazard with no departure on record, a
     ``no_event`` through the as-of date (today without one) less the lag,
     within the forecast window. Explicit ``no_event`` items still count for
-    hazards that are not public.
+    hazards that are not public. With ``every_hazard``, every hazard counts
+    as public with no lag (the time-only baseline).
     """
     when = as_of or dt.date.today()
     end = add_months(spec.analysis_date.replace(day=1), spec.forward_months)
-    left = {
-        (i.fields["hazard"], i.fields["actor"])
-        for i in items
-        if i.kind == "event" or (i.kind == "faction_event" and i.fields["event"] == "public_split")
-    }
+    left = departures(items)
     out = []
     for node, actor in spec.slots:
         lag = spec.propensities[node].public_after_months
+        if every_hazard and spec.propensities[node].kind == "hazard":
+            lag = 0
         if lag is None or (node, actor) in left:
             continue
         through = min(add_months(when, -lag), end)

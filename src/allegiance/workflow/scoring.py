@@ -21,12 +21,12 @@ import numpy as np
 
 from allegiance.errors import ScoreError
 from allegiance.evidence import EvidenceSet, Item, in_force
-from allegiance.evidence.outcomes import Resolution, add_months, resolutions
+from allegiance.evidence.outcomes import Resolution, departures, resolutions, time_passing
 from allegiance.forecast.scores import CalibrationBin, calibration, pooled, scores
 from allegiance.ledger import Ledger
 from allegiance.ledger.history import ANALYST
 from allegiance.posterior import FitSettings
-from allegiance.spec import ModelSpec, months_between
+from allegiance.spec import ModelSpec
 
 MODEL = "model"
 POOLED = "pooled"
@@ -164,8 +164,10 @@ def add_baselines(
     from allegiance.update import Updater
     from allegiance.workflow.forecasting import run_forecast
 
-    nothing = EvidenceSet.of([])
-    prior = run_forecast(spec, nothing, settings)
+    # A fit of exactly no evidence (never another fit reweighted), as of the analysis
+    # date: nothing is resolved or has passed yet.
+    nothing = EvidenceSet.of([], as_of=spec.analysis_date)
+    prior = run_forecast(spec, nothing, settings, exact=True)
     assert prior.forecast is not None and prior.fit_path is not None
     updater = Updater(load_posterior(prior.fit_path, spec, nothing), settings)
     at: dict[dt.date, dict[str, float]] = {}
@@ -184,29 +186,5 @@ def add_baselines(
 def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> EvidenceSet:
     """Return the passing of time by ``when``: who had left (on record) and who had not."""
     record = in_force(items, when)
-    out: list[Item] = []
-    last = min(months_between(spec.analysis_date, when), spec.forward_months)
-    for node, actor in spec.slots:
-        if spec.propensities[node].kind != "hazard":
-            continue
-        left = [
-            i
-            for i in record
-            if (i.kind == "event" or i.fields.get("event") == "public_split")
-            and (i.fields.get("hazard"), i.fields.get("actor")) == (node, actor)
-        ]
-        if left:
-            out.append(left[0])
-        elif last > 0 and when > spec.analysis_date:
-            through = min(when, add_months(spec.analysis_date, spec.forward_months))
-            out.append(
-                Item(
-                    f"time_only_{node}_{actor}",
-                    "no_event",
-                    through,
-                    "time-only baseline",
-                    "A1",
-                    {"hazard": node, "actor": actor, "through": through.isoformat()},
-                )
-            )
-    return EvidenceSet.of(out, as_of=when)
+    left = list(departures(record).values())
+    return EvidenceSet.of([*left, *time_passing(spec, record, when, every_hazard=True)], as_of=when)
