@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from allegiance.evidence import EvidenceSet, load_evidence
+from allegiance.evidence import EvidenceSet, in_force, read_items
 from allegiance.posterior import FitSettings, Posterior, fit
 from allegiance.spec import ModelSpec, load_spec
 
@@ -31,7 +31,10 @@ def reference_spec() -> ModelSpec:
 
 @pytest.fixture(scope="session")
 def reference_evidence(reference_spec: ModelSpec) -> EvidenceSet:
-    return load_evidence(REFERENCE.with_name("afghanistan_2020.evidence.yaml"), reference_spec)
+    """The synthetic test evidence as of the model's analysis date (no time has passed yet)."""
+    path = FIXTURES / "evidence" / "afghanistan_2020_synthetic.yaml"
+    items = in_force(read_items(path, reference_spec), reference_spec.analysis_date)
+    return EvidenceSet.of(items, path, as_of=reference_spec.analysis_date)
 
 
 _FITS: dict[tuple[str, str, FitSettings], Posterior] = {}

@@ -12,8 +12,8 @@ from allegiance.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "models" / "afghanistan_2020.yaml"
-REFERENCE_EVIDENCE = ROOT / "models" / "afghanistan_2020.evidence.yaml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE_EVIDENCE = FIXTURES / "evidence" / "afghanistan_2020_synthetic.yaml"
 MODELS = FIXTURES / "models"
 EVIDENCE = FIXTURES / "evidence"
 MINIMAL = MODELS / "minimal.yaml"

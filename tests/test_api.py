@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REFERENCE
+from conftest import FIXTURES, REFERENCE
 
 CODE = """
 import sys, allegiance
@@ -18,7 +18,8 @@ print(len(ev.items), heavy)
 
 
 def test_loading_imports_no_sampler():
-    evidence = REFERENCE.with_name("afghanistan_2020.evidence.yaml")
+    evidence = FIXTURES / "evidence" / "afghanistan_2020_synthetic.yaml"
     code = CODE.format(model=str(REFERENCE), evidence=str(evidence))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["35", "[]"]
+    # 35 items on file, and survival of the 3 factions at risk of the public hazard
+    assert out.stdout.split() == ["38", "[]"]

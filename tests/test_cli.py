@@ -131,6 +131,8 @@ def test_ledger_workflow(minimal, tmp_path):
     assert early["questions"] == json.loads(first.stdout)["questions"]
     assert early["provenance"]["as_of"] == "2020-01-15" and not early["provenance"]["as_recorded"]
     assert json.loads(first.stdout)["provenance"]["as_of"] is None
+    assert "calendar months" in early["provenance"]["month_convention"]
+    assert early["questions"][0]["covers"] == "2020-01 to 2020-12 (12 months)"
     rows = runner.invoke(app, ["history", str(minimal), "splinter_leaves_12m"])
     assert rows.exit_code == 0 and "History" in rows.stdout
     record = json.loads(
@@ -281,6 +283,23 @@ def test_backtest_command_writes_its_files(model, tmp_path):
     assert bad.exit_code == EXIT_BAD_INPUT
 
 
+def test_backtest_replays_files_without_touching_the_ledger(model, tmp_path):
+    record = tmp_path / "record.yaml"
+    record.write_text(
+        "schema_version: 1\nmodel: beta_binomial\nitems:\n"
+        "  - {id: stayed, kind: resolution, date: 2022-01-03, question: leaves_24m,\n"
+        "     outcome: no, source: UN, grade: B2, recorded_at: 2022-01-03T12:00:00Z}\n"
+    )
+    args = ["backtest", str(model), "--from", "2020-02-01", "--to", "2020-04-01"]
+    done = runner.invoke(app, [*args, "--evidence", str(record), "--out", str(tmp_path / "bt")])
+    assert done.exit_code == 0, done.output
+    assert "3 scored" in " ".join(done.stdout.split())
+    listed = runner.invoke(app, ["resolutions", str(model)])
+    assert "unresolved" in listed.stdout and "2022-01-03" not in listed.stdout  # ledger untouched
+    twice = runner.invoke(app, [*args, "--evidence", str(record), "--evidence", str(record)])
+    assert twice.exit_code == EXIT_BAD_INPUT and "stayed" in twice.output
+
+
 @pytest.mark.parametrize("value", ["value=[unclosed", "value=!!python/object:os.system x"])
 def test_an_unreadable_field_value_is_refused(minimal, value):
     args = ["--id", "c1", "--kind", "condition", "--date", "2020-02-01", "-f", "condition=deal"]
@@ -288,3 +307,13 @@ def test_an_unreadable_field_value_is_refused(minimal, value):
     assert result.exit_code == EXIT_BAD_INPUT and "cannot be read" in result.output
     listed = runner.invoke(app, ["evidence", "list", str(minimal)])
     assert "c1" not in listed.stdout  # nothing was recorded
+
+
+def test_check_prints_the_months_each_question_covers(minimal):
+    text = minimal.read_text()
+    minimal.write_text(text.replace("horizon: 2021-01-01", "horizon: 2020-12-31", 1))
+    result = runner.invoke(app, ["check", str(minimal)])
+    assert result.exit_code == 0, result.output
+    assert "calendar months from the analysis date's month" in result.stdout
+    assert "2020-01 to 2020-11 (11 months)" in result.stdout
+    assert "does not cover December 2020: date it 2021-01-01" in " ".join(result.stderr.split())

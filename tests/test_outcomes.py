@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from allegiance.errors import EvidenceError
 from allegiance.evidence import Item, in_force, read_items
 from allegiance.evidence.outcomes import resolutions
-from allegiance.forecast import summarise
+from allegiance.forecast import PAST_HORIZON, Forecast, QuestionForecast, summarise
 from allegiance.posterior import Diagnostics
 from allegiance.spec import ModelSpec, load_spec
 from helpers_spec import MINIMAL
@@ -99,3 +100,49 @@ def test_a_resolved_question_shows_its_outcome_not_a_probability(
     assert shown[QUESTION].resolved_by == "r" and shown[QUESTION].word == "resolved yes"
     others = [q for q in result.questions if q.id != QUESTION]
     assert all(q.resolved == "" and q.probability == pytest.approx(0.3) for q in others)
+
+
+def test_a_question_past_its_horizon_and_unresolved_gets_no_forecast(
+    tmp_path: Path, spec: ModelSpec
+) -> None:
+    past = next(q for q in spec.questions.values() if q.horizon < dt.date(2020, 9, 1))
+    per_draw = {q: np.full(10, 0.3) for q in spec.questions}
+    diagnostics = Diagnostics(1.0, 1000.0, 1000.0, 0)
+
+    def shown(as_of: dt.date | None, *items: Item) -> dict[str, QuestionForecast]:
+        result = summarise(
+            spec, per_draw, diagnostics, {}, method="mcmc", reason="test",
+            resolved=resolutions(spec, list(items), as_of), as_of=as_of,
+        )  # fmt: skip
+        return {q.id: q for q in result.questions}
+
+    after = shown(dt.date(2020, 9, 1))
+    assert after[past.id].probability is None and after[past.id].lower is None
+    assert after[past.id].word == PAST_HORIZON and after[past.id].resolved == ""
+    assert after[QUESTION].probability == pytest.approx(0.3)  # its horizon is still ahead
+    assert shown(None)[past.id].probability == pytest.approx(0.3)  # no as-of date: forecast
+    assert shown(past.horizon)[past.id].probability == pytest.approx(0.3)  # on the day: forecast
+    (called,) = read_items(_write(tmp_path, _resolution("r", "2020-07-01", "no", past.id)), spec)
+    assert shown(dt.date(2020, 9, 1), called)[past.id].resolved == "no"
+    assert (
+        json.loads(Forecast("m", list(after.values()), diagnostics, {}).to_json())["questions"][
+            [q.id for q in spec.questions.values()].index(past.id)
+        ]["probability"]
+        is None
+    )
+
+
+def test_the_reference_record_resolves_its_questions_with_sources() -> None:
+    from allegiance.workflow import record_of
+    from helpers_spec import REFERENCE
+
+    spec = load_spec(REFERENCE)
+    files = [
+        REFERENCE.with_name(f"afghanistan_2020.{name}.yaml") for name in ("evidence", "record")
+    ]
+    items = record_of(spec, files)
+    assert all(i.source and i.recorded_at is not None for i in items)
+    assert all(i.date <= i.recorded_at.date() for i in items if i.recorded_at is not None)
+    outcomes = resolutions(spec, in_force(items), dt.date(2022, 6, 1))
+    assert len(outcomes) == 8 and all(o.source for o in outcomes.values())
+    assert {"isk_absorbs_1000_12m", "fighting_escalates_12m"}.isdisjoint(outcomes)

@@ -314,3 +314,15 @@ def test_reference_priors_honour_their_statements(reference: ModelSpec) -> None:
             lo, hi = statement["range"]
             assert dist.mean() == pytest.approx(statement["probability"], abs=1e-6), where
             assert dist.cdf(hi) - dist.cdf(lo) == pytest.approx(0.90, abs=1e-6), where
+
+
+def test_a_horizon_covers_the_months_before_its_own() -> None:
+    from allegiance.spec import months_covered
+
+    start = dt.date(2016, 1, 1)
+    assert months_covered(start, dt.date(2016, 12, 31)) == "2016-01 to 2016-11 (11 months)"
+    assert months_covered(start, dt.date(2017, 1, 1)) == "2016-01 to 2016-12 (12 months)"
+    assert (
+        months_covered(dt.date(2019, 12, 15), dt.date(2020, 2, 1))
+        == "2019-12 to 2020-01 (2 months)"
+    )

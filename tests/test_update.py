@@ -344,3 +344,31 @@ def test_weights_too_uneven_to_smooth_are_refused(scale: float) -> None:
     assert not rw.accepted and not rw.pareto_k <= K_MAX
     mild = reweighting(rng.normal(size=4000) * 0.1, lambda: shown, (4, 1000), 4000.0)
     assert mild.accepted and mild.pareto_k < K_MAX and np.all(np.isfinite(mild.log_weights))
+
+
+def test_an_item_that_cannot_reach_a_question_moves_it_by_exactly_zero(fitted):
+    """In the minimal model the spoils level and the defector counts share nothing with the
+    splinter's departure: explain shows exactly 0 for them, and a fit without them agrees
+    with the full fit within Monte Carlo error (the independent check of the claim)."""
+    import arviz as az
+
+    from allegiance.evidence import EvidenceSet, in_force, read_items
+    from allegiance.spec import load_spec
+    from allegiance.update.attribution import CUT_OFF
+    from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
+
+    spec = load_spec(MINIMAL)
+    evidence = EvidenceSet.of(in_force(read_items(MINIMAL_EVIDENCE, spec)))
+    settings = FitSettings(draws=500, tune=500, seed=3)
+    full = fitted(spec, evidence, settings)
+    rows = {r.item_id: r for r in Updater(full, settings).explain(evidence, "splinter_leaves_12m")}
+    cut = {"spoils_reported", "defectors_2019_10", "defectors_2020_02"}
+    assert {k for k, r in rows.items() if r.method == CUT_OFF} == cut
+    assert all(rows[k].delta == 0.0 for k in cut)
+    assert rows["deal_signed"].delta > 0  # the deal raises the hazard: it does reach
+
+    without = EvidenceSet.of([i for i in evidence.items if i.id not in cut])
+    refit = fitted(spec, without, FitSettings(draws=500, tune=500, seed=4))
+    a, b = question_draws(full)["splinter_leaves_12m"], question_draws(refit)["splinter_leaves_12m"]
+    se = [np.std(x) / np.sqrt(float(az.ess(x, method="mean"))) for x in (a, b)]
+    assert abs(a.mean() - b.mean()) < Z * np.hypot(*se)

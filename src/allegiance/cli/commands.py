@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +25,7 @@ from allegiance.cli.app import (
     refuse,
     user_errors,
 )
-from allegiance.spec import ModelSpec, load_spec
+from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
 
 
 def _check_question(spec: ModelSpec, question: str) -> None:
@@ -154,6 +155,11 @@ def priors(model: ModelArg) -> None:
     Console().print(table)
 
 
+def next_month(day: dt.date) -> dt.date:
+    """Return the first day of the month after ``day``'s."""
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 @app.command()
 def check(
     model: ModelArg,
@@ -169,6 +175,17 @@ def check(
     typer.echo(
         f"{model}: valid ({len(spec.conditions)} conditions, {len(spec.effects)} effects, "
         f"{len(spec.questions)} questions); evidence: {len(items)} items"
+    )
+    typer.echo(f"months: {MONTH_CONVENTION}.")
+    for q in spec.questions.values():
+        typer.echo(f"  {q.id}: {q.covers}")
+    late = [q for q in spec.questions.values() if q.horizon.day != 1]
+    note(
+        [
+            f"questions.{q.id}.horizon {q.horizon} does not cover {q.horizon:%B %Y}: "
+            f"date it {next_month(q.horizon)} to include that month."
+            for q in late
+        ]
     )
 
 

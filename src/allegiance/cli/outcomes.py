@@ -154,22 +154,36 @@ def backtest(
         "backtest"
     ),
     ledger: LedgerOpt = None,
+    evidence: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Replay the items of these files (repeat the option) instead of the ledger, "
+            "e.g. the shipped evidence and a record of what happened."
+        ),
+    ] = None,
 ) -> None:
     """Replay as-of, as-recorded forecasts and score them against the outcomes, with baselines."""
     from rich.progress import Progress
 
     from allegiance.report import write_backtest
+    from allegiance.spec import load_spec
+    from allegiance.workflow import record_of
     from allegiance.workflow.backtest import backtest as run
     from allegiance.workflow.backtest import dates_between
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     assert first is not None and last is not None
     with user_errors():
-        spec, book = open_model(model, ledger)
+        if evidence:
+            spec = load_spec(model)
+            items = record_of(spec, evidence)
+        else:
+            spec, book = open_model(model, ledger)
+            items = book.items()
         dates = dates_between(first, last, every)
         with Progress(transient=True) as bar:
             task = bar.add_task("replaying", total=len(dates))
-            result = run(spec, book.items(), dates, on_step=lambda _: bar.advance(task))
+            result = run(spec, items, dates, on_step=lambda _: bar.advance(task))
     table = Table(
         title=f"Backtest: {spec.id}, {len(dates)} dates from {first} to {last}, "
         f"{len(result.scores.pairs)} scored forecasts, "

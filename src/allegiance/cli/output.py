@@ -22,6 +22,10 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+def _number(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
 def forecast_csv(result: Forecast) -> str:
     """Return a forecast as CSV, one row per question."""
     out = io.StringIO()
@@ -33,9 +37,9 @@ def forecast_csv(result: Forecast) -> str:
             [
                 q.id,
                 q.horizon,
-                f"{q.probability:.4f}",
-                f"{q.lower:.4f}",
-                f"{q.upper:.4f}",
+                _number(q.probability),
+                _number(q.lower),
+                _number(q.upper),
                 q.word,
                 result.trustworthy,
                 f"{d.max_rhat:.4f}",
@@ -66,10 +70,17 @@ def forecast_table(result: Forecast) -> None:
     for q in result.questions:
         if q.resolved:  # the outcome, not a probability
             add_row(table, q.id, q.horizon, q.resolved, f"on {q.resolved_on}", q.word)
-            continue
-        add_row(
-            table, q.id, q.horizon, f"{q.probability:.0%}", f"{q.lower:.0%} – {q.upper:.0%}", q.word
-        )
+        elif q.probability is None or q.lower is None or q.upper is None:
+            add_row(table, q.id, q.horizon, "–", "–", q.word)
+        else:
+            add_row(
+                table,
+                q.id,
+                q.horizon,
+                f"{q.probability:.0%}",
+                f"{q.lower:.0%} – {q.upper:.0%}",
+                q.word,
+            )
     out.print(table)
     out.print(f"method: {result.method} ({escape(result.method_reason)})", highlight=False)
     d = result.diagnostics

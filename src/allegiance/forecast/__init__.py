@@ -6,7 +6,7 @@ probabilities, intervals and words, :mod:`~allegiance.forecast.result` holds the
 """
 
 from allegiance.forecast.questions import COMPUTE, compute, reads
-from allegiance.forecast.result import Forecast, QuestionForecast
+from allegiance.forecast.result import PAST_HORIZON, Forecast, QuestionForecast
 from allegiance.forecast.summary import (
     CHUNK,
     EXACT,
@@ -24,6 +24,7 @@ __all__ = [
     "COMPUTE",
     "EXACT",
     "INTERVAL",
+    "PAST_HORIZON",
     "Forecast",
     "QuestionForecast",
     "compute",

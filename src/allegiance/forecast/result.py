@@ -8,6 +8,8 @@ from typing import Any
 
 from allegiance.posterior import Diagnostics
 
+PAST_HORIZON = "past its horizon, unresolved: no forecast"
+
 
 @dataclass(frozen=True)
 class QuestionForecast:
@@ -15,19 +17,24 @@ class QuestionForecast:
 
     A resolved question (``resolved`` is ``yes`` or ``no``) has probability 1
     or 0, its interval collapsed onto it, and names the day and the item that
-    resolved it.
+    resolved it. A question whose horizon is before the forecast's as-of date
+    and which nothing on record resolves has no forecast: its probability and
+    interval are None and its word says why (:data:`PAST_HORIZON`).
+    ``covers`` names the months the question's horizon covers
+    (:data:`allegiance.spec.MONTH_CONVENTION`).
     """
 
     id: str
     text: str
     horizon: str
-    probability: float
-    lower: float
-    upper: float
+    probability: float | None
+    lower: float | None
+    upper: float | None
     word: str
     resolved: str = ""
     resolved_on: str = ""
     resolved_by: str = ""
+    covers: str = ""
 
 
 @dataclass

@@ -9,6 +9,7 @@ mean, a 90 % credible interval and the ICD 203 word.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -18,11 +19,11 @@ import numpy as np
 from allegiance.evidence import EvidenceSet, ModelData, model_data
 from allegiance.evidence.outcomes import Resolution, resolutions
 from allegiance.forecast.questions import compute
-from allegiance.forecast.result import Forecast, QuestionForecast
+from allegiance.forecast.result import PAST_HORIZON, Forecast, QuestionForecast
 from allegiance.model import quantities, structure
 from allegiance.posterior import Diagnostics, Posterior, diagnose
 from allegiance.provenance import versions
-from allegiance.spec import ModelSpec, Question
+from allegiance.spec import MONTH_CONVENTION, ModelSpec, Question
 from allegiance.words import estimative_word
 
 CHUNK = 500  # draws per evaluation block: keeps (draw, slot, configuration) arrays small
@@ -98,6 +99,7 @@ def summarise(
     method: str,
     reason: str,
     resolved: Mapping[str, Resolution] | None = None,
+    as_of: dt.date | None = None,
 ) -> Forecast:
     """Turn per-draw probabilities (optionally importance-weighted) into a forecast.
 
@@ -122,12 +124,30 @@ def summarise(
         Why this method, in words (shown beside the forecast).
     resolved : mapping, optional
         Questions the evidence resolves: they show their outcome, not a probability.
+    as_of : date, optional
+        The forecast's day: a question whose horizon is before it and which
+        is not resolved gets no probability (:data:`PAST_HORIZON`). Without
+        one, every unresolved question is forecast on the whole record.
     """
     tail = (1.0 - INTERVAL) / 2
     results = []
     for qid, question in spec.questions.items():
         if resolved and qid in resolved:
             results.append(_resolved(question, resolved[qid]))
+            continue
+        if as_of is not None and question.horizon < as_of:
+            results.append(
+                QuestionForecast(
+                    qid,
+                    question.text,
+                    question.horizon.isoformat(),
+                    None,
+                    None,
+                    None,
+                    PAST_HORIZON,
+                    covers=question.covers,
+                )
+            )
             continue
         x = np.ravel(per_draw[qid])
         w = np.full(x.size, 1.0 / x.size) if weights is None else weights
@@ -142,6 +162,7 @@ def summarise(
                 float(lo),
                 float(hi),
                 estimative_word(mean),
+                covers=question.covers,
             )
         )
     conditions = {
@@ -165,6 +186,7 @@ def _resolved(question: Question, outcome: Resolution) -> QuestionForecast:
         outcome.word,
         outcome.date.isoformat(),
         outcome.item_id,
+        question.covers,
     )
 
 
@@ -181,6 +203,7 @@ def provenance_of(posterior: Posterior, evidence: EvidenceSet) -> dict[str, Any]
         **({"fitted_proposal": attrs["proposal"]} if "proposal" in attrs else {}),
         "fit_settings": json.loads(attrs.get("fit_settings", "{}")),
         "fitted_at": attrs.get("created_at", ""),
+        "month_convention": MONTH_CONVENTION,
         "versions": versions(),
     }
 
@@ -224,4 +247,5 @@ def forecast(
         method="mcmc",
         reason=reason,
         resolved=resolutions(posterior.spec, evidence.items, evidence.as_of),
+        as_of=evidence.as_of,
     )

@@ -89,6 +89,7 @@ class ForecastHistory(LedgerConnection):
                 "word": q.word,
             }
             for q in forecast.questions
+            if q.probability is not None and q.lower is not None and q.upper is not None
         ]
         if not rows:
             return

@@ -15,6 +15,7 @@ from allegiance.spec.load import (
     load_spec,
 )
 from allegiance.spec.types import (
+    MONTH_CONVENTION,
     Actor,
     Condition,
     Effect,
@@ -25,6 +26,7 @@ from allegiance.spec.types import (
     Series,
     Target,
     months_between,
+    months_covered,
 )
 
 __all__ = [
@@ -43,5 +45,7 @@ __all__ = [
     "Series",
     "Target",
     "load_spec",
+    "MONTH_CONVENTION",
     "months_between",
+    "months_covered",
 ]

@@ -8,7 +8,14 @@ from typing import Any
 
 from allegiance.reading import KeyReader
 from allegiance.spec import fields as qk
-from allegiance.spec.types import Actor, Propensity, Question, Series, months_between
+from allegiance.spec.types import (
+    Actor,
+    Propensity,
+    Question,
+    Series,
+    months_between,
+    months_covered,
+)
 
 
 def read_questions(
@@ -62,6 +69,7 @@ def read_questions(
             horizon,
             months,
             fields,
+            months_covered(analysis_date, horizon),
         )
     return out
 

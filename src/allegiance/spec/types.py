@@ -113,6 +113,7 @@ class Question:
     horizon: dt.date
     horizon_months: int
     fields: Mapping[str, Any]
+    covers: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,23 @@ class ModelSpec:
         return self.history_months + self.forward_months
 
 
+MONTH_CONVENTION = (
+    "time is counted in calendar months from the analysis date's month: a horizon, "
+    "or a no_event's through date, covers the whole months before its own month "
+    "(a horizon of 31 December counts to the end of November; date it 1 January "
+    "to cover December)"
+)
+
+
 def months_between(start: dt.date, end: dt.date) -> int:
-    """Whole calendar months from ``start``'s month to ``end``'s month."""
+    """Whole calendar months from ``start``'s month to ``end``'s (:data:`MONTH_CONVENTION`)."""
     return (end.year - start.year) * 12 + (end.month - start.month)
+
+
+def months_covered(start: dt.date, end: dt.date) -> str:
+    """Return the months a horizon ``end`` covers from ``start``.
+
+    For example ``2020-01 to 2020-11 (11 months)`` from 1 January to 31 December 2020.
+    """
+    year, month = divmod(end.year * 12 + end.month - 2, 12)
+    return f"{start:%Y-%m} to {year:04d}-{month + 1:02d} ({months_between(start, end)} months)"

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from allegiance.evidence import EvidenceSet
-from allegiance.forecast import Forecast
+import numpy as np
+
+from allegiance.errors import AllegianceError
+from allegiance.evidence import EvidenceSet, Item, model_data
+from allegiance.forecast import Forecast, reads
+from allegiance.model import structure
+from allegiance.model.patch import changed_rows
+from allegiance.spec import ModelSpec
 
 if TYPE_CHECKING:
     from allegiance.update.updater import Updater
@@ -43,6 +50,11 @@ def _logit(p: float) -> float:
 def _probability(result: Forecast, question: str) -> float:
     for q in result.questions:
         if q.id == question:
+            if q.probability is None:
+                raise AllegianceError(
+                    f"{question}: {q.word} as of {result.provenance.get('as_of')}; "
+                    "explain a forecast as of a day before its horizon (--as-of)."
+                )
             return q.probability
     raise KeyError(question)
 
@@ -55,12 +67,22 @@ def explain(
     Each item is left out in turn and the forecast recomputed by
     reweighting ``updater``'s base; where the weights fail, by a refit if
     ``allow_refit`` (which does not become the base), otherwise the row says
-    the reweighting failed.
+    the reweighting failed. An item that cannot reach the question
+    (:func:`unreachable`) moved it by exactly 0, and is not recomputed:
+    reweighting would show Monte Carlo noise as an effect.
     """
     p_full = _probability(updater.forecast(evidence), question)
+    cut_off = unreachable(updater.spec, question, evidence.items)
     rows = []
     for item in evidence.items:
-        without = EvidenceSet.of([i for i in evidence.items if i.id != item.id])
+        if item.id in cut_off:
+            rows.append(Attribution(item.id, item.kind, item.note, p_full, p_full, CUT_OFF))
+            continue
+        without = EvidenceSet.of(
+            [i for i in evidence.items if i.id != item.id],
+            as_of=evidence.as_of,
+            as_recorded=evidence.as_recorded,
+        )
         result = updater._forecast(without, allow_refit=allow_refit, adopt=False)
         method = result.method if result.trustworthy else f"unreliable ({result.method_reason})"
         rows.append(
@@ -69,3 +91,54 @@ def explain(
             )
         )
     return sorted(rows, key=lambda a: abs(a.delta_log_odds), reverse=True)
+
+
+CUT_OFF = "exact: cannot reach the question"
+
+
+def unreachable(spec: ModelSpec, question: str, items: Sequence[Item]) -> set[str]:
+    """Return the ids of the items that cannot move a question's forecast at all.
+
+    The model's posterior factorises over the connected parts of a graph whose
+    nodes are its rows (slots and count channels), conditions and series: an
+    effect joins its condition to every row it reaches, and a series joins its
+    channels (they share an overdispersion). An item's evidence touches the
+    rows, conditions and levels whose data it changes; a question reads its
+    rows (:func:`allegiance.forecast.reads`). An item none of whose nodes is
+    connected to the question's leaves its forecast exactly as it was. A
+    resolution of the question itself always reaches it.
+    """
+    st = structure(spec)
+    rows = [*spec.slots, *spec.channels]
+    parent: dict[tuple[str, object], tuple[str, object]] = {}
+
+    def find(x: tuple[str, object]) -> tuple[str, object]:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for e in spec.effects:
+        for r, (node, member) in enumerate(rows):
+            if any(node == t.node and (t.member is None or t.member == member) for t in e.targets):
+                parent[find(("row", r))] = find(("condition", e.condition))
+    for j, (series, _) in enumerate(spec.channels):
+        parent[find(("row", st.n_slots + j))] = find(("series", series))
+    slots, channels = reads(spec, spec.questions[question])
+    wanted = {find(("row", r)) for r in [*slots, *(st.n_slots + j for j in channels)]}
+    empty = model_data(spec, EvidenceSet.of([])).arrays()
+    conditions = [*spec.binary_conditions]
+    out = set()
+    for item in items:
+        if item.kind == "resolution" and item.fields["question"] == question:
+            continue
+        d = model_data(spec, EvidenceSet.of([item])).arrays()
+        touched = [("row", int(r)) for r in np.flatnonzero(changed_rows(empty, d, st))]
+        moved = np.any(d["condition_loglik"] != empty["condition_loglik"], axis=1)
+        touched += [("condition", conditions[int(b)]) for b in np.flatnonzero(moved)]
+        levels = (d["level_value"] != empty["level_value"]) | (
+            d["level_mask"] != empty["level_mask"]
+        )
+        touched += [("condition", spec.level_conditions[int(k)]) for k in np.flatnonzero(levels)]
+        if not {find(x) for x in touched} & wanted:
+            out.add(item.id)
+    return out

@@ -352,6 +352,7 @@ class Updater:
             method="reweighted",
             reason=_joined(context, reason),
             resolved=resolutions(self.spec, evidence.items, evidence.as_of),
+            as_of=evidence.as_of,
         )
         result.provenance.update(pareto_k=rw.pareto_k, importance_ess=rw.ess)
         return result

@@ -8,6 +8,7 @@ from allegiance.workflow.forecasting import (
     evidence_in_force,
     fit_and_store,
     open_ledger,
+    record_of,
     run_forecast,
 )
 from allegiance.workflow.store import FitStore
@@ -18,5 +19,6 @@ __all__ = [
     "evidence_in_force",
     "fit_and_store",
     "open_ledger",
+    "record_of",
     "run_forecast",
 ]

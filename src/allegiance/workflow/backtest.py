@@ -82,7 +82,7 @@ def backtest(
         Pair(q.id, step.date, outcomes[q.id].outcome, {MODEL: q.probability})
         for step in steps
         for q in step.forecast.questions
-        if q.id in outcomes and step.date < outcomes[q.id].date
+        if q.id in outcomes and step.date < outcomes[q.id].date and q.probability is not None
     ]
     if not pairs:
         raise ScoreError(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allegiance.errors import ProvenanceError
-from allegiance.evidence import EvidenceSet, in_force, read_items, shipped_evidence
+from allegiance.evidence import EvidenceSet, Item, in_force, read_items, shipped_evidence
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
 from allegiance.ledger import Ledger, default_url
@@ -211,3 +211,34 @@ def run_forecast(
     )
     out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
     return out
+
+
+def record_of(spec: ModelSpec, files: list[Path]) -> list[Item]:
+    """Return the items of several evidence files, checked together as one ledger would.
+
+    Each file is read and validated on its own, then all are appended, in
+    order, to a scratch ledger: ids repeated across files, retractions of
+    unknown items and resolutions that disagree are refused as
+    :meth:`Ledger.append` refuses them. No ledger of the model is touched.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    files : list of Path
+        YAML or CSV evidence files, e.g. the shipped evidence and a later record.
+
+    Returns
+    -------
+    list of Item
+        Every item of every file, as recorded (retractions included).
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Ledger(f"sqlite:///{Path(folder) / 'record.sqlite'}", spec)
+        try:
+            for path in files:
+                scratch.append(read_items(path, spec))
+            return scratch.items()
+        finally:
+            scratch.close()

@@ -114,7 +114,8 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
     for qid, outcome in resolved.items():
         for row in ledger.history(qid):  # oldest first: the latest of a day counts
             when = row["as_of"] or row["created_at"].date()
-            if when >= outcome.date or str(row["word"]).startswith("resolved"):
+            late = when >= outcome.date or when > spec.questions[qid].horizon
+            if late or str(row["word"]).startswith("resolved"):
                 continue
             who = ANALYST if row["fit_method"] == ANALYST else MODEL
             pair = by_pair.setdefault((qid, when), Pair(qid, when, outcome.outcome, {}))
