@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -184,7 +185,28 @@ def test_repeating_an_observation_is_not_a_contradiction(spec: ModelSpec) -> Non
         item("b", "condition", condition="deal", value=True),
     ]
     data = model_data(spec, EvidenceSet.of(again))
-    assert data.condition_loglik[0].tolist() == [HARD, 0.0]
+    off, on = data.condition_loglik[0]  # counted once, as one B2 observation
+    assert on - off == pytest.approx(np.log((1 + 0.64) / (1 - 0.64)), rel=1e-12)
+
+
+def test_every_observation_is_weighed_by_its_grade(spec: ModelSpec) -> None:
+    """A hard observation from a source right with probability r = grade weight says its
+    state with likelihood (1 + r) / 2 and the other with (1 - r) / 2; counts and levels
+    enter as power likelihoods with the grade's weight; only an A1 observation is certain."""
+    certain = dataclasses.replace(item("a", "condition", condition="deal", value=False), grade="A1")
+    assert model_data(spec, EvidenceSet.of([certain])).condition_loglik[0].tolist() == [0.0, HARD]
+    c3 = dataclasses.replace(certain, grade="C3")
+    off, on = model_data(spec, EvidenceSet.of([c3])).condition_loglik[0]
+    assert np.exp(off - on) == pytest.approx((1 + 0.36) / (1 - 0.36), rel=1e-12)
+    count = item("n", "count", series="defectors", category="rank_and_file", month="2019-10",
+                 count=12)  # fmt: skip
+    level = item("s", "condition", condition="spoils", value=0.7)
+    data = model_data(spec, EvidenceSet.of([dataclasses.replace(count, grade="C3"), level]))
+    assert (
+        data.count_mask.max() == pytest.approx(0.36)
+        and data.count_mask.sum() == data.count_mask.max()
+    )
+    assert data.level_mask.tolist() == [pytest.approx(0.64)]
 
 
 # --- the hash ---------------------------------------------------------------------------
@@ -235,10 +257,10 @@ def test_model_data_puts_counts_in_their_channel_and_month(
     # The window starts history_months (6) before the analysis date (2020-01):
     # 2019-10 is column 3, 2020-02 is column 7.
     assert data.counts[channel, 3] == 12
-    assert data.count_mask[channel, 3] == 1.0
+    assert data.count_mask[channel, 3] == pytest.approx(0.36)  # a C3 count: weight 0.36
     assert data.counts[channel, 7] == 0
-    assert data.count_mask[channel, 7] == 1.0  # an observed zero is not a missing month
-    assert data.count_mask.sum() == 2.0
+    assert data.count_mask[channel, 7] == pytest.approx(0.36)  # an observed zero is observed
+    assert np.count_nonzero(data.count_mask) == 2
     assert data.counts.sum() == 12
 
 
@@ -247,19 +269,18 @@ def test_model_data_puts_hard_evidence_on_the_excluded_state(
 ) -> None:
     data = model_data(spec, evidence)
     deal, funding = spec.binary_conditions.index("deal"), spec.binary_conditions.index("funding")
-    assert data.condition_loglik[deal].tolist() == [HARD, 0.0]  # true observed: false excluded
-    assert HARD == -50.0
+    off, on = data.condition_loglik[deal]  # true observed (B2): false made less likely
+    assert off < on and HARD == -50.0
     assert data.condition_loglik[funding].tolist() == [0.0, 0.0]  # unobserved
-    false = model_data(
-        spec, EvidenceSet.of([item("x", "condition", condition="deal", value=False)])
-    )
-    assert false.condition_loglik[deal].tolist() == [0.0, HARD]
+    sure = dataclasses.replace(item("x", "condition", condition="deal", value=False), grade="A1")
+    false = model_data(spec, EvidenceSet.of([sure]))
+    assert false.condition_loglik[deal].tolist() == [0.0, HARD]  # A1: true excluded
 
 
 def test_model_data_sets_observed_levels_only(spec: ModelSpec, evidence: EvidenceSet) -> None:
     data = model_data(spec, evidence)
     assert data.level_value.tolist() == [0.7]
-    assert data.level_mask.tolist() == [1.0]
+    assert data.level_mask.tolist() == [pytest.approx(0.36)]  # C3
     empty = no_evidence(spec)
     assert empty.level_value.tolist() == [0.5]
     assert empty.level_mask.tolist() == [0.0]
@@ -367,3 +388,17 @@ def test_shipped_evidence_is_on_record_as_of_the_analysis_date() -> None:
     assert shipped and all(i.recorded_at is not None and i.source and i.grade for i in shipped)
     seen = in_force(shipped, spec.analysis_date, as_recorded=True)
     assert [i.id for i in seen] == [i.id for i in shipped]
+
+
+def test_a_report_on_a_level_favours_a_high_or_low_share(spec: ModelSpec, tmp_path: Path) -> None:
+    path = tmp_path / "level.yaml"
+    path.write_text(
+        "schema_version: 1\nmodel: minimal\nitems:\n"
+        "  - {id: post, kind: report, date: 2020-01-10, target: spoils, favours: true,\n"
+        "     strength: strongly, source: wire, grade: B2}\n"
+        "  - {id: doubt, kind: report, date: 2020-01-11, target: spoils, favours: false,\n"
+        "     likelihood_ratio: 2, source: wire, grade: A1}\n"
+    )
+    data = model_data(spec, load_evidence(path, spec))
+    assert data.level_log_lr.tolist() == [pytest.approx(0.64 * np.log(10.0) - np.log(2.0))]
+    assert data.level_mask.tolist() == [0.0]  # a report is not an observed value

@@ -261,3 +261,23 @@ def test_pymc_priors_match_the_stated_priors(reference_spec):
         for i in range(values.shape[1]):
             result = stats.ks_2samp(values[:, i], direct[name][:, i])
             assert result.pvalue > 1e-4, (name, i, result)
+
+
+@pytest.mark.slow
+def test_a_report_on_a_level_tilts_it_as_the_closed_form_says(fitted):
+    """A report favouring a low share by R, graded B2, multiplies the Beta(a, b) prior of the
+    level by R**(-0.64 u): its posterior mean is a ratio of two integrals (quadrature)."""
+    from scipy import integrate
+
+    from helpers_spec import MINIMAL
+
+    spec = load_spec(MINIMAL)
+    low = item("low", "report", "2020-01-10", target="spoils", favours=False, likelihood_ratio=20.0)
+    posterior = fitted(spec, EvidenceSet.of([low]), FitSettings(draws=1000, tune=1000))
+    u = posterior.draws()["level"][..., spec.level_conditions.index("spoils")]
+    prior = spec.conditions["spoils"].belief.prior.frozen()
+    c = -0.64 * np.log(20.0)
+    mass = integrate.quad(lambda x: prior.pdf(x) * np.exp(c * x), 0, 1)[0]
+    mean = integrate.quad(lambda x: x * prior.pdf(x) * np.exp(c * x), 0, 1)[0] / mass
+    assert abs(u.mean() - mean) < Z * mc_se(u)
+    assert mean < prior.mean() - 5 * mc_se(u)  # the report did move it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -64,12 +65,13 @@ def brute_log_likelihood(
                         if hits(e, sid, cat):
                             log_mu += e.direction * p[LOG_RATIO][i] * x_of(e.condition, z)
                 mu = math.exp(log_mu)
-                total += stats.nbinom.logpmf(data.counts[j, t], alpha, alpha / (alpha + mu))
+                ll = stats.nbinom.logpmf(data.counts[j, t], alpha, alpha / (alpha + mu))
+                total += data.count_mask[j, t] * ll  # the grade's weight
         per_config.append(total)
     level_term = -0.5 * sum(
         data.level_mask[i] * ((data.level_value[i] - p[LEVEL][i]) / 0.05) ** 2
         for i in range(len(levels))
-    )
+    ) + sum(data.level_log_lr[i] * p[LEVEL][i] for i in range(len(levels)))
     return float(special.logsumexp(per_config) + level_term), per_config
 
 
@@ -78,7 +80,10 @@ def rich_evidence(reference_spec, reference_evidence):
     """Shipped evidence plus one item of every kind, forward counts included."""
     return with_items(
         reference_evidence,
-        item("presence", "condition", "2020-03-01", condition="us_presence", value=True),
+        dataclasses.replace(
+            item("presence", "condition", "2020-03-01", condition="us_presence", value=True),
+            grade="A1",
+        ),
         item("spoils", "condition", "2020-06-01", condition="spoils_haqqani", value=0.3),
         item(
             "clash_2020_03",
@@ -116,6 +121,14 @@ def rich_evidence(reference_spec, reference_evidence):
             target="aligns_with_isk.haqqani",
             favours=True,
             strength="strongly",
+        ),
+        item(
+            "short_changed",
+            "report",
+            "2020-02-04",
+            target="spoils_north_shura",
+            favours=False,
+            likelihood_ratio=5.0,
         ),
         item(
             "posts",

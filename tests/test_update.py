@@ -158,9 +158,9 @@ def test_strong_evidence_triggers_a_refit_that_becomes_the_base(
 
 @pytest.mark.slow
 def test_too_few_effective_draws_refuse_weights_with_a_good_pareto_k(reference_evidence, updater):
-    """Taliban defections of 32 a month for three months: k about 0.34, ESS about 175."""
+    """Taliban defections of 45 a month for three months (B2): k about 0.28, ESS about 220."""
     months = ("2019-09", "2019-10", "2019-11")
-    more = taliban_counts("more", months, 32)
+    more = taliban_counts("more", months, 45)
     evidence = with_items(
         reference_evidence,
         *more,

@@ -73,7 +73,7 @@ __all__ = [
     "run_forecast",
 ]
 assert sorted(__all__) == sorted(_EXPORTS)
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,7 @@ class _Arrays:
             slot_log_lr=np.zeros(n_slots),
             level_value=np.full(len(spec.level_conditions), 0.5),
             level_mask=np.zeros(len(spec.level_conditions)),
+            level_log_lr=np.zeros(len(spec.level_conditions)),
             slot_events=np.zeros(n_slots),
             slot_nonevents=np.zeros(n_slots),
             counts=np.zeros((n_channels, spec.window_months)),
@@ -107,9 +108,12 @@ class _Arrays:
                 f"adds to a month whose total item {self.observed[total].id!r} already gives.",
                 "record either the monthly total or the single events, not both.",
             )
+        weight = grade_weight(item.grade)
+        earlier = self.data.count_mask[c, t]
         self.added[(c, t)] = item
         self.data.counts[c, t] += f["count"]
-        self.data.count_mask[c, t] = 1.0
+        # A sum is only as sure as its least reliable part.
+        self.data.count_mask[c, t] = min(earlier, weight) if earlier else weight
 
     def _observe(self, item: Item, kind: str, f: Mapping[str, Any]) -> None:
         """Record a count, an event or a condition: one value per cell, slot or condition."""
@@ -133,19 +137,22 @@ class _Arrays:
                 f"contradicts item {self.observed[where].id!r} on {where!r}.",
                 "keep one; a correction retracts the other.",
             )
+        if where in self.observed:  # the same observation again: counted once
+            return
         self.observed[where] = item
         if kind == "event":
             first = dt.date.fromisoformat(f"{f['month']}-01")
             data.slot_events[k] = 1.0
             data.slot_nonevents[k] = months_between(self.spec.analysis_date, first)
         elif kind == "count":
-            data.counts[c, t], data.count_mask[c, t] = f["count"], 1.0
+            data.counts[c, t], data.count_mask[c, t] = f["count"], grade_weight(item.grade)
         elif f["condition"] in self.spec.binary_conditions:
             b = self.spec.binary_conditions.index(f["condition"])
-            data.condition_loglik[b] = [0.0, HARD] if not f["value"] else [HARD, 0.0]
+            seen, other = observed_log_likelihood(item.grade)
+            data.condition_loglik[b] += [seen, other] if not f["value"] else [other, seen]
         else:
             j = self.spec.level_conditions.index(f["condition"])
-            data.level_value[j], data.level_mask[j] = float(f["value"]), 1.0
+            data.level_value[j], data.level_mask[j] = float(f["value"]), grade_weight(item.grade)
 
     def finish(self) -> ModelData:
         """Apply the survival items, latest date per slot, and return the arrays."""
@@ -177,6 +184,22 @@ def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:
     return "added_count", f
 
 
+def observed_log_likelihood(grade: str) -> tuple[float, float]:
+    """Return the log-likelihood of the observed state of a condition, and of the other.
+
+    The source is taken to be right with probability ``r`` =
+    :func:`~allegiance.words.grade_weight` of its grade and otherwise to say
+    either state at random, so ``P(says x | x) = (1 + r) / 2`` and
+    ``P(says x | not x) = (1 - r) / 2``: a likelihood ratio of
+    ``(1 + r) / (1 - r)`` (B2: 4.6, C3: 2.1). An A1 observation (r = 1) is
+    certain: the other state gets :data:`HARD`.
+    """
+    r = grade_weight(grade)
+    if r >= 1.0:
+        return 0.0, HARD
+    return math.log1p(r) - math.log(2.0), math.log1p(-r) - math.log(2.0)
+
+
 def report_log_ratio(item: Item) -> float:
     """Return the tempered log-likelihood ratio of a report, in favour of its state."""
     f = item.fields
@@ -191,6 +214,9 @@ def _add_report(spec: ModelSpec, data: ModelData, item: Item) -> None:
     if f["target"] in spec.binary_conditions:
         b = spec.binary_conditions.index(f["target"])
         data.condition_loglik[b, int(f["favours"])] += log_lr
+    elif f["target"] in spec.level_conditions:
+        j = spec.level_conditions.index(f["target"])
+        data.level_log_lr[j] += log_lr if f["favours"] else -log_lr
     else:
         node, _, actor = f["target"].partition(".")
         k = spec.slots.index((node, actor))

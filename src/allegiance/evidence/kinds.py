@@ -8,7 +8,7 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
 
 ``condition``
     A condition observed: ``condition`` and ``value`` (true/false for a
-    binary condition, a number in [0, 1] for a level). Hard evidence.
+    binary condition, a number in [0, 1] for a level), weighed by its grade.
 ``count``
     Counts in one month: ``series``, ``category``, ``month`` (YYYY-MM) and
     ``count``.
@@ -20,9 +20,9 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     e.g. a faction openly left.
 ``report``
     Soft evidence: a report that ``favours`` one state (true/false) of a
-    ``target`` (a binary condition, or a chance propensity as
-    ``propensity.actor``) by a ``likelihood_ratio`` (> 0) or a ``strength``
-    word (weakly 2, moderately 4, strongly 10, very strongly 30). Its
+    ``target`` (a binary condition, a level: true for high, false for low, or
+    a chance propensity as ``propensity.actor``) by a ``likelihood_ratio``
+    (> 0) or a ``strength`` word (weakly 2, moderately 4, strongly 10, very strongly 30). Its
     log-likelihood ratio is multiplied by the weight of its grade
     (:func:`allegiance.words.grade_weight`: A1 = 1, C3 = 0.36, ...).
 ``faction_event``
@@ -201,15 +201,14 @@ def _report_fields(
             f"{target!r} names no member of the chance propensity {node!r}.",
             "write propensity.actor with an actor the propensity lists.",
         )
-    if not (target in spec.binary_conditions or chance):
+    if not (target in spec.binary_conditions or target in spec.level_conditions or chance):
+        chances = [f"{n}.{a}" for n, a in spec.slots if _chance(spec, n)]
         raise r.fail(
             f"{key}.target",
-            f"unknown target {target!r}: a report favours a state of a binary condition "
-            "or of a chance propensity (propensity.actor).",
+            f"unknown target {target!r}: a report favours a state of a condition (a level: "
+            "true for high, false for low) or of a chance propensity (propensity.actor).",
             "use one of: "
-            + ", ".join(
-                [*spec.binary_conditions, *(f"{n}.{a}" for n, a in spec.slots if _chance(spec, n))]
-            )
+            + ", ".join([*spec.binary_conditions, *spec.level_conditions, *chances])
             + ".",
         )
     if not isinstance(body["favours"], bool):

@@ -11,6 +11,7 @@ DATA_NAMES = (
     "slot_log_lr",
     "level_value",
     "level_mask",
+    "level_log_lr",
     "slot_events",
     "slot_nonevents",
     "counts",
@@ -25,7 +26,8 @@ class ModelData:
     condition_loglik: np.ndarray  # (B, 2): log-likelihood of the evidence if false / true
     slot_log_lr: np.ndarray  # (K,): tempered log-likelihood ratio of reports on chance slots
     level_value: np.ndarray  # (L,)
-    level_mask: np.ndarray  # (L,)
+    level_mask: np.ndarray  # (L,): the grade weight of each observed level, 0 if unobserved
+    level_log_lr: np.ndarray  # (L,): tempered log-likelihood ratio of reports, high vs low
     slot_events: np.ndarray  # (K,)
     slot_nonevents: np.ndarray  # (K,)
     counts: np.ndarray  # (J, T)

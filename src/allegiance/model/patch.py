@@ -14,7 +14,8 @@ from allegiance.model.terms import level_log_likelihood, terms
 # Every evidence array patch_terms accounts for: the rows' own (row_evidence), the evidence
 # on the conditions (a shift over configurations) and the levels (recomputed).
 ROW_ARRAYS = ("slot_events", "slot_nonevents", "slot_log_lr", "counts", "count_mask")
-PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", "level_value", "level_mask"))
+LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
+PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
 
 
@@ -113,10 +114,7 @@ def patch_terms(
         zc = st.configurations
         shift = delta[:, 1] @ zc + delta[:, 0] @ (1.0 - zc)
         config_prior, log_joint = config_prior + shift, log_joint + shift
-    if not (
-        np.array_equal(d0["level_value"], d1["level_value"])
-        and np.array_equal(d0["level_mask"], d1["level_mask"])
-    ):
+    if not (all(np.array_equal(d0[name], d1[name]) for name in LEVEL_ARRAYS)):
         level_constant = level_log_likelihood(p, d1, st, numpy_ops())
     channel_constant = base["channel_constant"].copy()
     groups: dict[bytes, np.ndarray] = {}

@@ -279,8 +279,14 @@ def config_log_prior(p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, 
 def level_log_likelihood(
     p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any
 ) -> Any:
-    """Log-likelihood of observed level values (shares of spoils), (...)."""
+    """Log-likelihood of the evidence on levels (shares of spoils), (...).
+
+    An observed value is Gaussian around the level, its log-likelihood
+    weighted by the grade; a report favouring a high level by a ratio ``R``
+    adds ``log R * u`` (the ratio of its likelihood at the best level to the worst).
+    """
     if not st.shift_condition_level.shape[1]:
         return 0.0
     resid = (d["level_value"] - p[LEVEL]) / st.level_sd
-    return -0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1)
+    reports = ops.sum(d["level_log_lr"] * p[LEVEL], axis=-1)
+    return -0.5 * ops.sum(d["level_mask"] * resid**2, axis=-1) + reports

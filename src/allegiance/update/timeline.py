@@ -256,6 +256,7 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
             level_total, 2 * level_mask, out=np.zeros_like(level_total), where=level_mask > 0
         ),
         level_mask=level_mask,
+        level_log_lr=(a.level_log_lr + b.level_log_lr) / 2,
         slot_events=(a.slot_events + b.slot_events) / 2,
         slot_nonevents=(a.slot_nonevents + b.slot_nonevents) / 2,
         counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
