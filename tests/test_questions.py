@@ -196,3 +196,25 @@ def test_a_departure_answers_only_the_horizons_after_it(reference_spec, referenc
     q = quantities(spec, data, prior_draws(spec, 3, seed=2))
     assert np.all(COMPUTE["leaves"](q, spec.questions["haqqani_leaves_12m"]) == 0.0)
     assert np.all(COMPUTE["leaves"](q, spec.questions["haqqani_leaves_24m"]) == 1.0)
+
+
+def test_a_count_on_record_is_seen_in_full_whatever_its_grade(reference_spec):
+    """The grade weighs a count's likelihood, not the number the question adds up."""
+    import dataclasses
+
+    from allegiance.evidence import EvidenceSet
+
+    spec = reference_spec
+    months = ("2019-12", "2020-01")
+    counts = [
+        item(f"t_{m}", "count", f"{m}-28", series="defectors_to_isk", category="taliban",
+             month=m, count=40)
+        for m in months
+    ]  # fmt: skip
+    channel = spec.channels.index(("defectors_to_isk", "taliban"))
+    seen = []
+    for grade in ("A1", "C3"):
+        graded = [dataclasses.replace(c, grade=grade) for c in counts]
+        q = quantities(spec, model_data(spec, EvidenceSet.of(graded)), prior_draws(spec, 2, seed=1))
+        seen.append(q.post_counts(channel, 12))
+    assert seen == [(80.0, 2), (80.0, 2)]

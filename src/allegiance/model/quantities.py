@@ -111,11 +111,15 @@ class Quantities:
         return {a.id: a.fighters for a in self.spec.actors.values()}
 
     def post_counts(self, channel: int, horizon: int) -> tuple[float, int]:
-        """Return the counts seen, and months seen, from the analysis month to the horizon."""
+        """Return the counts seen, and months seen, from the analysis month to the horizon.
+
+        A count on record is seen in full whatever its grade: the grade weighs
+        its likelihood (the mask's value), not the number.
+        """
         start = self.spec.history_months
-        mask = self.data.count_mask[channel, start : start + horizon]
+        seen = self.data.count_mask[channel, start : start + horizon] > 0
         y = self.data.counts[channel, start : start + horizon]
-        return float((mask * y).sum()), int(mask.sum())
+        return float(y[seen].sum()), int(seen.sum())
 
 
 # The terms a Quantities is made of (each with a leading draw axis in numpy).
