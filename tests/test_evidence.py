@@ -402,3 +402,23 @@ def test_a_report_on_a_level_favours_a_high_or_low_share(spec: ModelSpec, tmp_pa
     data = model_data(spec, load_evidence(path, spec))
     assert data.level_log_lr.tolist() == [pytest.approx(0.64 * np.log(10.0) - np.log(2.0))]
     assert data.level_mask.tolist() == [0.0]  # a report is not an observed value
+
+
+def test_reports_of_a_departure_must_share_a_month(spec: ModelSpec, tmp_path: Path) -> None:
+    path = tmp_path / "said.yaml"
+    body = (
+        "schema_version: 1\nmodel: minimal\nitems:\n"
+        "  - {id: first, kind: report, date: 2020-04-10, target: leave.splinter, favours: true,\n"
+        "     strength: strongly, source: wire, grade: B2}\n"
+        "  - {id: again, kind: report, date: 2020-04-20, target: leave.splinter, favours: true,\n"
+        "     likelihood_ratio: 3, source: radio, grade: C3}\n"
+    )
+    path.write_text(body)
+    data = model_data(spec, load_evidence(path, spec))
+    k = spec.slots.index(("leave", "splinter"))
+    assert data.slot_outcome_log_lr[k] == pytest.approx(0.64 * np.log(10) + 0.36 * np.log(3))
+    assert data.slot_outcome_months[k] == 4  # by the end of April: months 0..3 from January
+    path.write_text(body.replace("date: 2020-04-20", "date: 2020-05-20"))
+    with pytest.raises(EvidenceError, match="must share a month") as info:
+        model_data(spec, load_evidence(path, spec))
+    assert info.value.key == "items.again"

@@ -281,3 +281,29 @@ def test_a_report_on_a_level_tilts_it_as_the_closed_form_says(fitted):
     mean = integrate.quad(lambda x: x * prior.pdf(x) * np.exp(c * x), 0, 1)[0] / mass
     assert abs(u.mean() - mean) < Z * mc_se(u)
     assert mean < prior.mean() - 5 * mc_se(u)  # the report did move it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("favours", [True, False])
+def test_a_report_of_an_outcome_moves_the_question_as_quadrature_says(bb_spec, fitted, favours):
+    """A report (A1, ratio 30) that the faction had left by the end of June 2020 (month 6):
+    the hazard's posterior is Beta(a, b) times S + L (1 - S), S = (1 - h)^6, and the
+    24-month question is E[L (1 - S) + S - S_24] / E[L (1 - S) + S] under the prior."""
+    from scipy import integrate
+
+    said = item("said", "report", "2020-06-20", target="leave.faction", favours=favours,
+                likelihood_ratio=30.0)  # fmt: skip
+    said = type(said)(**{**said.__dict__, "grade": "A1"})
+    posterior = fitted(bb_spec, EvidenceSet.of([said]), FitSettings(draws=1000, tune=1000))
+    prior = bb_spec.propensities["leave"].baselines["faction"].prior.frozen()
+    lr = 30.0 if favours else 1 / 30.0
+
+    def expect(f):
+        return integrate.quad(lambda h: prior.pdf(h) * f(h), 0, 1, limit=200)[0]
+
+    norm = expect(lambda h: lr * (1 - (1 - h) ** 6) + (1 - h) ** 6)
+    want = expect(lambda h: lr * (1 - (1 - h) ** 6) + (1 - h) ** 6 - (1 - h) ** 24) / norm
+    per_draw = question_draws(posterior)["leaves_24m"]
+    assert abs(per_draw.mean() - want) < Z * mc_se(per_draw)
+    before = 1 - expect(lambda h: (1 - h) ** 24)  # 0.80 under the prior alone
+    assert (want > before + 0.15) if favours else (want < before - 0.1)

@@ -54,6 +54,12 @@ def brute_log_likelihood(
             total += data.slot_events[k] * math.log(prob)
             total += data.slot_nonevents[k] * math.log1p(-prob)
             total += math.log(prob * math.exp(data.slot_log_lr[k]) + 1 - prob)
+            # A report that the event came by month m: sum over the months it could come in.
+            lr, m = math.exp(data.slot_outcome_log_lr[k]), int(data.slot_outcome_months[k])
+            t = int(data.slot_nonevents[k])
+            if not data.slot_events[k] and m > t:
+                before = sum(prob * (1 - prob) ** (j - t) for j in range(t, m))
+                total += math.log(lr * before + (1 - before))
         for j, (sid, cat) in enumerate(spec.channels):
             alpha = 1 / p[OVERDISPERSION][series_ids.index(sid)]
             for t in range(spec.window_months):
@@ -121,6 +127,14 @@ def rich_evidence(reference_spec, reference_evidence):
             target="aligns_with_isk.haqqani",
             favours=True,
             strength="strongly",
+        ),
+        item(
+            "broke_off",
+            "report",
+            "2020-05-10",
+            target="leave.eastern_fronts",
+            favours=True,
+            likelihood_ratio=8.0,
         ),
         item(
             "short_changed",

@@ -218,3 +218,35 @@ def test_a_count_on_record_is_seen_in_full_whatever_its_grade(reference_spec):
         q = quantities(spec, model_data(spec, EvidenceSet.of(graded)), prior_draws(spec, 2, seed=1))
         seen.append(q.post_counts(channel, 12))
     assert seen == [(80.0, 2), (80.0, 2)]
+
+
+@pytest.mark.parametrize("report_date", ["2020-06-15", "2021-03-10"])
+def test_a_report_of_a_departure_agrees_with_enumerating_its_month(report_date):
+    """P(left by the horizon | survived t months, a report that it left by month m) from
+    the closed form, against a sum over every departure month weighted by the report."""
+    import dataclasses
+    import datetime as dt
+
+    from allegiance.evidence import EvidenceSet
+    from allegiance.spec import load_spec, months_between
+    from helpers_spec import MINIMAL
+
+    spec = load_spec(MINIMAL)
+    quiet = item("quiet", "no_event", "2020-03-01", hazard="leave", actor="splinter",
+                 through="2020-03-01")  # fmt: skip
+    said = item("said", "report", report_date, target="leave.splinter", favours=True,
+                likelihood_ratio=6.0)  # fmt: skip
+    said = dataclasses.replace(said, grade="C3")
+    q = quantities(spec, model_data(spec, EvidenceSet.of([quiet, said])), prior_draws(spec, 4, 5))
+    question = spec.questions["splinter_leaves_12m"]
+    got = COMPUTE["leaves"](q, question)
+    t, horizon = 2, question.horizon_months
+    m = months_between(spec.analysis_date, dt.date.fromisoformat(report_date)) + 1
+    lr = 6.0**0.36
+    p = q.slot_p(spec.slots.index(("leave", "splinter")))
+    months = np.arange(t, 3000)  # departure month j, given survival through month t
+    pi = (1 - p[..., None]) ** (months - t) * p[..., None]
+    w = np.where(months < m, lr, 1.0) * pi
+    tail = (1 - p) ** (months[-1] + 1 - t)  # departures after the last month summed
+    want = w[..., months < horizon].sum(-1) / (w.sum(-1) + tail)
+    np.testing.assert_allclose(got, want, rtol=1e-7)

@@ -63,6 +63,8 @@ class _Arrays:
             level_log_lr=np.zeros(len(spec.level_conditions)),
             slot_events=np.zeros(n_slots),
             slot_nonevents=np.zeros(n_slots),
+            slot_outcome_log_lr=np.zeros(n_slots),
+            slot_outcome_months=np.zeros(n_slots),
             counts=np.zeros((n_channels, spec.window_months)),
             count_mask=np.zeros((n_channels, spec.window_months)),
         )
@@ -72,7 +74,13 @@ class _Arrays:
 
     def add(self, item: Item) -> None:
         kind, f = _normalised(item)
-        if kind == "report":
+        node = str(f.get("target", "")).partition(".")[0]
+        if kind == "report" and self.spec.propensities.get(node, None) is not None:
+            if self.spec.propensities[node].kind == "hazard":
+                self._add_outcome_report(item, f)
+            else:
+                _add_report(self.spec, self.data, item)
+        elif kind == "report":
             _add_report(self.spec, self.data, item)
         elif kind == "no_event":
             k = self.spec.slots.index((f["hazard"], f["actor"]))
@@ -92,6 +100,24 @@ class _Arrays:
             self.observed[where] = item
         else:
             self._observe(item, kind, f)
+
+    def _add_outcome_report(self, item: Item, f: Mapping[str, Any]) -> None:
+        """Record a report that a hazard's event happened (or not) by the end of its month."""
+        node, _, actor = f["target"].partition(".")
+        k = self.spec.slots.index((node, actor))
+        months = months_between(self.spec.analysis_date, item.date) + 1
+        earlier = self.observed.get(("outcome report", k))
+        if earlier is not None and earlier.date.strftime("%Y-%m") != item.date.strftime("%Y-%m"):
+            raise self.r.fail(
+                f"items.{item.id}",
+                f"reports {f['target']} as of {item.date:%Y-%m}, and item {earlier.id!r} as of "
+                f"{earlier.date:%Y-%m}: reports of one outcome must share a month.",
+                "keep the latest report, and retract the earlier one.",
+            )
+        self.observed[("outcome report", k)] = item
+        log_lr = report_log_ratio(item)
+        self.data.slot_outcome_log_lr[k] += log_lr if f["favours"] else -log_lr
+        self.data.slot_outcome_months[k] = months
 
     def _cell(self, f: Mapping[str, Any]) -> tuple[int, int]:
         """Return the (channel, month) cell of a count, months from the window's start."""

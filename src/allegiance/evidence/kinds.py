@@ -20,8 +20,9 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     e.g. a faction openly left.
 ``report``
     Soft evidence: a report that ``favours`` one state (true/false) of a
-    ``target`` (a binary condition, a level: true for high, false for low, or
-    a chance propensity as ``propensity.actor``) by a ``likelihood_ratio``
+    ``target`` (a binary condition, a level: true for high, false for low, a
+    chance outcome ``propensity.actor``, or a hazard's event ``hazard.actor``
+    by the end of the report's month) by a ``likelihood_ratio``
     (> 0) or a ``strength`` word (weakly 2, moderately 4, strongly 10, very strongly 30). Its
     log-likelihood ratio is multiplied by the weight of its grade
     (:func:`allegiance.words.grade_weight`: A1 = 1, C3 = 0.36, ...).
@@ -185,28 +186,25 @@ def _event_fields(
     return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
 
 
-def _chance(spec: ModelSpec, node: str) -> bool:
-    return spec.propensities[node].kind == "chance"
-
-
 def _report_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
     target = body["target"]
     node, _, actor = str(target).partition(".")
-    chance = node in spec.propensities and spec.propensities[node].kind == "chance"
-    if chance and spec.slots.count((node, actor)) == 0:
+    outcome = node in spec.propensities  # a chance outcome, or a hazard event by a date
+    if outcome and spec.slots.count((node, actor)) == 0:
         raise r.fail(
             f"{key}.target",
-            f"{target!r} names no member of the chance propensity {node!r}.",
+            f"{target!r} names no member of the propensity {node!r}.",
             "write propensity.actor with an actor the propensity lists.",
         )
-    if not (target in spec.binary_conditions or target in spec.level_conditions or chance):
-        chances = [f"{n}.{a}" for n, a in spec.slots if _chance(spec, n)]
+    if not (target in spec.binary_conditions or target in spec.level_conditions or outcome):
+        chances = [f"{n}.{a}" for n, a in spec.slots]
         raise r.fail(
             f"{key}.target",
             f"unknown target {target!r}: a report favours a state of a condition (a level: "
-            "true for high, false for low) or of a chance propensity (propensity.actor).",
+            "true for high, false for low) or an outcome (propensity.actor: a chance "
+            "outcome, or a hazard's event by the report's date).",
             "use one of: "
             + ", ".join([*spec.binary_conditions, *spec.level_conditions, *chances])
             + ".",

@@ -43,13 +43,25 @@ def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarra
     """P(actor has left by the horizon | draw, configuration).
 
     A departure on record answers it: yes if it came in a month before the
-    horizon's, no if later (the actor was still in at the horizon).
+    horizon's, no if later (the actor was still in at the horizon). A report
+    that it left by the end of month ``m`` (after the months survived ``t``),
+    with tempered likelihood ratio ``L``, is virtual evidence on the departure
+    month: with ``B = P(left by m)`` and ``W = P(left by the horizon)``,
+    ``P = (L B + W - B) / (L B + 1 - B)`` for a horizon at or after ``m``, and
+    ``L W / (L B + 1 - B)`` before it.
     """
     k = q.slot(hazard, actor)
+    t = q.exposure_months(k)
     if q.events[k] > 0:
-        left = float(q.exposure_months(k) < horizon)
+        left = float(t < horizon)
         return np.full((q.n_draws, q.n_configurations), left)
-    return q.slot_within(k, max(horizon - q.exposure_months(k), 0))
+    within = q.slot_within(k, max(horizon - t, 0))
+    log_lr, m = float(q.data.slot_outcome_log_lr[k]), int(q.data.slot_outcome_months[k])
+    if log_lr == 0.0 or m <= t:
+        return within
+    lr, by_m = math.exp(log_lr), q.slot_within(k, m - t)
+    evidence = lr * by_m + 1.0 - by_m
+    return (lr * by_m + within - by_m if horizon >= m else lr * within) / evidence
 
 
 def _chance(q: Quantities, node: str, actor: str) -> np.ndarray:

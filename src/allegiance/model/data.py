@@ -14,6 +14,8 @@ DATA_NAMES = (
     "level_log_lr",
     "slot_events",
     "slot_nonevents",
+    "slot_outcome_log_lr",
+    "slot_outcome_months",
     "counts",
     "count_mask",
 )
@@ -30,6 +32,8 @@ class ModelData:
     level_log_lr: np.ndarray  # (L,): tempered log-likelihood ratio of reports, high vs low
     slot_events: np.ndarray  # (K,)
     slot_nonevents: np.ndarray  # (K,)
+    slot_outcome_log_lr: np.ndarray  # (K,): tempered log-LR of reports that the event happened
+    slot_outcome_months: np.ndarray  # (K,): ... by the end of this month (from the analysis month)
     counts: np.ndarray  # (J, T)
     count_mask: np.ndarray  # (J, T)
 

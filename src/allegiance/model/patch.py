@@ -13,7 +13,14 @@ from allegiance.model.terms import level_log_likelihood, terms
 
 # Every evidence array patch_terms accounts for: the rows' own (row_evidence), the evidence
 # on the conditions (a shift over configurations) and the levels (recomputed).
-ROW_ARRAYS = ("slot_events", "slot_nonevents", "slot_log_lr", "counts", "count_mask")
+SLOT_ARRAYS = (
+    "slot_events",
+    "slot_nonevents",
+    "slot_log_lr",
+    "slot_outcome_log_lr",
+    "slot_outcome_months",
+)
+ROW_ARRAYS = (*SLOT_ARRAYS, "counts", "count_mask")
 LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
 PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
@@ -26,7 +33,7 @@ def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
     both enter its terms (the constant or the per-configuration likelihood).
     """
     if r < st.n_slots:
-        parts = [d[name][r] for name in ROW_ARRAYS[:3]]
+        parts = [d[name][r] for name in SLOT_ARRAYS]
     else:
         parts = [d["counts"][r - st.n_slots], d["count_mask"][r - st.n_slots]]
     return b"".join(np.ascontiguousarray(x).tobytes() for x in parts)

@@ -183,10 +183,17 @@ def _slot_terms(
     log1m_p = ops.log1mexp(log_p)
     # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
     lr = d["slot_log_lr"][ks, None]
+    # A report that a hazard's event happened by the end of month m, with survival through
+    # month t on record: P(report) ∝ S + LR (1 - S) = 1 + (LR - 1)(1 - S), S = (1 - p)^(m - t).
+    # Written with expm1 so that no report (LR 1, or m <= t) is exactly 0 with a finite gradient.
+    ahead = ops.maximum(d["slot_outcome_months"][ks] - d["slot_nonevents"][ks], 0.0)
+    ahead = (ahead * (1.0 - d["slot_events"][ks]))[:, None]  # an event on record settles it
+    outcome = ops.log1p(ops.expm1(d["slot_outcome_log_lr"][ks, None]) * -ops.expm1(ahead * log1m_p))
     row_ll = (
         d["slot_events"][ks, None] * log_p
         + d["slot_nonevents"][ks, None] * log1m_p
         + ops.logaddexp(log_p + lr, log1m_p)
+        + outcome
     )
     return {"log_p": log_p, "log1m_p": log1m_p, "row_ll": row_ll}
 

@@ -259,6 +259,11 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         level_log_lr=(a.level_log_lr + b.level_log_lr) / 2,
         slot_events=(a.slot_events + b.slot_events) / 2,
         slot_nonevents=(a.slot_nonevents + b.slot_nonevents) / 2,
+        # Reports of outcomes are not linear in their month: the later data's month.
+        slot_outcome_log_lr=(a.slot_outcome_log_lr + b.slot_outcome_log_lr) / 2,
+        slot_outcome_months=np.where(
+            b.slot_outcome_log_lr != 0, b.slot_outcome_months, a.slot_outcome_months
+        ),
         counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
         count_mask=mask,
     )

@@ -269,6 +269,8 @@ class Updater:
                 data.slot_events[slots],
                 data.slot_nonevents[slots],
                 data.slot_log_lr[slots],
+                data.slot_outcome_log_lr[slots],
+                data.slot_outcome_months[slots],
                 data.counts[channels, h:],
                 data.count_mask[channels, h:],
             )
