@@ -80,3 +80,28 @@ def test_backtest_scores_the_replay_beside_the_baselines(spec: ModelSpec, tmp_pa
     doc = json.loads((tmp_path / "out" / "backtest.json").read_text())
     assert doc["means"]["model"]["pair"]["brier"] == pytest.approx(s.mean("model")["brier"])
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in files if f.suffix == ".png")
+
+
+@pytest.mark.slow
+def test_the_reference_model_is_scored_on_its_real_record(tmp_path: Path) -> None:
+    """The shipped evidence and the sourced record of what happened after the analysis
+    date, replayed as recorded: 8 resolved questions (all no); a forecast after a
+    12-month question's horizon is not scored."""
+    from allegiance.workflow import record_of
+    from conftest import REFERENCE
+
+    path = tmp_path / REFERENCE.name
+    shutil.copy(REFERENCE, path)  # stored fits go beside this copy, not into models/
+    spec = load_spec(path)
+    files = [
+        REFERENCE.with_name(f"afghanistan_2020.{name}.yaml") for name in ("evidence", "record")
+    ]
+    dates = [dt.date(2019, 12, 1), dt.date(2020, 6, 1), dt.date(2021, 6, 1)]
+    result = backtest(spec, record_of(spec, files), dates, SETTINGS)
+    s = result.scores
+    assert len(s.pairs) == 8 + 8 + 4 and {p.outcome for p in s.pairs} == {False}
+    assert {p.question for p in s.pairs if p.date == dates[2]} == {
+        "haqqani_leaves_24m", "north_shura_leaves_24m", "eastern_fronts_leave_24m", "alliance_24m"
+    }  # fmt: skip
+    for forecaster in ("model", "prior only", "time only"):
+        assert s.mean(forecaster)["brier"] < s.mean("0.5")["brier"]

@@ -190,6 +190,7 @@ def every_kind() -> list[Item]:
         item("clash_dec", "faction_event", "2019-12-31", event="clash", actor="splinter",
              series="defectors", category="rank_and_file", month="2019-12", count=2),
         item("drop_lobby", "retraction", "2020-02-01", retracts="lobby_report"),
+        item("lobbying", "outcome", "2020-02-02", target="lobby.splinter", value=True),
         item("split_resolves", "resolution", "2020-06-30", question="splinter_leaves_12m",
              outcome=True),
     ]  # fmt: skip

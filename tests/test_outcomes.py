@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -146,3 +147,43 @@ def test_the_reference_record_resolves_its_questions_with_sources() -> None:
     outcomes = resolutions(spec, in_force(items), dt.date(2022, 6, 1))
     assert len(outcomes) == 8 and all(o.source for o in outcomes.values())
     assert {"isk_absorbs_1000_12m", "fighting_escalates_12m"}.isdisjoint(outcomes)
+
+
+def test_a_departure_and_an_observed_alliance_resolve_the_alliance_questions() -> None:
+    from allegiance.evidence import EvidenceSet, model_data
+    from allegiance.evidence.arrays import HARD, observed_log_likelihood
+    from helpers_spec import REFERENCE
+
+    spec = load_spec(REFERENCE)
+
+    def it(item_id: str, kind: str, when: str, grade: str = "A1", **fields: object) -> Item:
+        return Item(item_id, kind, dt.date.fromisoformat(when), "wire", grade, fields)
+
+    left = it("split", "event", "2020-05-10", hazard="leave", actor="haqqani", month="2020-05")
+    allied = it("allied", "outcome", "2020-09-01", target="aligns_with_isk.haqqani", value=True)
+    found = resolutions(spec, [left, allied], dt.date(2020, 10, 1))
+    assert found["alliance_12m"].outcome and found["alliance_12m"].item_id == "allied"
+    assert found["alliance_12m"].date == dt.date(2020, 9, 1)
+    assert found["alliance_24m"].outcome  # the same event answers the later horizon too
+    assert "alliance_12m" not in resolutions(spec, [left], dt.date(2020, 10, 1))
+    late = dataclasses.replace(allied, date=dt.date(2021, 3, 1))
+    assert "alliance_12m" not in resolutions(spec, [left, late], dt.date(2021, 4, 1))
+    # Observed outcomes weigh as observed conditions: certain at A1, a ratio of 4.6 at B2.
+    k = spec.slots.index(("aligns_with_isk", "haqqani"))
+    assert model_data(spec, EvidenceSet.of([allied])).slot_log_lr[k] == -HARD
+    b2 = dataclasses.replace(allied, grade="B2", fields={**allied.fields, "value": False})
+    seen, other = observed_log_likelihood("B2")
+    assert model_data(spec, EvidenceSet.of([b2])).slot_log_lr[k] == pytest.approx(other - seen)
+    with pytest.raises(EvidenceError, match="contradicts item 'allied'"):
+        model_data(spec, EvidenceSet.of([allied, dataclasses.replace(b2, id="denied")]))
+
+
+def test_an_outcome_names_a_chance_outcome_of_the_model(tmp_path: Path, spec: ModelSpec) -> None:
+    path = _write(
+        tmp_path,
+        "  - {id: o, kind: outcome, date: 2020-03-01, target: leave.splinter, value: true,\n"
+        "     source: wire, grade: B2}\n",
+    )
+    with pytest.raises(EvidenceError) as info:
+        read_items(path, spec)
+    assert info.value.key == "items[0].target" and "not a chance outcome" in info.value.problem

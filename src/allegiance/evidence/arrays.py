@@ -89,6 +89,8 @@ class _Arrays:
                 self.survived[k] = (months, item)
         elif kind == "added_count":
             self._add_count(item, f)
+        elif kind == "outcome":
+            self._observe_outcome(item, f)
         elif kind == "resolution":  # an outcome, not evidence: checked, not counted
             where = ("resolution", f["question"])
             if where in self.observed and self.observed[where].fields != f:
@@ -100,6 +102,23 @@ class _Arrays:
             self.observed[where] = item
         else:
             self._observe(item, kind, f)
+
+    def _observe_outcome(self, item: Item, f: Mapping[str, Any]) -> None:
+        """Record an observed chance outcome: a report with the ratio its grade allows."""
+        node, _, actor = f["target"].partition(".")
+        k = self.spec.slots.index((node, actor))
+        earlier = self.observed.get(("outcome", k))
+        if earlier is not None:
+            if earlier.fields["value"] != f["value"]:
+                raise self.r.fail(
+                    f"items.{item.id}",
+                    f"contradicts item {earlier.id!r} on {f['target']}.",
+                    "keep one; a correction retracts the other.",
+                )
+            return
+        self.observed[("outcome", k)] = item
+        seen, other = observed_log_likelihood(item.grade)
+        self.data.slot_log_lr[k] += (seen - other) if f["value"] else (other - seen)
 
     def _add_outcome_report(self, item: Item, f: Mapping[str, Any]) -> None:
         """Record a report that a hazard's event happened (or not) by the end of its month."""

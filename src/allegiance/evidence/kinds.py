@@ -34,10 +34,9 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     month's count).
 ``retraction``
     Withdraws the item named in ``retracts``; nothing is edited in place.
-``resolution``
-    How a ``question`` resolved: ``outcome`` yes or no (a yes dated on or
-    before the horizon, a no on or after it). An outcome, not evidence: it
-    moves no probability, and later forecasts show it instead of one.
+``outcome``, ``resolution``
+    An observed chance outcome, and how a question resolved
+    (:mod:`allegiance.evidence.outcome_fields`).
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from allegiance.evidence.items import Item
+from allegiance.evidence.outcome_fields import outcome_fields, resolution_fields
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import known_report_words, report_ratio
@@ -287,40 +287,6 @@ def _retraction_fields(
     return {"retracts": r.ident(body["retracts"], f"{key}.retracts")}
 
 
-def _resolution_fields(
-    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
-) -> dict[str, Any]:
-    qid = body["question"]
-    if not isinstance(qid, str) or qid not in spec.questions:
-        raise r.fail(
-            f"{key}.question",
-            f"unknown question {qid!r}.",
-            "use one of: " + ", ".join(spec.questions) + ".",
-        )
-    outcome = (
-        OUTCOMES.get(str(body["outcome"]).lower())
-        if not isinstance(body["outcome"], bool)
-        else body["outcome"]
-    )
-    if outcome is None:
-        raise r.fail(f"{key}.outcome", f"expected yes or no, got {body['outcome']!r}.")
-    horizon, when = spec.questions[qid].horizon, r.date(body["date"], f"{key}.date")
-    if outcome and when > horizon:
-        raise r.fail(
-            f"{key}.date",
-            f"the event on {when} came after the question's horizon {horizon}: it resolves no.",
-            "record outcome: no, dated on or after the horizon.",
-        )
-    if not outcome and when < horizon:
-        raise r.fail(
-            f"{key}.date",
-            f"a question resolves no only once its horizon ({horizon}) has passed.",
-            "date the resolution on or after the horizon.",
-        )
-    return {"question": qid, "outcome": outcome}
-
-
-OUTCOMES = {"yes": True, "no": False, "true": True, "false": False}
 EvidenceKind = Callable[[KeyReader, Mapping[str, Any], str, ModelSpec], dict[str, Any]]
 
 
@@ -337,7 +303,8 @@ EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]]
         _faction_event_fields,
     ),
     "retraction": (("retracts",), (), _retraction_fields),
-    "resolution": (("question", "outcome"), (), _resolution_fields),
+    "outcome": (("target", "value"), (), outcome_fields),
+    "resolution": (("question", "outcome"), (), resolution_fields),
 }
 
 

@@ -3,7 +3,9 @@
 A question is resolved by a ``resolution`` item (an analyst's call, with its
 source), or, for a ``leaves`` question, by a departure on record: an
 ``event`` (or a ``public_split``) of its actor under its hazard dated on or
-before the horizon. Retractions apply as to any item (:func:`in_force`).
+before the horizon; an ``alliance`` question by one of its actors' departure
+and an observed ``outcome`` that it allied (its ``aligns`` outcome true),
+both by the horizon. Retractions apply as to any item (:func:`in_force`).
 
 A *public* hazard (``public: true`` in the model file, with an optional
 ``public_after_months`` lag) is one whose event would be news: no record of it
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from allegiance.evidence.items import Item
-from allegiance.spec import ModelSpec
+from allegiance.spec import ModelSpec, Question
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ def resolutions(
             )
     left = departures(items)
     for qid, question in spec.questions.items():
+        if qid not in out and question.kind == "alliance":
+            allied = _alliance(question, left, items)
+            if allied is not None:
+                out[qid] = allied
         if qid in out or question.kind != "leaves":
             continue
         actor = question.fields["actor"]
@@ -78,6 +84,24 @@ def resolutions(
             source = f"no departure on record by the horizon ({hazard} is public)"
             out[qid] = Resolution(qid, False, closed, source, "")
     return out
+
+
+def _alliance(
+    question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes when one of the question's actors left and was seen allied, both by the horizon."""
+    f = question.fields
+    seen = {
+        i.fields["target"]: i
+        for i in items
+        if i.kind == "outcome" and i.fields["value"] and i.date <= question.horizon
+    }
+    for actor in f["actors"]:
+        gone, allied = left.get((f["hazard"], actor)), seen.get(f"{f['aligns']}.{actor}")
+        if gone is not None and allied is not None and gone.date <= question.horizon:
+            when = max(gone.date, allied.date)
+            return Resolution(question.id, True, when, allied.source, allied.id)
+    return None
 
 
 def departures(items: Sequence[Item]) -> dict[tuple[str, str], Item]:

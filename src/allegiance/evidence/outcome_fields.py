@@ -1,0 +1,75 @@
+"""Fields of the items that record outcomes: ``outcome`` (observed) and ``resolution``.
+
+``outcome``
+    A chance outcome observed: ``target`` (``propensity.actor`` of a chance
+    propensity, e.g. ``aligns_with_isk.haqqani``: the faction that left allied
+    with IS-K) and ``value`` (true/false). Weighed by its grade as an observed
+    condition is (:func:`allegiance.evidence.arrays.observed_log_likelihood`).
+    With a departure on record, an observed alliance resolves the ``alliance``
+    questions of that actor (:func:`allegiance.evidence.outcomes.resolutions`).
+``resolution``
+    How a ``question`` resolved: ``outcome`` yes or no (a yes dated on or
+    before the horizon, a no on or after it). An outcome, not evidence: it
+    moves no probability, and later forecasts show it instead of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec
+
+OUTCOMES = {"yes": True, "no": False, "true": True, "false": False}
+
+
+def outcome_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Validate an observed chance outcome."""
+    node, _, actor = str(body["target"]).partition(".")
+    chances = [f"{n}.{a}" for n, a in spec.slots if spec.propensities[n].kind == "chance"]
+    if f"{node}.{actor}" not in chances:
+        raise r.fail(
+            f"{key}.target",
+            f"{body['target']!r} is not a chance outcome of this model.",
+            "use one of: " + ", ".join(chances) + ".",
+        )
+    if not isinstance(body["value"], bool):
+        raise r.fail(f"{key}.value", f"expected true or false, got {body['value']!r}.")
+    return {"target": f"{node}.{actor}", "value": body["value"]}
+
+
+def resolution_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Validate how a question resolved, against its horizon."""
+    qid = body["question"]
+    if not isinstance(qid, str) or qid not in spec.questions:
+        raise r.fail(
+            f"{key}.question",
+            f"unknown question {qid!r}.",
+            "use one of: " + ", ".join(spec.questions) + ".",
+        )
+    outcome = (
+        OUTCOMES.get(str(body["outcome"]).lower())
+        if not isinstance(body["outcome"], bool)
+        else body["outcome"]
+    )
+    if outcome is None:
+        raise r.fail(f"{key}.outcome", f"expected yes or no, got {body['outcome']!r}.")
+    horizon, when = spec.questions[qid].horizon, r.date(body["date"], f"{key}.date")
+    if outcome and when > horizon:
+        raise r.fail(
+            f"{key}.date",
+            f"the event on {when} came after the question's horizon {horizon}: it resolves no.",
+            "record outcome: no, dated on or after the horizon.",
+        )
+    if not outcome and when < horizon:
+        raise r.fail(
+            f"{key}.date",
+            f"a question resolves no only once its horizon ({horizon}) has passed.",
+            "date the resolution on or after the horizon.",
+        )
+    return {"question": qid, "outcome": outcome}
