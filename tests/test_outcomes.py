@@ -187,3 +187,31 @@ def test_an_outcome_names_a_chance_outcome_of_the_model(tmp_path: Path, spec: Mo
     with pytest.raises(EvidenceError) as info:
         read_items(path, spec)
     assert info.value.key == "items[0].target" and "not a chance outcome" in info.value.problem
+
+
+def test_counts_on_record_and_a_merger_resolve_an_absorption_question() -> None:
+    """Eastern fronts (800 fighters) left, allied and merged; 150 + 100 Taliban defectors
+    were counted in the question's months (a count before them does not count)."""
+    from helpers_spec import REFERENCE
+
+    spec = load_spec(REFERENCE)
+    qid = "isk_absorbs_1000_12m"
+
+    def it(item_id: str, kind: str, when: str, **fields: object) -> Item:
+        return Item(item_id, kind, dt.date.fromisoformat(when), "wire", "C3", fields)
+
+    def counted(item_id: str, month: str, n: int) -> Item:
+        return it(item_id, "count", f"{month}-28", series="defectors_to_isk",
+                  category="taliban", month=month, count=n)  # fmt: skip
+
+    merger = [
+        it("split", "event", "2020-02-10", hazard="leave", actor="eastern_fronts", month="2020-02"),
+        it("ally", "outcome", "2020-03-01", target="aligns_with_isk.eastern_fronts", value=True),
+        it("merge", "outcome", "2020-04-01", target="joins_isk.eastern_fronts", value=True),
+    ]
+    early, may, june = (counted("nov", "2019-11", 500), counted("may", "2020-05", 150),
+                        counted("june", "2020-06", 100))  # fmt: skip
+    found = resolutions(spec, [*merger, early, may, june], dt.date(2020, 7, 1))[qid]
+    assert found.outcome and found.item_id == "june" and found.date == dt.date(2020, 6, 28)
+    assert qid not in resolutions(spec, [*merger, early, may], dt.date(2020, 7, 1))
+    assert qid not in resolutions(spec, [*merger[:2], early, may, june], dt.date(2020, 7, 1))

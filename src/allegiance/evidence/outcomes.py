@@ -5,7 +5,9 @@ source), or, for a ``leaves`` question, by a departure on record: an
 ``event`` (or a ``public_split``) of its actor under its hazard dated on or
 before the horizon; an ``alliance`` question by one of its actors' departure
 and an observed ``outcome`` that it allied (its ``aligns`` outcome true),
-both by the horizon. Retractions apply as to any item (:func:`in_force`).
+both by the horizon; an ``absorption`` question once the counts on record
+and the factions seen merging reach its threshold. Retractions apply as to
+any item (:func:`in_force`).
 
 A *public* hazard (``public: true`` in the model file, with an optional
 ``public_after_months`` lag) is one whose event would be news: no record of it
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from allegiance.evidence.items import Item
-from allegiance.spec import ModelSpec, Question
+from allegiance.spec import ModelSpec, Question, months_between
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,12 @@ def resolutions(
             )
     left = departures(items)
     for qid, question in spec.questions.items():
-        if qid not in out and question.kind == "alliance":
-            allied = _alliance(question, left, items)
-            if allied is not None:
-                out[qid] = allied
+        if qid not in out and question.kind in ("alliance", "absorption"):
+            found = (_alliance if question.kind == "alliance" else _absorption)(
+                spec, question, left, items
+            )
+            if found is not None:
+                out[qid] = found
         if qid in out or question.kind != "leaves":
             continue
         actor = question.fields["actor"]
@@ -86,21 +90,63 @@ def resolutions(
     return out
 
 
-def _alliance(
-    question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes when one of the question's actors left and was seen allied, both by the horizon."""
-    f = question.fields
-    seen = {
+def _seen_true(question: Question, items: Sequence[Item]) -> dict[str, Item]:
+    """Chance outcomes observed true by the question's horizon, by target."""
+    return {
         i.fields["target"]: i
         for i in items
         if i.kind == "outcome" and i.fields["value"] and i.date <= question.horizon
     }
+
+
+def _alliance(
+    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes when one of the question's actors left and was seen allied, both by the horizon."""
+    f, seen = question.fields, _seen_true(question, items)
     for actor in f["actors"]:
         gone, allied = left.get((f["hazard"], actor)), seen.get(f"{f['aligns']}.{actor}")
         if gone is not None and allied is not None and gone.date <= question.horizon:
             when = max(gone.date, allied.date)
             return Resolution(question.id, True, when, allied.source, allied.id)
+    return None
+
+
+def _absorption(
+    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes once the counts on record and the factions seen merging reach the threshold.
+
+    Counts of the question's channel in the months it covers count in full
+    (their grade weighs their likelihood, not the number); a faction counts
+    with its fighters once its departure, its alliance and its merger are all
+    on record by the horizon. The day is the one the running total crossed.
+    """
+    f, seen = question.fields, _seen_true(question, items)
+    gains: list[tuple[dt.date, float, Item]] = []
+    for i in items:
+        g = i.fields
+        counted = i.kind == "count" or (
+            i.kind == "faction_event" and g["event"] in ("partial_defection", "clash")
+        )
+        if counted and (g["series"], g["category"]) == (f["series"], f["category"]):
+            month = months_between(spec.analysis_date, dt.date.fromisoformat(f"{g['month']}-01"))
+            if 0 <= month < question.horizon_months:
+                gains.append((i.date, float(g["count"]), i))
+    for actor in f["actors"]:
+        parts = [
+            left.get((f["hazard"], actor)),
+            seen.get(f"{f['aligns']}.{actor}"),
+            seen.get(f"{f['joins']}.{actor}"),
+        ]
+        if all(p is not None and p.date <= question.horizon for p in parts):
+            last = max((p for p in parts if p is not None), key=lambda p: p.date)
+            gains.append((last.date, float(spec.actors[actor].fighters), last))
+    total = 0.0
+    for when, gain, item in sorted(gains, key=lambda x: x[0]):
+        total += gain
+        if total >= float(f["threshold"]):
+            return Resolution(question.id, True, when, item.source, item.id)
     return None
 
 
