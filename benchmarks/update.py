@@ -627,7 +627,7 @@ def part_b(spec: Any, evidence: Any, n: dict[str, int], quick: bool) -> dict[str
                 "ess_replay": ess_replay,
                 "trustworthy": step.forecast.trustworthy,
                 "trustworthy_refit": result.trustworthy,
-                "max_z": max(zs.values()),
+                "max_z": max(zs.values(), default=0.0),
             }
         )
     return {
