@@ -422,3 +422,51 @@ def test_reports_of_a_departure_must_share_a_month(spec: ModelSpec, tmp_path: Pa
     with pytest.raises(EvidenceError, match="must share a month") as info:
         model_data(spec, load_evidence(path, spec))
     assert info.value.key == "items.again"
+
+
+def test_an_estimated_total_is_read_as_a_range(spec: ModelSpec, tmp_path: Path) -> None:
+    path = tmp_path / "est.yaml"
+    head = "schema_version: 1\nmodel: minimal\nitems:\n"
+
+    def one(count: str, kind: str = "count", extra: str = "") -> Path:
+        path.write_text(
+            head + f"  - {{id: e, kind: {kind}, date: 2020-02-29, series: defectors,\n"
+            f"     category: rank_and_file, month: 2020-02, count: {count},{extra}\n"
+            "     source: local reporting, grade: C3}\n"
+        )
+        return path
+
+    (got,) = read_items(one("{about: 20, range: [5, 50]}"), spec)
+    assert got.fields["count"] == {"about": 20, "range": [5, 50]}
+    data = model_data(spec, load_evidence(path, spec))
+    assert (data.estimate_low[0], data.estimate_high[0]) == (5, 50)
+    assert data.estimate_weight[0] == pytest.approx(0.36) and data.estimate_post[0] == 1.0
+    assert data.estimate_channel[0].tolist() == [1.0] and not data.count_mask.any()
+    for bad, key in [
+        ("{range: [50, 5]}", "items[0].count.range"),
+        ("{about: 60, range: [5, 50]}", "items[0].count"),
+        ("{range: [5.5, 50]}", "items[0].count.range"),
+        ("{about: 20}", "items[0].count.range"),
+    ]:
+        with pytest.raises(EvidenceError) as info:
+            read_items(one(bad), spec)
+        assert info.value.key == key, bad
+    with pytest.raises(EvidenceError, match="whole number"):  # added counts stay exact
+        read_items(
+            one("{range: [5, 50]}", "faction_event", " event: clash, actor: splinter,"), spec
+        )
+
+
+def test_at_most_so_many_estimates_are_in_force() -> None:
+    from allegiance.model.data import MAX_ESTIMATES
+
+    spec = load_spec(REFERENCE)
+    months = [f"{2018 + (k // 12)}-{k % 12 + 1:02d}" for k in range(MAX_ESTIMATES + 1)]
+    many = [
+        item(f"e{k}", "count", series="defectors_to_isk", category="taliban", month=m,
+             count={"range": [0, 9]})
+        for k, m in enumerate(months)
+    ]  # fmt: skip
+    assert model_data(spec, EvidenceSet.of(many[:-1])).estimate_weight.all()
+    with pytest.raises(EvidenceError, match=f"more than {MAX_ESTIMATES} estimated"):
+        model_data(spec, EvidenceSet.of(many))

@@ -218,7 +218,7 @@ def test_diagnose_catches_stuck_chains():
 def test_evidence_arrays_go_into_the_data_containers(reference_spec, reference_evidence):
     from allegiance.model import DATA_NAMES, build_model
 
-    model = build_model(reference_spec, no_evidence(reference_spec))
+    model = build_model(reference_spec, no_evidence(reference_spec), estimates=True)
     data = model_data(reference_spec, load_evidence(reference_evidence.path, reference_spec))
     import pymc as pm
 
@@ -253,7 +253,7 @@ def test_pymc_priors_match_the_stated_priors(reference_spec):
 
     from allegiance.model import FREE_VARIABLES, build_model
 
-    model = build_model(reference_spec, no_evidence(reference_spec))
+    model = build_model(reference_spec, no_evidence(reference_spec), estimates=True)
     names = [n for n in FREE_VARIABLES if n in model.named_vars]
     forward = pm.draw([model[n] for n in names], draws=4000, random_seed=1)
     direct = prior_draws(reference_spec, 4000, seed=2)

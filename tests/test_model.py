@@ -73,6 +73,18 @@ def brute_log_likelihood(
                 mu = math.exp(log_mu)
                 ll = stats.nbinom.logpmf(data.counts[j, t], alpha, alpha / (alpha + mu))
                 total += data.count_mask[j, t] * ll  # the grade's weight
+        for e in np.flatnonzero(data.estimate_weight):  # estimated totals: P(low <= y <= high)
+            j = int(np.argmax(data.estimate_channel[e]))
+            sid, cat = spec.channels[j]
+            alpha = 1 / p[OVERDISPERSION][series_ids.index(sid)]
+            log_mu = p[LOG_RATE][j]
+            if data.estimate_post[e]:
+                for i, eff in enumerate(shifts):
+                    if hits(eff, sid, cat):
+                        log_mu += eff.direction * p[LOG_RATIO][i] * x_of(eff.condition, z)
+            nb = stats.nbinom(alpha, alpha / (alpha + math.exp(log_mu)))
+            inside = nb.cdf(data.estimate_high[e]) - nb.cdf(data.estimate_low[e] - 1)
+            total += data.estimate_weight[e] * math.log(inside)
         per_config.append(total)
     level_term = -0.5 * sum(
         data.level_mask[i] * ((data.level_value[i] - p[LEVEL][i]) / 0.05) ** 2
@@ -137,6 +149,24 @@ def rich_evidence(reference_spec, reference_evidence):
             likelihood_ratio=8.0,
         ),
         item(
+            "ttp_about_100",
+            "count",
+            "2020-04-30",
+            series="defectors_to_isk",
+            category="ttp",
+            month="2020-04",
+            count={"about": 100, "range": [60, 180]},
+        ),
+        item(
+            "imu_at_most_40",
+            "count",
+            "2019-03-31",
+            series="defectors_to_isk",
+            category="imu",
+            month="2019-03",
+            count={"range": [0, 40]},
+        ),
+        item(
             "short_changed",
             "report",
             "2020-02-04",
@@ -184,6 +214,7 @@ def test_marginal_likelihood_matches_enumeration(reference_spec, rich_evidence):
     q = quantities(reference_spec, data, draws)
     from allegiance.model import numpy_ops, terms
 
+    assert np.count_nonzero(data.estimate_weight) == 2  # the two estimated totals are in
     t = terms(draws, data.arrays(), structure(reference_spec), numpy_ops())
     engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
     for s in range(3):
@@ -288,3 +319,22 @@ def test_the_pymc_graph_computes_the_numpy_terms(reference_spec, rich_evidence):
             reference_spec, rich_evidence, {k: v[s] for k, v in draws.items()}
         )
         assert got == pytest.approx(brute, rel=1e-9)
+
+
+@pytest.mark.parametrize("month", ["2019-08", "2020-05"])
+def test_an_estimate_of_one_value_is_that_count(reference_spec, reference_evidence, month):
+    """A range [k, k] is the exact count k: the incomplete-beta path equals the NB kernel."""
+    from allegiance.model import numpy_ops, terms
+
+    def likelihood(count: object) -> np.ndarray:
+        obs = item("tal", "count", f"{month}-28", series="defectors_to_isk", category="taliban",
+                   month=month, count=count)  # fmt: skip
+        evidence = with_items(
+            reference_evidence, obs, drop=lambda i: i.kind == "count" and i.fields["month"] == month
+        )
+        t = terms(draws, model_data(reference_spec, evidence).arrays(), st, numpy_ops())
+        return special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
+
+    st, draws = structure(reference_spec), prior_draws(reference_spec, 6, seed=12)
+    np.testing.assert_allclose(likelihood({"range": [37, 37]}), likelihood(37), rtol=1e-9)
+    assert np.all(likelihood({"range": [20, 60]}) > likelihood(37))  # a range holds more mass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -372,3 +373,40 @@ def test_an_item_that_cannot_reach_a_question_moves_it_by_exactly_zero(fitted):
     a, b = question_draws(full)["splinter_leaves_12m"], question_draws(refit)["splinter_leaves_12m"]
     se = [np.std(x) / np.sqrt(float(az.ess(x, method="mean"))) for x in (a, b)]
     assert abs(a.mean() - b.mean()) < Z * np.hypot(*se)
+
+
+@pytest.mark.slow
+def test_an_estimated_total_reweighted_matches_a_refit(
+    reference_spec, reference_evidence, updater, fitted
+):
+    """An estimate ('about 40 Taliban defectors in January 2020, 20 to 70', B2) absorbed by
+    reweighting (numpy incomplete beta) agrees with a refit (the PyMC graph's slots)."""
+    import arviz as az
+
+    count = {"about": 40, "range": [20, 70]}
+    estimate = item("tal_jan", "count", "2020-01-31", series="defectors_to_isk",
+                    category="taliban", month="2020-01", count=count)  # fmt: skip
+    evidence = with_items(reference_evidence, estimate)
+    fast = updater.forecast(evidence)
+    assert fast.method == "reweighted"
+    refit = fitted(reference_spec, evidence, FitSettings(seed=13))
+    slow = forecast(refit)
+    per_draw = question_draws(refit)
+    ess = fast.provenance["importance_ess"]
+    for a, b in zip(fast.questions, slow.questions, strict=True):
+        x = per_draw[b.id]
+        se = np.std(x) * np.sqrt(1 / float(az.ess(x, method="mean")) + 1 / ess)
+        assert abs(a.probability - b.probability) < Z * se, a.id
+
+    # Absorption needs about 83 a month: a January capped at 70 lowers it, one of 150 to
+    # 300 raises it.
+    def absorbs(rng: list[int]) -> float:
+        est = dataclasses.replace(estimate, fields={**estimate.fields, "count": {"range": rng}})
+        (q,) = [q for q in updater.forecast(with_items(reference_evidence, est)).questions
+                if q.id == "isk_absorbs_1000_12m"]  # fmt: skip
+        assert q.probability is not None
+        return q.probability
+
+    base = next(q.probability for q in updater.forecast(reference_evidence).questions
+                if q.id == "isk_absorbs_1000_12m")  # fmt: skip
+    assert absorbs([20, 70]) < base < absorbs([150, 300])

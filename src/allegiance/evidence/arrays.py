@@ -15,7 +15,7 @@ import numpy as np
 
 from allegiance.errors import EvidenceError
 from allegiance.evidence.items import EvidenceSet, Item
-from allegiance.model.data import ModelData
+from allegiance.model.data import MAX_ESTIMATES, ModelData
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import grade_weight, report_ratio
@@ -67,7 +67,13 @@ class _Arrays:
             slot_outcome_months=np.zeros(n_slots),
             counts=np.zeros((n_channels, spec.window_months)),
             count_mask=np.zeros((n_channels, spec.window_months)),
+            estimate_low=np.zeros(MAX_ESTIMATES),
+            estimate_high=np.zeros(MAX_ESTIMATES),
+            estimate_weight=np.zeros(MAX_ESTIMATES),
+            estimate_channel=np.zeros((MAX_ESTIMATES, n_channels)),
+            estimate_post=np.zeros(MAX_ESTIMATES),
         )
+        self.estimates = 0
         self.observed: dict[Any, Item] = {}
         self.survived: dict[int, tuple[int, Item]] = {}
         self.added: dict[tuple[int, int], Item] = {}
@@ -102,6 +108,21 @@ class _Arrays:
             self.observed[where] = item
         else:
             self._observe(item, kind, f)
+
+    def _estimate(self, item: Item, c: int, t: int, count: Mapping[str, Any]) -> None:
+        """Record an estimated monthly total: the chance it lies in its range, weighed."""
+        e, data = self.estimates, self.data
+        if e == MAX_ESTIMATES:
+            raise self.r.fail(
+                f"items.{item.id}",
+                f"more than {MAX_ESTIMATES} estimated monthly totals are in force.",
+                "give older months as sourced totals, or retract estimates they replace.",
+            )
+        data.estimate_low[e], data.estimate_high[e] = count["range"]
+        data.estimate_weight[e] = grade_weight(item.grade)
+        data.estimate_channel[e, c] = 1.0
+        data.estimate_post[e] = float(t >= self.spec.history_months)
+        self.estimates += 1
 
     def _observe_outcome(self, item: Item, f: Mapping[str, Any]) -> None:
         """Record an observed chance outcome: a report with the ratio its grade allows."""
@@ -189,6 +210,8 @@ class _Arrays:
             first = dt.date.fromisoformat(f"{f['month']}-01")
             data.slot_events[k] = 1.0
             data.slot_nonevents[k] = months_between(self.spec.analysis_date, first)
+        elif kind == "count" and isinstance(f["count"], Mapping):
+            self._estimate(item, c, t, f["count"])
         elif kind == "count":
             data.counts[c, t], data.count_mask[c, t] = f["count"], grade_weight(item.grade)
         elif f["condition"] in self.spec.binary_conditions:

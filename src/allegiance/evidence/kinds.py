@@ -11,7 +11,8 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     binary condition, a number in [0, 1] for a level), weighed by its grade.
 ``count``
     Counts in one month: ``series``, ``category``, ``month`` (YYYY-MM) and
-    ``count``.
+    ``count``: a whole number, or an estimate ``{about: 20, range: [5, 50]}``
+    that enters as the chance the month's total lies in the range.
 ``no_event``
     Time passing is evidence: the event of a ``hazard`` did not happen for
     ``actor`` from the analysis date ``through`` a date.
@@ -119,13 +120,35 @@ def _count_fields(
             "drop the item or widen 'history_months' in the model file.",
         )
     count = body["count"]
-    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COUNT:
+    if isinstance(count, Mapping) and body.get("kind") == "count":
+        count = _estimate(r, count, f"{key}.count")
+    elif not _whole(count):
         raise r.fail(
             f"{key}.count",
             f"expected a whole number >= 0, got {str(count)[:40]}.",
-            "a monthly count is at most 10**9.",
+            "a monthly count is at most 10**9; a monthly total estimated by a source is "
+            "{about: 20, range: [5, 50]} (about optional).",
         )
     return {"series": sid, "category": cat, "month": month, "count": count}
+
+
+def _whole(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_COUNT
+
+
+def _estimate(r: KeyReader, body: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """Validate an estimated monthly total: its range, and optionally a central figure."""
+    r.keys(body, key, ("range",), ("about",))
+    bounds = body["range"]
+    if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_whole, bounds))):
+        raise r.fail(f"{key}.range", f"expected [low, high], whole numbers, got {bounds!r}.")
+    low, high = bounds
+    if low > high:
+        raise r.fail(f"{key}.range", f"low {low} is above high {high}.", "write [low, high].")
+    about = body.get("about", low)
+    if not _whole(about) or not low <= about <= high:
+        raise r.fail(key, f"about {about!r} is not a whole number in the range {bounds}.")
+    return {"range": [low, high], **({"about": about} if "about" in body else {})}
 
 
 def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> None:

@@ -53,7 +53,7 @@ def variable_beliefs(spec: ModelSpec) -> dict[str, tuple[list[Justified], str]]:
     return {name: v for name, v in out.items() if v[0] or name == BASELINE}
 
 
-def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
+def build_model(spec: ModelSpec, data: ModelData, estimates: bool | None = None) -> pm.Model:
     """Build the PyMC model of a spec, with the evidence in ``pm.Data`` containers.
 
     Parameters
@@ -63,6 +63,10 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     data : ModelData
         Evidence arrays; swap new ones in with ``pm.set_data`` or nutpie's
         ``with_data`` without rebuilding.
+    estimates : bool, optional
+        Give the graph its slots for estimated monthly totals (an incomplete
+        beta per slot and configuration, which slows sampling about threefold);
+        by default only when ``data`` holds an estimate.
 
     Returns
     -------
@@ -72,7 +76,10 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     import pytensor.tensor as pt
 
     with pm.Model(coords=_coords(spec)) as model:
-        d = {name: pm.Data(name, getattr(data, name)) for name in DATA_NAMES}
+        if estimates is None:
+            estimates = bool(np.any(data.estimate_weight))
+        names = [n for n in DATA_NAMES if estimates or not n.startswith("estimate_")]
+        d = {name: pm.Data(name, getattr(data, name)) for name in names}
         p = {
             name: _variable(pm, name, beliefs, dim)
             for name, (beliefs, dim) in variable_beliefs(spec).items()

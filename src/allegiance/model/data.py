@@ -18,7 +18,16 @@ DATA_NAMES = (
     "slot_outcome_months",
     "counts",
     "count_mask",
+    "estimate_low",
+    "estimate_high",
+    "estimate_weight",
+    "estimate_channel",
+    "estimate_post",
 )
+
+# Estimated monthly totals in force at once: a fixed number of slots keeps the
+# model's graph (and its compiled sampler) the same whatever the evidence.
+MAX_ESTIMATES = 24
 
 
 @dataclass
@@ -35,7 +44,12 @@ class ModelData:
     slot_outcome_log_lr: np.ndarray  # (K,): tempered log-LR of reports that the event happened
     slot_outcome_months: np.ndarray  # (K,): ... by the end of this month (from the analysis month)
     counts: np.ndarray  # (J, T)
-    count_mask: np.ndarray  # (J, T)
+    count_mask: np.ndarray  # (J, T): the grade weight of each observed cell, 0 if unobserved
+    estimate_low: np.ndarray  # (E,): an estimated month's total lies in [low, high]
+    estimate_high: np.ndarray  # (E,)
+    estimate_weight: np.ndarray  # (E,): its grade weight; 0 for an unused slot
+    estimate_channel: np.ndarray  # (E, J): one-hot channel of each estimate
+    estimate_post: np.ndarray  # (E,): 1 for a month from the analysis month on
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays by data-container name."""

@@ -20,7 +20,8 @@ SLOT_ARRAYS = (
     "slot_outcome_log_lr",
     "slot_outcome_months",
 )
-ROW_ARRAYS = (*SLOT_ARRAYS, "counts", "count_mask")
+ESTIMATE_ARRAYS = ("estimate_low", "estimate_high", "estimate_weight", "estimate_post")
+ROW_ARRAYS = (*SLOT_ARRAYS, "counts", "count_mask", *ESTIMATE_ARRAYS, "estimate_channel")
 LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
 PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
@@ -35,7 +36,9 @@ def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
     if r < st.n_slots:
         parts = [d[name][r] for name in SLOT_ARRAYS]
     else:
-        parts = [d["counts"][r - st.n_slots], d["count_mask"][r - st.n_slots]]
+        j = r - st.n_slots
+        mine = d["estimate_channel"][:, j] > 0  # the channel's estimated months
+        parts = [d["counts"][j], d["count_mask"][j], *(d[n][mine] for n in ESTIMATE_ARRAYS)]
     return b"".join(np.ascontiguousarray(x).tobytes() for x in parts)
 
 

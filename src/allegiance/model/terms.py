@@ -242,7 +242,7 @@ def _channel_terms(
     log_rate_post = rho[..., None] + shift
     row_ll = nb_kernel(
         n_post[:, None], y_post[:, None], log_rate_post, alpha[..., None], log_alpha[..., None]
-    )
+    ) + _estimates(d, ops, js, rho, log_alpha, alpha, log_rate_post, exact=exact)
     return {
         "row_ll": row_ll,
         "channel_constant": observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha),
@@ -250,6 +250,50 @@ def _channel_terms(
         "log_rate_post": log_rate_post,
         "overdispersion": phi,
     }
+
+
+def _estimates(
+    d: Mapping[str, Any],
+    ops: Any,
+    js: Any,
+    rho: Any,
+    log_alpha: Any,
+    alpha: Any,
+    log_rate_post: Any,
+    *,
+    exact: bool,
+) -> Any:
+    """Estimated monthly totals: ``w log P(low <= y <= high)``, per channel row (..., J, M).
+
+    ``P(y <= k) = I_p(alpha, k + 1)`` (the regularised incomplete beta) for a
+    negative binomial with ``p = alpha / (alpha + mu)``. A month before the
+    analysis date takes the channel's past rate, for every configuration.
+    Numpy evaluates only the estimates in use; the PyMC graph has them all
+    (unused slots weigh 0), so that its shape never changes.
+    """
+    if "estimate_weight" not in d:  # a graph built without estimate slots
+        return 0.0
+    onehot, w = d["estimate_channel"], d["estimate_weight"]
+    low, high, post = d["estimate_low"], d["estimate_high"], d["estimate_post"]
+    if not exact:
+        onehot = onehot[:, js]
+    if not isinstance(w, np.ndarray):  # PyTensor: every slot
+        used: Any = slice(None)
+    else:
+        used = np.flatnonzero((w > 0) & (onehot.sum(axis=1) > 0))
+        if not used.size:
+            return 0.0
+    onehot, w, low, high, post = onehot[used], w[used], low[used], high[used], post[used]
+    log_mu = (
+        post[:, None] * ops.pick(onehot, log_rate_post)
+        + (1.0 - post[:, None]) * (ops.tensordot(rho, onehot.T, axes=1)[..., None])
+    )
+    # An unused slot (no channel) gets alpha 1, not 0: finite values and gradients, weight 0.
+    a = (ops.tensordot(alpha, onehot.T, axes=1) + 1.0 - onehot.sum(axis=1))[..., None]
+    x = ops.exp(-ops.softplus(log_mu - ops.tensordot(log_alpha, onehot.T, axes=1)[..., None]))
+    below = ops.minimum(low, 1.0)[:, None] * ops.betainc(a, ops.maximum(low, 1.0)[:, None], x)
+    inside = ops.betainc(a, high[:, None] + 1.0, x) - below
+    return ops.spread(onehot, w[:, None] * ops.log(ops.maximum(inside, 1e-300)))
 
 
 def _observed_by_value(y: np.ndarray, mask: np.ndarray, alpha: np.ndarray, ops: Any) -> Any:

@@ -23,8 +23,15 @@ from allegiance.spec import ModelSpec
 _COMPILED: dict[str, Any] = {}
 
 
-def prepare(spec: ModelSpec) -> Any:
+def prepare(spec: ModelSpec, estimates: bool = False) -> Any:
     """Compile the sampler of a spec, once per process; later fits reuse it.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    estimates : bool
+        The variant with slots for estimated monthly totals (compiled apart:
+        it samples more slowly, so evidence without estimates does not pay for it).
 
     Returns
     -------
@@ -33,11 +40,12 @@ def prepare(spec: ModelSpec) -> Any:
     """
     import nutpie
 
-    if spec.sha256 not in _COMPILED:
-        _COMPILED[spec.sha256] = nutpie.compile_pymc_model(
-            build_model(spec, no_evidence(spec)), backend="numba"
+    key = f"{spec.sha256}+estimates" if estimates else spec.sha256
+    if key not in _COMPILED:
+        _COMPILED[key] = nutpie.compile_pymc_model(
+            build_model(spec, no_evidence(spec), estimates), backend="numba"
         )
-    return _COMPILED[spec.sha256]
+    return _COMPILED[key]
 
 
 def fit(
@@ -73,9 +81,9 @@ def fit(
     import nutpie
 
     settings = settings or FitSettings()
-    compiled = prepare(spec)
     # Containers a model never reads (no levels, say) are pruned by the compiler.
     arrays = (model_data(spec, evidence) if data is None else data).arrays()
+    compiled = prepare(spec, bool(arrays["estimate_weight"].any()))
     compiled = compiled.with_data(**{k: v for k, v in arrays.items() if k in compiled.shared_data})
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -249,6 +249,12 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
     total = a.count_mask * a.counts + b.count_mask * b.counts
     level_mask = (a.level_mask + b.level_mask) / 2
     level_total = a.level_mask * a.level_value + b.level_mask * b.level_value
+    same = (
+        (a.estimate_low == b.estimate_low)
+        & (a.estimate_high == b.estimate_high)
+        & (a.estimate_post == b.estimate_post)
+        & np.all(a.estimate_channel == b.estimate_channel, axis=1)
+    )
     return ModelData(
         condition_loglik=(a.condition_loglik + b.condition_loglik) / 2,
         slot_log_lr=(a.slot_log_lr + b.slot_log_lr) / 2,
@@ -266,4 +272,13 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         ),
         counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
         count_mask=mask,
+        # Estimates are not linear in their ranges: the later data's, each at the mean of
+        # its two weights where both hold it, at half its weight where only the later does.
+        estimate_low=b.estimate_low,
+        estimate_high=b.estimate_high,
+        estimate_weight=np.where(
+            same, (a.estimate_weight + b.estimate_weight) / 2, b.estimate_weight / 2
+        ),  # fmt: skip
+        estimate_channel=b.estimate_channel,
+        estimate_post=b.estimate_post,
     )
