@@ -215,3 +215,23 @@ def test_counts_on_record_and_a_merger_resolve_an_absorption_question() -> None:
     assert found.outcome and found.item_id == "june" and found.date == dt.date(2020, 6, 28)
     assert qid not in resolutions(spec, [*merger, early, may], dt.date(2020, 7, 1))
     assert qid not in resolutions(spec, [*merger[:2], early, may, june], dt.date(2020, 7, 1))
+
+
+def test_counts_on_record_resolve_an_escalation_at_the_past_rate(spec: ModelSpec) -> None:
+    """Past months on record 12 and 8 (rate 10): twice 6 months at that rate is 120,
+    reached by 70 in February and 60 in April; an estimate does not set the past rate."""
+    qid = "defections_double_6m"
+
+    def counted(item_id: str, month: str, n: object) -> Item:
+        return Item(item_id, "count", dt.date.fromisoformat(f"{month}-27"), "wire", "C3",
+                    {"series": "defectors", "category": "rank_and_file", "month": month,
+                     "count": n})  # fmt: skip
+
+    past = [counted("oct", "2019-10", 12), counted("nov", "2019-11", 8)]
+    feb, apr = counted("feb", "2020-02", 70), counted("apr", "2020-04", 60)
+    found = resolutions(spec, [*past, feb, apr], dt.date(2020, 5, 1))[qid]
+    assert found.outcome and found.item_id == "apr" and found.date == dt.date(2020, 4, 27)
+    assert qid not in resolutions(spec, [*past, feb], dt.date(2020, 5, 1))
+    assert qid not in resolutions(spec, [feb, apr], dt.date(2020, 5, 1))  # no past rate
+    guess = counted("dec", "2019-12", {"range": [0, 1000]})
+    assert resolutions(spec, [*past, guess, feb, apr], dt.date(2020, 5, 1))[qid].outcome

@@ -6,8 +6,9 @@ source), or, for a ``leaves`` question, by a departure on record: an
 before the horizon; an ``alliance`` question by one of its actors' departure
 and an observed ``outcome`` that it allied (its ``aligns`` outcome true),
 both by the horizon; an ``absorption`` question once the counts on record
-and the factions seen merging reach its threshold. Retractions apply as to
-any item (:func:`in_force`).
+and the factions seen merging reach its threshold; an ``escalation`` question
+once the counts since the analysis month reach its ratio of the past rate on
+record. Retractions apply as to any item (:func:`in_force`).
 
 A *public* hazard (``public: true`` in the model file, with an optional
 ``public_after_months`` lag) is one whose event would be news: no record of it
@@ -21,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from allegiance.evidence.items import Item
 from allegiance.spec import ModelSpec, Question, months_between
@@ -68,10 +71,8 @@ def resolutions(
             )
     left = departures(items)
     for qid, question in spec.questions.items():
-        if qid not in out and question.kind in ("alliance", "absorption"):
-            found = (_alliance if question.kind == "alliance" else _absorption)(
-                spec, question, left, items
-            )
+        if qid not in out and question.kind in RESOLVED_BY_RECORD:
+            found = RESOLVED_BY_RECORD[question.kind](spec, question, left, items)
             if found is not None:
                 out[qid] = found
         if qid in out or question.kind != "leaves":
@@ -123,16 +124,11 @@ def _absorption(
     on record by the horizon. The day is the one the running total crossed.
     """
     f, seen = question.fields, _seen_true(question, items)
-    gains: list[tuple[dt.date, float, Item]] = []
-    for i in items:
-        g = i.fields
-        counted = i.kind == "count" or (
-            i.kind == "faction_event" and g["event"] in ("partial_defection", "clash")
-        )
-        if counted and (g["series"], g["category"]) == (f["series"], f["category"]):
-            month = months_between(spec.analysis_date, dt.date.fromisoformat(f"{g['month']}-01"))
-            if 0 <= month < question.horizon_months:
-                gains.append((i.date, float(g["count"]), i))
+    gains = [
+        (i.date, n, i)
+        for month, n, i in _counted(spec, question, items)
+        if 0 <= month < question.horizon_months
+    ]
     for actor in f["actors"]:
         parts = [
             left.get((f["hazard"], actor)),
@@ -142,12 +138,67 @@ def _absorption(
         if all(p is not None and p.date <= question.horizon for p in parts):
             last = max((p for p in parts if p is not None), key=lambda p: p.date)
             gains.append((last.date, float(spec.actors[actor].fighters), last))
+    return _crossed(question, gains, float(f["threshold"]))
+
+
+def _escalation(
+    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes once the counts since the analysis month reach the ratio of the past rate.
+
+    The past rate is the mean of the exact monthly totals on record before the
+    analysis month (none on record: no resolution from the record); the
+    threshold is the ratio times the horizon's months at that rate.
+    """
+    counted = _counted(spec, question, items)
+    past: dict[int, float] = {}
+    for month, n, i in counted:
+        if month < 0 and not isinstance(i.fields["count"], dict):
+            past[month] = past.get(month, 0.0) + n
+    if not past:
+        return None
+    needed = (
+        float(question.fields["ratio"]) * question.horizon_months * float(np.mean([*past.values()]))
+    )
+    gains = [(i.date, n, i) for month, n, i in counted if 0 <= month < question.horizon_months]
+    return _crossed(question, gains, needed)
+
+
+def _counted(
+    spec: ModelSpec, question: Question, items: Sequence[Item]
+) -> list[tuple[int, float, Item]]:
+    """Return the counts on record of the question's channel: (month, count, item).
+
+    Months count from the analysis month (negative before it).
+    A count counts in full whatever its grade (the grade weighs its likelihood,
+    not the number); an estimate counts at its low end.
+    """
+    f, out = question.fields, []
+    for i in items:
+        g = i.fields
+        counted = i.kind == "count" or (
+            i.kind == "faction_event" and g["event"] in ("partial_defection", "clash")
+        )
+        if counted and (g["series"], g["category"]) == (f["series"], f["category"]):
+            month = months_between(spec.analysis_date, dt.date.fromisoformat(f"{g['month']}-01"))
+            n = g["count"]["range"][0] if isinstance(g["count"], dict) else g["count"]
+            out.append((month, float(n), i))
+    return out
+
+
+def _crossed(
+    question: Question, gains: list[tuple[dt.date, float, Item]], needed: float
+) -> Resolution | None:
+    """Yes on the day the running total of dated gains first reaches ``needed``."""
     total = 0.0
     for when, gain, item in sorted(gains, key=lambda x: x[0]):
         total += gain
-        if total >= float(f["threshold"]):
+        if total >= needed and when <= question.horizon:
             return Resolution(question.id, True, when, item.source, item.id)
     return None
+
+
+RESOLVED_BY_RECORD = {"alliance": _alliance, "absorption": _absorption, "escalation": _escalation}
 
 
 def departures(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
