@@ -34,6 +34,8 @@ def test_forecast_json_then_reuses_the_stored_posterior(model):
     assert doc["trustworthy"] is True
     assert doc["provenance"]["model_sha256"] and doc["provenance"]["versions"]["pymc"]
     assert "posterior saved" in first.stderr
+    # Its horizon (2022) is before today and no --as-of was given: the user is told.
+    assert "no --as-of: 1 question(s)" in " ".join(first.stderr.split())
     second = runner.invoke(app, args)
     again = json.loads(second.stdout)
     assert "stored MCMC fit of exactly this evidence" in again["method_reason"]

@@ -107,6 +107,16 @@ def forecast(
             + (" as recorded then" if as_recorded else ""),
             highlight=False,
         )
+        past = [q.id for q in spec.questions.values() if q.horizon < dt.date.today()]
+        if when is None and past:
+            note(
+                [
+                    f"no --as-of: {len(past)} question(s) whose horizon is before today "
+                    f"({', '.join(past[:3])}{', ...' if len(past) > 3 else ''}) are forecast "
+                    "on the whole record; give --as-of DATE to forecast as of a day "
+                    "(a question then past its horizon gets no probability)."
+                ]
+            )
         settings = FitSettings(draws=draws, tune=tune, chains=chains, seed=seed)
         outcome = run_forecast(
             spec, ev, settings, refit=refit, exact=exact, progress=sys.stderr.isatty()
