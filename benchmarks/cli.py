@@ -42,17 +42,18 @@ def _run(src: Path, args: list[str]) -> float:
     return seconds
 
 
-def _copy(folder: Path) -> Path:
+def _copy(folder: Path, models: Path) -> Path:
+    """Copy the reference model and its shipped evidence as the measured revision has them."""
     for name in ("afghanistan_2020.yaml", "afghanistan_2020.evidence.yaml"):
-        shutil.copy(MODEL.with_name(name), folder / name)
+        shutil.copy(models / name, folder / name)
     return folder / MODEL.name
 
 
 def measure(src: Path, runs: int) -> dict[str, float]:
-    """Median seconds per case for the package at ``src``."""
+    """Median seconds per case for the package at ``src`` (on that revision's model files)."""
     out: dict[str, list[float]] = {k: [] for k in ("first", "stored", "add+reweighted", "check")}
     with tempfile.TemporaryDirectory() as tmp:
-        model = _copy(Path(tmp))
+        model = _copy(Path(tmp), src.parent / "models")
         out["first"].append(_run(src, ["forecast", str(model)]))
         for _ in range(runs):
             out["stored"].append(_run(src, ["forecast", str(model)]))
