@@ -1,10 +1,10 @@
-"""The command line: ``allegiance forecast | priors | check | history | explain | evidence``.
+"""The command line: ``allegiance forecast | priors | check | explain | evidence | report``, ...
 
 A face of the package: it reads arguments, calls :mod:`allegiance.workflow`
 and the core, and prints. Nothing below it imports it.
 """
 
-from allegiance.cli import commands, evidence, outcomes  # noqa: F401  (each registers commands)
+from allegiance.cli import commands, evidence, outcomes, reports  # noqa: F401  (each registers commands)
 from allegiance.cli.app import EXIT_BAD_INPUT, EXIT_UNTRUSTWORTHY, app
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_UNTRUSTWORTHY", "app"]

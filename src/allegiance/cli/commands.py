@@ -26,6 +26,7 @@ from allegiance.cli.app import (
     user_errors,
 )
 from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
+from allegiance.spec.beliefs import stated, stated_beliefs
 
 
 def _check_question(spec: ModelSpec, question: str) -> None:
@@ -71,7 +72,7 @@ def forecast(
     """Print MODEL's forecasts given its evidence, fitting only when it must."""
     import sys
 
-    from allegiance.cli.output import forecast_csv, forecast_table
+    from allegiance.cli.output import forecast_table
     from allegiance.posterior import FitSettings
     from allegiance.workflow import evidence_in_force, run_forecast
 
@@ -131,7 +132,7 @@ def forecast(
     if fmt is Format.json:
         typer.echo(result.to_json())
     elif fmt is Format.csv:
-        typer.echo(forecast_csv(result), nl=False)
+        typer.echo(result.to_csv(), nl=False)
     else:
         forecast_table(result)
     if not result.trustworthy:
@@ -151,17 +152,8 @@ def priors(model: ModelArg) -> None:
     table = Table(title=f"Priors: {spec.id}")
     for name in ("what", "stated", "chosen", "provenance"):
         table.add_column(name)
-    rows = [(f"condition {c.id}", c.belief) for c in spec.conditions.values()]
-    rows += [
-        (f"baseline {p.id}.{a}" if a else f"baseline {p.id}", b)
-        for p in spec.propensities.values()
-        for a, b in p.baselines.items()
-    ]
-    rows += [(f"rate {s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
-    rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
-    for what, belief in rows:
-        stated = ", ".join(f"{k}: {v}" for k, v in belief.prior.statement.items())
-        add_row(table, what, stated, belief.prior.describe(), belief.provenance)
+    for what, belief in stated_beliefs(spec):
+        add_row(table, what, stated(belief), belief.prior.describe(), belief.provenance)
     Console().print(table)
 
 

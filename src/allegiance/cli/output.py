@@ -15,44 +15,6 @@ from rich.table import Table
 from allegiance.cli.app import add_row
 from allegiance.forecast import Forecast
 
-CSV_COLUMNS = (
-    "question", "horizon", "probability", "lower90", "upper90", "word", "trustworthy",
-    "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256", "resolved",
-    "resolved_on",
-)  # fmt: skip
-
-
-def _number(x: float | None) -> str:
-    return "" if x is None else f"{x:.4f}"
-
-
-def forecast_csv(result: Forecast) -> str:
-    """Return a forecast as CSV, one row per question."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator=os.linesep)
-    d, p = result.diagnostics, result.provenance
-    writer.writerow(CSV_COLUMNS)
-    for q in result.questions:
-        writer.writerow(
-            [
-                q.id,
-                q.horizon,
-                _number(q.probability),
-                _number(q.lower),
-                _number(q.upper),
-                q.word,
-                result.trustworthy,
-                f"{d.max_rhat:.4f}",
-                f"{min(d.min_ess_bulk, d.min_ess_tail):.0f}",
-                d.divergences,
-                p["model_sha256"],
-                p["evidence_sha256"],
-                q.resolved,
-                q.resolved_on,
-            ]
-        )
-    return out.getvalue()
-
 
 def forecast_table(result: Forecast) -> None:
     """Print a forecast as a table with its method, diagnostics and identity."""

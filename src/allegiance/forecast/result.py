@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -70,3 +74,66 @@ class Forecast:
     def to_json(self) -> str:
         """Serialise to JSON text."""
         return json.dumps(self.to_dict(), indent=2)
+
+    def to_csv(self) -> str:
+        """Serialise to CSV, one row per question (:data:`CSV_COLUMNS`)."""
+        return forecast_csv(self)
+
+    def _repr_html_(self) -> str:
+        """Show the forecast as a table in Jupyter, analyst text escaped."""
+        d = self.diagnostics
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
+                q.id, q.horizon,
+                q.resolved or ("–" if q.probability is None else f"{q.probability:.0%}"),
+                "–" if q.lower is None or q.upper is None else f"{q.lower:.0%} – {q.upper:.0%}",
+                q.word,
+            )) + "</tr>"
+            for q in self.questions
+        )  # fmt: skip
+        verdict = "passed" if d.ok else "FAILED: " + "; ".join(d.problems)
+        return (
+            f"<table><caption>Forecasts: {html.escape(self.model_id)}</caption>"
+            "<tr><th>question</th><th>horizon</th><th>P</th><th>90% interval</th>"
+            f"<th>in words</th></tr>{rows}</table>"
+            f"<p>method: {html.escape(self.method)}; diagnostics {html.escape(verdict)}</p>"
+        )
+
+
+CSV_COLUMNS = (
+    "question", "horizon", "probability", "lower90", "upper90", "word", "trustworthy",
+    "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256", "resolved",
+    "resolved_on",
+)  # fmt: skip
+
+
+def _number(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+def forecast_csv(result: Forecast) -> str:
+    """Return a forecast as CSV, one row per question."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=os.linesep)
+    d, p = result.diagnostics, result.provenance
+    writer.writerow(CSV_COLUMNS)
+    for q in result.questions:
+        writer.writerow(
+            [
+                q.id,
+                q.horizon,
+                _number(q.probability),
+                _number(q.lower),
+                _number(q.upper),
+                q.word,
+                result.trustworthy,
+                f"{d.max_rhat:.4f}",
+                f"{min(d.min_ess_bulk, d.min_ess_tail):.0f}",
+                d.divergences,
+                p["model_sha256"],
+                p["evidence_sha256"],
+                q.resolved,
+                q.resolved_on,
+            ]
+        )
+    return out.getvalue()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from allegiance.reading import KeyReader
-from allegiance.spec.types import Justified
+from allegiance.spec.types import Justified, ModelSpec
 
 ANALYST_JUDGMENT = "analyst judgment"
 
@@ -31,3 +31,21 @@ def justified(r: KeyReader, node: Any, key: str, convert: Any) -> Justified:
         r.text(node["rationale"], f"{key}.rationale"),
         provenance(r, node["provenance"], f"{key}.provenance"),
     )
+
+
+def stated_beliefs(spec: ModelSpec) -> list[tuple[str, Justified]]:
+    """Return every prior of a model, named as the analyst would read it, in file order."""
+    rows = [(f"condition {c.id}", c.belief) for c in spec.conditions.values()]
+    rows += [
+        (f"baseline {p.id}.{a}" if a else f"baseline {p.id}", b)
+        for p in spec.propensities.values()
+        for a, b in p.baselines.items()
+    ]
+    rows += [(f"rate {s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
+    rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
+    return rows
+
+
+def stated(belief: Justified) -> str:
+    """Return a prior's statement as written, e.g. ``probability: 0.3, range: [0.1, 0.6]``."""
+    return ", ".join(f"{k}: {v}" for k, v in belief.prior.statement.items())

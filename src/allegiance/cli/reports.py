@@ -1,0 +1,41 @@
+"""Command: ``allegiance report``: a report an analyst can hand on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, user_errors
+
+
+@app.command()
+def report(
+    model: ModelArg,
+    out: Annotated[Path, typer.Option(help="Folder for the report's files.")] = Path("report"),
+    ledger: LedgerOpt = None,
+    as_of: Annotated[str | None, typer.Option(help="The report's day (YYYY-MM-DD).")] = None,
+    as_recorded: Annotated[
+        bool, typer.Option(help="With --as-of, only what was on record that day.")
+    ] = False,
+    templates: Annotated[
+        Path | None, typer.Option(help="A folder with your own report.md.j2 / report.html.j2.")
+    ] = None,
+) -> None:
+    """Write MODEL's report: Markdown, self-contained HTML, figures, CSV and JSON."""
+    from allegiance.report import write_report
+    from allegiance.spec import load_spec
+    from allegiance.workflow.reporting import gather
+
+    when = parse_date(as_of, "--as-of")
+    if as_recorded and when is None:
+        raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
+    with user_errors():
+        data = gather(load_spec(model), ledger_url=ledger, as_of=when, as_recorded=as_recorded)
+        note(data.notes)
+        files = write_report(data, out, template_dir=templates)
+    for path in files:
+        typer.echo(f"wrote {path}")
+    if not data.forecast.trustworthy:
+        note(["the fit FAILED its sampling diagnostics: the report says so on its first lines."])

@@ -1,0 +1,64 @@
+"""Each question's forecast over time, from the forecast history, as a figure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from allegiance.report.figures import _pyplot
+
+
+def when(row: dict[str, Any]) -> dt.date:
+    """Return the day a recorded forecast speaks for: its as-of date, else the day made."""
+    as_of = row["as_of"]
+    return as_of if as_of is not None else row["created_at"].date()
+
+
+def trajectory(
+    question: str,
+    rows: list[dict[str, Any]],
+    evidence_dates: list[dt.date],
+    out: Path,
+    *,
+    outcome: str = "",
+) -> tuple[Path, str]:
+    """Draw one question's probability and 90 % interval over the days forecast.
+
+    Evidence dates are ticks along the bottom; a resolved outcome is a
+    horizontal line at 1 or 0. Saved as PNG and SVG; returns the PNG and its
+    alt text.
+    """
+    plt = _pyplot()
+    latest: dict[dt.date, dict[str, Any]] = {}
+    for row in rows:  # oldest first: the last forecast of a day counts
+        latest[when(row)] = row
+    days = sorted(latest)
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    if days:
+        p = [latest[d]["probability"] for d in days]
+        ax.fill_between(days, [latest[d]["lower"] for d in days],
+                        [latest[d]["upper"] for d in days], color="0.85", hatch="//",
+                        edgecolor="0.5", lw=0, label="90 % interval")  # fmt: skip
+        ax.plot(days, p, "ko-", ms=4, label="probability")
+    for d in evidence_dates:
+        ax.axvline(d, ymin=0, ymax=0.04, color="0.3", lw=1)
+    if outcome:
+        ax.axhline(1.0 if outcome == "yes" else 0.0, color="0.4", lw=3, alpha=0.5,
+                   label=f"resolved {outcome}")  # fmt: skip
+    ax.set(ylim=(-0.02, 1.02), ylabel="probability", title=question)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    png = out / f"trajectory_{question}.png"
+    fig.savefig(png, dpi=150)
+    fig.savefig(png.with_suffix(".svg"))
+    plt.close(fig)
+    if not days:
+        return png, f"{question}: no recorded forecast"
+    first, last = latest[days[0]]["probability"], latest[days[-1]]["probability"]
+    alt = (
+        f"{question}: {len(days)} forecast(s) from {days[0]} to {days[-1]}, "
+        f"from {first:.0%} to {last:.0%}" + (f"; resolved {outcome}" if outcome else "")
+    )
+    return png, alt

@@ -1,0 +1,93 @@
+"""What a report shows: the forecast as of a day, the evidence behind it, and the record.
+
+:func:`gather` decides what to compute (a forecast with as little sampling as
+can be, through :func:`~allegiance.workflow.forecasting.run_forecast`) and
+collects everything a report needs; the faces (:mod:`allegiance.report`)
+only lay it out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from allegiance.evidence import Item
+from allegiance.forecast import Forecast
+from allegiance.posterior import FitSettings
+from allegiance.spec import ModelSpec
+from allegiance.workflow.forecasting import evidence_in_force, run_forecast
+
+
+@dataclass
+class ReportData:
+    """Everything a report lays out.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+    forecast : Forecast
+        The forecast as of the report's day (its provenance says how it was made).
+    evidence : list of Item
+        The items in force behind it, time passing included.
+    retracted : list of Item
+        Items on record that a retraction withdrew (shown struck through).
+    history : dict
+        Question id -> the recorded forecasts of it, oldest first (the ledger's rows).
+    notes : list of str
+        What the workflow did (imports, fits, stored fits skipped).
+    """
+
+    spec: ModelSpec
+    forecast: Forecast
+    evidence: list[Item]
+    retracted: list[Item] = field(default_factory=list)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def gather(
+    spec: ModelSpec,
+    *,
+    ledger_url: str | None = None,
+    as_of: dt.date | None = None,
+    as_recorded: bool = False,
+    settings: FitSettings | None = None,
+) -> ReportData:
+    """Forecast as of a day from the model's ledger and collect what a report shows.
+
+    The forecast is recorded in the ledger's history like any other, so the
+    report's trajectories end with it.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    ledger_url : str, optional
+        The ledger (default: the SQLite file beside the model, filled from the
+        shipped evidence on first use).
+    as_of : date, optional
+        The report's day; without one, the whole record.
+    as_recorded : bool
+        With ``as_of``, what was on record that day only.
+    settings : FitSettings, optional
+        Settings of a fit, if one is needed.
+    """
+    settings = settings or FitSettings()
+    chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
+    assert chosen.evidence is not None and chosen.ledger is not None
+    outcome = run_forecast(spec, chosen.evidence, settings)
+    assert outcome.forecast is not None
+    book = chosen.ledger
+    book.record_forecast(
+        outcome.forecast, as_of=as_of, as_recorded=as_recorded, fit_method=outcome.forecast.method
+    )
+    on_record = book.items()
+    withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
+    return ReportData(
+        spec,
+        outcome.forecast,
+        list(chosen.evidence.items),
+        [i for i in on_record if i.id in withdrawn],
+        {qid: book.history(qid) for qid in spec.questions},
+        [*chosen.notes, *outcome.notes],
+    )

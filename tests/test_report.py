@@ -1,0 +1,100 @@
+"""Reports: the files, escaped analyst text, one set of numbers in every format."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from allegiance.cli import app
+from allegiance.evidence import Item, read_items
+from allegiance.ledger import Ledger, default_url
+from allegiance.posterior import FitSettings
+from allegiance.report import write_report
+from allegiance.spec import load_spec
+from allegiance.workflow.reporting import ReportData, gather
+from conftest import FIXTURES
+
+SETTINGS = FitSettings(draws=500, tune=500)
+SCRIPT = "<script>alert('x')</script> | *bold*"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
+    folder = tmp_path_factory.mktemp("model")
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
+    spec = load_spec(folder / "minimal.yaml")
+    with Ledger(default_url(spec), spec) as book:
+        items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+        noted = [Item(i.id, i.kind, i.date, i.source, i.grade, i.fields, note=SCRIPT)
+                 if i.id == "deal_signed" else i for i in items]  # fmt: skip
+        book.append(noted)
+    return gather(spec, settings=SETTINGS)
+
+
+def test_a_report_writes_every_file_with_one_set_of_numbers(
+    data: ReportData, tmp_path: Path
+) -> None:
+    files = write_report(data, tmp_path)
+    names = {p.relative_to(tmp_path).as_posix() for p in files}
+    assert {"report.md", "report.html", "forecasts.csv", "forecasts.json"} <= names
+    for q in data.spec.questions:
+        assert {f"figures/trajectory_{q}.png", f"figures/trajectory_{q}.svg"} <= names
+    doc = json.loads((tmp_path / "forecasts.json").read_text())
+    lines = (tmp_path / "forecasts.csv").read_text().splitlines()
+    rows = {r["question"]: r for r in csv.DictReader(lines)}
+    md = (tmp_path / "report.md").read_text()
+    html = (tmp_path / "report.html").read_text()
+    for q in doc["questions"]:
+        p = q["probability"]
+        assert float(rows[q["id"]]["probability"]) == pytest.approx(p, abs=5e-5)
+        shown = f"{p:.0%}"
+        assert re.search(rf"\| {q['id']} \| {q['horizon']} \| {shown} \|", md)
+        assert re.search(
+            rf"<td>{q['id']}</td><td>{q['horizon']}</td><td class=\"num\">{shown}<", html
+        )
+
+
+def test_analyst_text_is_shown_not_run(data: ReportData, tmp_path: Path) -> None:
+    write_report(data, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    md = (tmp_path / "report.md").read_text()
+    assert r"\<script\>alert\('x'\)\</script\> \| \*bold\*" in md  # a table cell, not markup
+    # Self-contained: every figure embedded, each with its alt text.
+    images = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="([^"]+)">', html)
+    assert len(images) == len(data.spec.questions) and all(images)
+
+
+def test_a_users_templates_replace_the_packages(data: ReportData, tmp_path: Path) -> None:
+    mine = tmp_path / "templates"
+    mine.mkdir()
+    (mine / "report.md.j2").write_text("{{ spec.id }}: {{ questions | length }} questions\n")
+    write_report(data, tmp_path / "out", template_dir=mine)
+    assert (tmp_path / "out" / "report.md").read_text() == "minimal: 2 questions\n"
+    assert '<table id="headline">' in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_forecast_shows_itself_in_a_notebook(data: ReportData) -> None:
+    shown = data.forecast._repr_html_()
+    assert shown.count("<tr>") == len(data.forecast.questions) + 1
+    q = data.forecast.questions[0]
+    assert q.probability is not None and f"<td>{q.probability:.0%}</td>" in shown
+
+
+def test_the_report_command_writes_the_report(tmp_path: Path) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
+    shutil.copy(FIXTURES / "evidence" / "minimal.yaml", tmp_path / "minimal.evidence.yaml")
+    out = tmp_path / "rep"
+    done = CliRunner().invoke(
+        app, ["report", str(model), "--out", str(out), "--as-of", "2020-06-01"]
+    )
+    assert done.exit_code == 0, done.output
+    assert (out / "report.html").exists() and "wrote" in done.stdout
+    assert json.loads((out / "forecasts.json").read_text())["provenance"]["as_of"] == "2020-06-01"
