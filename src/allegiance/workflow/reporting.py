@@ -9,12 +9,15 @@ only lay it out.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from allegiance.evidence import Item
+import numpy as np
+
+from allegiance.errors import SpecError
+from allegiance.evidence import EvidenceSet, Item
 from allegiance.forecast import Forecast
-from allegiance.posterior import FitSettings
+from allegiance.posterior import ESS_MIN, FitSettings
 from allegiance.spec import ModelSpec
 from allegiance.workflow.forecasting import evidence_in_force, run_forecast
 
@@ -91,3 +94,68 @@ def gather(
         {qid: book.history(qid) for qid in spec.questions},
         [*chosen.notes, *outcome.notes],
     )
+
+
+def run_scenario(
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    setting: dict[str, bool],
+    *,
+    mode: str = "do",
+    settings: FitSettings | None = None,
+) -> tuple[Forecast, Forecast]:
+    """Forecast with and without a scenario, from a fit of exactly this evidence.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    evidence : EvidenceSet
+        The evidence in force.
+    setting : dict
+        Binary condition id -> value.
+    mode : {"do", "observe"}
+        See :mod:`allegiance.update.scenarios`.
+    settings : FitSettings, optional
+
+    Returns
+    -------
+    (Forecast, Forecast)
+        The forecast as it stands, and under the scenario (its method names it).
+    """
+    from allegiance.evidence import model_data
+    from allegiance.forecast import summarise
+    from allegiance.posterior import load_posterior
+    from allegiance.update.reweight import weighted_ess
+    from allegiance.update.scenarios import scenario_draws
+
+    unknown = [c for c in setting if c not in spec.binary_conditions]
+    if unknown:
+        raise SpecError(
+            "scenario",
+            "--set",
+            f"unknown binary condition(s) {', '.join(unknown)}.",
+            "use one of: " + ", ".join(spec.binary_conditions) + ".",
+        )
+    outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
+    assert outcome.forecast is not None and outcome.fit_path is not None
+    posterior = load_posterior(outcome.fit_path, spec, evidence)
+    per_draw, log_w = scenario_draws(
+        spec, model_data(spec, evidence), posterior.flat_draws(), setting, mode
+    )
+    d = outcome.forecast.diagnostics
+    ess = min(weighted_ess(v, log_w, posterior.shape) for v in per_draw.values())
+    problems = list(d.problems)
+    if mode == "observe" and not ess >= ESS_MIN:
+        problems.append(f"the observed setting leaves {ess:.0f} effective draws (< {ESS_MIN:.0f})")
+    words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
+    result = summarise(
+        spec,
+        per_draw,
+        replace(d, problems=problems),
+        {**outcome.forecast.provenance, "scenario": {"mode": mode, "setting": setting}},
+        np.exp(log_w),
+        method=f"scenario ({mode})",
+        reason=f"{mode}({words}) on the fit of exactly this evidence",
+        as_of=evidence.as_of,
+    )
+    return outcome.forecast, result

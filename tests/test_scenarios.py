@@ -1,0 +1,108 @@
+"""Scenarios: do() against observation, each against an independent computation."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import special
+from typer.testing import CliRunner
+
+from allegiance.cli import EXIT_BAD_INPUT, app
+from allegiance.evidence import EvidenceSet, in_force, model_data, read_items
+from allegiance.forecast import compute, probabilities
+from allegiance.model import numpy_ops, quantities, structure, terms
+from allegiance.posterior import FitSettings
+from allegiance.spec import ModelSpec, load_spec
+from allegiance.update.scenarios import scenario_draws
+from helpers import item, prior_draws
+from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
+
+
+@pytest.fixture(scope="module")
+def spec() -> ModelSpec:
+    return load_spec(MINIMAL)
+
+
+@pytest.fixture(scope="module")
+def evidence(spec: ModelSpec) -> EvidenceSet:
+    return EvidenceSet.of(in_force(read_items(MINIMAL_EVIDENCE, spec)))
+
+
+def test_observing_a_condition_is_conditioning_on_a_certain_observation(spec, evidence):
+    """Per draw: the forecast given an A1 observation of funding; across draws: weights
+    proportional to the marginal likelihood of that observation, from the model's terms."""
+    draws = prior_draws(spec, 40, seed=21)
+    data = model_data(spec, evidence)
+    got, log_w = scenario_draws(spec, data, draws, {"funding": True}, "observe")
+    seen = dataclasses.replace(item("f", "condition", "2020-01-05", condition="funding",
+                                    value=True), grade="A1")  # fmt: skip
+    with_seen = model_data(spec, EvidenceSet.of([*evidence.items, seen]))
+    want = probabilities(spec, with_seen, draws)
+    for qid in spec.questions:
+        np.testing.assert_allclose(got[qid], want[qid], rtol=1e-9, atol=1e-15)
+    st = structure(spec)
+
+    def log_marginal(d):
+        t = terms(draws, d.arrays(), st, numpy_ops())
+        return special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
+
+    ratio = log_marginal(with_seen) - log_marginal(data)
+    np.testing.assert_allclose(log_w, ratio - special.logsumexp(ratio), rtol=1e-9, atol=1e-9)
+
+
+def test_setting_a_condition_moves_each_configuration_onto_its_counterpart(spec, evidence):
+    draws = prior_draws(spec, 30, seed=22)
+    data = model_data(spec, evidence)
+    got, log_w = scenario_draws(spec, data, draws, {"deal": False}, "do")
+    assert np.allclose(log_w, -np.log(30))
+    q = quantities(spec, data, draws)
+    configs = structure(spec).configurations
+    b = spec.binary_conditions.index("deal")
+    w = np.exp(q.log_weights)
+    for qid, question in spec.questions.items():
+        per_config = compute(q, question)
+        want = np.zeros(30)
+        for z in range(configs.shape[1]):  # a loop over configurations, by their columns
+            target = configs[:, z].copy()
+            target[b] = 0.0
+            (z2,) = np.flatnonzero((configs == target[:, None]).all(axis=0))
+            want += w[:, z] * per_config[:, z2]
+        np.testing.assert_allclose(got[qid], want, rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_do_and_observe_differ_where_the_evidence_explains_away(spec, fitted):
+    """The splinter survived to October. Learning that it has the funding it needs to leave
+    says its hazard is low (explaining away the survival), so its departure is less likely
+    than if funding were simply given to it, the survival still read as before."""
+    import arviz as az
+
+    quiet = item("quiet", "no_event", "2020-10-01", hazard="leave", actor="splinter",
+                 through="2020-10-01")  # fmt: skip
+    evidence = EvidenceSet.of([quiet])
+    posterior = fitted(spec, evidence, FitSettings(draws=1000, tune=500))
+    data, draws = model_data(spec, evidence), posterior.flat_draws()
+    qid = "splinter_leaves_12m"
+    done, _ = scenario_draws(spec, data, draws, {"funding": True}, "do")
+    seen, log_w = scenario_draws(spec, data, draws, {"funding": True}, "observe")
+    p_do, p_seen = done[qid].mean(), float(np.exp(log_w) @ seen[qid])
+    # Monte Carlo error of the difference, both from the same chains.
+    n = done[qid].size
+    x = (n * np.exp(log_w) * seen[qid] - done[qid]).reshape(posterior.shape)
+    se = float(np.std(x) / np.sqrt(az.ess(x, method="mean")))
+    assert p_seen < p_do - 4 * se, (p_seen, p_do, se)
+
+
+def test_the_scenario_command_refuses_what_it_cannot_read(tmp_path: Path):
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    runner = CliRunner()
+    bad = runner.invoke(app, ["scenario", str(model), "--set", "deal=maybe"])
+    assert bad.exit_code == EXIT_BAD_INPUT and "condition=true" in bad.output
+    unknown = runner.invoke(app, ["scenario", str(model), "--set", "peace=true"])
+    assert unknown.exit_code == EXIT_BAD_INPUT and "unknown binary condition" in unknown.output
+    assert "deal, funding" in unknown.output  # the model's own ids
