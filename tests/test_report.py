@@ -98,3 +98,68 @@ def test_the_report_command_writes_the_report(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert (out / "report.html").exists() and "wrote" in done.stdout
     assert json.loads((out / "forecasts.json").read_text())["provenance"]["as_of"] == "2020-06-01"
+
+
+def test_the_report_says_what_matters_and_what_to_learn(data: ReportData, tmp_path: Path) -> None:
+    write_report(data, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## Forecasts") < md.index("## Scenarios") < md.index("## What to learn next")
+    conditions = list(data.spec.binary_conditions)
+    assert set(data.effects) == set(conditions)
+    for qid, values in data.information.items():
+        best = max(values, key=lambda c: values[c])
+        assert re.search(rf"\| {qid} \| {best} \({values[best] * 100:.1f} pp\)", md)
+        cells = " | ".join(f"{data.effects[c][qid] * 100:+.0f} pp" for c in conditions)
+        assert f"| {qid} | {cells} |" in md
+    # Funding is necessary for the splinter to leave: setting it raises the departure.
+    assert data.effects["funding"]["splinter_leaves_12m"] > 0
+
+
+SECTIONS = ("Forecasts", "Scenarios", "What to learn next", "Evidence in force",
+            "Priors, in the analyst's words", "How it was computed")  # fmt: skip
+
+
+def _text_of(pdf: Path) -> str:
+    import subprocess
+
+    done = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    return " ".join(done.stdout.split())
+
+
+def test_the_pdf_holds_every_section_and_shows_analyst_text(
+    data: ReportData, tmp_path: Path
+) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext missing: apt-get install poppler-utils")
+    notes: list[str] = []
+    write_report(data, tmp_path, notes=notes)
+    if not (tmp_path / "report.pdf").exists():
+        pytest.skip(notes[0])
+    text = _text_of(tmp_path / "report.pdf")
+    assert all(section in text for section in SECTIONS)
+    assert "<script>alert('x')</script>" in text.replace(" ", "")  # as written (wrapped)
+    q = data.forecast.questions[0]
+    assert q.probability is not None and f"{q.id} {q.horizon} {q.probability:.0%}" in text
+
+
+def test_the_html_renders_in_a_browser_with_every_image(data: ReportData, tmp_path: Path) -> None:
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or shutil.which("pdfimages") is None:
+        pytest.skip("chromium or pdfimages missing: apt-get install chromium poppler-utils")
+    write_report(data, tmp_path)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    printed, shot = tmp_path / "printed.pdf", tmp_path / "shot.png"
+    html = (tmp_path / "report.html").as_uri()
+    subprocess.run([browser, *flags, f"--print-to-pdf={printed}", html],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,1600", html],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 10_000
+    listed = subprocess.run(["pdfimages", "-list", str(printed)], capture_output=True,
+                            text=True, check=True).stdout.splitlines()[2:]  # fmt: skip
+    assert len(listed) == len(data.spec.questions)  # every figure was loaded and drawn
+    assert "Forecasts" in _text_of(printed) and "haqqani" not in _text_of(printed)

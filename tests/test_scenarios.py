@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,10 @@ from scipy import special
 from typer.testing import CliRunner
 
 from allegiance.cli import EXIT_BAD_INPUT, app
-from allegiance.evidence import EvidenceSet, in_force, model_data, read_items
+from allegiance.evidence import EvidenceSet, ModelData, in_force, model_data, read_items
 from allegiance.forecast import compute, probabilities
 from allegiance.model import numpy_ops, quantities, structure, terms
-from allegiance.posterior import FitSettings
+from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.update.scenarios import scenario_draws
 from helpers import item, prior_draws
@@ -32,7 +33,9 @@ def evidence(spec: ModelSpec) -> EvidenceSet:
     return EvidenceSet.of(in_force(read_items(MINIMAL_EVIDENCE, spec)))
 
 
-def test_observing_a_condition_is_conditioning_on_a_certain_observation(spec, evidence):
+def test_observing_a_condition_is_conditioning_on_a_certain_observation(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
     """Per draw: the forecast given an A1 observation of funding; across draws: weights
     proportional to the marginal likelihood of that observation, from the model's terms."""
     draws = prior_draws(spec, 40, seed=21)
@@ -46,7 +49,7 @@ def test_observing_a_condition_is_conditioning_on_a_certain_observation(spec, ev
         np.testing.assert_allclose(got[qid], want[qid], rtol=1e-9, atol=1e-15)
     st = structure(spec)
 
-    def log_marginal(d):
+    def log_marginal(d: ModelData) -> np.ndarray:
         t = terms(draws, d.arrays(), st, numpy_ops())
         return special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
 
@@ -54,7 +57,9 @@ def test_observing_a_condition_is_conditioning_on_a_certain_observation(spec, ev
     np.testing.assert_allclose(log_w, ratio - special.logsumexp(ratio), rtol=1e-9, atol=1e-9)
 
 
-def test_setting_a_condition_moves_each_configuration_onto_its_counterpart(spec, evidence):
+def test_setting_a_condition_moves_each_configuration_onto_its_counterpart(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
     draws = prior_draws(spec, 30, seed=22)
     data = model_data(spec, evidence)
     got, log_w = scenario_draws(spec, data, draws, {"deal": False}, "do")
@@ -75,7 +80,9 @@ def test_setting_a_condition_moves_each_configuration_onto_its_counterpart(spec,
 
 
 @pytest.mark.slow
-def test_do_and_observe_differ_where_the_evidence_explains_away(spec, fitted):
+def test_do_and_observe_differ_where_the_evidence_explains_away(
+    spec: ModelSpec, fitted: Callable[..., Posterior]
+) -> None:
     """The splinter survived to October. Learning that it has the funding it needs to leave
     says its hazard is low (explaining away the survival), so its departure is less likely
     than if funding were simply given to it, the survival still read as before."""
@@ -97,7 +104,7 @@ def test_do_and_observe_differ_where_the_evidence_explains_away(spec, fitted):
     assert p_seen < p_do - 4 * se, (p_seen, p_do, se)
 
 
-def test_the_scenario_command_refuses_what_it_cannot_read(tmp_path: Path):
+def test_the_scenario_command_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     model = tmp_path / "minimal.yaml"
     shutil.copy(MINIMAL, model)
     runner = CliRunner()
@@ -106,3 +113,29 @@ def test_the_scenario_command_refuses_what_it_cannot_read(tmp_path: Path):
     unknown = runner.invoke(app, ["scenario", str(model), "--set", "peace=true"])
     assert unknown.exit_code == EXIT_BAD_INPUT and "unknown binary condition" in unknown.output
     assert "deal, funding" in unknown.output  # the model's own ids
+
+
+def test_the_value_of_learning_a_condition_is_the_expected_change(
+    spec: ModelSpec, evidence: EvidenceSet
+) -> None:
+    """Against scenarios: P(c = v) from the configuration weights, P(q | c = v) from
+    observing it, averaged over the draws as a fit's equal weights average them."""
+    from allegiance.update.scenarios import information_value
+
+    draws = prior_draws(spec, 25, seed=23)
+    data = model_data(spec, evidence)
+    value = information_value(spec, data, draws)
+    q = quantities(spec, data, draws)
+    configs = structure(spec).configurations
+    base = probabilities(spec, data, draws)
+    for c in spec.binary_conditions:
+        b = spec.binary_conditions.index(c)
+        p_true = float((np.exp(q.log_weights) @ configs[b]).mean())
+        for qid in spec.questions:
+            p = base[qid].mean()
+            want = 0.0
+            for v, pv in ((True, p_true), (False, 1 - p_true)):
+                seen, log_w = scenario_draws(spec, data, draws, {c: v}, "observe")
+                want += pv * abs(float(np.exp(log_w) @ seen[qid]) - p)
+            assert value[qid][c] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert any(v > 0.01 for v in value["splinter_leaves_12m"].values())

@@ -34,7 +34,9 @@ def report(
     with user_errors():
         data = gather(load_spec(model), ledger_url=ledger, as_of=when, as_recorded=as_recorded)
         note(data.notes)
-        files = write_report(data, out, template_dir=templates)
+        skipped: list[str] = []
+        files = write_report(data, out, template_dir=templates, notes=skipped)
+        note(skipped)
     for path in files:
         typer.echo(f"wrote {path}")
     if not data.forecast.trustworthy:

@@ -10,10 +10,17 @@ import datetime as dt
 from pathlib import Path
 
 from allegiance.report.backtest import write_backtest
-from allegiance.report.document import write_report
+from allegiance.report.document import write_pdf, write_report
 from allegiance.report.figures import backtest_figures, score_figures
 
-__all__ = ["backtest_figures", "make_report", "score_figures", "write_backtest", "write_report"]
+__all__ = [
+    "backtest_figures",
+    "make_report",
+    "score_figures",
+    "write_backtest",
+    "write_pdf",
+    "write_report",
+]
 
 
 def make_report(

@@ -1,4 +1,4 @@
-"""A report an analyst can hand on: Markdown, self-contained HTML, figures, CSV and JSON.
+"""A report an analyst can hand on: Markdown, self-contained HTML, PDF, figures, CSV, JSON.
 
 Jinja2 templates (``report.md.j2``, ``report.html.j2``) lay out a
 :class:`~allegiance.workflow.reporting.ReportData`; a user's own template
@@ -62,8 +62,51 @@ def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _pp(x: float) -> str:
+    return f"{x * 100:+.0f} pp"
+
+
+def _learn(data: ReportData) -> list[dict[str, str]]:
+    """Per question, the unknown conditions whose learning would move it most, first."""
+    out = []
+    for qid, values in data.information.items():
+        ranked = sorted(values.items(), key=lambda kv: -kv[1])[:3]
+        out.append(
+            {
+                "question": qid,
+                "best": ", ".join(f"{c} ({v * 100:.1f} pp)" for c, v in ranked if v > 0) or "–",
+            }
+        )
+    return out
+
+
+def write_pdf(html: Path, out: Path) -> tuple[Path | None, str]:
+    """Render the HTML report to ``report.pdf`` with WeasyPrint; say why when it cannot.
+
+    Returns
+    -------
+    (Path or None, str)
+        The PDF, or None and the reason (WeasyPrint or its Pango libraries missing).
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: Pango is missing
+        return None, (
+            f"report.pdf skipped ({str(exc).splitlines()[0]}): install allegiance[pdf] and "
+            "Debian's libpango-1.0-0 libpangoft2-1.0-0."
+        )
+    pdf = out / "report.pdf"
+    weasyprint.HTML(filename=str(html)).write_pdf(pdf)
+    return pdf, ""
+
+
 def write_report(
-    data: ReportData, out: Path, *, template_dir: Path | None = None, title: str = ""
+    data: ReportData,
+    out: Path,
+    *,
+    template_dir: Path | None = None,
+    title: str = "",
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """Write ``report.md``, ``report.html``, ``figures/``, ``forecasts.csv`` and ``.json``.
 
@@ -78,6 +121,8 @@ def write_report(
         a template it lacks comes from the package.
     title : str
         The report's title (the model's title by default).
+    notes : list of str, optional
+        Filled with what could not be written and why (a PDF without WeasyPrint).
 
     Returns
     -------
@@ -108,6 +153,12 @@ def write_report(
         "questions": _questions(data, figures),
         "evidence": data.evidence,
         "retracted": data.retracted,
+        "learn": _learn(data),
+        "conditions": list(data.effects),
+        "effects": [
+            {"question": q, "cells": [_pp(data.effects[c][q]) for c in data.effects]}
+            for q in data.spec.questions
+        ],
         "beliefs": [
             {
                 "name": name,
@@ -123,6 +174,11 @@ def write_report(
         path = out / name
         path.write_text(env.get_template(f"{name}.j2").render(context), encoding="utf-8")
         written.append(path)
+    pdf, why = write_pdf(out / "report.html", out)
+    if pdf is not None:
+        written.append(pdf)
+    elif notes is not None:
+        notes.append(why)
     table = out / "forecasts.csv"
     table.write_text(forecast.to_csv(), encoding="utf-8")
     doc = out / "forecasts.json"

@@ -99,3 +99,44 @@ def scenario_draws(
         return per_draw, np.full(n, -np.log(n))
     log_mass = np.log(np.concatenate(mass))
     return per_draw, log_mass - np.logaddexp.reduce(log_mass)
+
+
+def information_value(
+    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Return the expected absolute change of each question once a condition is learned.
+
+    For a binary condition ``c`` not yet certain, ``sum_v P(c = v | E) |P(q | E, c = v) -
+    P(q | E)|``: what learning ``c`` would be worth to the forecast of ``q``, the
+    conditioning being an observation (as ``observe`` scenarios). Draws are equally
+    weighted (a fit of exactly this evidence).
+
+    Returns
+    -------
+    dict
+        Question id -> condition id -> expected absolute change in probability.
+    """
+    configs = structure(spec).configurations
+    n = next(iter(draws.values())).shape[0]
+    mass = np.zeros((len(spec.binary_conditions), 2))
+    joint = {qid: np.zeros_like(mass) for qid in spec.questions}
+    for start in range(0, n, CHUNK):
+        block = {k: v[start : start + CHUNK] for k, v in draws.items()}
+        q = quantities(spec, data, block)
+        w = np.exp(q.log_weights)
+        per_config = {qid: compute(q, question) for qid, question in spec.questions.items()}
+        for b in range(configs.shape[0]):
+            for v in (0, 1):
+                agree = configs[b] == v
+                mass[b, v] += (w * agree).sum()
+                for qid, pc in per_config.items():
+                    joint[qid][b, v] += (w * agree * pc).sum()
+    out: dict[str, dict[str, float]] = {}
+    for qid in spec.questions:
+        p = joint[qid].sum(axis=1)[0] / n  # the same total whichever condition splits it
+        given = np.divide(joint[qid], mass, out=np.full_like(mass, p), where=mass > 0)
+        out[qid] = {
+            c: float((mass[b] / n) @ np.abs(given[b] - p))
+            for b, c in enumerate(spec.binary_conditions)
+        }
+    return out

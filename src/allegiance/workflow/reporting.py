@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,11 @@ class ReportData:
         Question id -> the recorded forecasts of it, oldest first (the ledger's rows).
     notes : list of str
         What the workflow did (imports, fits, stored fits skipped).
+    information : dict
+        Question id -> condition id -> expected absolute change of its
+        probability once the condition is learned (value of information).
+    effects : dict
+        Condition id -> question id -> do(condition = true) minus do(condition = false).
     """
 
     spec: ModelSpec
@@ -47,6 +53,8 @@ class ReportData:
     retracted: list[Item] = field(default_factory=list)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    information: dict[str, dict[str, float]] = field(default_factory=dict)
+    effects: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def gather(
@@ -78,8 +86,10 @@ def gather(
     settings = settings or FitSettings()
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
     assert chosen.evidence is not None and chosen.ledger is not None
-    outcome = run_forecast(spec, chosen.evidence, settings)
-    assert outcome.forecast is not None
+    # A fit of exactly this evidence: a report's numbers never depend on what is stored.
+    outcome = run_forecast(spec, chosen.evidence, settings, exact=True)
+    assert outcome.forecast is not None and outcome.fit_path is not None
+    information, effects = _what_matters(spec, chosen.evidence, outcome.fit_path)
     book = chosen.ledger
     book.record_forecast(
         outcome.forecast, as_of=as_of, as_recorded=as_recorded, fit_method=outcome.forecast.method
@@ -93,7 +103,27 @@ def gather(
         [i for i in on_record if i.id in withdrawn],
         {qid: book.history(qid) for qid in spec.questions},
         [*chosen.notes, *outcome.notes],
+        information,
+        effects,
     )
+
+
+def _what_matters(
+    spec: ModelSpec, evidence: EvidenceSet, fit_path: Path
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Return the value of learning each condition, and each condition's do() effect."""
+    from allegiance.evidence import model_data
+    from allegiance.posterior import load_posterior
+    from allegiance.update.scenarios import information_value, scenario_draws
+
+    posterior = load_posterior(fit_path, spec, evidence)
+    data, draws = model_data(spec, evidence), posterior.flat_draws()
+    effects = {}
+    for c in spec.binary_conditions:
+        on, _ = scenario_draws(spec, data, draws, {c: True})
+        off, _ = scenario_draws(spec, data, draws, {c: False})
+        effects[c] = {qid: float(on[qid].mean() - off[qid].mean()) for qid in spec.questions}
+    return information_value(spec, data, draws), effects
 
 
 def run_scenario(
