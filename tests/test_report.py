@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from allegiance.cli import app
-from allegiance.evidence import Item, read_items
+from allegiance.evidence import EvidenceSet, Item, read_items
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings
 from allegiance.report import write_report
@@ -33,7 +33,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
         items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
         noted = [Item(i.id, i.kind, i.date, i.source, i.grade, i.fields, note=SCRIPT)
                  if i.id == "deal_signed" else i for i in items]  # fmt: skip
-        book.append(noted)
+        withdrawn = Item("withdraw_feb", "retraction", items[0].date, "editor", "A1",
+                         {"retracts": "defectors_2020_02"})  # fmt: skip
+        book.append([*noted, withdrawn])
     return gather(spec, settings=SETTINGS)
 
 
@@ -163,3 +165,28 @@ def test_the_html_renders_in_a_browser_with_every_image(data: ReportData, tmp_pa
                             text=True, check=True).stdout.splitlines()[2:]  # fmt: skip
     assert len(listed) == len(data.spec.questions)  # every figure was loaded and drawn
     assert "Forecasts" in _text_of(printed) and "haqqani" not in _text_of(printed)
+
+
+def test_the_matrix_shows_each_items_effect_and_what_was_retracted(
+    data: ReportData, tmp_path: Path
+) -> None:
+    from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+    from allegiance.workflow import FitStore
+
+    assert set(data.matrix) == {i.id for i in data.evidence}
+    assert all(v == 0.0 for v in data.matrix["spoils_reported"].values())  # reaches nothing
+    assert data.matrix["deal_signed"]["splinter_leaves_12m"] > 0  # a deal raises the hazard
+    # The same numbers as explain's leave-one-out, one question at a time.
+    ev = EvidenceSet.of(data.evidence, as_of=None)
+    fits = FitStore(data.spec).fits(SETTINGS)
+    path = next(p for p in fits if load_posterior(p, data.spec).evidence.sha256 == ev.sha256)
+    updater = Updater(load_posterior(path, data.spec, ev), SETTINGS)
+    for row in updater.explain(ev, "splinter_leaves_12m"):
+        assert data.matrix[row.item_id]["splinter_leaves_12m"] == pytest.approx(
+            row.delta, abs=1e-12
+        )
+    write_report(data, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| ~~defectors_2020_02~~ (retracted) |" in md
+    assert "<del>defectors_2020_02</del>" in (tmp_path / "report.html").read_text()

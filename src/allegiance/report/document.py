@@ -80,6 +80,26 @@ def _learn(data: ReportData) -> list[dict[str, str]]:
     return out
 
 
+def _matrix(data: ReportData) -> list[dict[str, Any]]:
+    """Items by their largest effect on any question, strongest first; retracted ones last."""
+
+    def strongest(row: dict[str, float | None]) -> float:
+        return max((abs(v) for v in row.values() if v is not None), default=0.0)
+
+    notes = {i.id: i for i in data.evidence}
+    rows = [
+        {"id": iid, "kind": notes[iid].kind, "retracted": False,
+         "cells": ["–" if v is None else _pp(v) for v in row.values()], "order": strongest(row)}
+        for iid, row in data.matrix.items()
+    ]  # fmt: skip
+    rows.sort(key=lambda r: -r["order"])
+    blank = ["" for _ in data.spec.questions]
+    return rows + [
+        {"id": i.id, "kind": i.kind, "retracted": True, "cells": blank, "order": 0.0}
+        for i in data.retracted
+    ]
+
+
 def write_pdf(html: Path, out: Path) -> tuple[Path | None, str]:
     """Render the HTML report to ``report.pdf`` with WeasyPrint; say why when it cannot.
 
@@ -154,6 +174,8 @@ def write_report(
         "evidence": data.evidence,
         "retracted": data.retracted,
         "learn": _learn(data),
+        "question_ids": list(data.spec.questions),
+        "matrix": _matrix(data),
         "conditions": list(data.effects),
         "effects": [
             {"question": q, "cells": [_pp(data.effects[c][q]) for c in data.effects]}

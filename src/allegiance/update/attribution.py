@@ -96,6 +96,40 @@ def explain(
 CUT_OFF = "exact: cannot reach the question"
 
 
+def effect_matrix(updater: Updater, evidence: EvidenceSet) -> dict[str, dict[str, float | None]]:
+    """Each item's effect on each question's probability: with it minus without it.
+
+    One leave-one-out forecast per item serves every question (reweighting the
+    updater's base; a refit where the weights fail, not adopted). An item that
+    cannot reach a question (:func:`unreachable`) has effect exactly 0; a
+    question without a probability (resolved, or past its horizon) has None.
+
+    Returns
+    -------
+    dict
+        Item id -> question id -> change in probability, items in evidence order.
+    """
+    full = {q.id: q.probability for q in updater.forecast(evidence).questions}
+    cut = {qid: unreachable(updater.spec, qid, evidence.items) for qid in updater.spec.questions}
+    out: dict[str, dict[str, float | None]] = {}
+    for item in evidence.items:
+        without = EvidenceSet.of(
+            [i for i in evidence.items if i.id != item.id],
+            as_of=evidence.as_of,
+            as_recorded=evidence.as_recorded,
+        )
+        result = updater._forecast(without, allow_refit=True, adopt=False)
+        row: dict[str, float | None] = {}
+        for q in result.questions:
+            p = full[q.id]
+            row[q.id] = (
+                0.0 if item.id in cut[q.id] else
+                None if p is None or q.probability is None else p - q.probability
+            )  # fmt: skip
+        out[item.id] = row
+    return out
+
+
 def unreachable(spec: ModelSpec, question: str, items: Sequence[Item]) -> set[str]:
     """Return the ids of the items that cannot move a question's forecast at all.
 

@@ -45,6 +45,9 @@ class ReportData:
         probability once the condition is learned (value of information).
     effects : dict
         Condition id -> question id -> do(condition = true) minus do(condition = false).
+    matrix : dict
+        Item id -> question id -> the item's effect on the probability (with it
+        minus without it; None where the question has no probability).
     """
 
     spec: ModelSpec
@@ -55,6 +58,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     information: dict[str, dict[str, float]] = field(default_factory=dict)
     effects: dict[str, dict[str, float]] = field(default_factory=dict)
+    matrix: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def gather(
@@ -89,7 +93,7 @@ def gather(
     # A fit of exactly this evidence: a report's numbers never depend on what is stored.
     outcome = run_forecast(spec, chosen.evidence, settings, exact=True)
     assert outcome.forecast is not None and outcome.fit_path is not None
-    information, effects = _what_matters(spec, chosen.evidence, outcome.fit_path)
+    information, effects, matrix = _what_matters(spec, chosen.evidence, outcome.fit_path)
     book = chosen.ledger
     book.record_forecast(
         outcome.forecast, as_of=as_of, as_recorded=as_recorded, fit_method=outcome.forecast.method
@@ -105,15 +109,20 @@ def gather(
         [*chosen.notes, *outcome.notes],
         information,
         effects,
+        matrix,
     )
 
 
 def _what_matters(
     spec: ModelSpec, evidence: EvidenceSet, fit_path: Path
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Return the value of learning each condition, and each condition's do() effect."""
+) -> tuple[
+    dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, dict[str, float | None]]
+]:
+    """Return the value of learning each condition, its do() effects, and each item's effect."""
     from allegiance.evidence import model_data
     from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+    from allegiance.update.attribution import effect_matrix
     from allegiance.update.scenarios import information_value, scenario_draws
 
     posterior = load_posterior(fit_path, spec, evidence)
@@ -123,7 +132,8 @@ def _what_matters(
         on, _ = scenario_draws(spec, data, draws, {c: True})
         off, _ = scenario_draws(spec, data, draws, {c: False})
         effects[c] = {qid: float(on[qid].mean() - off[qid].mean()) for qid in spec.questions}
-    return information_value(spec, data, draws), effects
+    matrix = effect_matrix(Updater(posterior, posterior.settings), evidence)
+    return information_value(spec, data, draws), effects, matrix
 
 
 def run_scenario(
