@@ -190,3 +190,33 @@ def test_the_matrix_shows_each_items_effect_and_what_was_retracted(
     md = (tmp_path / "report.md").read_text()
     assert "| ~~defectors_2020_02~~ (retracted) |" in md
     assert "<del>defectors_2020_02</del>" in (tmp_path / "report.html").read_text()
+
+
+def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
+    import dataclasses
+    import datetime as dt
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
+    spec = load_spec(folder / "minimal.yaml")
+    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    noon = dt.time(12, tzinfo=dt.UTC)
+    stamped = [dataclasses.replace(i, recorded_at=dt.datetime.combine(i.date, noon)) for i in items]
+    with Ledger(default_url(spec), spec) as book:
+        book.append(stamped)
+    since = dt.date(2020, 1, 15)
+    data = gather(spec, settings=SETTINGS, since=since)
+    assert data.before is not None
+    assert set(data.new_items) == {i.id for i in items if i.date > since}
+    write_report(data, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert md.index("## What changed since 2020-01-15") < md.index("## Forecasts")
+    then = {q.id: q.probability for q in data.before.questions}
+    for q in data.forecast.questions:
+        a = then[q.id]
+        assert a is not None and q.probability is not None
+        assert (
+            f"| {q.id} | {a:.0%} | {q.probability:.0%} | {(q.probability - a) * 100:+.0f} pp |"
+            in md
+        )

@@ -22,6 +22,10 @@ def report(
     templates: Annotated[
         Path | None, typer.Option(help="A folder with your own report.md.j2 / report.html.j2.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Say what changed since the forecast as of this day, as recorded then."),
+    ] = None,
 ) -> None:
     """Write MODEL's report: Markdown, self-contained HTML, figures, CSV and JSON."""
     from allegiance.report import write_report
@@ -32,7 +36,13 @@ def report(
     if as_recorded and when is None:
         raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
     with user_errors():
-        data = gather(load_spec(model), ledger_url=ledger, as_of=when, as_recorded=as_recorded)
+        data = gather(
+            load_spec(model),
+            ledger_url=ledger,
+            as_of=when,
+            as_recorded=as_recorded,
+            since=parse_date(since, "--since"),
+        )
         note(data.notes)
         skipped: list[str] = []
         files = write_report(data, out, template_dir=templates, notes=skipped)

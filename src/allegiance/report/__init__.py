@@ -31,6 +31,7 @@ def make_report(
     as_of: dt.date | None = None,
     as_recorded: bool = False,
     template_dir: str | Path | None = None,
+    since: dt.date | None = None,
 ) -> list[Path]:
     """Forecast a model from its ledger as of a day and write its report into ``out``.
 
@@ -49,6 +50,8 @@ def make_report(
         With ``as_of``, only what was on record that day.
     template_dir : path, optional
         The user's own Jinja2 templates.
+    since : date, optional
+        Say what changed since the forecast as of this day, as recorded then.
 
     Returns
     -------
@@ -58,6 +61,8 @@ def make_report(
     from allegiance.spec import load_spec
     from allegiance.workflow.reporting import gather
 
-    data = gather(load_spec(model), ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
+    data = gather(
+        load_spec(model), ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded, since=since
+    )
     folder = None if template_dir is None else Path(template_dir)
     return write_report(data, Path(out), template_dir=folder)

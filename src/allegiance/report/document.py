@@ -66,6 +66,34 @@ def _pp(x: float) -> str:
     return f"{x * 100:+.0f} pp"
 
 
+def _changes(data: ReportData) -> list[dict[str, Any]]:
+    """Return what moved since the earlier forecast, most first, with the items that moved it.
+
+    Items are those new since then that moved the question by at least a
+    percentage point, strongest first.
+    """
+    if data.before is None:
+        return []
+    then = {q.id: q.probability for q in data.before.questions}
+    rows = []
+    for q in data.forecast.questions:
+        a, b = then.get(q.id), q.probability
+        if a is None or b is None:
+            continue
+        movers = sorted(
+            ((iid, data.matrix.get(iid, {}).get(q.id)) for iid in data.new_items),
+            key=lambda kv: -abs(kv[1] or 0.0),
+        )
+        why = [
+            f"{iid} ({v * 100:+.0f} pp)" for iid, v in movers if v is not None and abs(v) >= 0.01
+        ]
+        rows.append(
+            {"question": q.id, "then": percent(a), "now": percent(b), "change": _pp(b - a),
+             "size": abs(b - a), "items": ", ".join(why) or "–"}
+        )  # fmt: skip
+    return sorted(rows, key=lambda r: -r["size"])
+
+
 def _learn(data: ReportData) -> list[dict[str, str]]:
     """Per question, the unknown conditions whose learning would move it most, first."""
     out = []
@@ -174,6 +202,8 @@ def write_report(
         "evidence": data.evidence,
         "retracted": data.retracted,
         "learn": _learn(data),
+        "since": data.since,
+        "changes": _changes(data),
         "question_ids": list(data.spec.questions),
         "matrix": _matrix(data),
         "conditions": list(data.effects),

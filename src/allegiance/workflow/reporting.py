@@ -48,6 +48,12 @@ class ReportData:
     matrix : dict
         Item id -> question id -> the item's effect on the probability (with it
         minus without it; None where the question has no probability).
+    since : date, optional
+        The day the report is compared with ("what changed since").
+    before : Forecast, optional
+        The forecast as of ``since``, as recorded then.
+    new_items : list of str
+        Items in force now that were not on record in force as of ``since``.
     """
 
     spec: ModelSpec
@@ -59,6 +65,9 @@ class ReportData:
     information: dict[str, dict[str, float]] = field(default_factory=dict)
     effects: dict[str, dict[str, float]] = field(default_factory=dict)
     matrix: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    since: dt.date | None = None
+    before: Forecast | None = None
+    new_items: list[str] = field(default_factory=list)
 
 
 def gather(
@@ -68,6 +77,7 @@ def gather(
     as_of: dt.date | None = None,
     as_recorded: bool = False,
     settings: FitSettings | None = None,
+    since: dt.date | None = None,
 ) -> ReportData:
     """Forecast as of a day from the model's ledger and collect what a report shows.
 
@@ -86,6 +96,9 @@ def gather(
         With ``as_of``, what was on record that day only.
     settings : FitSettings, optional
         Settings of a fit, if one is needed.
+    since : date, optional
+        Compare with the forecast as of this day, as recorded then: what moved,
+        by how much, and the items that were not on record then.
     """
     settings = settings or FitSettings()
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
@@ -100,6 +113,12 @@ def gather(
     )
     on_record = book.items()
     withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
+    before, new_items = None, []
+    if since is not None:
+        then = book.evidence(as_of=since, as_recorded=True)
+        before = run_forecast(spec, then, settings).forecast
+        # New, or changed since (time passing extends its survival item).
+        new_items = [i.id for i in chosen.evidence.items if i not in then.items]
     return ReportData(
         spec,
         outcome.forecast,
@@ -110,6 +129,9 @@ def gather(
         information,
         effects,
         matrix,
+        since,
+        before,
+        new_items,
     )
 
 
