@@ -7,6 +7,7 @@ package keeps the compiled sampler), so later fits only swap data.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,17 @@ def reference_evidence(reference_spec: ModelSpec) -> EvidenceSet:
     path = FIXTURES / "evidence" / "afghanistan_2020_synthetic.yaml"
     items = in_force(read_items(path, reference_spec), reference_spec.analysis_date)
     return EvidenceSet.of(items, path, as_of=reference_spec.analysis_date)
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> ModelSpec:
+    """The one-hazard test model, copied into the test's folder (its fits are stored there).
+
+    Modules with a ``spec`` of their own override it.
+    """
+    path = tmp_path / "beta_binomial.yaml"
+    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
+    return load_spec(path)
 
 
 _FITS: dict[tuple[str, str, FitSettings], Posterior] = {}

@@ -17,7 +17,6 @@ from allegiance.report import write_backtest
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.update import ReplayStep
 from allegiance.workflow.backtest import backtest, dates_between
-from conftest import FIXTURES
 
 SETTINGS = FitSettings(draws=500, tune=500)
 UTC = dt.UTC
@@ -30,13 +29,6 @@ def test_dates_run_monthly_or_weekly() -> None:
     assert len(dates_between(dt.date(2020, 1, 1), dt.date(2020, 1, 29), "week")) == 5
     with pytest.raises(ScoreError):
         dates_between(dt.date(2020, 1, 1), dt.date(2020, 2, 1), "fortnight")
-
-
-@pytest.fixture
-def spec(tmp_path: Path) -> ModelSpec:
-    path = tmp_path / "beta_binomial.yaml"
-    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
-    return load_spec(path)
 
 
 def _recorded(item: Item) -> Item:

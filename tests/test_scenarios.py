@@ -139,3 +139,17 @@ def test_the_value_of_learning_a_condition_is_the_expected_change(
                 want += pv * abs(float(np.exp(log_w) @ seen[qid]) - p)
             assert value[qid][c] == pytest.approx(want, rel=1e-9, abs=1e-12)
     assert any(v > 0.01 for v in value["splinter_leaves_12m"].values())
+
+
+def test_the_one_pass_effects_are_the_do_scenarios(spec: ModelSpec, evidence: EvidenceSet) -> None:
+    from allegiance.update.scenarios import what_matters
+
+    draws = prior_draws(spec, 20, seed=24)
+    data = model_data(spec, evidence)
+    _, effects = what_matters(spec, data, draws)
+    for c in spec.binary_conditions:
+        on, _ = scenario_draws(spec, data, draws, {c: True})
+        off, _ = scenario_draws(spec, data, draws, {c: False})
+        for qid in spec.questions:
+            want = on[qid].mean() - off[qid].mean()
+            assert effects[c][qid] == pytest.approx(want, rel=1e-9, abs=1e-12)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +13,9 @@ from allegiance.evidence import Item
 from allegiance.forecast.scores import calibration, scores
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings
-from allegiance.spec import ModelSpec, load_spec
+from allegiance.spec import ModelSpec
 from allegiance.workflow import evidence_in_force, run_forecast
 from allegiance.workflow.scoring import score, time_only_evidence
-from conftest import FIXTURES
 
 SETTINGS = FitSettings(draws=500, tune=500)
 
@@ -53,13 +50,6 @@ def test_a_calibrated_forecaster_is_calibrated() -> None:
         assert abs(b.frequency - b.mean_forecast) < 4 * max(se, 1e-3), b
     overconfident = calibration(np.clip(2 * p - 0.5, 0, 1), y)
     assert overconfident[0].frequency > overconfident[0].mean_forecast + 0.05
-
-
-@pytest.fixture
-def spec(tmp_path: Path) -> ModelSpec:
-    path = tmp_path / "beta_binomial.yaml"
-    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
-    return load_spec(path)
 
 
 def test_time_only_evidence_is_survival_or_the_departure_on_record(spec: ModelSpec) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import h5py
@@ -14,16 +13,8 @@ from allegiance.evidence import EvidenceSet
 from allegiance.posterior import FitSettings, load_posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore, evidence_in_force, run_forecast
-from conftest import FIXTURES
 
 SETTINGS = FitSettings(draws=500, tune=500)
-
-
-@pytest.fixture
-def spec(tmp_path: Path) -> ModelSpec:
-    path = tmp_path / "beta_binomial.yaml"
-    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", path)
-    return load_spec(path)
 
 
 def test_fit_then_reuse_then_refuse_a_fit_from_another_engine(spec: ModelSpec) -> None:

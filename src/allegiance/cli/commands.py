@@ -25,6 +25,7 @@ from allegiance.cli.app import (
     refuse,
     user_errors,
 )
+from allegiance.evidence.outcomes import add_months
 from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
 from allegiance.spec.beliefs import stated, stated_beliefs
 
@@ -157,11 +158,6 @@ def priors(model: ModelArg) -> None:
     Console().print(table)
 
 
-def next_month(day: dt.date) -> dt.date:
-    """Return the first day of the month after ``day``'s."""
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 @app.command()
 def check(
     model: ModelArg,
@@ -185,7 +181,7 @@ def check(
     note(
         [
             f"questions.{q.id}.horizon {q.horizon} does not cover {q.horizon:%B %Y}: "
-            f"date it {next_month(q.horizon)} to include that month."
+            f"date it {add_months(q.horizon.replace(day=1), 1)} to include that month."
             for q in late
         ]
     )

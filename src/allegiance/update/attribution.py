@@ -78,12 +78,9 @@ def explain(
         if item.id in cut_off:
             rows.append(Attribution(item.id, item.kind, item.note, p_full, p_full, CUT_OFF))
             continue
-        without = EvidenceSet.of(
-            [i for i in evidence.items if i.id != item.id],
-            as_of=evidence.as_of,
-            as_recorded=evidence.as_recorded,
+        result = updater._forecast(
+            _leave_out(evidence, item.id), allow_refit=allow_refit, adopt=False
         )
-        result = updater._forecast(without, allow_refit=allow_refit, adopt=False)
         method = result.method if result.trustworthy else f"unreliable ({result.method_reason})"
         rows.append(
             Attribution(
@@ -94,6 +91,12 @@ def explain(
 
 
 CUT_OFF = "exact: cannot reach the question"
+
+
+def _leave_out(evidence: EvidenceSet, item_id: str) -> EvidenceSet:
+    """Return the same evidence, as of the same day, without one item."""
+    kept = [i for i in evidence.items if i.id != item_id]
+    return EvidenceSet.of(kept, as_of=evidence.as_of, as_recorded=evidence.as_recorded)
 
 
 def effect_matrix(updater: Updater, evidence: EvidenceSet) -> dict[str, dict[str, float | None]]:
@@ -113,12 +116,7 @@ def effect_matrix(updater: Updater, evidence: EvidenceSet) -> dict[str, dict[str
     cut = {qid: unreachable(updater.spec, qid, evidence.items) for qid in updater.spec.questions}
     out: dict[str, dict[str, float | None]] = {}
     for item in evidence.items:
-        without = EvidenceSet.of(
-            [i for i in evidence.items if i.id != item.id],
-            as_of=evidence.as_of,
-            as_recorded=evidence.as_recorded,
-        )
-        result = updater._forecast(without, allow_refit=True, adopt=False)
+        result = updater._forecast(_leave_out(evidence, item.id), allow_refit=True, adopt=False)
         row: dict[str, float | None] = {}
         for q in result.questions:
             p = full[q.id]

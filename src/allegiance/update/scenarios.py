@@ -116,10 +116,34 @@ def information_value(
     dict
         Question id -> condition id -> expected absolute change in probability.
     """
+    return what_matters(spec, data, draws)[0]
+
+
+def what_matters(
+    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Return :func:`information_value` and each condition's do() effect, in one pass.
+
+    The do() effect of ``c`` on ``q`` is ``P(q | do(c = true)) - P(q | do(c = false))``
+    (as ``do`` scenarios of :func:`scenario_draws`). The model's quantities and each
+    question's per-configuration values are computed once per block of draws and
+    serve every condition.
+
+    Returns
+    -------
+    (dict, dict)
+        Question id -> condition id -> value of information; condition id ->
+        question id -> do() effect.
+    """
     configs = structure(spec).configurations
     n = next(iter(draws.values())).shape[0]
-    mass = np.zeros((len(spec.binary_conditions), 2))
+    conditions = spec.binary_conditions
+    counterparts = [
+        [_mask(spec, {c: bool(v)})[1] for v in (0, 1)] for c in conditions
+    ]  # per condition and value: each configuration's counterpart with it set
+    mass = np.zeros((len(conditions), 2))
     joint = {qid: np.zeros_like(mass) for qid in spec.questions}
+    done = {qid: np.zeros_like(mass) for qid in spec.questions}
     for start in range(0, n, CHUNK):
         block = {k: v[start : start + CHUNK] for k, v in draws.items()}
         q = quantities(spec, data, block)
@@ -131,12 +155,16 @@ def information_value(
                 mass[b, v] += (w * agree).sum()
                 for qid, pc in per_config.items():
                     joint[qid][b, v] += (w * agree * pc).sum()
-    out: dict[str, dict[str, float]] = {}
+                    done[qid][b, v] += (w * pc[:, counterparts[b][v]]).sum()
+    information: dict[str, dict[str, float]] = {}
     for qid in spec.questions:
         p = joint[qid].sum(axis=1)[0] / n  # the same total whichever condition splits it
         given = np.divide(joint[qid], mass, out=np.full_like(mass, p), where=mass > 0)
-        out[qid] = {
-            c: float((mass[b] / n) @ np.abs(given[b] - p))
-            for b, c in enumerate(spec.binary_conditions)
+        information[qid] = {
+            c: float((mass[b] / n) @ np.abs(given[b] - p)) for b, c in enumerate(conditions)
         }
-    return out
+    effects = {
+        c: {qid: float(done[qid][b, 1] - done[qid][b, 0]) / n for qid in spec.questions}
+        for b, c in enumerate(conditions)
+    }
+    return information, effects

@@ -145,17 +145,12 @@ def _what_matters(
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
     from allegiance.update.attribution import effect_matrix
-    from allegiance.update.scenarios import information_value, scenario_draws
+    from allegiance.update.scenarios import what_matters
 
     posterior = load_posterior(fit_path, spec, evidence)
-    data, draws = model_data(spec, evidence), posterior.flat_draws()
-    effects = {}
-    for c in spec.binary_conditions:
-        on, _ = scenario_draws(spec, data, draws, {c: True})
-        off, _ = scenario_draws(spec, data, draws, {c: False})
-        effects[c] = {qid: float(on[qid].mean() - off[qid].mean()) for qid in spec.questions}
+    information, effects = what_matters(spec, model_data(spec, evidence), posterior.flat_draws())
     matrix = effect_matrix(Updater(posterior, posterior.settings), evidence)
-    return information_value(spec, data, draws), effects, matrix
+    return information, effects, matrix
 
 
 def run_scenario(
