@@ -233,18 +233,18 @@ def test_default_url_is_an_sqlite_file_beside_the_model(tmp_path: Path) -> None:
 
 
 def test_a_new_ledger_has_the_current_schema(sqlite_url: str, spec: ModelSpec) -> None:
-    assert SCHEMA_VERSION == 3 and sorted(MIGRATIONS) == [1, 2, 3]
+    assert SCHEMA_VERSION == 4 and sorted(MIGRATIONS) == [1, 2, 3, 4]
     with Ledger(sqlite_url, spec) as ledger:
-        assert ledger.schema_version == 3
+        assert ledger.schema_version == 4
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     conn.close()
-    assert {"schema_version", "items", "forecasts", "ledger_model"} <= tables
-    assert versions == [1, 2, 3]
+    assert {"schema_version", "items", "forecasts", "ledger_model", "reports"} <= tables
+    assert versions == [1, 2, 3, 4]
     with Ledger(sqlite_url, spec) as reopened:  # opening again migrates nothing
-        assert reopened.schema_version == 3
+        assert reopened.schema_version == 4
 
 
 V1_SCHEMA = """
@@ -282,7 +282,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     conn.executescript(V1_SCHEMA)
     conn.close()
     with Ledger(f"sqlite:///{path}", spec) as ledger:
-        assert ledger.schema_version == 3
+        assert ledger.schema_version == 4
         assert ledger.items() == [
             Item("deal_yes", "condition", dt.date(2019, 12, 20), "press release", "B2",
                  {"condition": "deal", "value": True}, author="an analyst",
@@ -304,7 +304,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     columns = [r[1] for r in conn.execute("PRAGMA table_info(forecasts)")]
     owners = [r[0] for r in conn.execute("SELECT model_id FROM ledger_model")]
     conn.close()
-    assert versions == [1, 2, 3]
+    assert versions == [1, 2, 3, 4]
     assert "evidence_sha256" in columns and "fit_method" in columns
     assert owners == [spec.id]  # an older ledger goes to the first model that opens it
 
@@ -315,10 +315,12 @@ def test_a_newer_ledger_is_refused_and_left_untouched(sqlite_url: str, spec: Mod
     path = sqlite_url.removeprefix("sqlite:///")
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("INSERT INTO schema_version VALUES (4, '2030-01-01 00:00:00.000000')")
+        stamp = "2030-01-01 00:00:00.000000"
+        conn.execute(f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION + 1}, '{stamp}')")
     conn.close()
     before = Path(path).read_bytes()
-    with pytest.raises(LedgerError, match="schema version 4, newer than the version 3") as info:
+    newer = f"schema version {SCHEMA_VERSION + 1}, newer than the version {SCHEMA_VERSION}"
+    with pytest.raises(LedgerError, match=newer) as info:
         Ledger(sqlite_url, spec)
     assert isinstance(info.value, AllegianceError)
     assert "upgrade allegiance" in str(info.value)

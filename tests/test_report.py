@@ -70,7 +70,9 @@ def test_analyst_text_is_shown_not_run(data: ReportData, tmp_path: Path) -> None
     assert r"\<script\>alert\('x'\)\</script\> \| \*bold\*" in md  # a table cell, not markup
     # Self-contained: every figure embedded, each with its alt text.
     images = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="([^"]+)">', html)
-    assert len(images) == len(data.spec.questions) and all(images)
+    pngs = list((tmp_path / "figures").glob("*.png"))
+    assert len(pngs) > len(data.spec.questions)  # trajectories and priors against posteriors
+    assert len(images) == len(pngs) and all(images)
 
 
 def test_a_users_templates_replace_the_packages(data: ReportData, tmp_path: Path) -> None:
@@ -117,8 +119,10 @@ def test_the_report_says_what_matters_and_what_to_learn(data: ReportData, tmp_pa
     assert data.effects["funding"]["splinter_leaves_12m"] > 0
 
 
-SECTIONS = ("Forecasts", "Scenarios", "What to learn next", "Evidence in force",
-            "Priors, in the analyst's words", "How it was computed")  # fmt: skip
+SECTIONS = ("Forecasts", "What moved each forecast", "Scenarios", "Named scenarios",
+            "Prior sensitivity", "What to learn next", "Priors against posteriors",
+            "Evidence in force", "Priors, in the analyst's words", "Diagnostics",
+            "How it was computed")  # fmt: skip
 
 
 def _text_of(pdf: Path) -> str:
@@ -163,7 +167,8 @@ def test_the_html_renders_in_a_browser_with_every_image(data: ReportData, tmp_pa
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 10_000
     listed = subprocess.run(["pdfimages", "-list", str(printed)], capture_output=True,
                             text=True, check=True).stdout.splitlines()[2:]  # fmt: skip
-    assert len(listed) == len(data.spec.questions)  # every figure was loaded and drawn
+    figures = list((tmp_path / "figures").glob("*.png"))
+    assert len(listed) == len(figures)  # every figure was loaded and drawn
     assert "Forecasts" in _text_of(printed) and "haqqani" not in _text_of(printed)
 
 
@@ -212,7 +217,8 @@ def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
     write_report(data, tmp_path / "out")
     md = (tmp_path / "out" / "report.md").read_text()
     assert md.index("## What changed since 2020-01-15") < md.index("## Forecasts")
-    then = {q.id: q.probability for q in data.before.questions}
+    then = data.before
+    assert data.since == "2020-01-15"
     for q in data.forecast.questions:
         a = then[q.id]
         assert a is not None and q.probability is not None
@@ -220,3 +226,81 @@ def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
             f"| {q.id} | {a:.0%} | {q.probability:.0%} | {(q.probability - a) * 100:+.0f} pp |"
             in md
         )
+
+
+def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
+    data: ReportData, tmp_path: Path
+) -> None:
+    from allegiance.workflow.reporting import run_scenario
+
+    assert set(data.scenarios) == set(data.spec.scenarios) == {"no_deal", "funded"}
+    ev = EvidenceSet.of(data.evidence, as_of=None)
+    for name, s in data.spec.scenarios.items():
+        _, alone = run_scenario(data.spec, ev, s.setting, mode=s.mode, settings=SETTINGS)
+        for a, b in zip(alone.questions, data.scenarios[name].questions, strict=True):
+            assert b.probability == pytest.approx(a.probability, rel=1e-12)
+    write_report(data, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert (
+        md.index("## Scenarios")
+        < md.index("## Prior sensitivity")
+        < md.index("## What to learn next")
+    )
+    for q in data.forecast.questions:
+        p = q.probability
+        assert p is not None
+        cells = []
+        for name in data.scenarios:
+            under = next(x for x in data.scenarios[name].questions if x.id == q.id).probability
+            assert under is not None
+            cells.append(f"{under:.0%} ({(under - p) * 100:+.0f} pp)")
+        assert f"| {q.id} | {p:.0%} | {' | '.join(cells)} |" in md
+        s = data.sensitivity[q.id]
+        assert f"| {q.id} | {s.prior:.3f} | {s.likelihood:.3f} |" in md
+        # the headline table's last column carries the diagnosis
+        assert re.search(rf"\| {q.id} \| {q.horizon} \| .* \| {s.diagnosis} \|\n", md)
+
+
+def test_the_report_says_what_changed_since_the_last_report(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
+    spec = load_spec(folder / "minimal.yaml")
+    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    with Ledger(default_url(spec), spec) as book:
+        book.append(items[:-1])
+    first = gather(spec, settings=SETTINGS, since_report=True)
+    assert first.before is None and any("no earlier report" in n for n in first.notes)
+    with Ledger(default_url(spec), spec) as book:
+        book.append(items[-1:])
+    second = gather(spec, settings=SETTINGS, since_report=True)
+    assert second.before == {q.id: q.probability for q in first.forecast.questions}
+    assert second.new_items == [items[-1].id]
+    assert second.since.startswith("the last report (")
+    again = gather(spec, settings=SETTINGS, since_report=True)
+    assert again.new_items == [] and again.before == {
+        q.id: q.probability for q in second.forecast.questions
+    }
+    write_report(second, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## What changed since the last report (" in md
+    with pytest.raises(Exception, match="since"):
+        gather(spec, settings=SETTINGS, since=items[0].date, since_report=True)
+
+
+def test_the_report_command_shows_its_progress(tmp_path: Path) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
+    out = tmp_path / "rep"
+    args = ["report", str(model), "--out", str(out), "--as-of", "2019-12-01"]
+    done = CliRunner().invoke(app, [*args, "--since-report"])
+    assert done.exit_code == 0, done.output
+    steps = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    order = ["reading the evidence", "fitting", "what each item did", "power-scaling",
+             "named scenario", "writing the report"]  # fmt: skip
+    found = [next(i for i, line in enumerate(steps) if words in line) for words in order]
+    assert found == sorted(found)
+    seconds = [float(line[1:].split(" s]")[0]) for line in steps]
+    assert seconds == sorted(seconds)
+    both = CliRunner().invoke(app, [*args, "--since", "2019-12-01", "--since-report"])
+    assert both.exit_code == 2 and "not both" in both.output

@@ -153,3 +153,56 @@ def test_the_one_pass_effects_are_the_do_scenarios(spec: ModelSpec, evidence: Ev
         for qid in spec.questions:
             want = on[qid].mean() - off[qid].mean()
             assert effects[c][qid] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_named_scenarios_are_read_from_the_model_file(spec: ModelSpec) -> None:
+    assert spec.scenarios["no_deal"].setting == {"deal": False}
+    assert spec.scenarios["no_deal"].mode == "do"
+    assert spec.scenarios["funded"].mode == "observe"
+    reference = load_spec(Path(__file__).resolve().parents[1] / "models" / "afghanistan_2020.yaml")
+    for s in reference.scenarios.values():
+        assert s.text and set(s.setting) <= set(reference.binary_conditions)
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ("  x:\n    text: t\n    set: {peace: true}\n", "scenarios.x.set.peace", "deal, funding"),
+        ("  x:\n    text: t\n    set: {spoils: true}\n", "scenarios.x.set.spoils", "not a binary"),
+        ("  x:\n    text: t\n    set: {deal: 'yes'}\n", "scenarios.x.set.deal", "true or false"),
+        ("  x:\n    text: t\n    set: {}\n", "scenarios.x.set", "sets no condition"),
+        ("  x:\n    text: t\n    set: {deal: true}\n    mode: wish\n", "scenarios.x.mode", "do"),
+        ("  x:\n    text: t\n    sett: {deal: true}\n", "scenarios.x", "set"),
+        ("  x-y:\n    text: t\n    set: {deal: true}\n", "scenarios.x-y", "not a valid id"),
+    ],
+)
+def test_a_wrong_named_scenario_is_refused_with_its_key(
+    tmp_path: Path, body: str, key: str, words: str
+) -> None:
+    from allegiance.errors import SpecError
+
+    text = MINIMAL.read_text()
+    model = tmp_path / "m.yaml"
+    model.write_text(text[: text.index("scenarios:")] + "scenarios:\n" + body)
+    with pytest.raises(SpecError) as caught:
+        load_spec(model)
+    message = str(caught.value)
+    assert str(model) in message and key in message and words in message
+
+
+def test_the_scenario_command_runs_a_named_scenario(tmp_path: Path) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    runner = CliRunner()
+    args = ["--as-of", "2019-12-01"]  # no evidence: a small model fits fast
+    named = runner.invoke(app, ["scenario", str(model), "no_deal", *args])
+    assert named.exit_code == 0, named.output
+    assert "Scenario no_deal: do(deal=false)" in " ".join(named.stdout.split())
+    by_hand = runner.invoke(app, ["scenario", str(model), "--set", "deal=false", *args])
+    assert by_hand.exit_code == 0, by_hand.output
+    rows = [line for line in named.stdout.splitlines() if "_leaves_" in line or "_12m" in line]
+    assert rows and all(row in by_hand.stdout for row in rows)  # the same numbers
+    unknown = runner.invoke(app, ["scenario", str(model), "peace"])
+    assert unknown.exit_code == EXIT_BAD_INPUT and "no_deal, funded" in unknown.output
+    nothing = runner.invoke(app, ["scenario", str(model)])
+    assert nothing.exit_code == EXIT_BAD_INPUT and "--set" in nothing.output

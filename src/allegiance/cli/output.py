@@ -1,4 +1,4 @@
-"""How the command line shows forecasts and their history: tables, CSV and JSON."""
+"""How the command line shows forecasts and their history (tables, CSV, JSON) and its progress."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import os
+import time
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 from rich.table import Table
 
 from allegiance.cli.app import add_row
@@ -101,3 +103,35 @@ def history_table(question: str, rows: list[dict[str, Any]]) -> None:
             "yes" if row["trustworthy"] else "NO",
         )
     Console().print(table)
+
+
+class Steps:
+    """Show the steps of long work on stderr as they start, with the time taken so far.
+
+    On a terminal, a spinner line that each step replaces; otherwise (a script,
+    a log) one plain line per step. Use as a context manager; call it with
+    each step's name.
+    """
+
+    def __init__(self) -> None:
+        self._console = Console(stderr=True, highlight=False)
+        self._began = time.perf_counter()
+        self._status: Status | None = None
+
+    def __enter__(self) -> Steps:
+        if self._console.is_terminal:
+            self._status = self._console.status("starting")
+            self._status.start()
+        return self
+
+    def __call__(self, step: str) -> None:
+        """Show that ``step`` starts now."""
+        line = f"[{time.perf_counter() - self._began:6.1f} s] {step}"
+        if self._status is not None:
+            self._status.update(escape(line))
+        else:
+            self._console.print(escape(line), soft_wrap=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, user_errors
+from allegiance.cli.output import Steps
 
 
 @app.command()
@@ -26,8 +27,11 @@ def report(
         str | None,
         typer.Option(help="Say what changed since the forecast as of this day, as recorded then."),
     ] = None,
+    since_report: Annotated[
+        bool, typer.Option(help="Say what changed since the last report of this ledger.")
+    ] = False,
 ) -> None:
-    """Write MODEL's report: Markdown, self-contained HTML, figures, CSV and JSON."""
+    """Write MODEL's report: Markdown, self-contained HTML, PDF, figures, CSV and JSON."""
     from allegiance.report import write_report
     from allegiance.spec import load_spec
     from allegiance.workflow.reporting import gather
@@ -35,18 +39,22 @@ def report(
     when = parse_date(as_of, "--as-of")
     if as_recorded and when is None:
         raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
-    with user_errors():
+    if since is not None and since_report:
+        raise typer.BadParameter("give --since or --since-report, not both.", param_hint="--since")
+    with user_errors(), Steps() as step:
         data = gather(
             load_spec(model),
             ledger_url=ledger,
             as_of=when,
             as_recorded=as_recorded,
             since=parse_date(since, "--since"),
+            since_report=since_report,
+            progress=step,
         )
-        note(data.notes)
+        step("writing the report (Markdown, HTML, PDF, figures)")
         skipped: list[str] = []
         files = write_report(data, out, template_dir=templates, notes=skipped)
-        note(skipped)
+    note([*data.notes, *skipped])
     for path in files:
         typer.echo(f"wrote {path}")
     if not data.forecast.trustworthy:

@@ -26,6 +26,12 @@ Schema
 word, as_of, as_recorded, model_sha256, evidence_sha256, fit_method,
 diagnostics, trustworthy, created_at)``
     One row per question per recorded forecast (schema version 2).
+``ledger_model (model_id, claimed_at)``
+    The one model whose evidence the ledger holds (schema version 3).
+``reports (seq, model_id, as_of, as_recorded, model_sha256, evidence_sha256,
+probabilities, items, created_at)``
+    One row per report made: the probabilities it showed and the items behind
+    them, so the next report can say what changed since (schema version 4).
 
 Schema versions are explicit: :data:`MIGRATIONS` maps each version to the
 function that brings a database from the version before to it. A new ledger
@@ -38,11 +44,20 @@ from __future__ import annotations
 from allegiance.ledger.connection import default_url
 from allegiance.ledger.history import ForecastHistory
 from allegiance.ledger.items import ItemStore
-from allegiance.ledger.schema import FORECASTS, ITEMS, MIGRATIONS, OWNER, SCHEMA, SCHEMA_VERSION
+from allegiance.ledger.reports import ReportLog, ReportRecord
+from allegiance.ledger.schema import (
+    FORECASTS,
+    ITEMS,
+    MIGRATIONS,
+    OWNER,
+    REPORTS,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
 
 
-class Ledger(ItemStore, ForecastHistory):
-    """An append-only record of one model's evidence items and forecasts.
+class Ledger(ItemStore, ForecastHistory, ReportLog):
+    """An append-only record of one model's evidence items, forecasts and reports.
 
     Parameters
     ----------
@@ -71,8 +86,10 @@ __all__ = [
     "ITEMS",
     "MIGRATIONS",
     "OWNER",
+    "REPORTS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "Ledger",
+    "ReportRecord",
     "default_url",
 ]

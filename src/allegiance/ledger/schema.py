@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class _UTCDateTime(TypeDecorator[dt.datetime]):
@@ -113,6 +113,22 @@ FORECASTS = Table(
 )
 
 
+# Each report made: what it showed, so the next one can say what changed since.
+REPORTS = Table(
+    "reports",
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(200), nullable=False),
+    Column("as_of", Date, nullable=True),
+    Column("as_recorded", Boolean, nullable=False),
+    Column("model_sha256", String(64), nullable=False),
+    Column("evidence_sha256", String(64), nullable=False),
+    Column("probabilities", Text, nullable=False),  # JSON: question id -> probability or null
+    Column("items", Text, nullable=False),  # JSON: item id -> digest, the evidence in force
+    Column("created_at", _UTCDateTime, nullable=False),
+)
+
+
 # Each migration brings a database from the version before to its own. They
 # create the tables from the definitions above: a later version that changes
 # a table must freeze the old definition inside the earlier migration first.
@@ -131,7 +147,17 @@ def _migrate_to_3(conn: Connection) -> None:
     OWNER.create(conn)
 
 
+def _migrate_to_4(conn: Connection) -> None:
+    """Version 4: the ``reports`` table."""
+    REPORTS.create(conn)
+
+
 Migration = Callable[[Connection], None]
 
 
-MIGRATIONS: dict[int, Migration] = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+MIGRATIONS: dict[int, Migration] = {
+    1: _migrate_to_1,
+    2: _migrate_to_2,
+    3: _migrate_to_3,
+    4: _migrate_to_4,
+}

@@ -6,7 +6,7 @@ PyTensor (:mod:`~allegiance.model.build`) and numpy draws
 (:mod:`~allegiance.model.quantities`, :mod:`~allegiance.model.patch`).
 """
 
-from allegiance.model.build import build_model, variable_beliefs
+from allegiance.model.build import build_model, coordinates, variable_beliefs
 from allegiance.model.data import DATA_NAMES, ModelData
 from allegiance.model.ops import numpy_ops, pytensor_ops
 from allegiance.model.patch import changed_rows, patch_terms, row_evidence, row_terms
@@ -41,6 +41,7 @@ __all__ = [
     "Quantities",
     "Structure",
     "build_model",
+    "coordinates",
     "changed_rows",
     "config_log_prior",
     "level_log_likelihood",

@@ -75,7 +75,7 @@ def build_model(spec: ModelSpec, data: ModelData, estimates: bool | None = None)
     import pymc as pm
     import pytensor.tensor as pt
 
-    with pm.Model(coords=_coords(spec)) as model:
+    with pm.Model(coords=coordinates(spec)) as model:
         if estimates is None:
             estimates = bool(np.any(data.estimate_weight))
         names = [n for n in DATA_NAMES if estimates or not n.startswith("estimate_")]
@@ -99,7 +99,8 @@ def _variable(pm: Any, name: str, beliefs: list[Justified], dim: str) -> Any:
     return getattr(pm, distribution)(name, **params, dims=dim)
 
 
-def _coords(spec: ModelSpec) -> dict[str, list[Any]]:
+def coordinates(spec: ModelSpec) -> dict[str, list[Any]]:
+    """Return the label of each element of each dimension, as the PyMC model's coords."""
     return {
         dims.BINARY: spec.binary_conditions,
         dims.LEVEL: spec.level_conditions,

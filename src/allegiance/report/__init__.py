@@ -7,6 +7,7 @@ Nothing in the core imports it. :func:`make_report` is the Python form of
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from allegiance.report.backtest import write_backtest
@@ -32,6 +33,8 @@ def make_report(
     as_recorded: bool = False,
     template_dir: str | Path | None = None,
     since: dt.date | None = None,
+    since_report: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Forecast a model from its ledger as of a day and write its report into ``out``.
 
@@ -52,6 +55,10 @@ def make_report(
         The user's own Jinja2 templates.
     since : date, optional
         Say what changed since the forecast as of this day, as recorded then.
+    since_report : bool
+        Say what changed since the last report made from this ledger.
+    progress : callable, optional
+        Called with the name of each step as it starts.
 
     Returns
     -------
@@ -62,7 +69,13 @@ def make_report(
     from allegiance.workflow.reporting import gather
 
     data = gather(
-        load_spec(model), ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded, since=since
+        load_spec(model),
+        ledger_url=ledger_url,
+        as_of=as_of,
+        as_recorded=as_recorded,
+        since=since,
+        since_report=since_report,
+        **({} if progress is None else {"progress": progress}),
     )
     folder = None if template_dir is None else Path(template_dir)
     return write_report(data, Path(out), template_dir=folder)

@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from allegiance.posterior import ESS_MIN, RHAT_MAX
+from allegiance.report.priors import prior_posterior_figures
 from allegiance.report.trajectories import trajectory
 from allegiance.spec.beliefs import stated, stated_beliefs
 from allegiance.workflow.reporting import ReportData
@@ -31,6 +33,10 @@ def markdown_text(value: object) -> str:
 def percent(x: float | None) -> str:
     """Return a probability as a whole percentage, or an en dash when there is none."""
     return "–" if x is None else f"{x:.0%}"
+
+
+def _image(png: Path) -> str:
+    return base64.b64encode(png.read_bytes()).decode("ascii")
 
 
 def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
@@ -55,11 +61,46 @@ def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
                 "word": q.word,
                 "outcome": q.resolved,
                 "figure": png.name,
-                "image": base64.b64encode(png.read_bytes()).decode("ascii"),
+                "image": _image(png),
                 "alt": alt,
+                "flag": _flag(data, q.id) if q.probability is not None else "",
             }
         )
     return out
+
+
+def _flag(data: ReportData, qid: str) -> str:
+    found = data.sensitivity.get(qid)
+    return found.diagnosis if found is not None else ""
+
+
+def _sensitivity(data: ReportData) -> list[dict[str, str]]:
+    """Return each question's power-scaling sensitivity to the prior and to the likelihood."""
+    shown = {q.id for q in data.forecast.questions if q.probability is not None}
+    return [
+        {"question": qid, "prior": f"{s.prior:.3f}", "likelihood": f"{s.likelihood:.3f}",
+         "diagnosis": s.diagnosis or "–"}
+        for qid, s in data.sensitivity.items()
+        if qid in shown
+    ]  # fmt: skip
+
+
+def _named(data: ReportData) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """Return the model's named scenarios, and per question the forecast under each."""
+    named = [
+        {"id": s.id, "text": s.text, "mode": s.mode,
+         "setting": ", ".join(f"{c}={'true' if v else 'false'}" for c, v in s.setting.items())}
+        for s in data.spec.scenarios.values()
+    ]  # fmt: skip
+    rows = []
+    for i, q in enumerate(data.forecast.questions):
+        cells = []
+        for name in data.scenarios:
+            p = data.scenarios[name].questions[i].probability
+            moved = "" if p is None or q.probability is None else f" ({_pp(p - q.probability)})"
+            cells.append(percent(p) + moved)
+        rows.append({"question": q.id, "now": q.resolved or percent(q.probability), "cells": cells})
+    return named, rows
 
 
 def _pp(x: float) -> str:
@@ -74,7 +115,7 @@ def _changes(data: ReportData) -> list[dict[str, Any]]:
     """
     if data.before is None:
         return []
-    then = {q.id: q.probability for q in data.before.questions}
+    then = data.before
     rows = []
     for q in data.forecast.questions:
         a, b = then.get(q.id), q.probability
@@ -191,6 +232,13 @@ def write_report(
     )
     env.filters["md"] = markdown_text
     forecast = data.forecast
+    named, under = _named(data)
+    priors = [
+        {"figure": png.name, "image": _image(png), "alt": alt}
+        for png, alt in prior_posterior_figures(
+            data.spec, data.draws, forecast.condition_probability, figures
+        )
+    ]
     provenance = forecast.provenance
     context = {
         "title": title or data.spec.title,
@@ -201,7 +249,13 @@ def write_report(
         "questions": _questions(data, figures),
         "evidence": data.evidence,
         "retracted": data.retracted,
+        "rhat_max": RHAT_MAX,
+        "ess_min": ESS_MIN,
         "learn": _learn(data),
+        "sensitivity": _sensitivity(data),
+        "named": named,
+        "under": under,
+        "priors": priors,
         "since": data.since,
         "changes": _changes(data),
         "question_ids": list(data.spec.questions),

@@ -2,8 +2,9 @@
 
 :func:`load_spec` reads a file into a :class:`ModelSpec`; the modules below it
 read its parts: :mod:`~allegiance.spec.priors` (priors in words),
-:mod:`~allegiance.spec.effects`, :mod:`~allegiance.spec.questions` (with the
-field schema of each question kind in :mod:`~allegiance.spec.fields`).
+:mod:`~allegiance.spec.effects`, :mod:`~allegiance.spec.scenarios`,
+:mod:`~allegiance.spec.questions` (with the field schema of each question kind
+in :mod:`~allegiance.spec.fields`).
 """
 
 from allegiance.spec.load import (
@@ -23,6 +24,7 @@ from allegiance.spec.types import (
     ModelSpec,
     Propensity,
     Question,
+    Scenario,
     Series,
     Target,
     months_between,
@@ -42,6 +44,7 @@ __all__ = [
     "ModelSpec",
     "Propensity",
     "Question",
+    "Scenario",
     "Series",
     "Target",
     "load_spec",

@@ -2,7 +2,7 @@
 
 A model file is YAML (read with ``yaml.safe_load``) with ``schema_version: 1``.
 Its sections are ``actors``, ``conditions``, ``propensities``, ``series``,
-``effects`` and ``questions``; the README documents each key. Every error
+``effects``, ``questions`` and ``scenarios``; the README documents each key. Every error
 names the file, the key path and the fix. Kinds named in the file (condition,
 propensity, effect and question kinds) map to engine parts through the
 registries of :mod:`allegiance.spec`, never through imports.
@@ -20,6 +20,7 @@ from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
 from allegiance.spec.effects import read_effects
 from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
+from allegiance.spec.scenarios import read_scenarios
 from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
 
 SCHEMA_VERSION = 1
@@ -33,7 +34,7 @@ REQUIRED = (
     "propensities",
     "questions",
 )
-OPTIONAL = ("history_months", "source", "series", "effects")
+OPTIONAL = ("history_months", "source", "series", "effects", "scenarios")
 
 
 CONDITION_KINDS = ("binary", "level")
@@ -102,6 +103,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
         text=raw.decode("utf-8"),
+        scenarios=read_scenarios(r, doc.get("scenarios") or {}, conditions),
     )
 
 

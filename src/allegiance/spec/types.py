@@ -117,6 +117,16 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """A named setting of binary conditions, by intervention (``do``) or as if observed."""
+
+    id: str
+    text: str
+    setting: Mapping[str, bool]
+    mode: str = "do"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A validated model file. Creating it never builds or samples anything."""
 
@@ -134,6 +144,7 @@ class ModelSpec:
     path: Path
     sha256: str
     text: str = field(repr=False, default="")
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
 
     @property
     def binary_conditions(self) -> list[str]:

@@ -9,9 +9,10 @@ only lay it out.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,11 @@ from allegiance.forecast import Forecast
 from allegiance.posterior import ESS_MIN, FitSettings
 from allegiance.spec import ModelSpec
 from allegiance.workflow.forecasting import evidence_in_force, run_forecast
+
+if TYPE_CHECKING:
+    from allegiance.model import ModelData
+    from allegiance.posterior import Posterior
+    from allegiance.update.sensitivity import Sensitivity
 
 
 @dataclass
@@ -48,12 +54,18 @@ class ReportData:
     matrix : dict
         Item id -> question id -> the item's effect on the probability (with it
         minus without it; None where the question has no probability).
-    since : date, optional
-        The day the report is compared with ("what changed since").
-    before : Forecast, optional
-        The forecast as of ``since``, as recorded then.
+    since : str
+        What the report is compared with ("what changed since ..."), or empty.
+    before : dict, optional
+        Question id -> the probability then (None where there was none).
     new_items : list of str
-        Items in force now that were not on record in force as of ``since``.
+        Items in force now that were not on record then, or were otherwise.
+    sensitivity : dict
+        Question id -> its power-scaling sensitivity to the prior and to the likelihood.
+    scenarios : dict
+        Named scenario id (from the model file) -> the forecast under it.
+    draws : dict
+        The posterior's free variables, (draws, dim) each, for the prior-against-posterior plots.
     """
 
     spec: ModelSpec
@@ -65,9 +77,16 @@ class ReportData:
     information: dict[str, dict[str, float]] = field(default_factory=dict)
     effects: dict[str, dict[str, float]] = field(default_factory=dict)
     matrix: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    since: dt.date | None = None
-    before: Forecast | None = None
+    since: str = ""
+    before: dict[str, float | None] | None = None
     new_items: list[str] = field(default_factory=list)
+    sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
+    scenarios: dict[str, Forecast] = field(default_factory=dict)
+    draws: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _quiet(step: str) -> None:
+    """Say nothing about progress."""
 
 
 def gather(
@@ -78,11 +97,14 @@ def gather(
     as_recorded: bool = False,
     settings: FitSettings | None = None,
     since: dt.date | None = None,
+    since_report: bool = False,
+    progress: Callable[[str], None] = _quiet,
 ) -> ReportData:
     """Forecast as of a day from the model's ledger and collect what a report shows.
 
     The forecast is recorded in the ledger's history like any other, so the
-    report's trajectories end with it.
+    report's trajectories end with it, and the report itself is recorded (what
+    it showed and the items behind it) for the next one's ``since_report``.
 
     Parameters
     ----------
@@ -99,64 +121,150 @@ def gather(
     since : date, optional
         Compare with the forecast as of this day, as recorded then: what moved,
         by how much, and the items that were not on record then.
+    since_report : bool
+        Compare with the last report made from this ledger: the probabilities
+        it showed and the items it had.
+    progress : callable
+        Called with the name of each step as it starts (long work shows progress).
+
+    Raises
+    ------
+    SpecError
+        For both ``since`` and ``since_report``.
     """
+    if since is not None and since_report:
+        raise SpecError(
+            "report", "--since", "both --since and --since-report.", "give one of the two."
+        )
     settings = settings or FitSettings()
+    progress("reading the evidence in force")
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
     assert chosen.evidence is not None and chosen.ledger is not None
+    evidence = chosen.evidence
+    progress("fitting, or reading the stored fit of exactly this evidence")
     # A fit of exactly this evidence: a report's numbers never depend on what is stored.
-    outcome = run_forecast(spec, chosen.evidence, settings, exact=True)
+    outcome = run_forecast(spec, evidence, settings, exact=True)
     assert outcome.forecast is not None and outcome.fit_path is not None
-    information, effects, matrix = _what_matters(spec, chosen.evidence, outcome.fit_path)
+    found = _what_matters(spec, evidence, outcome.forecast, outcome.fit_path, progress)
     book = chosen.ledger
+    previous = book.last_report() if since_report else None
     book.record_forecast(
         outcome.forecast, as_of=as_of, as_recorded=as_recorded, fit_method=outcome.forecast.method
     )
+    book.record_report(outcome.forecast, evidence)
     on_record = book.items()
     withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
-    before, new_items = None, []
+    notes = [*chosen.notes, *outcome.notes]
+    label, before, new_items = "", None, []
     if since is not None:
+        progress(f"forecasting as of {since}, as recorded then")
         then = book.evidence(as_of=since, as_recorded=True)
-        before = run_forecast(spec, then, settings).forecast
+        earlier = run_forecast(spec, then, settings).forecast
+        assert earlier is not None
+        label, before = str(since), {q.id: q.probability for q in earlier.questions}
         # New, or changed since (time passing extends its survival item).
-        new_items = [i.id for i in chosen.evidence.items if i not in then.items]
+        new_items = [i.id for i in evidence.items if i not in then.items]
+    elif previous is not None:
+        made = previous.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        day = f", as of {previous.as_of}" if previous.as_of else ""
+        label, before = f"the last report ({made}{day})", previous.probabilities
+        new_items = previous.new_items(evidence)
+    elif since_report:
+        notes.append("no earlier report of this model in the ledger: nothing to compare with.")
     return ReportData(
         spec,
         outcome.forecast,
-        list(chosen.evidence.items),
+        list(evidence.items),
         [i for i in on_record if i.id in withdrawn],
         {qid: book.history(qid) for qid in spec.questions},
-        [*chosen.notes, *outcome.notes],
-        information,
-        effects,
-        matrix,
-        since,
-        before,
-        new_items,
+        notes,
+        since=label,
+        before=before,
+        new_items=new_items,
+        **found,
     )
 
 
 def _what_matters(
-    spec: ModelSpec, evidence: EvidenceSet, fit_path: Path
-) -> tuple[
-    dict[str, dict[str, float]], dict[str, dict[str, float]], dict[str, dict[str, float | None]]
-]:
-    """Return the value of learning each condition, its do() effects, and each item's effect."""
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    base: Forecast,
+    fit_path: Path,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Return what the report computes from the posterior's draws, as ReportData's fields.
+
+    The value of learning each condition and its do() effects, each item's
+    effect, each forecast's prior sensitivity, the named scenarios and the draws.
+    """
     from allegiance.evidence import model_data
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
     from allegiance.update.attribution import effect_matrix
     from allegiance.update.scenarios import what_matters
+    from allegiance.update.sensitivity import forecast_sensitivity
 
     posterior = load_posterior(fit_path, spec, evidence)
-    information, effects = what_matters(spec, model_data(spec, evidence), posterior.flat_draws())
+    data, draws = model_data(spec, evidence), posterior.flat_draws()
+    progress("what learning each condition, and setting it, would do to each forecast")
+    information, effects = what_matters(spec, data, draws)
+    progress("what each item did to each forecast")
     matrix = effect_matrix(Updater(posterior, posterior.settings), evidence)
-    return information, effects, matrix
+    progress("how much each forecast depends on the priors (power-scaling)")
+    sensitivity = forecast_sensitivity(spec, data, draws)
+    if spec.scenarios:
+        progress(f"the model's {len(spec.scenarios)} named scenario(s)")
+    scenarios = {
+        name: _scenario(spec, data, posterior, base, s.setting, s.mode, evidence.as_of)
+        for name, s in spec.scenarios.items()
+    }
+    return {
+        "information": information,
+        "effects": effects,
+        "matrix": matrix,
+        "sensitivity": sensitivity,
+        "scenarios": scenarios,
+        "draws": draws,
+    }
+
+
+def _scenario(
+    spec: ModelSpec,
+    data: ModelData,
+    posterior: Posterior,
+    base: Forecast,
+    setting: Mapping[str, bool],
+    mode: str,
+    as_of: dt.date | None,
+) -> Forecast:
+    """Return the forecast under a scenario, from the draws ``base`` was made of."""
+    from allegiance.forecast import summarise
+    from allegiance.update.reweight import weighted_ess
+    from allegiance.update.scenarios import scenario_draws
+
+    per_draw, log_w = scenario_draws(spec, data, posterior.flat_draws(), setting, mode)
+    d = base.diagnostics
+    ess = min(weighted_ess(v, log_w, posterior.shape) for v in per_draw.values())
+    problems = list(d.problems)
+    if mode == "observe" and not ess >= ESS_MIN:
+        problems.append(f"the observed setting leaves {ess:.0f} effective draws (< {ESS_MIN:.0f})")
+    words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
+    return summarise(
+        spec,
+        per_draw,
+        replace(d, problems=problems),
+        {**base.provenance, "scenario": {"mode": mode, "setting": dict(setting)}},
+        np.exp(log_w),
+        method=f"scenario ({mode})",
+        reason=f"{mode}({words}) on the fit of exactly this evidence",
+        as_of=as_of,
+    )
 
 
 def run_scenario(
     spec: ModelSpec,
     evidence: EvidenceSet,
-    setting: dict[str, bool],
+    setting: Mapping[str, bool],
     *,
     mode: str = "do",
     settings: FitSettings | None = None,
@@ -168,7 +276,7 @@ def run_scenario(
     spec : ModelSpec
     evidence : EvidenceSet
         The evidence in force.
-    setting : dict
+    setting : mapping
         Binary condition id -> value.
     mode : {"do", "observe"}
         See :mod:`allegiance.update.scenarios`.
@@ -180,10 +288,7 @@ def run_scenario(
         The forecast as it stands, and under the scenario (its method names it).
     """
     from allegiance.evidence import model_data
-    from allegiance.forecast import summarise
     from allegiance.posterior import load_posterior
-    from allegiance.update.reweight import weighted_ess
-    from allegiance.update.scenarios import scenario_draws
 
     unknown = [c for c in setting if c not in spec.binary_conditions]
     if unknown:
@@ -196,23 +301,6 @@ def run_scenario(
     outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
     assert outcome.forecast is not None and outcome.fit_path is not None
     posterior = load_posterior(outcome.fit_path, spec, evidence)
-    per_draw, log_w = scenario_draws(
-        spec, model_data(spec, evidence), posterior.flat_draws(), setting, mode
-    )
-    d = outcome.forecast.diagnostics
-    ess = min(weighted_ess(v, log_w, posterior.shape) for v in per_draw.values())
-    problems = list(d.problems)
-    if mode == "observe" and not ess >= ESS_MIN:
-        problems.append(f"the observed setting leaves {ess:.0f} effective draws (< {ESS_MIN:.0f})")
-    words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
-    result = summarise(
-        spec,
-        per_draw,
-        replace(d, problems=problems),
-        {**outcome.forecast.provenance, "scenario": {"mode": mode, "setting": setting}},
-        np.exp(log_w),
-        method=f"scenario ({mode})",
-        reason=f"{mode}({words}) on the fit of exactly this evidence",
-        as_of=evidence.as_of,
-    )
-    return outcome.forecast, result
+    data = model_data(spec, evidence)
+    base = outcome.forecast
+    return base, _scenario(spec, data, posterior, base, setting, mode, evidence.as_of)
