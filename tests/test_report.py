@@ -100,7 +100,9 @@ def test_the_report_command_writes_the_report(tmp_path: Path) -> None:
         app, ["report", str(model), "--out", str(out), "--as-of", "2020-06-01"]
     )
     assert done.exit_code == 0, done.output
-    assert (out / "report.html").exists() and "wrote" in done.stdout
+    assert (out / "report.html").exists() and f"wrote {out / 'report.html'}" in done.stdout
+    drawn = len(list((out / "figures").iterdir()))
+    assert f"wrote {drawn} figures (PNG and SVG) in {out / 'figures'}" in done.stdout
     assert json.loads((out / "forecasts.json").read_text())["provenance"]["as_of"] == "2020-06-01"
 
 
@@ -304,3 +306,15 @@ def test_the_report_command_shows_its_progress(tmp_path: Path) -> None:
     assert seconds == sorted(seconds)
     both = CliRunner().invoke(app, [*args, "--since", "2019-12-01", "--since-report"])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_wide_tables_are_split_to_fit_the_page_and_ids_wrap_safely() -> None:
+    from allegiance.report.document import breakable, columns
+
+    rows = [{"id": "a", "cells": list(range(10))}, {"id": "b", "cells": list(range(10, 20))}]
+    parts = columns([f"q{i}" for i in range(10)], rows, 4)
+    assert [p["header"] for p in parts] == [["q0", "q1", "q2", "q3"], ["q4", "q5", "q6", "q7"],
+                                            ["q8", "q9"]]  # fmt: skip
+    assert [r["cells"] for r in parts[2]["rows"]] == [[8, 9], [18, 19]]
+    assert all(r["id"] in "ab" for p in parts for r in p["rows"])
+    assert str(breakable("<b>_x")) == "&lt;b&gt;_<wbr>x"

@@ -55,7 +55,11 @@ def report(
         skipped: list[str] = []
         files = write_report(data, out, template_dir=templates, notes=skipped)
     note([*data.notes, *skipped])
+    figures = [p for p in files if p.parent.name == "figures"]
     for path in files:
-        typer.echo(f"wrote {path}")
+        if path not in figures:
+            typer.echo(f"wrote {path}")
+    if figures:
+        typer.echo(f"wrote {len(figures)} figures (PNG and SVG) in {figures[0].parent}")
     if not data.forecast.trustworthy:
         note(["the fit FAILED its sampling diagnostics: the report says so on its first lines."])

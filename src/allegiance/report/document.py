@@ -30,6 +30,26 @@ def markdown_text(value: object) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", str(value)).replace("\n", " ")
 
 
+def columns(header: list[str], rows: list[dict[str, Any]], width: int) -> list[dict[str, Any]]:
+    """Split a wide table into tables of at most ``width`` columns of cells, for the page.
+
+    Each row keeps its other keys; its ``cells`` are cut like the ``header``.
+    """
+    return [
+        {"header": header[i : i + width],
+         "rows": [{**row, "cells": row["cells"][i : i + width]} for row in rows]}
+        for i in range(0, max(len(header), 1), width)
+    ]  # fmt: skip
+
+
+def breakable(value: object) -> Any:
+    """Escape an id for HTML and let it wrap after its underscores (narrow table headers)."""
+    import markupsafe
+
+    parts = [markupsafe.escape(p) for p in str(value).split("_")]
+    return markupsafe.Markup("_<wbr>").join(parts)
+
+
 def percent(x: float | None) -> str:
     """Return a probability as a whole percentage, or an en dash when there is none."""
     return "–" if x is None else f"{x:.0%}"
@@ -231,6 +251,8 @@ def write_report(
         keep_trailing_newline=True,
     )
     env.filters["md"] = markdown_text
+    env.globals["columns"] = columns
+    env.filters["breakable"] = breakable
     forecast = data.forecast
     named, under = _named(data)
     priors = [
