@@ -198,6 +198,24 @@ def test_same_seed_same_numbers(bb_spec, fitted):
     assert not np.array_equal(first, third)
 
 
+def test_the_target_acceptance_rate_reaches_the_sampler(reference_spec, reference_evidence):
+    """A higher target makes the adaptation take smaller steps, accepted more often."""
+    from allegiance.posterior import fit
+
+    stats_of = {}
+    for target in (0.6, 0.95):
+        settings = FitSettings(draws=200, tune=300, seed=3, target_accept=target)
+        posterior = fit(reference_spec, reference_evidence, settings)
+        s = posterior.idata.sample_stats
+        stats_of[target] = (float(s["mean_tree_accept"].mean()), float(s["step_size"].mean()))
+        assert posterior.attrs["fit_settings"].count(f'"target_accept": {target}') == 1
+    (low_accept, low_step), (high_accept, high_step) = stats_of[0.6], stats_of[0.95]
+    assert high_accept > low_accept and high_step < low_step
+    assert abs(high_accept - 0.95) < abs(low_accept - 0.95)
+    with pytest.raises(ValueError, match="target_accept"):
+        FitSettings(target_accept=1.0)
+
+
 def test_short_fit_is_flagged(bb_spec, fitted):
     posterior = fitted(bb_spec, EvidenceSet.of([]), FitSettings(draws=30, tune=30, chains=2))
     result = forecast(posterior)

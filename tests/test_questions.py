@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from allegiance.evidence import model_data
+from allegiance.evidence import EvidenceSet, model_data
 from allegiance.forecast import probabilities
 from allegiance.forecast.questions import COMPUTE
 from allegiance.model import quantities
+from allegiance.spec import load_spec, months_between
 from allegiance.spec.fields import QUESTION_FIELDS
+from conftest import FIXTURES
 from helpers import item, prior_draws, with_items
 
 N_SIM = 200_000
@@ -80,8 +82,8 @@ def simulate(spec, q, question, s, z, rng):
             alpha, alpha / (alpha + mu), size=(N_SIM, months), random_state=rng
         ).sum(axis=1)
 
-    if question.kind == "leaves":
-        return leave(f["actor"]), weight
+    if question.kind in ("leaves", "event"):
+        return leave(f.get("actor", "")), weight
     if question.kind == "stays_as_lobby":
         events = ~leave(f["actor"]) & chance(f["lobby"], f["actor"])
         return events, weight
@@ -96,6 +98,11 @@ def simulate(spec, q, question, s, z, rng):
             hit |= ~leave(a) & chance(f["lobby"], a) & chance(f["friction"], a)
         return hit, weight
     channel = q.channel(f["series"], f["category"])
+    if question.kind == "count":
+        first = months_between(spec.analysis_date, f["start"]) if "start" in f else 0
+        seen, months_seen = q.post_counts(channel, horizon, first)
+        total = seen + future_counts(channel, horizon - first - months_seen)
+        return total >= f["threshold"], weight
     seen, months_seen = q.post_counts(channel, horizon)
     total = seen + future_counts(channel, horizon - months_seen)
     if question.kind == "absorption":
@@ -108,15 +115,35 @@ def simulate(spec, q, question, s, z, rng):
     return total >= np.ceil(f["ratio"] * horizon * baseline), weight
 
 
+@pytest.fixture(scope="module")
+def kinds_setting():
+    """The kinds fixture model, with counts seen before and inside a window and a raid."""
+    spec = load_spec(FIXTURES / "models" / "kinds.yaml")
+    counts = [
+        item(f"d{m}", "count", f"2020-{m:02d}-28", series="defectors", category="rank_and_file",
+             month=f"2020-{m:02d}", count=c)
+        for m, c in ((2, 30), (3, 12), (7, 40))
+    ]  # fmt: skip
+    quiet = item("calm", "no_event", "2020-04-01", hazard="truce_breaks", actor="",
+                 through="2020-04-01")  # fmt: skip
+    evidence = EvidenceSet.of([*counts, quiet])
+    draws = prior_draws(spec, 4, seed=12)
+    return spec, quantities(spec, model_data(spec, evidence), draws)
+
+
+NEW_KINDS = ("event", "count")  # asked of the kinds fixture model, not the reference model
+
+
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
-def test_question_kind_matches_simulation(setting, kind):
-    spec, q = setting
+def test_question_kind_matches_simulation(setting, kinds_setting, kind):
+    spec, q = kinds_setting if kind in NEW_KINDS else setting
     rng = np.random.default_rng(7)
     questions = [x for x in spec.questions.values() if x.kind == kind]
-    assert questions, f"the reference model has no {kind} question"
+    assert questions, f"the model has no {kind} question"
     for question in questions:
         exact = COMPUTE[kind](q, question)
-        for s, z in ((0, 0), (1, 255), (2, 37), (3, 200)):
+        for s, z in ((0, 0), (1, q.n_configurations - 1), (2, 37 % q.n_configurations),
+                     (3, 200 % q.n_configurations)):  # fmt: skip
             events, weight = simulate(spec, q, question, s, z, rng)
             sim = np.sum(weight * events) / np.sum(weight)
             ess = np.sum(weight) ** 2 / np.sum(weight**2)
@@ -148,13 +175,14 @@ def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence)
         assert np.all(got[long] >= got[short] - 1e-12)
 
 
-def test_a_question_reads_only_the_evidence_it_declares(setting):
+@pytest.mark.parametrize("model", ["reference", "kinds"])
+def test_a_question_reads_only_the_evidence_it_declares(setting, kinds_setting, model):
     """The fast path caches each question on the slots and channels :func:`reads` names."""
     from dataclasses import replace
 
     from allegiance.forecast.questions import reads
 
-    spec, q = setting
+    spec, q = setting if model == "reference" else kinds_setting
     h = spec.history_months
     for question in spec.questions.values():
         compute = COMPUTE[question.kind]
@@ -174,7 +202,7 @@ def test_a_question_reads_only_the_evidence_it_declares(setting):
         )
         np.testing.assert_array_equal(compute(replace(q, data=changed), question), before)
         # What it declares does matter: a departure of its first slot moves a hazard question.
-        if question.kind in ("leaves", "alliance", "absorption"):
+        if question.kind in ("leaves", "alliance", "absorption", "event"):
             events = data.slot_events.copy()
             events[slots[0]] = 1.0
             moved = compute(replace(q, data=replace(data, slot_events=events)), question)
@@ -250,3 +278,94 @@ def test_a_report_of_a_departure_agrees_with_enumerating_its_month(report_date):
     tail = (1 - p) ** (months[-1] + 1 - t)  # departures after the last month summed
     want = w[..., months < horizon].sum(-1) / (w.sum(-1) + tail)
     np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        (
+            "    hazard: raids\n    actor: rival\n",
+            "    hazard: raids\n",
+            "questions.rival_raids_6m.actor",
+            "say whose event",
+        ),
+        (
+            "    hazard: truce_breaks\n",
+            "    hazard: truce_breaks\n    actor: rival\n",
+            "questions.truce_breaks_12m.hazard",
+            "has no member 'rival'",
+        ),
+        (
+            "    start: 2020-07-01\n",
+            "    start: 2019-07-01\n",
+            "questions.defectors_150_h2.start",
+            "not from the analysis date",
+        ),
+        (
+            "    start: 2020-07-01\n",
+            "    start: 2021-02-01\n",
+            "questions.defectors_150_h2.start",
+            "before the horizon",
+        ),
+        (
+            "    start: 2020-07-01\n",
+            "    start: July\n",
+            "questions.defectors_150_h2.start",
+            "not a date",
+        ),
+        (
+            "    threshold: 150\n",
+            "    threshold: many\n",
+            "questions.defectors_150_h2.threshold",
+            "expected a number",
+        ),
+    ],
+)
+def test_a_wrong_event_or_count_question_is_refused(tmp_path, old, new, key, words):
+    from allegiance.errors import SpecError
+
+    text = (FIXTURES / "models" / "kinds.yaml").read_text()
+    assert old in text
+    model = tmp_path / "kinds.yaml"
+    model.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as caught:
+        load_spec(model)
+    assert key in str(caught.value) and words in str(caught.value)
+
+
+def test_events_of_no_one_actor_and_window_counts_resolve_from_the_record(tmp_path):
+    import datetime as dt
+
+    from allegiance.evidence import read_items
+    from allegiance.evidence.outcomes import resolutions
+
+    spec = load_spec(FIXTURES / "models" / "kinds.yaml")
+    path = tmp_path / "ev.yaml"
+    path.write_text(
+        "schema_version: 1\nmodel: kinds\nitems:\n"
+        "  - {id: broke, kind: event, date: 2020-05-20, source: s, grade: B2,"
+        " hazard: truce_breaks, month: 2020-05}\n"
+        + "".join(
+            f"  - {{id: d{m}, kind: count, date: 2020-{m:02d}-28, source: s, grade: B2,"
+            f" series: defectors, category: rank_and_file, month: 2020-{m:02d}, count: 80}}\n"
+            for m in (3, 7, 9)
+        )
+    )
+    items = read_items(path, spec)
+    assert items[0].fields == {"hazard": "truce_breaks", "actor": "", "month": "2020-05"}
+    found = resolutions(spec, items, as_of=dt.date(2020, 10, 1))
+    assert found["truce_breaks_12m"].outcome and found["truce_breaks_12m"].item_id == "broke"
+    assert found["defectors_150_h2"].outcome and found["defectors_150_h2"].item_id == "d9"
+    assert "defectors_300_12m" not in found  # 240 of 300 so far
+    # A public hazard with no raid on record by the horizon closes as no.
+    assert not found["rival_raids_6m"].outcome
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(
+        "schema_version: 1\nmodel: kinds\nitems:\n"
+        "  - {id: x, kind: no_event, date: 2020-03-01, source: s,"
+        " grade: B2, hazard: raids, through: 2020-03-01}\n"
+    )
+    from allegiance.errors import EvidenceError
+
+    with pytest.raises(EvidenceError, match=r"items\[0\]\.actor.*missing required key"):
+        read_items(wrong, spec)

@@ -96,8 +96,8 @@ WRONG_MODELS: dict[str, tuple[str, str]] = {
     ),
     "wrong_duplicate_effect_id.yaml": ("effects.deal_opens_exit", "duplicate effect id"),
     "wrong_hazard_without_actors.yaml": (
-        "propensities.leave.actors",
-        "a hazard needs the actors at risk",
+        "effects.exit_needs_funding.targets[0]",
+        "'splinter' is not a member of 'leave'",
     ),
     "wrong_id_clash.yaml": ("lobby", "the same id names a condition, propensity or series"),
     "wrong_horizon_before.yaml": (

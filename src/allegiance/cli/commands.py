@@ -60,6 +60,12 @@ def forecast(
     draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
+    target_accept: Annotated[
+        float,
+        typer.Option(
+            min=0.5, max=0.999, help="Target acceptance rate of the sampler (raise on divergences)."
+        ),
+    ] = 0.8,
     refit: Annotated[
         bool, typer.Option(help="Fit by MCMC even if a stored fit could serve.")
     ] = False,
@@ -119,7 +125,9 @@ def forecast(
                     "(a question then past its horizon gets no probability)."
                 ]
             )
-        settings = FitSettings(draws=draws, tune=tune, chains=chains, seed=seed)
+        settings = FitSettings(
+            draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+        )
         outcome = run_forecast(
             spec, ev, settings, refit=refit, exact=exact, progress=sys.stderr.isatty()
         )

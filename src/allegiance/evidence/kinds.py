@@ -17,7 +17,8 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     Time passing is evidence: the event of a ``hazard`` did not happen for
     ``actor`` from the analysis date ``through`` a date.
 ``event``
-    The event of a ``hazard`` happened for ``actor`` in ``month`` (YYYY-MM),
+    The event of a ``hazard`` happened for ``actor`` (none for a hazard of no
+    one actor) in ``month`` (YYYY-MM),
     e.g. a faction openly left.
 ``report``
     Soft evidence: a report that ``favours`` one state (true/false) of a
@@ -151,9 +152,9 @@ def _estimate(r: KeyReader, body: Mapping[str, Any], key: str) -> dict[str, Any]
     return {"range": [low, high], **({"about": about} if "about" in body else {})}
 
 
-def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> None:
+def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> str:
+    """Check the item's hazard and actor; return the actor ("" for a hazard of no one actor)."""
     node = r.ident(body["hazard"], f"{key}.hazard")
-    actor = r.ident(body["actor"], f"{key}.actor")
     if node not in spec.propensities or spec.propensities[node].kind != "hazard":
         known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
         raise r.fail(
@@ -161,12 +162,21 @@ def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpe
             f"{node!r} is not a hazard of the model.",
             "use one of: " + ", ".join(known) + ".",
         )
-    if actor not in spec.propensities[node].actors:
+    members = spec.propensities[node].actors
+    if not members:
+        if body.get("actor"):
+            raise r.fail(f"{key}.actor", f"{node!r} is a hazard of no one actor.", "leave it out.")
+        return ""
+    if "actor" not in body:
+        raise r.fail(f"{key}.actor", "missing required key.", "add 'actor'.")
+    actor = r.ident(body["actor"], f"{key}.actor")
+    if actor not in members:
         raise r.fail(
             f"{key}.actor",
             f"{actor!r} is not at risk under {node!r}.",
-            "use one of: " + ", ".join(spec.propensities[node].actors) + ".",
+            "use one of: " + ", ".join(members) + ".",
         )
+    return actor
 
 
 def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
@@ -192,11 +202,11 @@ def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: 
 def _no_event_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    _hazard_slot(r, body, key, spec)
+    actor = _hazard_slot(r, body, key, spec)
     _forward_month(r, body["through"], f"{key}.through", spec, day=True)
     return {
         "hazard": body["hazard"],
-        "actor": body["actor"],
+        "actor": actor,
         "through": r.date(body["through"], f"{key}.through").isoformat(),
     }
 
@@ -204,9 +214,9 @@ def _no_event_fields(
 def _event_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    _hazard_slot(r, body, key, spec)
+    actor = _hazard_slot(r, body, key, spec)
     _forward_month(r, body["month"], f"{key}.month", spec, day=False)
-    return {"hazard": body["hazard"], "actor": body["actor"], "month": str(body["month"])}
+    return {"hazard": body["hazard"], "actor": actor, "month": str(body["month"])}
 
 
 def _report_fields(
@@ -317,8 +327,8 @@ EvidenceKind = Callable[[KeyReader, Mapping[str, Any], str, ModelSpec], dict[str
 EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]] = {
     "condition": (("condition", "value"), (), _condition_fields),
     "count": (("series", "category", "month", "count"), (), _count_fields),
-    "no_event": (("hazard", "actor", "through"), (), _no_event_fields),
-    "event": (("hazard", "actor", "month"), (), _event_fields),
+    "no_event": (("hazard", "through"), ("actor",), _no_event_fields),
+    "event": (("hazard", "month"), ("actor",), _event_fields),
     "report": (("target", "favours"), ("likelihood_ratio", "strength"), _report_fields),
     "faction_event": (
         ("event",),

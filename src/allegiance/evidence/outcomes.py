@@ -1,9 +1,10 @@
 """What happened: the questions the record resolves, and what time passing says.
 
 A question is resolved by a ``resolution`` item (an analyst's call, with its
-source), or, for a ``leaves`` question, by a departure on record: an
+source), or, for a ``leaves`` or ``event`` question, by a departure on record: an
 ``event`` (or a ``public_split``) of its actor under its hazard dated on or
-before the horizon; an ``alliance`` question by one of its actors' departure
+before the horizon; a ``count`` question once the counts on record in its
+window reach its threshold; an ``alliance`` question by one of its actors' departure
 and an observed ``outcome`` that it allied (its ``aligns`` outcome true),
 both by the horizon; an ``absorption`` question once the counts on record
 and the factions seen merging reach its threshold; an ``escalation`` question
@@ -13,7 +14,7 @@ record. Retractions apply as to any item (:func:`in_force`).
 A *public* hazard (``public: true`` in the model file, with an optional
 ``public_after_months`` lag) is one whose event would be news: no record of it
 by a date is survival through that date, less the lag (:func:`time_passing`),
-and a ``leaves`` question on it closes as no once its horizon, plus the lag,
+and a ``leaves`` or ``event`` question on it closes as no once its horizon, plus the lag,
 has passed with no departure on record.
 """
 
@@ -75,9 +76,9 @@ def resolutions(
             found = RESOLVED_BY_RECORD[question.kind](spec, question, left, items)
             if found is not None:
                 out[qid] = found
-        if qid in out or question.kind != "leaves":
+        if qid in out or question.kind not in ("leaves", "event"):
             continue
-        actor = question.fields["actor"]
+        actor = question.fields.get("actor", "")
         hazard = question.fields["hazard"]
         item = left.get((hazard, actor))
         if item is not None and item.date <= question.horizon:
@@ -164,6 +165,20 @@ def _escalation(
     return _crossed(question, gains, needed)
 
 
+def _count(
+    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes once the counts on record in the question's window reach its threshold."""
+    start = question.fields.get("start")
+    first = 0 if start is None else months_between(spec.analysis_date, start)
+    gains = [
+        (i.date, n, i)
+        for month, n, i in _counted(spec, question, items)
+        if first <= month < question.horizon_months
+    ]
+    return _crossed(question, gains, float(question.fields["threshold"]))
+
+
 def _counted(
     spec: ModelSpec, question: Question, items: Sequence[Item]
 ) -> list[tuple[int, float, Item]]:
@@ -198,7 +213,12 @@ def _crossed(
     return None
 
 
-RESOLVED_BY_RECORD = {"alliance": _alliance, "absorption": _absorption, "escalation": _escalation}
+RESOLVED_BY_RECORD = {
+    "alliance": _alliance,
+    "absorption": _absorption,
+    "escalation": _escalation,
+    "count": _count,
+}
 
 
 def departures(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
@@ -236,10 +256,11 @@ def time_passing(
             continue
         out.append(
             Item(
-                f"time_passing_{node}_{actor}",
+                f"time_passing_{node}_{actor}" if actor else f"time_passing_{node}",
                 "no_event",
                 through,
-                f"time passing: no record of {node} for {actor} ({node} is public)",
+                f"time passing: no record of {node}{f' for {actor}' if actor else ''} "
+                f"({node} is public)",
                 "A1",
                 {"hazard": node, "actor": actor, "through": through.isoformat()},
             )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.special as sp
 
+from allegiance.spec import months_between
 from allegiance.spec.fields import (
     ACTOR,
     ACTORS,
@@ -174,6 +175,21 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
     return total
 
 
+def _event(q: Quantities, question: Question) -> np.ndarray:
+    f = question.fields
+    return _leave_by(q, f["hazard"], f.get("actor", ""), question.horizon_months)
+
+
+def _count(q: Quantities, question: Question) -> np.ndarray:
+    f = question.fields
+    horizon = question.horizon_months
+    first = months_between(q.spec.analysis_date, f["start"]) if "start" in f else 0
+    channel = q.channel(f["series"], f["category"])
+    seen, months_seen = q.post_counts(channel, horizon, first)
+    needed = np.asarray(math.ceil(float(f["threshold"]) - seen))
+    return _count_at_least(q, channel, horizon - first - months_seen, needed)
+
+
 def _escalation(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
@@ -191,6 +207,8 @@ COMPUTE: dict[str, Compute] = {
     "absorption": _absorption,
     "escalation": _escalation,
     "friction": _friction,
+    "event": _event,
+    "count": _count,
 }
 assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
 
@@ -211,7 +229,7 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
     """
     kind = QUESTION_FIELDS[question.kind].fields
     f = question.fields
-    actors = [a for name, t in kind.items() if t == ACTOR for a in [f[name]]]
+    actors = [f[name] for name, t in kind.items() if t == ACTOR and name in f]
     actors += [a for name, t in kind.items() if t == ACTORS for a in f[name]]
     index = {s: i for i, s in enumerate(spec.slots)}
     slots = sorted(

@@ -110,15 +110,16 @@ class Quantities:
         """Fighters each actor would bring if it merged into another group."""
         return {a.id: a.fighters for a in self.spec.actors.values()}
 
-    def post_counts(self, channel: int, horizon: int) -> tuple[float, int]:
-        """Return the counts seen, and months seen, from the analysis month to the horizon.
+    def post_counts(self, channel: int, horizon: int, first: int = 0) -> tuple[float, int]:
+        """Return the counts seen, and months seen, from month ``first`` to the horizon.
 
-        A count on record is seen in full whatever its grade: the grade weighs
-        its likelihood (the mask's value), not the number.
+        Months count from the analysis month (0). A count on record is seen in
+        full whatever its grade: the grade weighs its likelihood (the mask's
+        value), not the number.
         """
         start = self.spec.history_months
-        seen = self.data.count_mask[channel, start : start + horizon] > 0
-        y = self.data.counts[channel, start : start + horizon]
+        seen = self.data.count_mask[channel, start + first : start + horizon] > 0
+        y = self.data.counts[channel, start + first : start + horizon]
         return float(y[seen].sum()), int(seen.sum())
 
 

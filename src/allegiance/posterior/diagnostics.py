@@ -82,7 +82,7 @@ def diagnose(draws: dict[str, np.ndarray], divergences: int) -> Diagnostics:
     if min(worst_bulk, worst_tail) < ESS_MIN:
         problems.append(f"min ESS {min(worst_bulk, worst_tail):.0f} < {ESS_MIN:.0f} ({worst})")
     if divergences:
-        problems.append(f"{divergences} divergent transitions")
+        problems.append(f"{divergences} divergent transitions (refit with --target-accept 0.95)")
     return Diagnostics(
         worst_rhat, float(worst_bulk), float(worst_tail), int(divergences), worst, problems
     )

@@ -97,6 +97,7 @@ def fit(
             seed=settings.seed,
             progress_bar=progress,
             low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+            target_accept=settings.target_accept,
         )
     seconds = time.perf_counter() - start
     for group in ("warmup_posterior", "warmup_sample_stats"):

@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Field types a question kind can ask for; the spec loader checks each reference.
-
-
-# Field types a question kind can ask for; the spec loader checks each reference.
 ACTOR = "actor"
 
 
@@ -35,6 +32,9 @@ CATEGORY = "category"
 NUMBER = "number"
 
 
+DATE = "date"
+
+
 @dataclass(frozen=True)
 class QuestionFields:
     """The fields of a kind of forecast question.
@@ -45,10 +45,13 @@ class QuestionFields:
         Field name → field type (one of the module's type constants).
     summary : str
         One line on what the kind resolves.
+    optional : frozenset of str
+        Fields a question may leave out (the kind says what their absence means).
     """
 
     fields: Mapping[str, str]
     summary: str
+    optional: frozenset[str] = frozenset()
 
 
 QUESTION_FIELDS: dict[str, QuestionFields] = {
@@ -81,6 +84,18 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         {"series": SERIES, "category": CATEGORY, "ratio": NUMBER},
         "counts from the analysis date to the horizon reach `ratio` times the "
         "pre-analysis monthly rate.",
+    ),
+    "event": QuestionFields(
+        {"hazard": HAZARD, "actor": ACTOR},
+        "the hazard's event happens by the horizon: for the actor, or (no actor) for a "
+        "hazard of no one actor.",
+        frozenset({"actor"}),
+    ),
+    "count": QuestionFields(
+        {"series": SERIES, "category": CATEGORY, "threshold": NUMBER, "start": DATE},
+        "the category's counts from `start` (default: the analysis date) to the horizon "
+        "add up to at least `threshold`.",
+        frozenset({"start"}),
     ),
     "friction": QuestionFields(
         {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},

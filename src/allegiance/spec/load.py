@@ -232,12 +232,6 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
                     f"unknown actor {a!r}.",
                     "name an actor declared under 'actors'.",
                 )
-        if kind == "hazard" and not members:
-            raise r.fail(
-                f"{key}.actors",
-                "a hazard needs the actors at risk.",
-                "list the actors whose departure this hazard times.",
-            )
         within = r.integer(
             body.get("within_months", 12 if kind == "hazard" else 1), f"{key}.within_months", 1
         )

@@ -34,8 +34,15 @@ def read_questions(
         key = f"questions[{i}]"
         body = r.mapping(body, key)
         kind = r.choice(body.get("kind"), f"{key}.kind", qk.QUESTION_FIELDS)
-        spec_fields = qk.QUESTION_FIELDS[kind].fields
-        r.keys(body, key, ("id", "kind", "text", "resolution", "horizon", *spec_fields))
+        schema = qk.QUESTION_FIELDS[kind]
+        spec_fields = schema.fields
+        required = [name for name in spec_fields if name not in schema.optional]
+        r.keys(
+            body,
+            key,
+            ("id", "kind", "text", "resolution", "horizon", *required),
+            (*schema.optional,),
+        )
         qid = r.ident(body["id"], f"{key}.id")
         key = f"questions.{qid}"
         if qid in out:
@@ -60,7 +67,9 @@ def read_questions(
                 r, body[name], f"{key}.{name}", ftype, body, actors, propensities, series
             )
             for name, ftype in spec_fields.items()
+            if name in body
         }
+        _check_kind(r, key, kind, fields, analysis_date, horizon, propensities)
         out[qid] = Question(
             qid,
             kind,
@@ -69,9 +78,35 @@ def read_questions(
             horizon,
             months,
             fields,
-            months_covered(analysis_date, horizon),
+            months_covered(fields.get("start", analysis_date), horizon),
         )
     return out
+
+
+def _check_kind(
+    r: KeyReader,
+    key: str,
+    kind: str,
+    fields: Mapping[str, Any],
+    analysis_date: dt.date,
+    horizon: dt.date,
+    propensities: Mapping[str, Propensity],
+) -> None:
+    """Check what a kind needs of its fields together: an event's actor, a count's window."""
+    if kind == "event" and propensities[fields["hazard"]].actors and "actor" not in fields:
+        members = propensities[fields["hazard"]].actors
+        raise r.fail(
+            f"{key}.actor",
+            f"{fields['hazard']!r} is a hazard per actor: say whose event.",
+            "add 'actor:' (one of " + ", ".join(members) + ").",
+        )
+    start = fields.get("start")
+    if start is not None and not analysis_date <= start < horizon:
+        raise r.fail(
+            f"{key}.start",
+            f"start {start} is not from the analysis date {analysis_date} to before the horizon.",
+            "count from a date on or after the analysis date, before the horizon.",
+        )
 
 
 def _question_field(
@@ -86,6 +121,8 @@ def _question_field(
 ) -> Any:
     if ftype == qk.NUMBER:
         return r.number(value, key, 0)
+    if ftype == qk.DATE:
+        return r.date(value, key)
     if ftype in (qk.HAZARD, qk.CHANCE, qk.SERIES, qk.CATEGORY, qk.ACTOR):
         value = r.ident(value, key)
     if ftype in (qk.HAZARD, qk.CHANCE):
@@ -98,13 +135,18 @@ def _question_field(
             )
         node = propensities[value]
         who = body.get("actors", [body.get("actor")])
-        if node.actors and isinstance(who, list):
+        # A chance of no one actor answers for every actor; a hazard of no one
+        # actor is one event, not each actor's.
+        if isinstance(who, list) and (node.actors or ftype == qk.HAZARD):
             for a in who:
-                if a not in node.actors:
+                if a is not None and a not in node.actors:
                     raise r.fail(
                         key,
                         f"{value!r} has no member {a!r}.",
-                        "add the actor to the propensity's 'actors'.",
+                        "add the actor to the propensity's 'actors'."
+                        if node.actors
+                        else f"{value!r} is a hazard of no one actor: ask an 'event' question "
+                        "without 'actor'.",
                     )
         return value
     if ftype == qk.SERIES:
