@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import json
 import re
 import shutil
@@ -228,6 +230,9 @@ def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
             f"| {q.id} | {a:.0%} | {q.probability:.0%} | {(q.probability - a) * 100:+.0f} pp |"
             in md
         )
+        # and the headline table's change column
+        change = re.escape(f"{(q.probability - a) * 100:+.0f} pp")
+        assert re.search(rf"\| {q.id} \| {q.horizon} \| [^|]+ \| [^|]+ \| [^|]+ \| {change} \|", md)
 
 
 def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
@@ -318,3 +323,66 @@ def test_wide_tables_are_split_to_fit_the_page_and_ids_wrap_safely() -> None:
     assert [r["cells"] for r in parts[2]["rows"]] == [[8, 9], [18, 19]]
     assert all(r["id"] in "ab" for p in parts for r in p["rows"])
     assert str(breakable("<b>_x")) == "&lt;b&gt;_<wbr>x"
+
+
+def _model_with_evidence(folder: Path) -> tuple[object, EvidenceSet]:
+    from allegiance.workflow import evidence_in_force
+
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
+    spec = load_spec(folder / "minimal.yaml")
+    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    stamp = dt.datetime(2020, 6, 1, tzinfo=dt.UTC)  # recorded at one time in every run
+    with Ledger(default_url(spec), spec) as book:
+        book.append([dataclasses.replace(i, recorded_at=stamp) for i in items])
+    chosen = evidence_in_force(spec)
+    assert chosen.evidence is not None
+    return spec, chosen.evidence
+
+
+def test_a_report_from_a_fake_posterior_needs_no_sampling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prior draws stored as the fit of exactly this evidence: the report reads them, fits
+    nothing, and its numbers are theirs."""
+    import numpy as np
+
+    import allegiance.posterior as posterior_module
+    from allegiance.evidence import model_data
+    from allegiance.forecast import probabilities
+    from allegiance.posterior import Posterior
+    from allegiance.posterior.sampling import _identity
+    from allegiance.workflow import FitStore
+    from helpers import prior_draws
+
+    spec, ev = _model_with_evidence(tmp_path / "model")
+    settings = FitSettings(draws=500, chains=4)
+    draws = prior_draws(spec, 2000, seed=9)  # type: ignore[arg-type]
+    samples = {k: v.reshape(4, 500, -1) for k, v in draws.items()}
+    fake = Posterior(spec, ev, samples, settings, attrs=_identity(spec, ev, settings))  # type: ignore[arg-type]
+    fake.save(FitStore(spec).path(ev, settings))  # type: ignore[arg-type]
+
+    def no_sampling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the report sampled")
+
+    monkeypatch.setattr(posterior_module, "fit", no_sampling)
+    data = gather(spec, settings=settings)  # type: ignore[arg-type]
+    want = probabilities(spec, model_data(spec, ev), draws)  # type: ignore[arg-type]
+    for q in data.forecast.questions:
+        assert q.probability == pytest.approx(float(np.mean(want[q.id])), rel=1e-9)
+    files = write_report(data, tmp_path / "out")
+    assert (tmp_path / "out" / "report.md") in files
+
+
+def test_the_same_inputs_and_seed_give_the_same_report(tmp_path: Path) -> None:
+    outs = []
+    for run in ("a", "b"):
+        spec, _ = _model_with_evidence(tmp_path / run / "model")
+        data = gather(spec, settings=SETTINGS)  # type: ignore[arg-type]
+        write_report(data, tmp_path / run / "out")
+        outs.append(tmp_path / run / "out")
+    for name in ("forecasts.csv", "report.md"):
+        assert (outs[0] / name).read_text() == (outs[1] / name).read_text(), name
+    first, second = (json.loads((o / "forecasts.json").read_text()) for o in outs)
+    assert first["questions"] == second["questions"]
+    assert first["provenance"]["evidence_sha256"] == second["provenance"]["evidence_sha256"]

@@ -84,9 +84,16 @@ def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
                 "image": _image(png),
                 "alt": alt,
                 "flag": _flag(data, q.id) if q.probability is not None else "",
+                "change": _change(data, q.id, q.probability),
             }
         )
     return out
+
+
+def _change(data: ReportData, qid: str, now: float | None) -> str:
+    """Return the move since the report's comparison, or an en dash without one."""
+    then = None if data.before is None else data.before.get(qid)
+    return "–" if then is None or now is None else _pp(now - then)
 
 
 def _flag(data: ReportData, qid: str) -> str:
