@@ -13,6 +13,7 @@ from allegiance.evidence import EvidenceSet, Item
 from allegiance.model import (
     BASELINE,
     CONDITION_PROBABILITY,
+    DESTINATION_WEIGHT,
     LEAK,
     LEVEL,
     LOG_RATE,
@@ -44,6 +45,13 @@ def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:
         out = np.column_stack(cols) if cols else np.zeros((n, 0))
         return np.log(out) if log else out
 
+    def draw_weights(exits: list) -> np.ndarray:
+        cols = [
+            spec.propensities[h].destinations[d].weight.frozen().rvs(size=n, random_state=rng)
+            for h, _, d in exits
+        ]
+        return np.column_stack(cols) if cols else np.zeros((n, 0))
+
     shifts = [e for e in spec.effects if e.kind == "shift"]
     necessary = [e for e in spec.effects if e.kind == "necessary"]
     return {
@@ -54,6 +62,7 @@ def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:
         LEAK: draw([e.belief for e in necessary]),
         LOG_RATE: draw([spec.series[s].baselines[c] for s, c in spec.channels], log=True),
         OVERDISPERSION: draw([s.overdispersion for s in spec.series.values()]),
+        DESTINATION_WEIGHT: draw_weights(spec.exits),
     }
 
 
@@ -67,6 +76,23 @@ def condition_value(spec: ModelSpec, p: dict[str, np.ndarray], condition: str, z
     if condition in spec.binary_conditions:
         return float(z[spec.binary_conditions.index(condition)])
     return float(p[LEVEL][spec.level_conditions.index(condition)]) - 0.5
+
+
+def brute_share(spec: ModelSpec, p: dict[str, np.ndarray], x: int, z: Any) -> float:
+    """Exit x's share of its actor's departures in configuration z, in plain Python."""
+    hazard, actor, _ = spec.exits[x]
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+
+    def weight(y: int) -> float:
+        node = f"{spec.exits[y][0]}:{spec.exits[y][2]}"
+        log_w = math.log(p[DESTINATION_WEIGHT][y])
+        for i, e in enumerate(shifts):
+            if hits(e, node, actor):
+                log_w += e.direction * p[LOG_RATIO][i] * condition_value(spec, p, e.condition, z)
+        return math.exp(log_w)
+
+    group = [y for y, (h, a, _) in enumerate(spec.exits) if (h, a) == (hazard, actor)]
+    return weight(x) / sum(weight(y) for y in group)
 
 
 def brute_slot_probability(spec: ModelSpec, p: dict[str, np.ndarray], k: int, z: Any) -> float:

@@ -325,3 +325,31 @@ def test_a_report_of_an_outcome_moves_the_question_as_quadrature_says(bb_spec, f
     assert abs(per_draw.mean() - want) < Z * mc_se(per_draw)
     before = 1 - expect(lambda h: (1 - h) ** 24)  # 0.80 under the prior alone
     assert (want > before + 0.15) if favours else (want < before - 0.1)
+
+
+def test_a_departures_destination_updates_the_shares_as_a_dirichlet(fitted):
+    """No effects: the shares are Dirichlet(a) a priori; one departure seen going to a
+    destination (grade A1) makes them Dirichlet(a + e_d), whose means are closed form."""
+    import dataclasses
+
+    from conftest import FIXTURES
+
+    model = FIXTURES / "models" / "exits.yaml"
+    spec = load_spec(model)
+    gone = dataclasses.replace(
+        item("split", "event", "2020-03-10", hazard="leave", actor="splinter", month="2020-03",
+             destination="rival"),
+        grade="A1",
+    )  # fmt: skip
+    posterior = fitted(spec, EvidenceSet.of([gone]), FitSettings(draws=1000, tune=500))
+    w = posterior.draws()["destination_weight"]  # (chain, draw, exit)
+    share = w[..., 0] / w.sum(axis=-1)
+    a = np.array(
+        [d.weight.params["alpha"] for d in spec.propensities["leave"].destinations.values()]
+    )
+    want = (a[0] + 1) / (a.sum() + 1)
+    import arviz as az
+
+    se = float(share.std() / np.sqrt(az.ess(share)))
+    assert abs(share.mean() - want) < 4 * se, (share.mean(), want, se)
+    assert want > a[0] / a.sum() + 8 * se  # the update is large enough to be seen

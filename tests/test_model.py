@@ -22,6 +22,7 @@ from allegiance.model import (
 )
 from allegiance.spec import ModelSpec, months_between
 from helpers import (
+    brute_share,
     brute_slot_probability,
     condition_value,
     hits,
@@ -85,6 +86,9 @@ def brute_log_likelihood(
             nb = stats.nbinom(alpha, alpha / (alpha + math.exp(log_mu)))
             inside = nb.cdf(data.estimate_high[e]) - nb.cdf(data.estimate_low[e] - 1)
             total += data.estimate_weight[e] * math.log(inside)
+        for x in range(len(spec.exits)):  # departures seen going somewhere
+            if data.exit_observed[x]:
+                total += data.exit_observed[x] * math.log(brute_share(spec, p, x, z))
         per_config.append(total)
     level_term = -0.5 * sum(
         data.level_mask[i] * ((data.level_value[i] - p[LEVEL][i]) / 0.05) ** 2
@@ -338,3 +342,56 @@ def test_an_estimate_of_one_value_is_that_count(reference_spec, reference_eviden
     st, draws = structure(reference_spec), prior_draws(reference_spec, 6, seed=12)
     np.testing.assert_allclose(likelihood({"range": [37, 37]}), likelihood(37), rtol=1e-9)
     assert np.all(likelihood({"range": [20, 60]}) > likelihood(37))  # a range holds more mass
+
+
+@pytest.fixture(scope="module")
+def exits_setting():
+    """The kinds model: a hazard with three destinations, one departure seen going to one."""
+    from allegiance.spec import load_spec
+    from conftest import FIXTURES
+
+    spec = load_spec(FIXTURES / "models" / "kinds.yaml")
+    gone = dataclasses.replace(
+        item("split", "event", "2020-04-15", hazard="leave", actor="splinter", month="2020-04",
+             destination="ally_rival"),
+        grade="B2",
+    )  # fmt: skip
+    deal = item("deal_report", "condition", "2020-02-01", condition="deal", value=True)
+    return spec, EvidenceSet.of([deal]), EvidenceSet.of([deal, gone])
+
+
+def test_exit_shares_and_their_likelihood_match_enumeration(exits_setting):
+    """Shares per configuration, the likelihood of a departure's destination, the PyMC graph
+    and the fast patch, each against plain Python over the configurations."""
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+
+    from allegiance.model import build_model, numpy_ops, patch_terms, terms
+
+    spec, before, after = exits_setting
+    draws = prior_draws(spec, 4, seed=31)
+    data = model_data(spec, after)
+    assert data.exit_observed.tolist() == [0.0, pytest.approx(0.8, rel=0.3), 0.0]
+    q = quantities(spec, data, draws)
+    st = structure(spec)
+    t = terms(draws, data.arrays(), st, numpy_ops())
+    engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
+    model = build_model(spec, data)
+    (potential,) = model.potentials
+    free = {v.name: v for v in model.free_RVs}
+    for s in range(4):
+        one = {k: v[s] for k, v in draws.items()}
+        brute, _ = brute_log_likelihood(spec, after, one)
+        assert engine[s] == pytest.approx(brute, rel=1e-9)
+        values = {free[k]: pt.constant(v[s]) for k, v in draws.items() if k in free}
+        assert graph_replace(potential, values).eval(mode="FAST_COMPILE") == pytest.approx(
+            brute, rel=1e-9
+        )
+        for z_index, z in enumerate(itertools.product((0, 1), repeat=len(spec.binary_conditions))):
+            shares = [q.share(*x)[s, z_index] for x in spec.exits]
+            assert sum(shares) == pytest.approx(1.0, rel=1e-12)
+            for x, got in enumerate(shares):
+                assert got == pytest.approx(brute_share(spec, one, x, z), rel=1e-10)
+    d0, d1 = model_data(spec, before).arrays(), data.arrays()
+    patched = patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, d1, st)
+    np.testing.assert_allclose(patched["log_joint"], t["log_joint"], rtol=1e-10, atol=1e-8)

@@ -92,6 +92,14 @@ def simulate(spec, q, question, s, z, rng):
         for a in f["actors"]:
             hit |= leave(a) & chance(f["aligns"], a)
         return hit, weight
+    if question.kind == "exits":
+        hit = np.zeros(N_SIM, bool)
+        for a in f["actors"]:
+            names = list(spec.propensities[f["hazard"]].destinations)
+            shares = [q.share(f["hazard"], a, d)[s, z] for d in names]
+            went = rng.choice(len(names), size=N_SIM, p=np.array(shares) / sum(shares))
+            hit |= leave(a) & np.isin(went, [names.index(d) for d in f["destinations"]])
+        return hit, weight
     if question.kind == "friction":
         hit = np.zeros(N_SIM, bool)
         for a in f["actors"]:
@@ -131,7 +139,7 @@ def kinds_setting():
     return spec, quantities(spec, model_data(spec, evidence), draws)
 
 
-NEW_KINDS = ("event", "count")  # asked of the kinds fixture model, not the reference model
+NEW_KINDS = ("event", "count", "exits")  # asked of the kinds fixture model, not the reference model
 
 
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
@@ -369,3 +377,72 @@ def test_events_of_no_one_actor_and_window_counts_resolve_from_the_record(tmp_pa
 
     with pytest.raises(EvidenceError, match=r"items\[0\]\.actor.*missing required key"):
         read_items(wrong, spec)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ("prior: {probability: 0.5, range: [0.2, 0.8]}",
+         "prior: {probability: 0.7, range: [0.4, 0.9]}",
+         "propensities.leave.destinations", "add up to 1.200"),
+        ('targets: ["leave:ally_rival"', 'targets: ["leave:surrender"',
+         "effects.deal_pushes_to_rival.targets[0]", "not a destination"),
+        ("destinations: [join_rival, ally_rival]", "destinations: [join_rival, surrender]",
+         "questions.splinter_joins_or_allies_12m.destinations[1]", "not a destination"),
+        ("      join_rival:\n        text: joins the rival group\n",
+         "      join-rival:\n        text: joins the rival group\n",
+         "propensities.leave.destinations.join-rival", "not a valid id"),
+    ],
+)  # fmt: skip
+def test_wrong_destinations_are_refused(tmp_path, old, new, key, words):
+    from allegiance.errors import SpecError
+
+    text = (FIXTURES / "models" / "kinds.yaml").read_text()
+    assert old in text
+    model = tmp_path / "kinds.yaml"
+    model.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as caught:
+        load_spec(model)
+    assert key in str(caught.value) and words in str(caught.value)
+
+
+def test_the_dirichlet_honours_the_stated_shares():
+    from allegiance.spec.beliefs import stated_beliefs
+    from allegiance.spec.destinations import share_of
+
+    spec = load_spec(FIXTURES / "models" / "kinds.yaml")
+    found = spec.propensities["leave"].destinations
+    for name, stated in (("join_rival", 0.3), ("ally_rival", 0.2), ("alone", 0.5)):
+        assert share_of(found, name) == pytest.approx(stated, rel=1e-9)
+        # each share's 90 % interval under the Dirichlet is near the stated range
+        a = found[name].weight.params["alpha"]
+        total = sum(d.weight.params["alpha"] for d in found.values())
+        lo, hi = stats.beta(a, total - a).interval(0.9)
+        want_lo, want_hi = found[name].share.prior.interval()
+        assert lo == pytest.approx(want_lo, rel=0.5) and hi == pytest.approx(want_hi, rel=0.25)
+    names = [n for n, _ in stated_beliefs(spec)]
+    assert "share leave:ally_rival" in names
+
+
+def test_a_departure_with_its_destination_resolves_an_exits_question(tmp_path):
+    import datetime as dt
+
+    from allegiance.errors import EvidenceError
+    from allegiance.evidence import read_items
+    from allegiance.evidence.outcomes import resolutions
+
+    spec = load_spec(FIXTURES / "models" / "kinds.yaml")
+    path = tmp_path / "ev.yaml"
+    head = "schema_version: 1\nmodel: kinds\nitems:\n"
+    path.write_text(
+        head + "  - {id: split, kind: event, date: 2020-05-20, source: s, grade: B2,"
+        " hazard: leave, actor: splinter, month: 2020-05, destination: ally_rival}\n"
+    )
+    items = read_items(path, spec)
+    found = resolutions(spec, items, as_of=dt.date(2020, 6, 1))
+    assert found["splinter_joins_or_allies_12m"].outcome
+    path.write_text(path.read_text().replace("ally_rival", "alone"))
+    assert "splinter_joins_or_allies_12m" not in resolutions(spec, read_items(path, spec))
+    path.write_text(path.read_text().replace("alone", "surrender"))
+    with pytest.raises(EvidenceError, match="not a destination of 'leave'"):
+        read_items(path, spec)

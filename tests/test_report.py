@@ -358,7 +358,7 @@ def test_a_report_from_a_fake_posterior_needs_no_sampling(
     spec, ev = _model_with_evidence(tmp_path / "model")
     settings = FitSettings(draws=500, chains=4)
     draws = prior_draws(spec, 2000, seed=9)  # type: ignore[arg-type]
-    samples = {k: v.reshape(4, 500, -1) for k, v in draws.items()}
+    samples = {k: v.reshape(4, 500, -1) for k, v in draws.items() if v.shape[1]}
     fake = Posterior(spec, ev, samples, settings, attrs=_identity(spec, ev, settings))  # type: ignore[arg-type]
     fake.save(FitStore(spec).path(ev, settings))  # type: ignore[arg-type]
 

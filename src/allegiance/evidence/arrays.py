@@ -72,6 +72,7 @@ class _Arrays:
             estimate_weight=np.zeros(MAX_ESTIMATES),
             estimate_channel=np.zeros((MAX_ESTIMATES, n_channels)),
             estimate_post=np.zeros(MAX_ESTIMATES),
+            exit_observed=np.zeros(len(spec.exits)),
         )
         self.estimates = 0
         self.observed: dict[Any, Item] = {}
@@ -210,6 +211,9 @@ class _Arrays:
             first = dt.date.fromisoformat(f"{f['month']}-01")
             data.slot_events[k] = 1.0
             data.slot_nonevents[k] = months_between(self.spec.analysis_date, first)
+            if f.get("destination"):  # where it went, weighed by the grade of the report
+                x = self.spec.exits.index((f["hazard"], f["actor"], f["destination"]))
+                data.exit_observed[x] = grade_weight(item.grade)
         elif kind == "count" and isinstance(f["count"], Mapping):
             self._estimate(item, c, t, f["count"])
         elif kind == "count":

@@ -18,7 +18,8 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     ``actor`` from the analysis date ``through`` a date.
 ``event``
     The event of a ``hazard`` happened for ``actor`` (none for a hazard of no
-    one actor) in ``month`` (YYYY-MM),
+    one actor) in ``month`` (YYYY-MM), and, for a hazard with destinations,
+    where it went (``destination``, optional),
     e.g. a faction openly left.
 ``report``
     Soft evidence: a report that ``favours`` one state (true/false) of a
@@ -49,6 +50,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from allegiance.evidence.hazard_fields import event_fields, no_event_fields
 from allegiance.evidence.items import Item
 from allegiance.evidence.outcome_fields import outcome_fields, resolution_fields
 from allegiance.reading import KeyReader
@@ -152,73 +154,6 @@ def _estimate(r: KeyReader, body: Mapping[str, Any], key: str) -> dict[str, Any]
     return {"range": [low, high], **({"about": about} if "about" in body else {})}
 
 
-def _hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> str:
-    """Check the item's hazard and actor; return the actor ("" for a hazard of no one actor)."""
-    node = r.ident(body["hazard"], f"{key}.hazard")
-    if node not in spec.propensities or spec.propensities[node].kind != "hazard":
-        known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
-        raise r.fail(
-            f"{key}.hazard",
-            f"{node!r} is not a hazard of the model.",
-            "use one of: " + ", ".join(known) + ".",
-        )
-    members = spec.propensities[node].actors
-    if not members:
-        if body.get("actor"):
-            raise r.fail(f"{key}.actor", f"{node!r} is a hazard of no one actor.", "leave it out.")
-        return ""
-    if "actor" not in body:
-        raise r.fail(f"{key}.actor", "missing required key.", "add 'actor'.")
-    actor = r.ident(body["actor"], f"{key}.actor")
-    if actor not in members:
-        raise r.fail(
-            f"{key}.actor",
-            f"{actor!r} is not at risk under {node!r}.",
-            "use one of: " + ", ".join(members) + ".",
-        )
-    return actor
-
-
-def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
-    """Months from the analysis date to a date (``day``) or a YYYY-MM month, inside the window."""
-    if day:
-        when = r.date(value, key)
-    else:
-        try:
-            when = dt.date.fromisoformat(f"{value}-01")
-        except ValueError:
-            raise r.fail(key, f"{value!r} is not a month.", "write YYYY-MM.") from None
-    months = months_between(spec.analysis_date, when)
-    if not 0 <= months <= spec.forward_months:
-        raise r.fail(
-            key,
-            f"{value} is outside the forecast window ({spec.analysis_date} "
-            f"plus {spec.forward_months} months).",
-            "check the date.",
-        )
-    return months
-
-
-def _no_event_fields(
-    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
-) -> dict[str, Any]:
-    actor = _hazard_slot(r, body, key, spec)
-    _forward_month(r, body["through"], f"{key}.through", spec, day=True)
-    return {
-        "hazard": body["hazard"],
-        "actor": actor,
-        "through": r.date(body["through"], f"{key}.through").isoformat(),
-    }
-
-
-def _event_fields(
-    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
-) -> dict[str, Any]:
-    actor = _hazard_slot(r, body, key, spec)
-    _forward_month(r, body["month"], f"{key}.month", spec, day=False)
-    return {"hazard": body["hazard"], "actor": actor, "month": str(body["month"])}
-
-
 def _report_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
@@ -300,7 +235,7 @@ def _faction_event_fields(
         ]
         if not hazards:
             raise r.fail(f"{key}.actor", f"{actor!r} is not at risk of leaving in this model.")
-        fields = _event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
+        fields = event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
     elif event == "appointment":
         fields = _condition_fields(r, body, key, spec)
         if spec.conditions[fields["condition"]].kind != "level":
@@ -327,8 +262,8 @@ EvidenceKind = Callable[[KeyReader, Mapping[str, Any], str, ModelSpec], dict[str
 EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]] = {
     "condition": (("condition", "value"), (), _condition_fields),
     "count": (("series", "category", "month", "count"), (), _count_fields),
-    "no_event": (("hazard", "through"), ("actor",), _no_event_fields),
-    "event": (("hazard", "month"), ("actor",), _event_fields),
+    "no_event": (("hazard", "through"), ("actor",), no_event_fields),
+    "event": (("hazard", "month"), ("actor", "destination"), event_fields),
     "report": (("target", "favours"), ("likelihood_ratio", "strength"), _report_fields),
     "faction_event": (
         ("event",),

@@ -165,6 +165,22 @@ def _escalation(
     return _crossed(question, gains, needed)
 
 
+def _exits(
+    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
+) -> Resolution | None:
+    """Yes when one of the question's actors left for one of its destinations by the horizon."""
+    f = question.fields
+    for actor in f["actors"]:
+        gone = left.get((f["hazard"], actor))
+        if (
+            gone is not None
+            and gone.date <= question.horizon
+            and gone.fields.get("destination") in f["destinations"]
+        ):
+            return Resolution(question.id, True, gone.date, gone.source, gone.id)
+    return None
+
+
 def _count(
     spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
 ) -> Resolution | None:
@@ -218,6 +234,7 @@ RESOLVED_BY_RECORD = {
     "absorption": _absorption,
     "escalation": _escalation,
     "count": _count,
+    "exits": _exits,
 }
 
 

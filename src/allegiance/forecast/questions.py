@@ -180,6 +180,27 @@ def _event(q: Quantities, question: Question) -> np.ndarray:
     return _leave_by(q, f["hazard"], f.get("actor", ""), question.horizon_months)
 
 
+def _exits(q: Quantities, question: Question) -> np.ndarray:
+    f = question.fields
+    none: np.ndarray | float = 1.0
+    for actor in f["actors"]:
+        leave = _leave_by(q, f["hazard"], actor, question.horizon_months)
+        none = none * (1.0 - leave * _went(q, f["hazard"], actor, f["destinations"]))
+    return 1.0 - np.asarray(none)
+
+
+def _went(q: Quantities, hazard: str, actor: str, destinations: tuple[str, ...]) -> np.ndarray:
+    """Share of the actor's departure that goes to one of the destinations, (draw, config).
+
+    A departure seen going somewhere answers it: 1 there, 0 elsewhere.
+    """
+    group = [x for x in q.spec.exits if x[:2] == (hazard, actor)]
+    seen = [x[2] for x in group if q.data.exit_observed[q.spec.exits.index(x)] > 0]
+    if seen:
+        return np.full((q.n_draws, q.n_configurations), float(seen[0] in destinations))
+    return sum((q.share(hazard, actor, d) for d in destinations), np.zeros(1))
+
+
 def _count(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
@@ -209,6 +230,7 @@ COMPUTE: dict[str, Compute] = {
     "friction": _friction,
     "event": _event,
     "count": _count,
+    "exits": _exits,
 }
 assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
 

@@ -15,6 +15,7 @@ from allegiance.model.structure import Structure, structure
 from allegiance.model.terms import (
     BASELINE,
     CONDITION_PROBABILITY,
+    DESTINATION_WEIGHT,
     FREE_VARIABLES,
     LEAK,
     LEVEL,
@@ -30,6 +31,7 @@ __all__ = [
     "BASELINE",
     "CONDITION_PROBABILITY",
     "DATA_NAMES",
+    "DESTINATION_WEIGHT",
     "FREE_VARIABLES",
     "LEAK",
     "LEVEL",

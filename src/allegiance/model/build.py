@@ -13,6 +13,7 @@ from allegiance.model.structure import structure
 from allegiance.model.terms import (
     BASELINE,
     CONDITION_PROBABILITY,
+    DESTINATION_WEIGHT,
     LEAK,
     LEVEL,
     LOG_RATE,
@@ -24,6 +25,7 @@ from allegiance.spec import Justified, ModelSpec
 from allegiance.spec.priors import FAMILIES
 
 NECESSARY = "necessary_effect"
+EXIT = "exit"
 SERIES = "series"
 
 if TYPE_CHECKING:
@@ -49,6 +51,14 @@ def variable_beliefs(spec: ModelSpec) -> dict[str, tuple[list[Justified], str]]:
         LEAK: ([e.belief for e in necessary], NECESSARY),
         LOG_RATE: ([spec.series[s].baselines[c] for s, c in spec.channels], dims.CHANNEL),
         OVERDISPERSION: ([s.overdispersion for s in spec.series.values()], SERIES),
+        DESTINATION_WEIGHT: (
+            [
+                Justified(d.weight, d.share.rationale, d.share.provenance)
+                for h, _, name in spec.exits
+                for d in [spec.propensities[h].destinations[name]]
+            ],
+            EXIT,
+        ),
     }
     return {name: v for name, v in out.items() if v[0] or name == BASELINE}
 
@@ -109,5 +119,6 @@ def coordinates(spec: ModelSpec) -> dict[str, list[Any]]:
         NECESSARY: [e.id for e in spec.effects if e.kind == "necessary"],
         dims.CHANNEL: [f"{s}.{c}" for s, c in spec.channels],
         SERIES: list(spec.series),
+        EXIT: [f"{h}.{a}:{d}" if a else f"{h}:{d}" for h, a, d in spec.exits],
         dims.MONTH: list(range(-spec.history_months, spec.forward_months)),
     }

@@ -23,6 +23,7 @@ DATA_NAMES = (
     "estimate_weight",
     "estimate_channel",
     "estimate_post",
+    "exit_observed",
 )
 
 # Estimated monthly totals in force at once: a fixed number of slots keeps the
@@ -50,6 +51,7 @@ class ModelData:
     estimate_weight: np.ndarray  # (E,): its grade weight; 0 for an unused slot
     estimate_channel: np.ndarray  # (E, J): one-hot channel of each estimate
     estimate_post: np.ndarray  # (E,): 1 for a month from the analysis month on
+    exit_observed: np.ndarray  # (X,): grade weight of a departure seen going to this exit
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays by data-container name."""

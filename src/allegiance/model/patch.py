@@ -21,7 +21,14 @@ SLOT_ARRAYS = (
     "slot_outcome_months",
 )
 ESTIMATE_ARRAYS = ("estimate_low", "estimate_high", "estimate_weight", "estimate_post")
-ROW_ARRAYS = (*SLOT_ARRAYS, "counts", "count_mask", *ESTIMATE_ARRAYS, "estimate_channel")
+ROW_ARRAYS = (
+    *SLOT_ARRAYS,
+    "counts",
+    "count_mask",
+    *ESTIMATE_ARRAYS,
+    "estimate_channel",
+    "exit_observed",
+)
 LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
 PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
@@ -35,6 +42,8 @@ def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
     """
     if r < st.n_slots:
         parts = [d[name][r] for name in SLOT_ARRAYS]
+    elif r >= st.n_slots + st.n_channels:  # an exit
+        parts = [d["exit_observed"][r - st.n_slots - st.n_channels]]
     else:
         j = r - st.n_slots
         mine = d["estimate_channel"][:, j] > 0  # the channel's estimated months
@@ -63,14 +72,14 @@ def row_terms(
     active[list(rows)] = True
     t = terms(p, d, st, numpy_ops(), active)
     out = {}
-    n_slots = 0
+    j = 0
     for i, r in enumerate(np.flatnonzero(active)):
         ll = t["row_ll"][..., i, :]
-        if r < st.n_slots:
-            n_slots += 1
-            out[int(r)] = (ll, np.zeros(ll.shape[:-1]))
+        if st.n_slots <= r < st.n_slots + st.n_channels:
+            out[int(r)] = (ll, t["channel_constant"][..., j])
+            j += 1
         else:
-            out[int(r)] = (ll, t["channel_constant"][..., i - n_slots])
+            out[int(r)] = (ll, np.zeros(ll.shape[:-1]))
     return out
 
 
@@ -134,7 +143,7 @@ def patch_terms(
         ll, constant = new[r]
         key = st.sub_index[r].tobytes()
         groups[key] = groups.get(key, 0.0) + (ll - base["row_ll"][..., r, :])
-        if r >= st.n_slots:
+        if st.n_slots <= r < st.n_slots + st.n_channels:
             channel_constant[..., r - st.n_slots] = constant
     if groups:
         # Gather every group's change to the configurations in one product with a one-hot

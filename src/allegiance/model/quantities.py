@@ -40,6 +40,7 @@ class Quantities:
     overdispersion: np.ndarray  # (S, J)
     sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
     log_weights: np.ndarray  # (S, Z)
+    sub_log_share: np.ndarray  # (S, X, M): each exit's log share of its actor's departures
     # Gathered slot probabilities, shared by every copy made with other data (they depend on
     # the draws and the number of periods only); bounded, as each is (S, Z).
     memo: LRU[tuple[int, int], np.ndarray] = field(
@@ -96,6 +97,12 @@ class Quantities:
         """
         return self.sub_log_rate_post[:, j, :], self.sub_index[self.sub_log_p.shape[1] + j]
 
+    def share(self, hazard: str, actor: str, destination: str) -> np.ndarray:
+        """Share of an actor's departures under a hazard that go to a destination, (S, Z)."""
+        x = self.spec.exits.index((hazard, actor, destination))
+        r = len(self.spec.slots) + len(self.spec.channels) + x
+        return np.exp(self._gather(self.sub_log_share[:, x, :], r))
+
     @property
     def events(self) -> np.ndarray:
         """Observed events per slot (departures for hazards)."""
@@ -131,6 +138,7 @@ QUANTITY_TERMS = (
     "log_rate_pre",
     "log_rate_post",
     "overdispersion",
+    "log_share",
 )
 
 
@@ -168,4 +176,5 @@ def quantities(
         overdispersion=t.get("overdispersion", np.zeros((n, 0))),
         sub_index=st.sub_index,
         log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
+        sub_log_share=t.get("log_share", np.zeros((n, 0, m))),
     )

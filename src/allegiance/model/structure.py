@@ -15,10 +15,13 @@ from allegiance.spec import ModelSpec
 class Structure:
     """Constant arrays that wire a spec's conditions, effects, slots and channels together.
 
-    *Rows* are the slots followed by the count channels. Each row depends on a
-    few binary conditions only (those of the effects that reach it), so its
-    quantities are computed once per *sub-configuration* of those conditions
-    (at most M of them) and gathered to the 2**B configurations by index.
+    *Rows* are the slots, then the count channels, then the exits (a
+    destination of a hazard, per actor). Each row depends on a few binary
+    conditions only (those of the effects that reach it), so its quantities
+    are computed once per *sub-configuration* of those conditions (at most M
+    of them) and gathered to the 2**B configurations by index. The exits of
+    one actor under one hazard share their conditions, and so their
+    sub-configurations: their shares are normalised together.
     """
 
     configurations: np.ndarray  # (B, Z) of 0/1
@@ -32,7 +35,14 @@ class Structure:
     n_slots: int
     channel_series: np.ndarray  # (J,) index of each channel's series
     post: np.ndarray  # (T,) 1 for months from the analysis month on
+    exit_group: np.ndarray  # (X, X): 1 where two exits are destinations of one actor's hazard
+    exit_slot: np.ndarray  # (X,) the slot each exit is a destination of
     level_sd: float = 0.05
+
+    @property
+    def n_channels(self) -> int:
+        """Return the number of count channels."""
+        return int(self.channel_series.shape[0])
 
     @property
     def n_configurations(self) -> int:
@@ -43,7 +53,8 @@ class Structure:
 def structure(spec: ModelSpec) -> Structure:
     """Derive the constant wiring arrays of a spec."""
     binary, levels = spec.binary_conditions, spec.level_conditions
-    rows = [*spec.slots, *spec.channels]
+    exits = spec.exits
+    rows = [*spec.slots, *spec.channels, *((f"{h}:{d}", a) for h, a, d in exits)]
     n_slots = len(spec.slots)
     configs = np.array(list(itertools.product((0, 1), repeat=len(binary))), dtype=float).T
     shifts = [e for e in spec.effects if e.kind == "shift"]
@@ -70,6 +81,11 @@ def structure(spec: ModelSpec) -> Structure:
     shift_binary, necessary_binary = one_hot(shifts, binary), one_hot(necessary, binary)
     # The binary conditions each row depends on.
     reach = (np.abs(shift_rows).T @ shift_binary + necessary_rows.T @ necessary_binary) > 0
+    first_exit = n_slots + len(spec.channels)
+    exit_slot = np.array([spec.slots.index((h, a)) for h, a, _ in exits], dtype=int)
+    group = (exit_slot[:, None] == exit_slot[None, :]).astype(float)
+    if len(exits):  # an actor's exits share the union of their conditions
+        reach[first_exit:] = (group @ reach[first_exit:]) > 0
     width = max((int(r.sum()) for r in reach), default=0)
     m_sub = 2**width
     sub = np.zeros((len(rows), m_sub, len(binary)))  # sub-configurations as full 0/1 vectors
@@ -99,4 +115,6 @@ def structure(spec: ModelSpec) -> Structure:
         n_slots=n_slots,
         channel_series=np.array([series_ids.index(s) for s, _ in spec.channels], dtype=int),
         post=post,
+        exit_group=group,
+        exit_slot=exit_slot,
     )

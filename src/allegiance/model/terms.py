@@ -48,6 +48,13 @@ which describe the world from the analysis date, move only forward counts
 and history pins :math:`\rho_j \sim \mathrm{Normal}` linearly.
 :math:`1/\alpha_j \sim \mathrm{LogNormal}` is the overdispersion.
 
+Exits. A hazard with destinations gives each actor a Dirichlet over where
+its departure goes: weights :math:`g_{kd} \sim \mathrm{Gamma}(\kappa m_d, 1)`
+and shares :math:`s_{kd}(z) = g_{kd} e^{\sum_e s_e \beta_e A_{ed} x_e(z)} /
+\sum_{d'} g_{kd'} e^{\ldots}`, a multinomial logit with a Dirichlet baseline.
+A departure seen going to :math:`d` adds :math:`w \log s_{kd}(z)` (``w`` its
+grade's weight).
+
 All evidence enters through ``pm.Data`` containers of fixed shape, so new
 evidence changes data, never the graph.
 
@@ -80,7 +87,17 @@ LOG_RATIO = "log_ratio"
 LEAK = "leak"
 LOG_RATE = "log_rate"
 OVERDISPERSION = "overdispersion"
-FREE_VARIABLES = (CONDITION_PROBABILITY, LEVEL, BASELINE, LOG_RATIO, LEAK, LOG_RATE, OVERDISPERSION)
+DESTINATION_WEIGHT = "destination_weight"
+FREE_VARIABLES = (
+    CONDITION_PROBABILITY,
+    LEVEL,
+    BASELINE,
+    LOG_RATIO,
+    LEAK,
+    LOG_RATE,
+    OVERDISPERSION,
+    DESTINATION_WEIGHT,
+)
 
 
 def terms(
@@ -125,20 +142,32 @@ def terms(
         ``overdispersion`` (..., J).
     """
     rows = np.arange(st.sub_index.shape[0]) if active is None else np.flatnonzero(active)
-    n_k = int((rows < st.n_slots).sum())
+    first_exit = st.n_slots + st.n_channels
+    is_slot, is_exit = rows < st.n_slots, rows >= first_exit
+    n_k, n_j = int(is_slot.sum()), int((~is_slot & ~is_exit).sum())
     # Basic slices when every row is kept: indexing tensors with arrays would put
     # advanced-indexing ops (slow under numba) into the sampled gradient.
-    ks: Any = slice(None) if active is None else rows[rows < st.n_slots]
-    js: Any = slice(None) if active is None else rows[rows >= st.n_slots] - st.n_slots
+    ks: Any = slice(None) if active is None else rows[is_slot]
+    js: Any = slice(None) if active is None else rows[~is_slot & ~is_exit] - st.n_slots
     shift = _shifts(p, st, ops, rows)
     out = _slot_terms(p, d, st, ops, ks, shift[..., :n_k, :])
     row_ll = [out.pop("row_ll")]
     channel_constant: Any = np.zeros((0,))
     if st.channel_series.size:
-        channels = _channel_terms(p, d, st, ops, js, shift[..., n_k:, :], exact=active is None)
+        channels = _channel_terms(
+            p, d, st, ops, js, shift[..., n_k : n_k + n_j, :], exact=active is None
+        )
         row_ll.append(channels.pop("row_ll"))
         channel_constant = channels.pop("channel_constant")
         out.update(channels)
+    if st.exit_slot.size and (active is None or is_exit.any()):
+        # An actor's shares are normalised over all its exits: compute every exit.
+        every = np.arange(first_exit, first_exit + st.exit_slot.size)
+        exit_shift = shift[..., n_k + n_j :, :] if active is None else _shifts(p, st, ops, every)
+        exits = _exit_terms(p, d, st, ops, exit_shift)
+        kept = slice(None) if active is None else rows[is_exit] - first_exit
+        row_ll.append(exits["row_ll"][..., kept, :])
+        out["log_share"] = exits["log_share"][..., kept, :]
     ll = row_ll[0] if len(row_ll) == 1 else ops.concatenate(row_ll, axis=-2)
     out.update(row_ll=ll, channel_constant=channel_constant)
     if active is None:
@@ -196,6 +225,20 @@ def _slot_terms(
         + outcome
     )
     return {"log_p": log_p, "log1m_p": log1m_p, "row_ll": row_ll}
+
+
+def _exit_terms(
+    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any, shift: Any
+) -> dict[str, Any]:
+    """Each exit's log share of its actor's departures, and the departures seen going there.
+
+    Shares are the destinations' Dirichlet weights times the exponentiated
+    shifts of the conditions that hold, normalised over the actor's exits
+    (a multinomial logit with a Dirichlet baseline); per sub-configuration.
+    """
+    log_w = ops.log(p[DESTINATION_WEIGHT])[..., :, None] + shift
+    log_share = log_w - ops.log(ops.pick(st.exit_group, ops.exp(log_w)))
+    return {"log_share": log_share, "row_ll": d["exit_observed"][:, None] * log_share}
 
 
 def _channel_terms(

@@ -30,6 +30,7 @@ TITLES = {
     m.LEAK: "leak of each near-necessary condition",
     m.LOG_RATE: "typical monthly count of each channel",
     m.OVERDISPERSION: "overdispersion of each series",
+    m.DESTINATION_WEIGHT: "Dirichlet weight of each destination (shares are weights normalised)",
 }
 LOGGED = (m.LOG_RATIO, m.LOG_RATE)  # sampled as logarithms of what the analyst stated
 BINS = 30

@@ -41,6 +41,11 @@ def stated_beliefs(spec: ModelSpec) -> list[tuple[str, Justified]]:
         for p in spec.propensities.values()
         for a, b in p.baselines.items()
     ]
+    rows += [
+        (f"share {p.id}:{d.id}", d.share)
+        for p in spec.propensities.values()
+        for d in p.destinations.values()
+    ]
     rows += [(f"rate {s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
     rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
     return rows

@@ -25,7 +25,19 @@ def _target(
 ) -> Target:
     if not isinstance(raw, str):
         raise r.fail(key, f"expected 'node' or 'node.member', got {raw!r}.")
+    raw, _, destination = raw.partition(":")
     node, _, member = raw.partition(".")
+    if destination:
+        where = propensities.get(node)
+        if where is None or destination not in where.destinations:
+            known = [f"{p.id}:{d}" for p in propensities.values() for d in p.destinations] or [
+                "(none: no hazard declares destinations)"
+            ]
+            raise r.fail(
+                key,
+                f"{node}:{destination} is not a destination of the model.",
+                "name one of: " + ", ".join(known) + ".",
+            )
     if node in propensities:
         members = propensities[node].actors
     elif node in series:
@@ -42,7 +54,7 @@ def _target(
             f"{member!r} is not a member of {node!r}.",
             "members are: " + (", ".join(members) or "(none: a global node)") + ".",
         )
-    return Target(node, member or None)
+    return Target(f"{node}:{destination}" if destination else node, member or None)
 
 
 def read_effects(
@@ -121,8 +133,10 @@ def _direction(
             "a necessary condition must be binary.",
             "use a 'shift' effect for a level.",
         )
-    if any(t.node in series for t in targets):
-        raise r.fail(f"{key}.targets", "a necessary condition acts on propensities only.")
+    if any(t.node in series or ":" in t.node for t in targets):
+        raise r.fail(
+            f"{key}.targets", "a necessary condition acts on propensities only, not destinations."
+        )
     if "direction" in body:
         raise r.fail(
             f"{key}.direction",

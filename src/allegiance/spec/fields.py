@@ -35,6 +35,9 @@ NUMBER = "number"
 DATE = "date"
 
 
+DESTINATIONS = "destinations"
+
+
 @dataclass(frozen=True)
 class QuestionFields:
     """The fields of a kind of forecast question.
@@ -96,6 +99,11 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         "the category's counts from `start` (default: the analysis date) to the horizon "
         "add up to at least `threshold`.",
         frozenset({"start"}),
+    ),
+    "exits": QuestionFields(
+        {"actors": ACTORS, "hazard": HAZARD, "destinations": DESTINATIONS},
+        "at least one listed actor has left for one of the listed destinations of the "
+        "hazard by the horizon.",
     ),
     "friction": QuestionFields(
         {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},

@@ -17,6 +17,7 @@ from typing import Any
 
 from allegiance.reading import KeyReader, read_document
 from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
+from allegiance.spec.destinations import read_destinations
 from allegiance.spec.effects import read_effects
 from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
@@ -219,7 +220,7 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             body,
             key,
             ("kind", "text", "baseline"),
-            ("actors", "within_months", "public", "public_after_months"),
+            ("actors", "within_months", "public", "public_after_months", "destinations"),
         )
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
@@ -245,6 +246,9 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             ),
             within_months=within,
             public_after_months=_public(r, body, key, kind),
+            destinations=read_destinations(r, body["destinations"], f"{key}.destinations", kind)
+            if "destinations" in body
+            else {},
         )
     return out
 

@@ -25,23 +25,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from scipy import optimize, special
-
 from allegiance.errors import SpecError
+from allegiance.spec.matching import MASS, beta_params, gamma_params
 from allegiance.words import (
     estimative_band,
     known_estimative_words,
     known_strength_words,
     strength_band,
 )
-
-MASS = 0.90
-
 
 _Z90 = 1.6448536269514722  # standard normal quantile at 0.95
 
@@ -78,6 +72,10 @@ def _scipy_stats() -> Any:
     return stats
 
 
+def _gamma(p: Mapping[str, float]) -> Any:
+    return _scipy_stats().gamma(p["alpha"], scale=1.0 / p["beta"])
+
+
 FAMILIES: dict[str, Family] = {
     "beta": Family(
         "Beta(alpha={alpha:.3g}, beta={beta:.3g}): mean",
@@ -88,9 +86,16 @@ FAMILIES: dict[str, Family] = {
     ),
     "gamma": Family(
         "log-ratio ~ Gamma(alpha={alpha:.3g}, beta={beta:.3g}): ratio median",
-        lambda p: _scipy_stats().gamma(p["alpha"], scale=1.0 / p["beta"]),
+        _gamma,
         math.exp,
         "median",
+        "Gamma",
+    ),
+    "weight": Family(
+        "Gamma(alpha={alpha:.3g}, beta={beta:.3g}) Dirichlet weight: mean",
+        _gamma,
+        float,
+        "mean",
         "Gamma",
     ),
     "lognormal": Family(
@@ -210,49 +215,6 @@ def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
     return node
 
 
-def _solve(mass_at: Callable[[float], float]) -> float:
-    """Find the concentration at which a family puts exactly 90 % of its mass in the range.
-
-    ``mass_at`` maps a concentration to the mass in the stated range of the
-    family member with the stated centre. That mass grows with concentration,
-    so a bracketed root search finds the one member that honours both the
-    centre and the range.
-    """
-
-    def excess(log_k: float) -> float:
-        return mass_at(math.exp(log_k)) - MASS
-
-    grid = np.linspace(-4.0, 16.0, 41)
-    values = [excess(g) for g in grid]
-    for a, b, fa, fb in zip(grid[:-1], grid[1:], values[:-1], values[1:], strict=True):
-        if fa < 0.0 <= fb:
-            return math.exp(optimize.brentq(excess, a, b, xtol=1e-12))
-    raise ValueError("no concentration reaches 90 % mass in the range")
-
-
-@lru_cache(maxsize=512)
-def _beta_params(mean: float, lower: float, upper: float) -> tuple[float, float]:
-    def mass_at(k: float) -> float:
-        a, b = mean * k, (1.0 - mean) * k
-        return float(special.betainc(a, b, upper) - special.betainc(a, b, lower))
-
-    k = _solve(mass_at)
-    return mean * k, (1.0 - mean) * k
-
-
-@lru_cache(maxsize=512)
-def _gamma_params(median: float, lower: float, upper: float) -> tuple[float, float]:
-    def rate(shape: float) -> float:
-        return float(special.gammaincinv(shape, 0.5)) / median
-
-    def mass_at(shape: float) -> float:
-        r = rate(shape)
-        return float(special.gammainc(shape, r * upper) - special.gammainc(shape, r * lower))
-
-    shape = _solve(mass_at)
-    return shape, rate(shape)
-
-
 def _word_band(
     node: Mapping[str, Any],
     path: Path,
@@ -318,7 +280,7 @@ def probability_prior(node: Any, path: Path, key: str) -> Prior:
             "write e.g. {probability: 0.3, range: [0.1, 0.6]} or {word: likely}.",
         )
     try:
-        alpha, beta = _beta_params(p, lo, hi)
+        alpha, beta = beta_params(p, lo, hi)
     except ValueError:
         raise SpecError(
             path,
@@ -367,7 +329,7 @@ def ratio_prior(node: Any, path: Path, key: str) -> Prior:
             "write e.g. {ratio: 3, range: [1.5, 8]} or {word: strong}.",
         )
     try:
-        alpha, beta = _gamma_params(math.log(r), math.log(lo), math.log(hi))
+        alpha, beta = gamma_params(math.log(r), math.log(lo), math.log(hi))
     except ValueError:
         raise SpecError(
             path,

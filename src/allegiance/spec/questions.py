@@ -123,6 +123,20 @@ def _question_field(
         return r.number(value, key, 0)
     if ftype == qk.DATE:
         return r.date(value, key)
+    if ftype == qk.DESTINATIONS:
+        known = (
+            propensities[body["hazard"]].destinations if body.get("hazard") in propensities else {}
+        )
+        if not isinstance(value, list) or not value:
+            raise r.fail(key, "expected a non-empty list of destinations.")
+        for j, name in enumerate(value):
+            if name not in known:
+                raise r.fail(
+                    f"{key}[{j}]",
+                    f"{name!r} is not a destination of {body.get('hazard')!r}.",
+                    "use one of: " + (", ".join(known) or "(none declared)") + ".",
+                )
+        return tuple(value)
     if ftype in (qk.HAZARD, qk.CHANCE, qk.SERIES, qk.CATEGORY, qk.ACTOR):
         value = r.ident(value, key)
     if ftype in (qk.HAZARD, qk.CHANCE):

@@ -43,6 +43,21 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where an actor that leaves may go, and its share of departures.
+
+    ``share`` is the analyst's statement (a Beta, as stated); ``weight`` is the
+    Gamma component of the Dirichlet the model samples (shares are the
+    weights normalised over the hazard's destinations, per actor).
+    """
+
+    id: str
+    text: str
+    share: Justified
+    weight: Prior
+
+
+@dataclass(frozen=True)
 class Propensity:
     """A probability node: a monthly ``hazard`` or a one-off ``chance``, per actor or global.
 
@@ -61,6 +76,7 @@ class Propensity:
     baselines: Mapping[str, Justified]
     within_months: int = 1
     public_after_months: int | None = None
+    destinations: Mapping[str, Destination] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,9 @@ class Target:
     member: str | None = None
 
     def __str__(self) -> str:
-        return self.node if self.member is None else f"{self.node}.{self.member}"
+        node, _, destination = self.node.partition(":")
+        base = node if self.member is None else f"{node}.{self.member}"
+        return f"{base}:{destination}" if destination else base
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,16 @@ class ModelSpec:
     def slots(self) -> list[tuple[str, str]]:
         """(propensity, actor) pairs, one parameter each; actor is '' for global nodes."""
         return [(p.id, a) for p in self.propensities.values() for a in p.actors or ("",)]
+
+    @property
+    def exits(self) -> list[tuple[str, str, str]]:
+        """(hazard, actor, destination) triples: one Dirichlet weight each, per actor."""
+        return [
+            (p.id, a, d)
+            for p in self.propensities.values()
+            for a in p.actors or ("",)
+            for d in p.destinations
+        ]
 
     @property
     def channels(self) -> list[tuple[str, str]]:

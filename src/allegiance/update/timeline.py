@@ -274,6 +274,7 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         count_mask=mask,
         # Estimates are not linear in their ranges: the later data's, each at the mean of
         # its two weights where both hold it, at half its weight where only the later does.
+        exit_observed=(a.exit_observed + b.exit_observed) / 2,
         estimate_low=b.estimate_low,
         estimate_high=b.estimate_high,
         estimate_weight=np.where(

@@ -1,0 +1,97 @@
+"""Fields of the items on a hazard's event: ``no_event`` (time passing) and ``event``.
+
+``no_event``
+    The event of a ``hazard`` did not happen for ``actor`` (none for a hazard
+    of no one actor) from the analysis date ``through`` a date.
+``event``
+    It happened in ``month`` (YYYY-MM), and, for a hazard with destinations,
+    it went to ``destination`` (optional).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec, months_between
+
+
+def hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> str:
+    """Check the item's hazard and actor; return the actor ("" for a hazard of no one actor)."""
+    node = r.ident(body["hazard"], f"{key}.hazard")
+    if node not in spec.propensities or spec.propensities[node].kind != "hazard":
+        known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
+        raise r.fail(
+            f"{key}.hazard",
+            f"{node!r} is not a hazard of the model.",
+            "use one of: " + ", ".join(known) + ".",
+        )
+    members = spec.propensities[node].actors
+    if not members:
+        if body.get("actor"):
+            raise r.fail(f"{key}.actor", f"{node!r} is a hazard of no one actor.", "leave it out.")
+        return ""
+    if "actor" not in body:
+        raise r.fail(f"{key}.actor", "missing required key.", "add 'actor'.")
+    actor = r.ident(body["actor"], f"{key}.actor")
+    if actor not in members:
+        raise r.fail(
+            f"{key}.actor",
+            f"{actor!r} is not at risk under {node!r}.",
+            "use one of: " + ", ".join(members) + ".",
+        )
+    return actor
+
+
+def forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
+    """Months from the analysis date to a date (``day``) or a YYYY-MM month, inside the window."""
+    if day:
+        when = r.date(value, key)
+    else:
+        try:
+            when = dt.date.fromisoformat(f"{value}-01")
+        except ValueError:
+            raise r.fail(key, f"{value!r} is not a month.", "write YYYY-MM.") from None
+    months = months_between(spec.analysis_date, when)
+    if not 0 <= months <= spec.forward_months:
+        raise r.fail(
+            key,
+            f"{value} is outside the forecast window ({spec.analysis_date} "
+            f"plus {spec.forward_months} months).",
+            "check the date.",
+        )
+    return months
+
+
+def no_event_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Read a ``no_event`` item's fields."""
+    actor = hazard_slot(r, body, key, spec)
+    forward_month(r, body["through"], f"{key}.through", spec, day=True)
+    return {
+        "hazard": body["hazard"],
+        "actor": actor,
+        "through": r.date(body["through"], f"{key}.through").isoformat(),
+    }
+
+
+def event_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Read an ``event`` item's fields, its destination checked against the hazard's."""
+    actor = hazard_slot(r, body, key, spec)
+    forward_month(r, body["month"], f"{key}.month", spec, day=False)
+    out = {"hazard": body["hazard"], "actor": actor, "month": str(body["month"])}
+    if body.get("destination"):
+        known = spec.propensities[body["hazard"]].destinations
+        if body["destination"] not in known:
+            raise r.fail(
+                f"{key}.destination",
+                f"{body['destination']!r} is not a destination of {body['hazard']!r}.",
+                "use one of: " + (", ".join(known) or "(none declared)") + ".",
+            )
+        out["destination"] = body["destination"]
+    return out
