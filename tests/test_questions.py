@@ -106,11 +106,12 @@ def simulate(spec, q, question, s, z, rng):
             hit |= ~leave(a) & chance(f["lobby"], a) & chance(f["friction"], a)
         return hit, weight
     channel = q.channel(f["series"], f["category"])
-    if question.kind == "count":
+    if question.kind in ("count", "fighters_leave"):
         first = months_between(spec.analysis_date, f["start"]) if "start" in f else 0
         seen, months_seen = q.post_counts(channel, horizon, first)
         total = seen + future_counts(channel, horizon - first - months_seen)
-        return total >= f["threshold"], weight
+        needed = f.get("threshold") or f["share"] * spec.actors[f["actor"]].fighters
+        return total >= needed, weight
     seen, months_seen = q.post_counts(channel, horizon)
     total = seen + future_counts(channel, horizon - months_seen)
     if question.kind == "absorption":
@@ -139,7 +140,8 @@ def kinds_setting():
     return spec, quantities(spec, model_data(spec, evidence), draws)
 
 
-NEW_KINDS = ("event", "count", "exits")  # asked of the kinds fixture model, not the reference model
+# Kinds asked of the kinds fixture model, not of the reference model.
+NEW_KINDS = ("event", "count", "exits", "fighters_leave")
 
 
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
@@ -327,6 +329,18 @@ def test_a_report_of_a_departure_agrees_with_enumerating_its_month(report_date):
             "questions.defectors_150_h2.threshold",
             "expected a number",
         ),
+        (
+            "    share: 0.3333\n",
+            "    share: 1.5\n",
+            "questions.third_of_splinter_defects_12m.share",
+            "not in (0, 1]",
+        ),
+        (
+            "    actor: splinter\n    share: 0.3333\n",
+            "    actor: rival\n    share: 0.3333\n",
+            "questions.third_of_splinter_defects_12m.actor",
+            "no fighters declared",
+        ),
     ],
 )
 def test_a_wrong_event_or_count_question_is_refused(tmp_path, old, new, key, words):
@@ -365,6 +379,7 @@ def test_events_of_no_one_actor_and_window_counts_resolve_from_the_record(tmp_pa
     assert found["truce_breaks_12m"].outcome and found["truce_breaks_12m"].item_id == "broke"
     assert found["defectors_150_h2"].outcome and found["defectors_150_h2"].item_id == "d9"
     assert "defectors_300_12m" not in found  # 240 of 300 so far
+    assert found["third_of_splinter_defects_12m"].item_id == "d7"  # 160 of the splinter's 300
     # A public hazard with no raid on record by the horizon closes as no.
     assert not found["rival_raids_6m"].outcome
     wrong = tmp_path / "wrong.yaml"

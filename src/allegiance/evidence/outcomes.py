@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allegiance.evidence.items import Item
-from allegiance.spec import ModelSpec, Question, months_between
+from allegiance.spec import ModelSpec, Question, count_threshold, months_between
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _count(
         for month, n, i in _counted(spec, question, items)
         if first <= month < question.horizon_months
     ]
-    return _crossed(question, gains, float(question.fields["threshold"]))
+    return _crossed(question, gains, count_threshold(spec, question))
 
 
 def _counted(
@@ -235,6 +235,7 @@ RESOLVED_BY_RECORD = {
     "escalation": _escalation,
     "count": _count,
     "exits": _exits,
+    "fighters_leave": _count,
 }
 
 

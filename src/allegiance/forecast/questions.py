@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.special as sp
 
-from allegiance.spec import months_between
+from allegiance.spec import count_threshold, months_between
 from allegiance.spec.fields import (
     ACTOR,
     ACTORS,
@@ -207,7 +207,7 @@ def _count(q: Quantities, question: Question) -> np.ndarray:
     first = months_between(q.spec.analysis_date, f["start"]) if "start" in f else 0
     channel = q.channel(f["series"], f["category"])
     seen, months_seen = q.post_counts(channel, horizon, first)
-    needed = np.asarray(math.ceil(float(f["threshold"]) - seen))
+    needed = np.asarray(math.ceil(count_threshold(q.spec, question) - seen))
     return _count_at_least(q, channel, horizon - first - months_seen, needed)
 
 
@@ -231,6 +231,7 @@ COMPUTE: dict[str, Compute] = {
     "event": _event,
     "count": _count,
     "exits": _exits,
+    "fighters_leave": _count,
 }
 assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
 

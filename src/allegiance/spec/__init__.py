@@ -27,6 +27,7 @@ from allegiance.spec.types import (
     Scenario,
     Series,
     Target,
+    count_threshold,
     months_between,
     months_covered,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Series",
     "Target",
     "load_spec",
+    "count_threshold",
     "MONTH_CONVENTION",
     "months_between",
     "months_covered",

@@ -100,6 +100,12 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         "add up to at least `threshold`.",
         frozenset({"start"}),
     ),
+    "fighters_leave": QuestionFields(
+        {"series": SERIES, "category": CATEGORY, "actor": ACTOR, "share": NUMBER, "start": DATE},
+        "the category's counts from `start` (default: the analysis date) to the horizon "
+        "reach `share` of the actor's fighters (a partial defection).",
+        frozenset({"start"}),
+    ),
     "exits": QuestionFields(
         {"actors": ACTORS, "hazard": HAZARD, "destinations": DESTINATIONS},
         "at least one listed actor has left for one of the listed destinations of the "

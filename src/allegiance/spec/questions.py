@@ -69,7 +69,7 @@ def read_questions(
             for name, ftype in spec_fields.items()
             if name in body
         }
-        _check_kind(r, key, kind, fields, analysis_date, horizon, propensities)
+        _check_kind(r, key, kind, fields, analysis_date, horizon, actors, propensities)
         out[qid] = Question(
             qid,
             kind,
@@ -90,6 +90,7 @@ def _check_kind(
     fields: Mapping[str, Any],
     analysis_date: dt.date,
     horizon: dt.date,
+    actors: Mapping[str, Actor],
     propensities: Mapping[str, Propensity],
 ) -> None:
     """Check what a kind needs of its fields together: an event's actor, a count's window."""
@@ -100,6 +101,15 @@ def _check_kind(
             f"{fields['hazard']!r} is a hazard per actor: say whose event.",
             "add 'actor:' (one of " + ", ".join(members) + ").",
         )
+    if kind == "fighters_leave":
+        if not 0.0 < fields["share"] <= 1.0:
+            raise r.fail(f"{key}.share", f"share {fields['share']:g} is not in (0, 1].")
+        if not actors[fields["actor"]].fighters > 0:
+            raise r.fail(
+                f"{key}.actor",
+                f"{fields['actor']!r} has no fighters declared.",
+                "give the actor 'fighters:' (its strength on the analysis date).",
+            )
     start = fields.get("start")
     if start is not None and not analysis_date <= start < horizon:
         raise r.fail(

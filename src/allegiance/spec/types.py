@@ -213,6 +213,14 @@ MONTH_CONVENTION = (
 )
 
 
+def count_threshold(spec: ModelSpec, question: Question) -> float:
+    """Return what a window's counts must reach: a threshold, or a share of an actor's fighters."""
+    f = question.fields
+    if "share" in f:
+        return float(f["share"]) * spec.actors[f["actor"]].fighters
+    return float(f["threshold"])
+
+
 def months_between(start: dt.date, end: dt.date) -> int:
     """Whole calendar months from ``start``'s month to ``end``'s (:data:`MONTH_CONVENTION`)."""
     return (end.year - start.year) * 12 + (end.month - start.month)
