@@ -263,7 +263,7 @@ def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
             cells.append(f"{under:.0%} ({(under - p) * 100:+.0f} pp)")
         assert f"| {q.id} | {p:.0%} | {' | '.join(cells)} |" in md
         s = data.sensitivity[q.id]
-        assert f"| {q.id} | {s.prior:.3f} | {s.likelihood:.3f} |" in md
+        assert f"| {q.id} | {s.prior:.3g} | {s.likelihood:.3g} |" in md
         # the headline table's last column carries the diagnosis
         assert re.search(rf"\| {q.id} \| {q.horizon} \| .* \| {s.diagnosis} \|\n", md)
 

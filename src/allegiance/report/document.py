@@ -105,7 +105,7 @@ def _sensitivity(data: ReportData) -> list[dict[str, str]]:
     """Return each question's power-scaling sensitivity to the prior and to the likelihood."""
     shown = {q.id for q in data.forecast.questions if q.probability is not None}
     return [
-        {"question": qid, "prior": f"{s.prior:.3f}", "likelihood": f"{s.likelihood:.3f}",
+        {"question": qid, "prior": f"{s.prior:.3g}", "likelihood": f"{s.likelihood:.3g}",
          "diagnosis": s.diagnosis or "–"}
         for qid, s in data.sensitivity.items()
         if qid in shown
