@@ -38,3 +38,17 @@ def expect_error(
     assert err.key == key, f"key {err.key!r} != {key!r}: {err}"
     assert fragment in err.problem, f"{fragment!r} not in {err.problem!r}"
     return err
+
+
+def edited_spec_error(model: Path, old: str, new: str, folder: Path) -> SpecError:
+    """Load a copy of ``model`` with ``old`` replaced by ``new``; return the error it raises."""
+    text = model.read_text()
+    assert old in text, old
+    path = folder / model.name
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as info:
+        from allegiance.spec import load_spec
+
+        load_spec(path)
+    assert str(path) in str(info.value)
+    return info.value
