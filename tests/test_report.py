@@ -18,11 +18,21 @@ from allegiance.evidence import EvidenceSet, Item, read_items
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings
 from allegiance.report import write_report
-from allegiance.spec import load_spec
+from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow.reporting import ReportData, gather
 from conftest import FIXTURES
 
 SETTINGS = FitSettings(draws=500, tune=500)
+
+
+def _minimal_in(folder: Path) -> tuple[ModelSpec, list[Item]]:
+    """A copy of the minimal model in its own folder (its own ledger), and its evidence."""
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
+    spec = load_spec(folder / "minimal.yaml")
+    return spec, read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+
+
 SCRIPT = "<script>alert('x')</script> | *bold*"
 
 
@@ -205,11 +215,7 @@ def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
     import dataclasses
     import datetime as dt
 
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
-    spec = load_spec(folder / "minimal.yaml")
-    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    spec, items = _minimal_in(tmp_path / "model")
     noon = dt.time(12, tzinfo=dt.UTC)
     stamped = [dataclasses.replace(i, recorded_at=dt.datetime.combine(i.date, noon)) for i in items]
     with Ledger(default_url(spec), spec) as book:
@@ -269,11 +275,7 @@ def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
 
 
 def test_the_report_says_what_changed_since_the_last_report(tmp_path: Path) -> None:
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
-    spec = load_spec(folder / "minimal.yaml")
-    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    spec, items = _minimal_in(tmp_path / "model")
     with Ledger(default_url(spec), spec) as book:
         book.append(items[:-1])
     first = gather(spec, settings=SETTINGS, since_report=True)
@@ -325,13 +327,11 @@ def test_wide_tables_are_split_to_fit_the_page_and_ids_wrap_safely() -> None:
     assert str(breakable("<b>_x")) == "&lt;b&gt;_<wbr>x"
 
 
-def _model_with_evidence(folder: Path) -> tuple[object, EvidenceSet]:
+def _model_with_evidence(folder: Path) -> tuple[ModelSpec, EvidenceSet]:
+    """The minimal model with its evidence in its ledger, recorded at one fixed time."""
     from allegiance.workflow import evidence_in_force
 
-    folder.mkdir(parents=True)
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", folder / "minimal.yaml")
-    spec = load_spec(folder / "minimal.yaml")
-    items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
+    spec, items = _minimal_in(folder)
     stamp = dt.datetime(2020, 6, 1, tzinfo=dt.UTC)  # recorded at one time in every run
     with Ledger(default_url(spec), spec) as book:
         book.append([dataclasses.replace(i, recorded_at=stamp) for i in items])
@@ -357,17 +357,17 @@ def test_a_report_from_a_fake_posterior_needs_no_sampling(
 
     spec, ev = _model_with_evidence(tmp_path / "model")
     settings = FitSettings(draws=500, chains=4)
-    draws = prior_draws(spec, 2000, seed=9)  # type: ignore[arg-type]
+    draws = prior_draws(spec, 2000, seed=9)
     samples = {k: v.reshape(4, 500, -1) for k, v in draws.items() if v.shape[1]}
-    fake = Posterior(spec, ev, samples, settings, attrs=_identity(spec, ev, settings))  # type: ignore[arg-type]
-    fake.save(FitStore(spec).path(ev, settings))  # type: ignore[arg-type]
+    fake = Posterior(spec, ev, samples, settings, attrs=_identity(spec, ev, settings))
+    fake.save(FitStore(spec).path(ev, settings))
 
     def no_sampling(*args: object, **kwargs: object) -> None:
         raise AssertionError("the report sampled")
 
     monkeypatch.setattr(posterior_module, "fit", no_sampling)
-    data = gather(spec, settings=settings)  # type: ignore[arg-type]
-    want = probabilities(spec, model_data(spec, ev), draws)  # type: ignore[arg-type]
+    data = gather(spec, settings=settings)
+    want = probabilities(spec, model_data(spec, ev), draws)
     for q in data.forecast.questions:
         assert q.probability == pytest.approx(float(np.mean(want[q.id])), rel=1e-9)
     files = write_report(data, tmp_path / "out")
@@ -378,7 +378,7 @@ def test_the_same_inputs_and_seed_give_the_same_report(tmp_path: Path) -> None:
     outs = []
     for run in ("a", "b"):
         spec, _ = _model_with_evidence(tmp_path / run / "model")
-        data = gather(spec, settings=SETTINGS)  # type: ignore[arg-type]
+        data = gather(spec, settings=SETTINGS)
         write_report(data, tmp_path / run / "out")
         outs.append(tmp_path / run / "out")
     for name in ("forecasts.csv", "report.md"):
