@@ -410,3 +410,24 @@ def test_an_estimated_total_reweighted_matches_a_refit(
     base = next(q.probability for q in updater.forecast(reference_evidence).questions
                 if q.id == "isk_absorbs_1000_12m")  # fmt: skip
     assert absorbs([20, 70]) < base < absorbs([150, 300])
+
+
+def test_a_departures_destination_changes_the_updated_forecast(fitted):
+    """Where a departure went is read by the fast path too: a retraction that changes only
+    the destination (same month) must not serve a cached value of the exits question."""
+    from allegiance.evidence import EvidenceSet
+    from allegiance.spec import load_spec
+    from conftest import FIXTURES
+
+    spec = load_spec(FIXTURES / "models" / "exits.yaml")
+    went = dataclasses.replace(
+        item("split", "event", "2020-03-10", hazard="leave", actor="splinter", month="2020-03",
+             destination="rival"),
+        grade="A1",
+    )  # fmt: skip
+    alone = dataclasses.replace(went, id="alone", fields={**went.fields, "destination": "alone"})
+    settings = FitSettings(draws=300, tune=300)
+    updater = Updater(fitted(spec, EvidenceSet.of([went]), settings), settings)
+    first = updater.per_draw(EvidenceSet.of([went]))["joins_rival_12m"]
+    second = updater.per_draw(EvidenceSet.of([alone]))["joins_rival_12m"]
+    assert np.all(first == 1.0) and np.all(second == 0.0)

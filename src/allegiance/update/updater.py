@@ -273,6 +273,7 @@ class Updater:
                 data.slot_outcome_months[slots],
                 data.counts[channels, h:],
                 data.count_mask[channels, h:],
+                data.exit_observed,  # where departures went: few, and rarely changed
             )
         )
         question = self.spec.questions[qid]
