@@ -319,3 +319,31 @@ def test_check_prints_the_months_each_question_covers(minimal):
     assert "calendar months from the analysis date's month" in result.stdout
     assert "2020-01 to 2020-11 (11 months)" in result.stdout
     assert "does not cover December 2020: date it 2021-01-01" in " ".join(result.stderr.split())
+    assert "pin down their combined effect" not in result.stderr  # one condition per channel
+
+
+def test_check_names_the_channels_that_two_conditions_move():
+    """Counts there fix only the combined effect: the analyst is told which, and why."""
+    from allegiance.spec import load_spec
+    from helpers_spec import REFERENCE
+
+    spec = load_spec(REFERENCE)
+    result = runner.invoke(app, ["check", str(REFERENCE)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    named = 0
+    for series, category in spec.channels:
+        conditions = {
+            e.condition
+            for e in spec.effects
+            if e.kind == "shift" and e.condition in spec.binary_conditions
+            for t in e.targets
+            if t.node == series and t.member in (None, category)
+        }
+        shared = f"{series}.{category} is moved by effects of"
+        assert (shared in said) == (len(conditions) > 1), (series, category, conditions)
+        named += len(conditions) > 1
+        if len(conditions) > 1:
+            line = said[said.index(shared) :].split(":")[0]
+            assert all(c in line for c in conditions)
+    assert named == 2  # defectors_to_isk.taliban and clashes.taliban_isk

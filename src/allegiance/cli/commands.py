@@ -193,6 +193,16 @@ def check(
             for q in late
         ]
     )
+    from allegiance.spec.effects import shared_channels
+
+    note(
+        [
+            f"{channel} is moved by effects of {' and '.join(conditions)}: its counts pin "
+            "down their combined effect, not each one; only evidence on the conditions tells "
+            "them apart (a fit that mixes poorly there: --target-accept 0.9)."
+            for channel, conditions in shared_channels(spec).items()
+        ]
+    )
 
 
 @app.command()

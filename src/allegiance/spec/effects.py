@@ -8,7 +8,15 @@ from typing import Any
 from allegiance.reading import KeyReader
 from allegiance.spec.beliefs import provenance
 from allegiance.spec.priors import probability_prior, ratio_prior
-from allegiance.spec.types import Condition, Effect, Justified, Propensity, Series, Target
+from allegiance.spec.types import (
+    Condition,
+    Effect,
+    Justified,
+    ModelSpec,
+    Propensity,
+    Series,
+    Target,
+)
 
 EFFECT_KINDS = ("shift", "necessary")
 
@@ -145,3 +153,31 @@ def _direction(
             "remove 'direction'.",
         )
     return 1, probability_prior
+
+
+def shared_channels(spec: ModelSpec) -> dict[str, list[str]]:
+    """Return the count channels that shift effects of two or more binary conditions move.
+
+    Counts on such a channel pin the sum of those effects, not each one: the
+    posterior of their ratios splits into thin bands (both conditions hold, or
+    one alone), which only evidence on the conditions separates, and which a
+    sampler crosses slowly (``benchmarks/scale.py``).
+
+    Returns
+    -------
+    dict
+        ``series.category`` -> the binary conditions whose effects move it, in file order.
+    """
+    out: dict[str, list[str]] = {}
+    for series, category in spec.channels:
+        moving = [
+            e.condition
+            for e in spec.effects
+            if e.kind == "shift"
+            and e.condition in spec.binary_conditions
+            and any(t.node == series and t.member in (None, category) for t in e.targets)
+        ]
+        distinct = list(dict.fromkeys(moving))
+        if len(distinct) > 1:
+            out[f"{series}.{category}"] = distinct
+    return out
