@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -34,6 +35,15 @@ def with_items(
 def item(item_id: str, kind: str, when: str, **fields: object) -> Item:
     """Build a valid-looking item for tests (grade B2, a test source)."""
     return Item(item_id, kind, dt.date.fromisoformat(when), "test", "B2", dict(fields))
+
+
+def departure(item_id: str, when: str, destination: str, grade: str = "B2") -> Item:
+    """The splinter's departure under ``leave`` in ``when``'s month, gone to ``destination``."""
+    return dataclasses.replace(
+        item(item_id, "event", when, hazard="leave", actor="splinter", month=when[:7],
+             destination=destination),
+        grade=grade,
+    )  # fmt: skip
 
 
 def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from allegiance.evidence import EvidenceSet, load_evidence, model_data, no_evide
 from allegiance.forecast import forecast, probabilities, question_draws
 from allegiance.posterior import FitSettings, diagnose, load_posterior
 from allegiance.spec import load_spec
-from helpers import item, prior_draws, with_items
+from helpers import departure, item, prior_draws, with_items
 
 SMALL = FitSettings(draws=500, tune=500)
 Z = 4.0  # safety factor on Monte Carlo standard errors
@@ -330,17 +330,12 @@ def test_a_report_of_an_outcome_moves_the_question_as_quadrature_says(bb_spec, f
 def test_a_departures_destination_updates_the_shares_as_a_dirichlet(fitted):
     """No effects: the shares are Dirichlet(a) a priori; one departure seen going to a
     destination (grade A1) makes them Dirichlet(a + e_d), whose means are closed form."""
-    import dataclasses
 
     from conftest import FIXTURES
 
     model = FIXTURES / "models" / "exits.yaml"
     spec = load_spec(model)
-    gone = dataclasses.replace(
-        item("split", "event", "2020-03-10", hazard="leave", actor="splinter", month="2020-03",
-             destination="rival"),
-        grade="A1",
-    )  # fmt: skip
+    gone = departure("split", "2020-03-10", "rival", grade="A1")
     posterior = fitted(spec, EvidenceSet.of([gone]), FitSettings(draws=1000, tune=500))
     w = posterior.draws()["destination_weight"]  # (chain, draw, exit)
     share = w[..., 0] / w.sum(axis=-1)

@@ -25,6 +25,7 @@ from helpers import (
     brute_share,
     brute_slot_probability,
     condition_value,
+    departure,
     hits,
     item,
     prior_draws,
@@ -351,11 +352,7 @@ def exits_setting():
     from conftest import FIXTURES
 
     spec = load_spec(FIXTURES / "models" / "kinds.yaml")
-    gone = dataclasses.replace(
-        item("split", "event", "2020-04-15", hazard="leave", actor="splinter", month="2020-04",
-             destination="ally_rival"),
-        grade="B2",
-    )  # fmt: skip
+    gone = departure("split", "2020-04-15", "ally_rival")
     deal = item("deal_report", "condition", "2020-02-01", condition="deal", value=True)
     return spec, EvidenceSet.of([deal]), EvidenceSet.of([deal, gone])
 

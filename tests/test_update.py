@@ -11,7 +11,7 @@ import pytest
 from allegiance.forecast import forecast, question_draws
 from allegiance.posterior import FitSettings
 from allegiance.update import K_MAX, Updater, weighted_ess
-from helpers import item, with_items
+from helpers import departure, item, with_items
 
 Z = 4.0
 
@@ -420,11 +420,7 @@ def test_a_departures_destination_changes_the_updated_forecast(fitted):
     from conftest import FIXTURES
 
     spec = load_spec(FIXTURES / "models" / "exits.yaml")
-    went = dataclasses.replace(
-        item("split", "event", "2020-03-10", hazard="leave", actor="splinter", month="2020-03",
-             destination="rival"),
-        grade="A1",
-    )  # fmt: skip
+    went = departure("split", "2020-03-10", "rival", grade="A1")
     alone = dataclasses.replace(went, id="alone", fields={**went.fields, "destination": "alone"})
     settings = FitSettings(draws=300, tune=300)
     updater = Updater(fitted(spec, EvidenceSet.of([went]), settings), settings)

@@ -45,7 +45,7 @@ def hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
     return actor
 
 
-def forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
+def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: bool) -> int:
     """Months from the analysis date to a date (``day``) or a YYYY-MM month, inside the window."""
     if day:
         when = r.date(value, key)
@@ -70,7 +70,7 @@ def no_event_fields(
 ) -> dict[str, Any]:
     """Read a ``no_event`` item's fields."""
     actor = hazard_slot(r, body, key, spec)
-    forward_month(r, body["through"], f"{key}.through", spec, day=True)
+    _forward_month(r, body["through"], f"{key}.through", spec, day=True)
     return {
         "hazard": body["hazard"],
         "actor": actor,
@@ -83,7 +83,7 @@ def event_fields(
 ) -> dict[str, Any]:
     """Read an ``event`` item's fields, its destination checked against the hazard's."""
     actor = hazard_slot(r, body, key, spec)
-    forward_month(r, body["month"], f"{key}.month", spec, day=False)
+    _forward_month(r, body["month"], f"{key}.month", spec, day=False)
     out = {"hazard": body["hazard"], "actor": actor, "month": str(body["month"])}
     if body.get("destination"):
         known = spec.propensities[body["hazard"]].destinations

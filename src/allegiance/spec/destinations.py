@@ -15,7 +15,6 @@ actor; the shares are the weights normalised, moved by effects on
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from allegiance.reading import KeyReader
@@ -67,9 +66,3 @@ def read_destinations(r: KeyReader, node: Any, key: str, kind: str) -> dict[str,
         )
         for name, (text, belief) in stated.items()
     }
-
-
-def share_of(destinations: Mapping[str, Destination], name: str) -> float:
-    """Return a destination's mean share under the Dirichlet the model samples."""
-    total = sum(d.weight.params["alpha"] for d in destinations.values())
-    return destinations[name].weight.params["alpha"] / total
