@@ -83,6 +83,16 @@ def simulate(spec, q, question, s, z, rng):
             alpha, alpha / (alpha + mu), size=(N_SIM, months), random_state=rng
         ).sum(axis=1)
 
+    if question.kind == "holds":
+        switch = spec.conditions[f["condition"]].switch
+        if switch is None:
+            b = spec.binary_conditions.index(f["condition"])
+            return np.full(N_SIM, q.configurations[b, z] > 0), weight
+        if switch.date is not None:
+            return np.full(N_SIM, switch.date <= question.horizon), weight
+        k = q.slot(*switch.after)
+        fire = np.exp(q.sub_log_p[s, k, q.sub_index[k, z]])
+        return q.exposure_months(k) + rng.geometric(fire, N_SIM) - 1 < horizon, weight
     if question.kind in ("leaves", "event"):
         return leave(f.get("actor", "")), weight
     if question.kind == "stays_as_lobby":
@@ -141,13 +151,25 @@ def kinds_setting():
     return spec, quantities(spec, model_data(spec, evidence), draws)
 
 
-# Kinds asked of the kinds fixture model, not of the reference model.
+@pytest.fixture(scope="module")
+def switches_setting():
+    """The switches fixture model, the leader alive through February."""
+    spec = load_spec(FIXTURES / "models" / "switches.yaml")
+    alive = item("alive", "no_event", "2020-03-01", hazard="leader_killed", actor="",
+                 through="2020-03-01")  # fmt: skip
+    draws = prior_draws(spec, 4, seed=13)
+    return spec, quantities(spec, model_data(spec, EvidenceSet.of([alive])), draws)
+
+
+# Kinds asked of the kinds fixture model and of the switches model, not of the reference model.
 NEW_KINDS = ("event", "count", "exits", "fighters_leave")
+SWITCH_KINDS = ("holds",)
 
 
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
-def test_question_kind_matches_simulation(setting, kinds_setting, kind):
+def test_question_kind_matches_simulation(setting, kinds_setting, switches_setting, kind):
     spec, q = kinds_setting if kind in NEW_KINDS else setting
+    spec, q = switches_setting if kind in SWITCH_KINDS else (spec, q)
     rng = np.random.default_rng(7)
     questions = [x for x in spec.questions.values() if x.kind == kind]
     assert questions, f"the model has no {kind} question"
@@ -186,14 +208,16 @@ def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence)
         assert np.all(got[long] >= got[short] - 1e-12)
 
 
-@pytest.mark.parametrize("model", ["reference", "kinds"])
-def test_a_question_reads_only_the_evidence_it_declares(setting, kinds_setting, model):
+@pytest.mark.parametrize("model", ["reference", "kinds", "switches"])
+def test_a_question_reads_only_the_evidence_it_declares(
+    setting, kinds_setting, switches_setting, model
+):
     """The fast path caches each question on the slots and channels :func:`reads` names."""
     from dataclasses import replace
 
     from allegiance.forecast.questions import reads
 
-    spec, q = setting if model == "reference" else kinds_setting
+    spec, q = {"reference": setting, "kinds": kinds_setting, "switches": switches_setting}[model]
     h = spec.history_months
     for question in spec.questions.values():
         compute = COMPUTE[question.kind]

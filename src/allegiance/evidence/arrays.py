@@ -16,6 +16,8 @@ import numpy as np
 from allegiance.errors import EvidenceError
 from allegiance.evidence.items import EvidenceSet, Item
 from allegiance.model.data import MAX_ESTIMATES, ModelData
+from allegiance.model.structure import structure
+from allegiance.model.switches import pattern_months, patterns, switch_months
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import grade_weight, report_ratio
@@ -55,6 +57,8 @@ class _Arrays:
     def __init__(self, spec: ModelSpec, r: KeyReader) -> None:
         self.spec, self.r = spec, r
         n_slots, n_channels = len(spec.slots), len(spec.channels)
+        self.structure = structure(spec)
+        n_patterns = self.structure.shift_pattern.shape[2]
         self.data = ModelData(
             condition_loglik=np.zeros((len(spec.binary_conditions), 2)),
             slot_log_lr=np.zeros(n_slots),
@@ -65,6 +69,9 @@ class _Arrays:
             slot_nonevents=np.zeros(n_slots),
             slot_outcome_log_lr=np.zeros(n_slots),
             slot_outcome_months=np.zeros(n_slots),
+            slot_pattern_events=np.zeros((n_slots, n_patterns)),
+            slot_pattern_nonevents=np.zeros((n_slots, n_patterns)),
+            slot_pattern_ahead=np.zeros((n_slots, n_patterns)),
             counts=np.zeros((n_channels, spec.window_months)),
             count_mask=np.zeros((n_channels, spec.window_months)),
             estimate_low=np.zeros(MAX_ESTIMATES),
@@ -239,7 +246,20 @@ class _Arrays:
                 )
             if not data.slot_events[k]:
                 data.slot_nonevents[k] = months
+        self._split_by_pattern()
         return data
+
+    def _split_by_pattern(self) -> None:
+        """Split each slot's months by the pattern of switches in effect in them."""
+        data, st = self.data, self.structure
+        months = switch_months(st, data.slot_events, data.slot_nonevents)
+        for k, (left, t) in enumerate(zip(data.slot_events, data.slot_nonevents, strict=True)):
+            data.slot_pattern_nonevents[k] = pattern_months(st, k, months, 0, t)
+            if left:
+                data.slot_pattern_events[k, patterns(st, k, months, t)] = left
+            elif data.slot_outcome_log_lr[k]:
+                ahead = pattern_months(st, k, months, t, data.slot_outcome_months[k])
+                data.slot_pattern_ahead[k] = ahead
 
 
 def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:

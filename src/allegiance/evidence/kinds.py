@@ -78,6 +78,20 @@ def _condition_fields(
             "use one of: " + ", ".join(spec.conditions) + ".",
         )
     value = body["value"]
+    switch = spec.conditions[cid].switch
+    if switch is not None:
+        raise r.fail(
+            f"{key}.condition",
+            f"{cid!r} is a switch: "
+            + (
+                f"it turns true on {switch.date}, as the model file says."
+                if switch.date
+                else f"it turns true on the event of {'.'.join(filter(None, switch.after or ()))}."
+            ),
+            "record that event (kind: event) instead."
+            if switch.after
+            else "change the date in the model file, or make the condition binary.",
+        )
     if spec.conditions[cid].kind == "binary":
         if not isinstance(value, bool):
             raise r.fail(

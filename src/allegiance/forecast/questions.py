@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.special as sp
 
+from allegiance.model.structure import structure
 from allegiance.spec import count_threshold, months_between
 from allegiance.spec.fields import (
     ACTOR,
@@ -56,11 +57,11 @@ def _leave_by(q: Quantities, hazard: str, actor: str, horizon: int) -> np.ndarra
     if q.events[k] > 0:
         left = float(t < horizon)
         return np.full((q.n_draws, q.n_configurations), left)
-    within = q.slot_within(k, max(horizon - t, 0))
+    within = q.event_between(k, t, horizon)
     log_lr, m = float(q.data.slot_outcome_log_lr[k]), int(q.data.slot_outcome_months[k])
     if log_lr == 0.0 or m <= t:
         return within
-    lr, by_m = math.exp(log_lr), q.slot_within(k, m - t)
+    lr, by_m = math.exp(log_lr), q.event_between(k, t, m)
     evidence = lr * by_m + 1.0 - by_m
     return (lr * by_m + within - by_m if horizon >= m else lr * within) / evidence
 
@@ -201,6 +202,20 @@ def _went(q: Quantities, hazard: str, actor: str, destinations: tuple[str, ...])
     return sum((q.share(hazard, actor, d) for d in destinations), np.zeros(1))
 
 
+def _holds(q: Quantities, question: Question) -> np.ndarray:
+    """Return whether a binary condition holds (per configuration) or a switch has switched."""
+    cid = question.fields["condition"]
+    switch = q.spec.conditions[cid].switch
+    if switch is None:
+        row = q.configurations[q.spec.binary_conditions.index(cid)]
+        return np.broadcast_to(row, (q.n_draws, q.n_configurations))
+    if switch.after is None:
+        assert switch.date is not None
+        return np.full((q.n_draws, q.n_configurations), float(switch.date <= question.horizon))
+    hazard, actor = switch.after
+    return _leave_by(q, hazard, actor, question.horizon_months)
+
+
 def _count(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
@@ -232,6 +247,7 @@ COMPUTE: dict[str, Compute] = {
     "count": _count,
     "exits": _exits,
     "fighters_leave": _count,
+    "holds": _holds,
 }
 assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
 
@@ -264,6 +280,13 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         }
         - {-1}
     )
+    switches = spec.conditions[f["condition"]].switch if "condition" in f else None
+    if switches is not None and switches.after is not None:
+        slots = [index[switches.after]]
+    # A hazard moved by a switch set off by another hazard's event reads that hazard too.
+    st = structure(spec)
+    moved_by = [int(c) for c in st.row_switches[slots].ravel() if c >= 0]
+    slots = sorted({*slots, *(int(st.switch_trigger[c]) for c in moved_by)} - {-1})
     channels = [
         spec.channels.index((f[s], f[c]))
         for s, ts in kind.items()

@@ -42,10 +42,10 @@ def variable_beliefs(spec: ModelSpec) -> dict[str, tuple[list[Justified], str]]:
     necessary = [e for e in spec.effects if e.kind == "necessary"]
     out = {
         CONDITION_PROBABILITY: (
-            [spec.conditions[c].belief for c in spec.binary_conditions],
+            [spec.conditions[c].prior_belief for c in spec.binary_conditions],
             dims.BINARY,
         ),
-        LEVEL: ([spec.conditions[c].belief for c in spec.level_conditions], dims.LEVEL),
+        LEVEL: ([spec.conditions[c].prior_belief for c in spec.level_conditions], dims.LEVEL),
         BASELINE: ([spec.propensities[n].baselines[m] for n, m in spec.slots], dims.SLOT),
         LOG_RATIO: ([e.belief for e in shifts], dims.EFFECT),
         LEAK: ([e.belief for e in necessary], NECESSARY),

@@ -16,6 +16,9 @@ DATA_NAMES = (
     "slot_nonevents",
     "slot_outcome_log_lr",
     "slot_outcome_months",
+    "slot_pattern_events",
+    "slot_pattern_nonevents",
+    "slot_pattern_ahead",
     "counts",
     "count_mask",
     "estimate_low",
@@ -44,6 +47,10 @@ class ModelData:
     slot_nonevents: np.ndarray  # (K,)
     slot_outcome_log_lr: np.ndarray  # (K,): tempered log-LR of reports that the event happened
     slot_outcome_months: np.ndarray  # (K,): ... by the end of this month (from the analysis month)
+    # The same months split by the pattern of switches in effect (K, P); P = 1 without switches.
+    slot_pattern_events: np.ndarray  # the departure's month's pattern
+    slot_pattern_nonevents: np.ndarray  # months survived in each pattern
+    slot_pattern_ahead: np.ndarray  # months from those survived to a report's month, no departure
     counts: np.ndarray  # (J, T)
     count_mask: np.ndarray  # (J, T): the grade weight of each observed cell, 0 if unobserved
     estimate_low: np.ndarray  # (E,): an estimated month's total lies in [low, high]

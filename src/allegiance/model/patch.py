@@ -19,6 +19,9 @@ SLOT_ARRAYS = (
     "slot_log_lr",
     "slot_outcome_log_lr",
     "slot_outcome_months",
+    "slot_pattern_events",
+    "slot_pattern_nonevents",
+    "slot_pattern_ahead",
 )
 ESTIMATE_ARRAYS = ("estimate_low", "estimate_high", "estimate_weight", "estimate_post")
 ROW_ARRAYS = (

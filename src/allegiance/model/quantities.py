@@ -12,7 +12,8 @@ import scipy.special as sp
 from allegiance.cache import LRU
 from allegiance.model.data import ModelData
 from allegiance.model.ops import numpy_ops
-from allegiance.model.structure import structure
+from allegiance.model.structure import NEVER, Structure, structure
+from allegiance.model.switches import pattern_months, switch_months
 from allegiance.model.terms import terms
 from allegiance.spec import ModelSpec
 
@@ -41,6 +42,8 @@ class Quantities:
     sub_index: np.ndarray  # (R, Z): each configuration's sub-configuration, per row
     log_weights: np.ndarray  # (S, Z)
     sub_log_share: np.ndarray  # (S, X, M): each exit's log share of its actor's departures
+    # (S, K, M, P): log(1 - p) per pattern of the switches in effect; P = 1 without switches
+    sub_log1m_p_pattern: np.ndarray
     # Gathered slot probabilities, shared by every copy made with other data (they depend on
     # the draws and the number of periods only); bounded, as each is (S, Z).
     memo: LRU[tuple[int, int], np.ndarray] = field(
@@ -55,6 +58,11 @@ class Quantities:
     def n_draws(self) -> int:
         """Return the number of draws."""
         return int(self.log_rate_pre.shape[0])
+
+    @property
+    def configurations(self) -> np.ndarray:
+        """Each binary condition's value in each configuration, (B, Z) of 0/1."""
+        return structure(self.spec).configurations
 
     @property
     def n_configurations(self) -> int:
@@ -81,6 +89,42 @@ class Quantities:
     def slot_within(self, k: int, periods: int) -> np.ndarray:
         """Probability of at least one event of slot ``k`` in ``periods`` periods."""
         return self._memoised(k, periods, lambda: -np.expm1(periods * self.sub_log1m_p[:, k, :]))
+
+    def event_between(self, k: int, start: int, end: int) -> np.ndarray:
+        """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration).
+
+        A hazard moved by switches has the hazard of the switches in effect
+        each month. A switch whose event is not on record may come any month
+        from its hazard's months survived, with that hazard's chance, and is in
+        effect from the month after: the months are followed one by one over
+        the ``2**u`` histories of the ``u`` such switches.
+        """
+        st = structure(self.spec)
+        mine = st.row_switches[k][st.row_switches[k] >= 0]
+        if not mine.size:
+            return self.slot_within(k, max(end - start, 0))
+        months = switch_months(st, self.data.slot_events, self.data.slot_nonevents)
+        log1m = np.take(self.sub_log1m_p_pattern[:, k], self.sub_index[k], axis=1)  # (S, Z, P)
+        if not (pending := _pending(st, mine, months)):
+            return -np.expm1(log1m @ pattern_months(st, k, months, start, end))
+        triggers = [(bit, int(st.switch_trigger[mine[bit]])) for bit in pending]
+        known = [bit for bit in range(len(mine)) if bit not in pending]
+        first = min([start, *(self.exposure_months(a) for _, a in triggers)])
+        histories = {0: np.ones(log1m.shape[:2])}  # switches on so far -> P(that, no event)
+        for m in range(first, end):
+            on = sum(1 << bit for bit in known if m >= months[mine[bit]])
+            if m >= start:
+                for h in histories:
+                    histories[h] = histories[h] * np.exp(log1m[..., on | h])
+            for bit, a in triggers:
+                if m < self.exposure_months(a):
+                    continue
+                fire = self.slot_p(a)
+                for h in [h for h in histories if not h >> bit & 1]:
+                    moved = histories[h] * fire
+                    histories[h] = histories[h] - moved
+                    histories[h | 1 << bit] = histories.get(h | 1 << bit, 0.0) + moved
+        return 1.0 - np.sum(list(histories.values()), axis=0)
 
     def _memoised(self, k: int, periods: int, sub: Callable[[], np.ndarray]) -> np.ndarray:
         # periods 0 stands for the per-period probability itself
@@ -135,6 +179,7 @@ QUANTITY_TERMS = (
     "log_joint",
     "log_p",
     "log1m_p",
+    "log1m_p_pattern",
     "log_rate_pre",
     "log_rate_post",
     "overdispersion",
@@ -177,4 +222,10 @@ def quantities(
         sub_index=st.sub_index,
         log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
         sub_log_share=t.get("log_share", np.zeros((n, 0, m))),
+        sub_log1m_p_pattern=t["log1m_p_pattern"],
     )
+
+
+def _pending(st: Structure, mine: np.ndarray, months: np.ndarray) -> list[int]:
+    """Bits of a row's switches set off by a hazard's event that is not on record yet."""
+    return [bit for bit, c in enumerate(mine) if months[c] == NEVER and st.switch_trigger[c] >= 0]

@@ -8,7 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from allegiance.cache import LRU
 from allegiance.spec import ModelSpec
+from allegiance.spec.switches import known_switch_month
+
+NEVER = 10**6  # the month of a switch not (yet) in effect
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class Structure:
     post: np.ndarray  # (T,) 1 for months from the analysis month on
     exit_group: np.ndarray  # (X, X): 1 where two exits are destinations of one actor's hazard
     exit_slot: np.ndarray  # (X,) the slot each exit is a destination of
+    shift_pattern: np.ndarray  # (E, R, P): x_e of switch effect e in row r's pattern p
+    row_switches: np.ndarray  # (R, W): the switches that reach each row (bit i of a pattern), -1
+    switch_trigger: np.ndarray  # (C,): the slot whose event sets off each switch, -1 for a date
+    switch_on: np.ndarray  # (C,): first month a dated switch is in effect (NEVER for the others)
     level_sd: float = 0.05
 
     @property
@@ -50,8 +58,18 @@ class Structure:
         return int(self.configurations.shape[1])
 
 
+_BUILT: LRU[int, tuple[ModelSpec, Structure]] = LRU(8)
+
+
 def structure(spec: ModelSpec) -> Structure:
-    """Derive the constant wiring arrays of a spec."""
+    """Return the constant wiring arrays of a spec (kept for the last few specs seen)."""
+    built = _BUILT.get(id(spec))
+    if built is not None and built[0] is spec:  # the spec itself is kept, so its id is its own
+        return built[1]
+    return _BUILT.put(id(spec), (spec, _structure(spec)))[1]
+
+
+def _structure(spec: ModelSpec) -> Structure:
     binary, levels = spec.binary_conditions, spec.level_conditions
     exits = spec.exits
     rows = [*spec.slots, *spec.channels, *((f"{h}:{d}", a) for h, a, d in exits)]
@@ -100,6 +118,7 @@ def structure(spec: ModelSpec) -> Structure:
     gather[np.arange(len(rows))[:, None] * m_sub + sub_index, np.arange(configs.shape[1])] = 1.0
 
     series_ids = list(spec.series)
+    switches = _switches(spec, shifts, incidence(shifts, signed=False))
     post = np.zeros(spec.window_months)
     post[spec.history_months :] = 1.0
     return Structure(
@@ -117,4 +136,45 @@ def structure(spec: ModelSpec) -> Structure:
         post=post,
         exit_group=group,
         exit_slot=exit_slot,
+        shift_pattern=switches["shift_pattern"],
+        row_switches=switches["row_switches"],
+        switch_trigger=switches["switch_trigger"],
+        switch_on=switches["switch_on"],
     )
+
+
+def _switches(spec: ModelSpec, shifts: list[Any], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Wire the switch conditions: which rows each reaches, and each one's date or trigger.
+
+    A row's *pattern* says which of the switches that reach it are on: bit
+    ``i`` for its ``i``-th switch, so a row reached by ``w`` switches has
+    ``2**w`` patterns. Without switches every row has one pattern.
+    """
+    ids = spec.switch_conditions
+    by_effect = np.array([[e.condition == c for c in ids] for e in shifts], dtype=float)
+    reach = (rows.T @ by_effect.reshape(len(shifts), len(ids))) > 0  # (R, C)
+    width = max((int(r.sum()) for r in reach), default=0)
+    row_switches = np.full((rows.shape[1], width), -1, dtype=int)
+    pattern = np.zeros((len(shifts), rows.shape[1], 2**width))
+    bits = (np.arange(2**width)[:, None] >> np.arange(width)) & 1  # (P, W)
+    for r, on in enumerate(reach):
+        mine = np.flatnonzero(on)
+        row_switches[r, : len(mine)] = mine
+        for i, c in enumerate(mine):
+            pattern[:, r, :] += (by_effect[:, c] * rows[:, r])[:, None] * bits[:, i]
+    slots = spec.slots
+    trigger, on_month = np.full(len(ids), -1, dtype=int), np.full(len(ids), NEVER, dtype=int)
+    for j, cid in enumerate(ids):
+        switch = spec.conditions[cid].switch
+        assert switch is not None
+        if switch.after is not None:
+            trigger[j] = slots.index(switch.after)
+        else:
+            assert switch.date is not None
+            on_month[j] = known_switch_month(spec.analysis_date, switch.date)
+    return {
+        "shift_pattern": pattern,
+        "row_switches": row_switches,
+        "switch_trigger": trigger,
+        "switch_on": on_month,
+    }

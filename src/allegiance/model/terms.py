@@ -40,6 +40,14 @@ evidence is :math:`m_k` months survived and :math:`d_k \in \{0, 1\}` departure:
 outcome with tempered likelihood ratio :math:`\Lambda_k` (virtual evidence);
 :math:`P(\text{leave within } H) = 1 - (1 - p_k)^H`.
 
+Switches. A switch condition :math:`c` is 0 before its first month
+:math:`s_c` (a known date, or the month after its hazard's event on record)
+and 1 from it on; its shifts add :math:`s_e \beta_e A_{ek} [t \ge s_c]` to
+:math:`\eta_k(z)`, so a hazard moved by switches has one probability per
+*pattern* (which switches are on). Its months survived, its departure and a
+report's months ahead are split by pattern in the data, and
+:math:`\ell_{\text{slots}}` sums over patterns.
+
 Counts. Channel :math:`j` (a series category) has monthly counts
 :math:`y_{jt} \sim \mathrm{NegBin}(\mu_{jt}, \alpha_j)` with
 :math:`\log \mu_{jt} = \rho_j` before the analysis date and
@@ -75,6 +83,7 @@ from typing import Any
 
 import numpy as np
 
+from allegiance.model.channels import LOG_RATE, OVERDISPERSION, channel_terms
 from allegiance.model.structure import Structure
 
 LEVEL_CENTRE = 0.5
@@ -85,8 +94,6 @@ LEVEL = "level"
 BASELINE = "baseline"
 LOG_RATIO = "log_ratio"
 LEAK = "leak"
-LOG_RATE = "log_rate"
-OVERDISPERSION = "overdispersion"
 DESTINATION_WEIGHT = "destination_weight"
 FREE_VARIABLES = (
     CONDITION_PROBABILITY,
@@ -150,11 +157,12 @@ def terms(
     ks: Any = slice(None) if active is None else rows[is_slot]
     js: Any = slice(None) if active is None else rows[~is_slot & ~is_exit] - st.n_slots
     shift = _shifts(p, st, ops, rows)
-    out = _slot_terms(p, d, st, ops, ks, shift[..., :n_k, :])
+    switched = _pattern_shifts(p, st, ops, rows[is_slot])
+    out = _slot_terms(p, d, st, ops, ks, shift[..., :n_k, :], switched)
     row_ll = [out.pop("row_ll")]
     channel_constant: Any = np.zeros((0,))
     if st.channel_series.size:
-        channels = _channel_terms(
+        channels = channel_terms(
             p, d, st, ops, js, shift[..., n_k : n_k + n_j, :], exact=active is None
         )
         row_ll.append(channels.pop("row_ll"))
@@ -195,36 +203,60 @@ def _shifts(p: Mapping[str, Any], st: Structure, ops: Any, rows: np.ndarray) -> 
     return shift
 
 
+def _pattern_shifts(p: Mapping[str, Any], st: Structure, ops: Any, rows: np.ndarray) -> Any:
+    """Shift of each slot's log-odds by the switches on in each of its patterns (..., K, P)."""
+    if not st.row_switches.shape[1]:
+        return np.zeros((len(rows), 1))
+    coef = p[LOG_RATIO][..., :, None] * st.shift_rows[:, rows]
+    return ops.shift_sum(coef, st.shift_pattern[:, rows, :])
+
+
 def _slot_terms(
-    p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any, ks: Any, shift: Any
+    p: Mapping[str, Any],
+    d: Mapping[str, Any],
+    st: Structure,
+    ops: Any,
+    ks: Any,
+    shift: Any,
+    switched: Any,
 ) -> dict[str, Any]:
-    """Slot probabilities per sub-configuration and the slots' log-likelihood rows."""
+    """Slot probabilities per sub-configuration and the slots' log-likelihood rows.
+
+    A hazard moved by switch conditions has one probability per pattern of
+    switches in effect (a trailing axis); its months survived, its departure
+    and a report's months ahead are split by pattern in the data. Without
+    switches there is one pattern.
+    """
     q = p[BASELINE][..., ks]
     window = st.window[ks]
     log1m_h0 = ops.log1p(-q) / window
     log_h0 = ops.log(-ops.expm1(log1m_h0))
-    eta = (log_h0 - log1m_h0)[..., :, None] + shift
-    log_p = -ops.softplus(-eta)
+    eta = ((log_h0 - log1m_h0)[..., :, None] + shift)[..., None] + switched[..., :, None, :]
+    log_p = -ops.softplus(-eta)  # (..., K, M, P)
     if st.necessary_absent.shape[0]:
         log_leak = ops.log(p[LEAK])
         absent = st.necessary_absent[:, ks, :]
-        log_p = log_p + ops.tensordot(log_leak, absent, axes=1)
+        log_p = log_p + ops.tensordot(log_leak, absent, axes=1)[..., None]
     log1m_p = ops.log1mexp(log_p)
     # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
     lr = d["slot_log_lr"][ks, None]
     # A report that a hazard's event happened by the end of month m, with survival through
-    # month t on record: P(report) ∝ S + LR (1 - S) = 1 + (LR - 1)(1 - S), S = (1 - p)^(m - t).
-    # Written with expm1 so that no report (LR 1, or m <= t) is exactly 0 with a finite gradient.
-    ahead = ops.maximum(d["slot_outcome_months"][ks] - d["slot_nonevents"][ks], 0.0)
-    ahead = (ahead * (1.0 - d["slot_events"][ks]))[:, None]  # an event on record settles it
-    outcome = ops.log1p(ops.expm1(d["slot_outcome_log_lr"][ks, None]) * -ops.expm1(ahead * log1m_p))
+    # month t on record: P(report) ∝ S + LR (1 - S) = 1 + (LR - 1)(1 - S), S = (1 - p)^(m - t)
+    # (a product over the months' patterns). Written with expm1 so that no report (LR 1, or
+    # nothing ahead: m <= t, or an event on record) is exactly 0 with a finite gradient.
+    ahead = ops.sum(d["slot_pattern_ahead"][ks][:, None, :] * log1m_p, axis=-1)
+    outcome = ops.log1p(ops.expm1(d["slot_outcome_log_lr"][ks, None]) * -ops.expm1(ahead))
+    survival = d["slot_pattern_events"][ks][:, None, :] * log_p
+    survival = survival + d["slot_pattern_nonevents"][ks][:, None, :] * log1m_p
     row_ll = (
-        d["slot_events"][ks, None] * log_p
-        + d["slot_nonevents"][ks, None] * log1m_p
-        + ops.logaddexp(log_p + lr, log1m_p)
-        + outcome
+        ops.sum(survival, axis=-1) + ops.logaddexp(log_p[..., 0] + lr, log1m_p[..., 0]) + outcome
     )
-    return {"log_p": log_p, "log1m_p": log1m_p, "row_ll": row_ll}
+    return {
+        "log_p": log_p[..., 0],
+        "log1m_p": log1m_p[..., 0],
+        "log1m_p_pattern": log1m_p,
+        "row_ll": row_ll,
+    }
 
 
 def _exit_terms(
@@ -239,124 +271,6 @@ def _exit_terms(
     log_w = ops.log(p[DESTINATION_WEIGHT])[..., :, None] + shift
     log_share = log_w - ops.log(ops.pick(st.exit_group, ops.exp(log_w)))
     return {"log_share": log_share, "row_ll": d["exit_observed"][:, None] * log_share}
-
-
-def _channel_terms(
-    p: Mapping[str, Any],
-    d: Mapping[str, Any],
-    st: Structure,
-    ops: Any,
-    js: Any,
-    shift: Any,
-    *,
-    exact: bool,
-) -> dict[str, Any]:
-    """Return the count channels' terms: negative binomial, free of configurations before.
-
-    Months before the analysis date do not depend on the conditions.
-
-    ``exact`` (every channel, PyMC or numpy) sums the observed cells one by
-    one; otherwise (numpy, some channels) once per distinct count.
-    """
-    # A one-hot product, not an index: indexing a parameter with an array puts
-    # advanced-indexing ops, which numba runs in object mode, into the gradient.
-    onehot = np.eye(st.channel_series.max() + 1)[st.channel_series]  # (J, n_series)
-    phi = ops.tensordot(p[OVERDISPERSION], onehot.T, axes=1)
-    rho, log_alpha, alpha = p[LOG_RATE], -ops.log(phi), 1.0 / phi
-    y, mask = d["counts"], d["count_mask"]
-    if not exact:
-        y, mask = y[js], mask[js]
-        rho, log_alpha, alpha = rho[..., js], log_alpha[..., js], alpha[..., js]
-    n_pre = ops.sum(mask * (1.0 - st.post), axis=-1)
-    y_pre = ops.sum(mask * (1.0 - st.post) * y, axis=-1)
-    n_post = ops.sum(mask * st.post, axis=-1)
-    y_post = ops.sum(mask * st.post * y, axis=-1)
-
-    def nb_kernel(n: Any, total: Any, log_mu: Any, a: Any, log_a: Any) -> Any:
-        return -n * a * ops.softplus(log_mu - log_a) - total * ops.softplus(log_a - log_mu)
-
-    if exact:
-        per_obs = mask * (
-            ops.gammaln(y + alpha[..., None]) - ops.gammaln(alpha[..., None]) - ops.gammaln(y + 1.0)
-        )
-        observed = ops.sum(per_obs, axis=-1)
-    else:
-        observed = _observed_by_value(y, mask, alpha, ops)
-    log_rate_post = rho[..., None] + shift
-    row_ll = nb_kernel(
-        n_post[:, None], y_post[:, None], log_rate_post, alpha[..., None], log_alpha[..., None]
-    ) + _estimates(d, ops, js, rho, log_alpha, alpha, log_rate_post, exact=exact)
-    return {
-        "row_ll": row_ll,
-        "channel_constant": observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha),
-        "log_rate_pre": p[LOG_RATE],
-        "log_rate_post": log_rate_post,
-        "overdispersion": phi,
-    }
-
-
-def _estimates(
-    d: Mapping[str, Any],
-    ops: Any,
-    js: Any,
-    rho: Any,
-    log_alpha: Any,
-    alpha: Any,
-    log_rate_post: Any,
-    *,
-    exact: bool,
-) -> Any:
-    """Estimated monthly totals: ``w log P(low <= y <= high)``, per channel row (..., J, M).
-
-    ``P(y <= k) = I_p(alpha, k + 1)`` (the regularised incomplete beta) for a
-    negative binomial with ``p = alpha / (alpha + mu)``. A month before the
-    analysis date takes the channel's past rate, for every configuration.
-    Numpy evaluates only the estimates in use; the PyMC graph has them all
-    (unused slots weigh 0), so that its shape never changes.
-    """
-    if "estimate_weight" not in d:  # a graph built without estimate slots
-        return 0.0
-    onehot, w = d["estimate_channel"], d["estimate_weight"]
-    low, high, post = d["estimate_low"], d["estimate_high"], d["estimate_post"]
-    if not exact:
-        onehot = onehot[:, js]
-    if not isinstance(w, np.ndarray):  # PyTensor: every slot
-        used: Any = slice(None)
-    else:
-        used = np.flatnonzero((w > 0) & (onehot.sum(axis=1) > 0))
-        if not used.size:
-            return 0.0
-    onehot, w, low, high, post = onehot[used], w[used], low[used], high[used], post[used]
-    log_mu = (
-        post[:, None] * ops.pick(onehot, log_rate_post)
-        + (1.0 - post[:, None]) * (ops.tensordot(rho, onehot.T, axes=1)[..., None])
-    )
-    # An unused slot (no channel) gets alpha 1, not 0: finite values and gradients, weight 0.
-    a = (ops.tensordot(alpha, onehot.T, axes=1) + 1.0 - onehot.sum(axis=1))[..., None]
-    x = ops.exp(-ops.softplus(log_mu - ops.tensordot(log_alpha, onehot.T, axes=1)[..., None]))
-    below = ops.minimum(low, 1.0)[:, None] * ops.betainc(a, ops.maximum(low, 1.0)[:, None], x)
-    inside = ops.betainc(a, high[:, None] + 1.0, x) - below
-    return ops.spread(onehot, w[:, None] * ops.log(ops.maximum(inside, 1e-300)))
-
-
-def _observed_by_value(y: np.ndarray, mask: np.ndarray, alpha: np.ndarray, ops: Any) -> Any:
-    """Numpy: the observed cells' gamma terms, once per distinct count, channel by channel.
-
-    A channel's value must not depend on which channels are computed with it:
-    rows are cached one by one.
-    """
-    per_channel = []
-    for i in range(y.shape[0]):
-        cells = np.flatnonzero(mask[i])
-        values, which = np.unique(y[i, cells], return_inverse=True)
-        m = mask[i, cells]  # a fractional mask tempers the cell
-        a = alpha[..., i]
-        per_channel.append(
-            ops.gammaln(values + a[..., None]) @ np.bincount(which, weights=m)
-            - m.sum() * ops.gammaln(a)
-            - m @ ops.gammaln(y[i, cells] + 1.0)
-        )
-    return np.stack(per_channel, -1) if per_channel else np.zeros_like(alpha)
 
 
 def config_log_prior(p: Mapping[str, Any], d: Mapping[str, Any], st: Structure, ops: Any) -> Any:

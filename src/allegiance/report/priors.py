@@ -145,7 +145,7 @@ def condition_rows(
     conditions without a posterior probability are left out.
     """
     return [
-        (c, spec.conditions[c].belief.prior.centre(), float(probability[c]))
+        (c, spec.conditions[c].prior_belief.prior.centre(), float(probability[c]))
         for c in spec.binary_conditions
         if c in probability
     ]

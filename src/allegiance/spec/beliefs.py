@@ -35,7 +35,7 @@ def justified(r: KeyReader, node: Any, key: str, convert: Any) -> Justified:
 
 def stated_beliefs(spec: ModelSpec) -> list[tuple[str, Justified]]:
     """Return every prior of a model, named as the analyst would read it, in file order."""
-    rows = [(f"condition {c.id}", c.belief) for c in spec.conditions.values()]
+    rows = [(f"condition {c.id}", c.belief) for c in spec.conditions.values() if c.belief]
     rows += [
         (f"baseline {p.id}.{a}" if a else f"baseline {p.id}", b)
         for p in spec.propensities.values()

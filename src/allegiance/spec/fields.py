@@ -38,6 +38,9 @@ DATE = "date"
 DESTINATIONS = "destinations"
 
 
+CONDITION = "condition"
+
+
 @dataclass(frozen=True)
 class QuestionFields:
     """The fields of a kind of forecast question.
@@ -110,6 +113,11 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         {"actors": ACTORS, "hazard": HAZARD, "destinations": DESTINATIONS},
         "at least one listed actor has left for one of the listed destinations of the "
         "hazard by the horizon.",
+    ),
+    "holds": QuestionFields(
+        {"condition": CONDITION},
+        "the condition holds by the horizon: a binary condition holds (it describes the "
+        "whole window), a switch has switched on or before the horizon.",
     ),
     "friction": QuestionFields(
         {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},

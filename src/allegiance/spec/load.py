@@ -22,6 +22,7 @@ from allegiance.spec.effects import read_effects
 from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
 from allegiance.spec.scenarios import read_scenarios
+from allegiance.spec.switches import check_switches, read_switch
 from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
 
 SCHEMA_VERSION = 1
@@ -38,7 +39,7 @@ REQUIRED = (
 OPTIONAL = ("history_months", "source", "series", "effects", "scenarios")
 
 
-CONDITION_KINDS = ("binary", "level")
+CONDITION_KINDS = ("binary", "level", "switch")
 
 
 PROPENSITY_KINDS = ("hazard", "chance")
@@ -88,7 +89,10 @@ def load_spec(path: str | Path) -> ModelSpec:
     series = _series(r, doc.get("series") or {})
     _no_clashes(r, conditions, propensities, series)
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
-    questions = read_questions(r, doc["questions"], analysis_date, actors, propensities, series)
+    check_switches(r, conditions, propensities, effects)
+    questions = read_questions(
+        r, doc["questions"], analysis_date, actors, propensities, series, conditions
+    )
     return ModelSpec(
         id=_model_id(r, doc["id"]),
         title=r.text(doc["title"], "title"),
@@ -169,8 +173,12 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
 def _conditions(r: KeyReader, node: Any) -> dict[str, Condition]:
     conditions: dict[str, Condition] = {}
     for cid, key, body in _entries(r, node, "conditions"):
-        r.keys(body, key, ("kind", "text", "prior", "rationale", "provenance"))
+        r.keys(body, key, ("kind",), tuple(body))  # 'kind' decides the other keys
         kind = r.choice(body["kind"], f"{key}.kind", CONDITION_KINDS)
+        if kind == "switch":
+            conditions[cid] = read_switch(r, cid, key, body)
+            continue
+        r.keys(body, key, ("kind", "text", "prior", "rationale", "provenance"))
         belief = justified(
             r, {k: body[k] for k in ("prior", "rationale", "provenance")}, key, probability_prior
         )

@@ -10,6 +10,7 @@ from allegiance.reading import KeyReader
 from allegiance.spec import fields as qk
 from allegiance.spec.types import (
     Actor,
+    Condition,
     Propensity,
     Question,
     Series,
@@ -25,6 +26,7 @@ def read_questions(
     actors: Mapping[str, Actor],
     propensities: Mapping[str, Propensity],
     series: Mapping[str, Series],
+    conditions: Mapping[str, Condition],
 ) -> dict[str, Question]:
     """Read the ``questions`` list, checking each field against the model's parts."""
     if not isinstance(node, list) or not node:
@@ -66,6 +68,8 @@ def read_questions(
             name: _question_field(
                 r, body[name], f"{key}.{name}", ftype, body, actors, propensities, series
             )
+            if ftype != qk.CONDITION
+            else _condition_field(r, body[name], f"{key}.{name}", conditions)
             for name, ftype in spec_fields.items()
             if name in body
         }
@@ -117,6 +121,21 @@ def _check_kind(
             f"start {start} is not from the analysis date {analysis_date} to before the horizon.",
             "count from a date on or after the analysis date, before the horizon.",
         )
+
+
+def _condition_field(
+    r: KeyReader, value: Any, key: str, conditions: Mapping[str, Condition]
+) -> str:
+    """Read a condition a question asks about: a binary condition or a switch, not a level."""
+    value = r.ident(value, key)
+    if value not in conditions or conditions[value].kind == "level":
+        known = [c for c, v in conditions.items() if v.kind != "level"]
+        raise r.fail(
+            key,
+            f"{value!r} is not a binary or switch condition of the model.",
+            "use one of: " + (", ".join(known) or "(none)") + ".",
+        )
+    return value
 
 
 def _question_field(

@@ -33,13 +33,38 @@ class Justified:
 
 
 @dataclass(frozen=True)
+class Switch:
+    """When a ``switch`` condition turns true: on a known date, or on a hazard's event.
+
+    Exactly one of ``date`` and ``after`` (a hazard's slot: hazard id,
+    actor id or ``""``) is set. A switch is in effect from the first whole
+    month on or after its date, or from the month after the event's month.
+    """
+
+    date: dt.date | None = None
+    after: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Condition:
-    """A driver: a yes/no state (``binary``) or a level in [0, 1] (``level``)."""
+    """A driver: a yes/no state (``binary``), a level in [0, 1] (``level``) or a ``switch``.
+
+    A switch is false before its date and true from it on; it has no prior of
+    its own (``belief`` is None), only the effects' strengths.
+    """
 
     id: str
     kind: str
     text: str
-    belief: Justified
+    belief: Justified | None
+    switch: Switch | None = None
+
+    @property
+    def prior_belief(self) -> Justified:
+        """Return the prior of a binary or level condition (a switch has none)."""
+        if self.belief is None:
+            raise ValueError(f"condition {self.id!r} is a switch: it has no prior of its own")
+        return self.belief
 
 
 @dataclass(frozen=True)
@@ -173,6 +198,11 @@ class ModelSpec:
     def level_conditions(self) -> list[str]:
         """Level condition ids, in file order."""
         return [c.id for c in self.conditions.values() if c.kind == "level"]
+
+    @property
+    def switch_conditions(self) -> list[str]:
+        """Switch condition ids, in file order."""
+        return [c.id for c in self.conditions.values() if c.kind == "switch"]
 
     @property
     def slots(self) -> list[tuple[str, str]]:

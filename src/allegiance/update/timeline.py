@@ -270,6 +270,11 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         slot_outcome_months=np.where(
             b.slot_outcome_log_lr != 0, b.slot_outcome_months, a.slot_outcome_months
         ),
+        slot_pattern_events=(a.slot_pattern_events + b.slot_pattern_events) / 2,
+        slot_pattern_nonevents=(a.slot_pattern_nonevents + b.slot_pattern_nonevents) / 2,
+        slot_pattern_ahead=np.where(
+            (b.slot_outcome_log_lr != 0)[:, None], b.slot_pattern_ahead, a.slot_pattern_ahead
+        ),
         counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
         count_mask=mask,
         # Estimates are not linear in their ranges: the later data's, each at the mean of
