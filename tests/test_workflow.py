@@ -76,7 +76,17 @@ def test_other_settings_stored_fits_are_named(spec: ModelSpec) -> None:
     run_forecast(spec, EvidenceSet.of([]), SETTINGS)
     other = FitSettings(draws=400, tune=500)
     done = run_forecast(spec, EvidenceSet.of([]), other)
-    assert any("s20200229-4x500-t500" in n and "--draws" in n for n in done.notes)
+    assert any("s20200229-4x500-t500-a0.8" in n and "--draws" in n for n in done.notes)
+
+
+def test_a_fit_at_another_target_acceptance_is_not_reused(spec: ModelSpec) -> None:
+    """Advice to refit at --target-accept 0.9 must not be answered with the fit at 0.8."""
+    from dataclasses import replace
+
+    first = run_forecast(spec, EvidenceSet.of([]), SETTINGS)
+    again = run_forecast(spec, EvidenceSet.of([]), replace(SETTINGS, target_accept=0.9))
+    assert again.forecast is not None and again.forecast.method == "mcmc"
+    assert again.fit_path != first.fit_path and again.fit_path is not None
 
 
 def test_messages_name_the_fix_and_this_models_ids(tmp_path: Path, spec: ModelSpec) -> None:

@@ -198,8 +198,8 @@ def run_forecast(
             out.notes.append(
                 "no stored fit with these settings; stored fits exist with "
                 + ", ".join(elsewhere)
-                + " (seed, chains x draws, tuning): pass --seed, --chains, --draws, --tune"
-                " to use them"
+                + " (seed, chains x draws, tuning, target acceptance): pass --seed, --chains,"
+                " --draws, --tune, --target-accept to use them"
             )
         reason = (
             "fitted by MCMC (--refit)"

@@ -43,7 +43,7 @@ class FitStore:
         return sorted(self.directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
 
     def other_settings(self, settings: FitSettings) -> list[str]:
-        """Return the settings (seed, chains x draws, tuning) of stored fits with other settings."""
+        """Return the settings (seed, chains x draws, tuning, target acceptance) of other fits."""
         tags = {
             p.stem.split("-", 2)[2]
             for p in self.directory.glob(f"{self.spec.sha256[:12]}-*.nc")
@@ -53,4 +53,5 @@ class FitStore:
 
 
 def _tag(s: FitSettings) -> str:
-    return f"s{s.seed}-{s.chains}x{s.draws}-t{s.tune}"
+    # Every setting that changes the draws: a fit at another target acceptance is another fit.
+    return f"s{s.seed}-{s.chains}x{s.draws}-t{s.tune}-a{s.target_accept:g}"
