@@ -20,6 +20,8 @@ from allegiance.model import (
     LOG_RATE,
     LOG_RATIO,
     OVERDISPERSION,
+    STOCK_GROWTH,
+    STOCK_START,
 )
 from allegiance.spec import ModelSpec
 
@@ -73,6 +75,8 @@ def prior_draws(spec: ModelSpec, n: int, seed: int) -> dict[str, np.ndarray]:
         LOG_RATE: draw([spec.series[s].baselines[c] for s, c in spec.channels], log=True),
         OVERDISPERSION: draw([s.overdispersion for s in spec.series.values()]),
         DESTINATION_WEIGHT: draw_weights(spec.exits),
+        STOCK_START: draw([s.start for s in spec.stocks.values()]),
+        STOCK_GROWTH: draw([s.growth for s in spec.stocks.values()]),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 import math
 
@@ -17,10 +18,13 @@ from allegiance.model import (
     LOG_RATE,
     LOG_RATIO,
     OVERDISPERSION,
+    STOCK_GROWTH,
+    STOCK_START,
     quantities,
     structure,
 )
 from allegiance.spec import ModelSpec, months_between
+from allegiance.words import grade_weight
 from helpers import (
     brute_share,
     brute_slot_probability,
@@ -90,12 +94,59 @@ def brute_log_likelihood(
         for x in range(len(spec.exits)):  # departures seen going somewhere
             if data.exit_observed[x]:
                 total += data.exit_observed[x] * math.log(brute_share(spec, p, x, z))
+        total += brute_stock_log_likelihood(spec, evidence, p, z)
         per_config.append(total)
     level_term = -0.5 * sum(
         data.level_mask[i] * ((data.level_value[i] - p[LEVEL][i]) / 0.05) ** 2
         for i in range(len(levels))
     ) + sum(data.level_log_lr[i] * p[LEVEL][i] for i in range(len(levels)))
     return float(special.logsumexp(per_config) + level_term), per_config
+
+
+def brute_stock_size(spec: ModelSpec, evidence: EvidenceSet, p: dict, z: tuple, stock: str,
+                     month: int) -> float:  # fmt: skip
+    """A stock's size at a month in configuration z: trend, flows and merges, item by item."""
+    data = model_data(spec, evidence)
+    i = list(spec.stocks).index(stock)
+    s = spec.stocks[stock]
+    size = p[STOCK_START][i] * p[STOCK_GROWTH][i] ** (month / 12)
+    shifts = [e for e in spec.effects if e.kind == "shift"]
+    for sign, channels in ((1, s.inflows), (-1, s.outflows)):
+        for sid, cat in channels:
+            j = spec.channels.index((sid, cat))
+            log_mu = p[LOG_RATE][j] + sum(
+                e.direction * p[LOG_RATIO][n] * condition_value(spec, p, e.condition, z)
+                for n, e in enumerate(shifts)
+                if hits(e, sid, cat)
+            )
+            for t in range(max(month, 0)):
+                cell = spec.history_months + t
+                seen = data.count_mask[j, cell] > 0
+                size += sign * (data.counts[j, cell] if seen else math.exp(log_mu))
+    for i_ in evidence.items:  # departures on record joining the stock's actor before the month
+        f = i_.fields
+        if i_.kind == "event" and f.get("destination"):
+            to = spec.propensities[f["hazard"]].destinations[f["destination"]].to
+            first = dt.date.fromisoformat(f"{f['month']}-01")
+            if to == s.actor and months_between(spec.analysis_date, first) < month:
+                size += spec.actors[f["actor"]].fighters
+    return size
+
+
+def brute_stock_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict, z: tuple) -> float:
+    """The estimates of stocks: log-normal around the size, weighed by grade, one by one."""
+    total = 0.0
+    for i_ in evidence.items:
+        if i_.kind != "strength":
+            continue
+        low, high = i_.fields["range"]
+        month = months_between(spec.analysis_date, i_.date)
+        size = brute_stock_size(spec, evidence, p, z, i_.fields["stock"], month)
+        sd = (math.log(high) - math.log(low)) / (2 * stats.norm.ppf(0.95))
+        mid = (math.log(low) + math.log(high)) / 2
+        log_size = math.log(math.log1p(math.exp(size)) if size < 30 else size)
+        total += grade_weight(i_.grade) * stats.norm.logpdf(mid, log_size, sd)
+    return total
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from allegiance.evidence import EvidenceSet, model_data
 from allegiance.forecast import probabilities
 from allegiance.forecast.questions import COMPUTE
 from allegiance.model import quantities
+from allegiance.model.stocks import joining
 from allegiance.spec import load_spec, months_between
 from allegiance.spec.fields import QUESTION_FIELDS
 from conftest import FIXTURES
@@ -93,6 +94,16 @@ def simulate(spec, q, question, s, z, rng):
         k = q.slot(*switch.after)
         fire = np.exp(q.sub_log_p[s, k, q.sub_index[k, z]])
         return q.exposure_months(k) + rng.geometric(fire, N_SIM) - 1 < horizon, weight
+    if question.kind in ("stock_above", "stock_below"):  # the base, plus a splinter joining
+        size = q.stock_at(f["stock"], horizon)[s, z]
+        for hazard, actor, destination in joining(spec, f["stock"]):
+            k = q.slot(hazard, actor)
+            months = horizon - q.exposure_months(k)
+            gone = rng.random(N_SIM) < 1 - np.exp(q.sub_log1m_p[s, k, q.sub_index[k, z]]) ** months
+            went = rng.random(N_SIM) < q.share(hazard, actor, destination)[s, z]
+            size = size + (gone & went) * spec.actors[actor].fighters
+        above = size >= f["threshold"]
+        return (above if question.kind == "stock_above" else ~above), weight
     if question.kind in ("leaves", "event"):
         return leave(f.get("actor", "")), weight
     if question.kind == "stays_as_lobby":
@@ -161,15 +172,28 @@ def switches_setting():
     return spec, quantities(spec, model_data(spec, EvidenceSet.of([alive])), draws)
 
 
-# Kinds asked of the kinds fixture model and of the switches model, not of the reference model.
+@pytest.fixture(scope="module")
+def stocks_setting():
+    """The stocks fixture model, thresholds moved to where a merger decides them."""
+    spec = load_spec(FIXTURES / "models" / "stocks.yaml")
+    draws = prior_draws(spec, 4, seed=14)
+    draws["stock_start"][:, 0] = [1300.0, 1100.0, 1450.0, 700.0]
+    return spec, quantities(spec, model_data(spec, EvidenceSet.of([])), draws)
+
+
+# Kinds asked of the fixture models with the features they need, not of the reference model.
 NEW_KINDS = ("event", "count", "exits", "fighters_leave")
 SWITCH_KINDS = ("holds",)
+STOCK_KINDS = ("stock_above", "stock_below")
 
 
 @pytest.mark.parametrize("kind", sorted(QUESTION_FIELDS))
-def test_question_kind_matches_simulation(setting, kinds_setting, switches_setting, kind):
+def test_question_kind_matches_simulation(
+    setting, kinds_setting, switches_setting, stocks_setting, kind
+):
     spec, q = kinds_setting if kind in NEW_KINDS else setting
     spec, q = switches_setting if kind in SWITCH_KINDS else (spec, q)
+    spec, q = stocks_setting if kind in STOCK_KINDS else (spec, q)
     rng = np.random.default_rng(7)
     questions = [x for x in spec.questions.values() if x.kind == kind]
     assert questions, f"the model has no {kind} question"
@@ -208,16 +232,17 @@ def test_longer_horizon_is_never_less_likely(reference_spec, reference_evidence)
         assert np.all(got[long] >= got[short] - 1e-12)
 
 
-@pytest.mark.parametrize("model", ["reference", "kinds", "switches"])
+@pytest.mark.parametrize("model", ["reference", "kinds", "switches", "stocks"])
 def test_a_question_reads_only_the_evidence_it_declares(
-    setting, kinds_setting, switches_setting, model
+    setting, kinds_setting, switches_setting, stocks_setting, model
 ):
     """The fast path caches each question on the slots and channels :func:`reads` names."""
     from dataclasses import replace
 
     from allegiance.forecast.questions import reads
 
-    spec, q = {"reference": setting, "kinds": kinds_setting, "switches": switches_setting}[model]
+    spec, q = {"reference": setting, "kinds": kinds_setting, "switches": switches_setting,
+               "stocks": stocks_setting}[model]  # fmt: skip
     h = spec.history_months
     for question in spec.questions.values():
         compute = COMPUTE[question.kind]

@@ -15,7 +15,8 @@ import numpy as np
 
 from allegiance.errors import EvidenceError
 from allegiance.evidence.items import EvidenceSet, Item
-from allegiance.model.data import MAX_ESTIMATES, ModelData
+from allegiance.model.data import MAX_ESTIMATES, MAX_STOCK_ESTIMATES, ModelData, seen_counts
+from allegiance.model.stocks import estimate_sd, merged_fighters
 from allegiance.model.structure import structure
 from allegiance.model.switches import pattern_months, patterns, switch_months
 from allegiance.reading import KeyReader
@@ -80,7 +81,16 @@ class _Arrays:
             estimate_channel=np.zeros((MAX_ESTIMATES, n_channels)),
             estimate_post=np.zeros(MAX_ESTIMATES),
             exit_observed=np.zeros(len(spec.exits)),
+            stock_estimate_stock=np.zeros((MAX_STOCK_ESTIMATES, len(spec.stocks))),
+            stock_estimate_month=np.zeros(MAX_STOCK_ESTIMATES),
+            stock_estimate_log_mid=np.zeros(MAX_STOCK_ESTIMATES),
+            stock_estimate_sd=np.ones(MAX_STOCK_ESTIMATES),  # unused slots: finite, weight 0
+            stock_estimate_weight=np.zeros(MAX_STOCK_ESTIMATES),
+            stock_estimate_seen=np.zeros((MAX_STOCK_ESTIMATES, n_channels)),
+            stock_estimate_unseen=np.zeros((MAX_STOCK_ESTIMATES, n_channels)),
+            stock_estimate_merged=np.zeros(MAX_STOCK_ESTIMATES),
         )
+        self.strengths: list[Item] = []
         self.estimates = 0
         self.observed: dict[Any, Item] = {}
         self.survived: dict[int, tuple[int, Item]] = {}
@@ -105,6 +115,8 @@ class _Arrays:
             self._add_count(item, f)
         elif kind == "outcome":
             self._observe_outcome(item, f)
+        elif kind == "strength":  # read once the counts and departures are all in
+            self.strengths.append(item)
         elif kind == "resolution":  # an outcome, not evidence: checked, not counted
             where = ("resolution", f["question"])
             if where in self.observed and self.observed[where].fields != f:
@@ -247,7 +259,31 @@ class _Arrays:
             if not data.slot_events[k]:
                 data.slot_nonevents[k] = months
         self._split_by_pattern()
+        self._strengths()
         return data
+
+    def _strengths(self) -> None:
+        """Record each estimate of a stock, with the counts and merges up to its month."""
+        data, spec = self.data, self.spec
+        if len(self.strengths) > MAX_STOCK_ESTIMATES:
+            raise self.r.fail(
+                f"items.{self.strengths[MAX_STOCK_ESTIMATES].id}",
+                f"more than {MAX_STOCK_ESTIMATES} estimates of stocks are in force.",
+                "retract older estimates that newer ones replace.",
+            )
+        for e, item in enumerate(self.strengths):
+            stock, (low, high) = item.fields["stock"], item.fields["range"]
+            month = months_between(spec.analysis_date, item.date)
+            data.stock_estimate_stock[e, list(spec.stocks).index(stock)] = 1.0
+            data.stock_estimate_month[e] = month
+            data.stock_estimate_log_mid[e] = (math.log(low) + math.log(high)) / 2
+            data.stock_estimate_sd[e] = estimate_sd(low, high)
+            data.stock_estimate_weight[e] = grade_weight(item.grade)
+            for j in range(len(spec.channels)):
+                seen, months = seen_counts(data, spec.history_months, j, 0, month)
+                data.stock_estimate_seen[e, j] = seen
+                data.stock_estimate_unseen[e, j] = max(month, 0) - months
+            data.stock_estimate_merged[e] = merged_fighters(spec, data, stock, month)
 
     def _split_by_pattern(self) -> None:
         """Split each slot's months by the pattern of switches in effect in them."""

@@ -72,7 +72,7 @@ TEXT_COLUMNS = ("id", "kind", "date", "recorded_at", "source", "grade", "note", 
 FIELD_COLUMNS = (
     "condition", "value", "series", "category", "month", "count", "hazard", "actor",
     "through", "target", "favours", "likelihood_ratio", "strength", "event", "retracts",
-    "question", "outcome", "destination",
+    "question", "outcome", "destination", "stock", "range",
 )  # fmt: skip
 
 

@@ -35,6 +35,9 @@ information credibility 1–6, e.g. ``B2``) and an optional ``note`` and
     a level ``condition`` and its ``value``), ``partial_defection`` or
     ``clash`` (``series``, ``category``, ``month`` and ``count``, added to that
     month's count).
+``strength``
+    An estimate of a ``stock`` (a group's fighters) on the item's date, as a
+    ``range`` ``[low, high]`` ("1,000-2,200 fighters"), weighed by its grade.
 ``retraction``
     Withdraws the item named in ``retracts``; nothing is edited in place.
 ``outcome``, ``resolution``
@@ -263,6 +266,39 @@ def _faction_event_fields(
     return {"event": event, "actor": actor, **fields}
 
 
+def _strength_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Read an estimate of a stock on the item's date: a range of fighters, ``[low, high]``."""
+    sid = r.ident(body["stock"], f"{key}.stock")
+    if sid not in spec.stocks:
+        raise r.fail(
+            f"{key}.stock",
+            f"unknown stock {sid!r}.",
+            "use one of: " + (", ".join(spec.stocks) or "(none: the model has no stocks)") + ".",
+        )
+    bounds = body["range"]
+    if not (
+        isinstance(bounds, list)
+        and len(bounds) == 2
+        and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+        and all(0 < b <= MAX_COUNT for b in bounds)
+    ):
+        raise r.fail(
+            f"{key}.range",
+            f"expected [low, high], positive numbers of fighters, got {bounds!r}.",
+            "write e.g. range: [1000, 2200].",
+        )
+    low, high = bounds
+    if not low < high:
+        raise r.fail(
+            f"{key}.range",
+            f"low {low} is not below high {high}.",
+            "an estimate is a range: give a single figure's uncertainty as [low, high].",
+        )
+    return {"stock": sid, "range": [low, high]}
+
+
 def _retraction_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
@@ -285,6 +321,7 @@ EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]]
         _faction_event_fields,
     ),
     "retraction": (("retracts",), (), _retraction_fields),
+    "strength": (("stock", "range"), (), _strength_fields),
     "outcome": (("target", "value"), (), outcome_fields),
     "resolution": (("question", "outcome"), (), resolution_fields),
 }

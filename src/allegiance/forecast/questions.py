@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.special as sp
 
+from allegiance.model.stocks import joining
 from allegiance.model.structure import structure
 from allegiance.spec import count_threshold, months_between
 from allegiance.spec.fields import (
@@ -216,6 +217,43 @@ def _holds(q: Quantities, question: Question) -> np.ndarray:
     return _leave_by(q, hazard, actor, question.horizon_months)
 
 
+def _stock_above(q: Quantities, question: Question) -> np.ndarray:
+    """P(the stock is at or above the threshold at the horizon | draw, configuration).
+
+    Its size with the merges on record (:meth:`Quantities.stock_at`), plus the
+    fighters of each faction whose departure would join it and is not yet on
+    record with where it went: over every subset of them that joins (each
+    with ``L_a`` times its share of departures going there).
+    """
+    f, horizon = question.fields, question.horizon_months
+    base = q.stock_at(f["stock"], horizon)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for hazard, actor, destination in joining(q.spec, f["stock"]):
+        groups.setdefault((hazard, actor), []).append(destination)
+    open_ = []
+    for (hazard, actor), destinations in groups.items():
+        k = q.slot(hazard, actor)
+        seen = [x for x in q.spec.exits if x[:2] == (hazard, actor)
+                and q.data.exit_observed[q.spec.exits.index(x)] > 0]  # fmt: skip
+        if q.events[k] > 0 and seen:
+            continue  # on record with where it went: counted in the base
+        chance = _leave_by(q, hazard, actor, horizon) * _went(q, hazard, actor, tuple(destinations))
+        open_.append((chance, q.fighters[actor]))
+    total = np.zeros_like(base)
+    for mask in range(2 ** len(open_)):
+        chosen = [bool(mask >> i & 1) for i in range(len(open_))]
+        weight: np.ndarray | float = 1.0
+        for (chance, _), c in zip(open_, chosen, strict=True):
+            weight = weight * (chance if c else 1.0 - chance)
+        bulk = sum(size for (_, size), c in zip(open_, chosen, strict=True) if c)
+        total = total + weight * (base + bulk >= float(f["threshold"]))
+    return total
+
+
+def _stock_below(q: Quantities, question: Question) -> np.ndarray:
+    return 1.0 - _stock_above(q, question)
+
+
 def _count(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
@@ -248,6 +286,8 @@ COMPUTE: dict[str, Compute] = {
     "exits": _exits,
     "fighters_leave": _count,
     "holds": _holds,
+    "stock_above": _stock_above,
+    "stock_below": _stock_below,
 }
 assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fields and its function"
 
@@ -283,6 +323,11 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
     switches = spec.conditions[f["condition"]].switch if "condition" in f else None
     if switches is not None and switches.after is not None:
         slots = [index[switches.after]]
+    flows: list[int] = []
+    if "stock" in f:  # the departures that would join it, and the channels flowing in and out
+        stock = spec.stocks[f["stock"]]
+        slots = sorted({index[x[:2]] for x in joining(spec, f["stock"])})
+        flows = [spec.channels.index(c) for c in (*stock.inflows, *stock.outflows)]
     # A hazard moved by a switch set off by another hazard's event reads that hazard too.
     st = structure(spec)
     moved_by = [int(c) for c in st.row_switches[slots].ravel() if c >= 0]
@@ -294,4 +339,4 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         for c, tc in kind.items()
         if tc == CATEGORY
     ]
-    return slots, channels
+    return slots, sorted({*channels, *flows})

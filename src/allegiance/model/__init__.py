@@ -11,6 +11,7 @@ from allegiance.model.data import DATA_NAMES, ModelData
 from allegiance.model.ops import numpy_ops, pytensor_ops
 from allegiance.model.patch import changed_rows, patch_terms, row_evidence, row_terms
 from allegiance.model.quantities import QUANTITY_TERMS, Quantities, quantities
+from allegiance.model.stocks import STOCK_GROWTH, STOCK_START
 from allegiance.model.structure import Structure, structure
 from allegiance.model.terms import (
     BASELINE,
@@ -39,6 +40,8 @@ __all__ = [
     "LOG_RATIO",
     "OVERDISPERSION",
     "QUANTITY_TERMS",
+    "STOCK_GROWTH",
+    "STOCK_START",
     "ModelData",
     "Quantities",
     "Structure",

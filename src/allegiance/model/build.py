@@ -19,6 +19,8 @@ from allegiance.model.terms import (
     LOG_RATE,
     LOG_RATIO,
     OVERDISPERSION,
+    STOCK_GROWTH,
+    STOCK_START,
     terms,
 )
 from allegiance.spec import Justified, ModelSpec
@@ -26,6 +28,7 @@ from allegiance.spec.priors import FAMILIES
 
 NECESSARY = "necessary_effect"
 EXIT = "exit"
+STOCK = "stock"
 SERIES = "series"
 
 if TYPE_CHECKING:
@@ -59,6 +62,8 @@ def variable_beliefs(spec: ModelSpec) -> dict[str, tuple[list[Justified], str]]:
             ],
             EXIT,
         ),
+        STOCK_START: ([s.start for s in spec.stocks.values()], STOCK),
+        STOCK_GROWTH: ([s.growth for s in spec.stocks.values()], STOCK),
     }
     return {name: v for name, v in out.items() if v[0] or name == BASELINE}
 
@@ -89,6 +94,7 @@ def build_model(spec: ModelSpec, data: ModelData, estimates: bool | None = None)
         if estimates is None:
             estimates = bool(np.any(data.estimate_weight))
         names = [n for n in DATA_NAMES if estimates or not n.startswith("estimate_")]
+        names = [n for n in names if spec.stocks or not n.startswith("stock_")]
         d = {name: pm.Data(name, getattr(data, name)) for name in names}
         p = {
             name: _variable(pm, name, beliefs, dim)
@@ -120,5 +126,6 @@ def coordinates(spec: ModelSpec) -> dict[str, list[Any]]:
         dims.CHANNEL: [f"{s}.{c}" for s, c in spec.channels],
         SERIES: list(spec.series),
         EXIT: [f"{h}.{a}:{d}" if a else f"{h}:{d}" for h, a, d in spec.exits],
+        STOCK: list(spec.stocks),
         dims.MONTH: list(range(-spec.history_months, spec.forward_months)),
     }

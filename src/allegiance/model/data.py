@@ -27,11 +27,20 @@ DATA_NAMES = (
     "estimate_channel",
     "estimate_post",
     "exit_observed",
+    "stock_estimate_stock",
+    "stock_estimate_month",
+    "stock_estimate_log_mid",
+    "stock_estimate_sd",
+    "stock_estimate_weight",
+    "stock_estimate_seen",
+    "stock_estimate_unseen",
+    "stock_estimate_merged",
 )
 
 # Estimated monthly totals in force at once: a fixed number of slots keeps the
 # model's graph (and its compiled sampler) the same whatever the evidence.
 MAX_ESTIMATES = 24
+MAX_STOCK_ESTIMATES = 24  # estimates of stocks in force at once, for the same reason
 
 
 @dataclass
@@ -59,7 +68,30 @@ class ModelData:
     estimate_channel: np.ndarray  # (E, J): one-hot channel of each estimate
     estimate_post: np.ndarray  # (E,): 1 for a month from the analysis month on
     exit_observed: np.ndarray  # (X,): grade weight of a departure seen going to this exit
+    # Estimates of stocks (E2 slots): an estimate of stock s at month t lies in [low, high].
+    stock_estimate_stock: np.ndarray  # (E2, N): one-hot stock of each estimate
+    stock_estimate_month: np.ndarray  # (E2,): its month, from the analysis month
+    stock_estimate_log_mid: np.ndarray  # (E2,): the log of its range's geometric middle
+    stock_estimate_sd: np.ndarray  # (E2,): the sd of log size its range gives (90 % within it)
+    stock_estimate_weight: np.ndarray  # (E2,): its grade weight; 0 for an unused slot
+    stock_estimate_seen: np.ndarray  # (E2, J): counts on record of each channel to its month
+    stock_estimate_unseen: np.ndarray  # (E2, J): months not on record of each channel to it
+    stock_estimate_merged: np.ndarray  # (E2,): fighters merged into the stock on record by then
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays by data-container name."""
         return dict(vars(self))
+
+
+def seen_counts(
+    data: ModelData, history_months: int, channel: int, first: int, end: int
+) -> tuple[float, int]:
+    """Return a channel's counts on record, and how many months are, in months ``[first, end)``.
+
+    Months count from the analysis month (0). A count on record is seen in
+    full whatever its grade: the grade weighs its likelihood (the mask's
+    value), not the number.
+    """
+    cells = slice(history_months + max(first, 0), history_months + max(end, first, 0))
+    seen = data.count_mask[channel, cells] > 0
+    return float(data.counts[channel, cells][seen].sum()), int(seen.sum())

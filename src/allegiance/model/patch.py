@@ -8,6 +8,7 @@ import numpy as np
 
 from allegiance.model.data import DATA_NAMES
 from allegiance.model.ops import numpy_ops
+from allegiance.model.stocks import stock_log_likelihood
 from allegiance.model.structure import Structure
 from allegiance.model.terms import level_log_likelihood, terms
 
@@ -33,7 +34,8 @@ ROW_ARRAYS = (
     "exit_observed",
 )
 LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
-PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS))
+STOCK_ARRAYS = tuple(n for n in DATA_NAMES if n.startswith("stock_estimate_"))
+PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS, *STOCK_ARRAYS))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
 
 
@@ -138,6 +140,10 @@ def patch_terms(
         config_prior, log_joint = config_prior + shift, log_joint + shift
     if not (all(np.array_equal(d0[name], d1[name]) for name in LEVEL_ARRAYS)):
         level_constant = level_log_likelihood(p, d1, st, numpy_ops())
+    if not all(np.array_equal(d0[name], d1[name]) for name in STOCK_ARRAYS):
+        # Estimates of stocks read every flow channel's rate: recomputed whole, (draws, Z).
+        stock_ll = stock_log_likelihood(p, d1, st, numpy_ops(), base.get("log_rate_post"))
+        log_joint = log_joint + (stock_ll - base["stock_ll"])
     channel_constant = base["channel_constant"].copy()
     groups: dict[bytes, np.ndarray] = {}
     changed = [int(r) for r in np.flatnonzero(changed_rows(d0, d1, st))]

@@ -10,8 +10,9 @@ import numpy as np
 import scipy.special as sp
 
 from allegiance.cache import LRU
-from allegiance.model.data import ModelData
+from allegiance.model.data import ModelData, seen_counts
 from allegiance.model.ops import numpy_ops
+from allegiance.model.stocks import STOCK_GROWTH, STOCK_START, merged_fighters, stock_size
 from allegiance.model.structure import NEVER, Structure, structure
 from allegiance.model.switches import pattern_months, switch_months
 from allegiance.model.terms import terms
@@ -44,6 +45,8 @@ class Quantities:
     sub_log_share: np.ndarray  # (S, X, M): each exit's log share of its actor's departures
     # (S, K, M, P): log(1 - p) per pattern of the switches in effect; P = 1 without switches
     sub_log1m_p_pattern: np.ndarray
+    stock_start: np.ndarray  # (S, N): each stock's size on the analysis date
+    stock_growth: np.ndarray  # (S, N): the yearly factor of its trend
     # Gathered slot probabilities, shared by every copy made with other data (they depend on
     # the draws and the number of periods only); bounded, as each is (S, Z).
     memo: LRU[tuple[int, int], np.ndarray] = field(
@@ -89,6 +92,28 @@ class Quantities:
     def slot_within(self, k: int, periods: int) -> np.ndarray:
         """Probability of at least one event of slot ``k`` in ``periods`` periods."""
         return self._memoised(k, periods, lambda: -np.expm1(periods * self.sub_log1m_p[:, k, :]))
+
+    def stock_at(self, stock: str, month: int) -> np.ndarray:
+        """Return a stock's size at a month: merges on record, flows at their means, (S, Z).
+
+        Departures not yet on record that would join it are left to the
+        question (:mod:`allegiance.forecast.questions`), which weighs each.
+        """
+        st, spec = structure(self.spec), self.spec
+        onehot = np.eye(len(spec.stocks))[[list(spec.stocks).index(stock)]]
+        seen, unseen = np.zeros((1, len(spec.channels))), np.zeros((1, len(spec.channels)))
+        for j in range(len(spec.channels)):
+            seen[0, j], months_seen = self.post_counts(j, month)
+            unseen[0, j] = max(month, 0) - months_seen
+        rates = [
+            np.take(np.exp(self.sub_log_rate_post[:, j, :]), self.sub_index[len(spec.slots) + j],
+                    axis=1)
+            for j in st.stock_channels
+        ]  # fmt: skip
+        draws = {STOCK_START: self.stock_start, STOCK_GROWTH: self.stock_growth}
+        merged = merged_fighters(spec, self.data, stock, month)
+        size = stock_size(draws, st, numpy_ops(), rates, onehot, month, seen, unseen, merged)
+        return np.broadcast_to(size[:, 0, :], (self.n_draws, self.n_configurations))
 
     def event_between(self, k: int, start: int, end: int) -> np.ndarray:
         """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration).
@@ -162,16 +187,8 @@ class Quantities:
         return {a.id: a.fighters for a in self.spec.actors.values()}
 
     def post_counts(self, channel: int, horizon: int, first: int = 0) -> tuple[float, int]:
-        """Return the counts seen, and months seen, from month ``first`` to the horizon.
-
-        Months count from the analysis month (0). A count on record is seen in
-        full whatever its grade: the grade weighs its likelihood (the mask's
-        value), not the number.
-        """
-        start = self.spec.history_months
-        seen = self.data.count_mask[channel, start + first : start + horizon] > 0
-        y = self.data.counts[channel, start + first : start + horizon]
-        return float(y[seen].sum()), int(seen.sum())
+        """Return the counts seen, and months seen, from month ``first`` to the horizon."""
+        return seen_counts(self.data, self.spec.history_months, channel, first, horizon)
 
 
 # The terms a Quantities is made of (each with a leading draw axis in numpy).
@@ -184,6 +201,8 @@ QUANTITY_TERMS = (
     "log_rate_post",
     "overdispersion",
     "log_share",
+    "stock_start",
+    "stock_growth",
 )
 
 
@@ -223,6 +242,8 @@ def quantities(
         log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
         sub_log_share=t.get("log_share", np.zeros((n, 0, m))),
         sub_log1m_p_pattern=t["log1m_p_pattern"],
+        stock_start=t.get("stock_start", np.zeros((n, 0))),
+        stock_growth=t.get("stock_growth", np.zeros((n, 0))),
     )
 
 

@@ -45,6 +45,9 @@ class Structure:
     row_switches: np.ndarray  # (R, W): the switches that reach each row (bit i of a pattern), -1
     switch_trigger: np.ndarray  # (C,): the slot whose event sets off each switch, -1 for a date
     switch_on: np.ndarray  # (C,): first month a dated switch is in effect (NEVER for the others)
+    stock_flow: np.ndarray  # (N, J): +1 where a channel flows into a stock, -1 out of it
+    stock_channels: np.ndarray  # (F,): the channels that flow into or out of some stock
+    stock_gather: np.ndarray  # (F, M, Z): one-hot of each configuration's sub-configuration
     level_sd: float = 0.05
 
     @property
@@ -119,6 +122,7 @@ def _structure(spec: ModelSpec) -> Structure:
 
     series_ids = list(spec.series)
     switches = _switches(spec, shifts, incidence(shifts, signed=False))
+    stocks = _stocks(spec, sub_index[n_slots:first_exit], m_sub)
     post = np.zeros(spec.window_months)
     post[spec.history_months :] = 1.0
     return Structure(
@@ -140,7 +144,25 @@ def _structure(spec: ModelSpec) -> Structure:
         row_switches=switches["row_switches"],
         switch_trigger=switches["switch_trigger"],
         switch_on=switches["switch_on"],
+        stock_flow=stocks["stock_flow"],
+        stock_channels=stocks["stock_channels"],
+        stock_gather=stocks["stock_gather"],
     )
+
+
+def _stocks(spec: ModelSpec, channel_index: np.ndarray, m_sub: int) -> dict[str, np.ndarray]:
+    """Wire the stocks to the channels that flow into and out of them."""
+    flow = np.zeros((len(spec.stocks), len(spec.channels)))
+    for i, stock in enumerate(spec.stocks.values()):
+        for sign, channels in ((1.0, stock.inflows), (-1.0, stock.outflows)):
+            for c in channels:
+                flow[i, spec.channels.index(c)] = sign
+    used = np.flatnonzero(np.abs(flow).sum(axis=0))
+    z = channel_index.shape[1]
+    gather = np.zeros((len(used), m_sub, z))
+    for f, j in enumerate(used):
+        gather[f, channel_index[j], np.arange(z)] = 1.0
+    return {"stock_flow": flow, "stock_channels": used, "stock_gather": gather}
 
 
 def _switches(spec: ModelSpec, shifts: list[Any], rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -84,6 +84,7 @@ from typing import Any
 import numpy as np
 
 from allegiance.model.channels import LOG_RATE, OVERDISPERSION, channel_terms
+from allegiance.model.stocks import STOCK_GROWTH, STOCK_START, stock_log_likelihood
 from allegiance.model.structure import Structure
 
 LEVEL_CENTRE = 0.5
@@ -104,6 +105,8 @@ FREE_VARIABLES = (
     LOG_RATE,
     OVERDISPERSION,
     DESTINATION_WEIGHT,
+    STOCK_START,
+    STOCK_GROWTH,
 )
 
 
@@ -181,12 +184,16 @@ def terms(
     if active is None:
         config_prior = config_log_prior(p, d, st, ops)
         level_constant = level_log_likelihood(p, d, st, ops)
+        stock_ll = stock_log_likelihood(p, d, st, ops, out.get("log_rate_post"))
         out.update(
             config_prior=config_prior,
             level_constant=level_constant,
-            log_joint=config_prior + ops.gather_sum(ll, st.gather_matrix),
+            stock_ll=stock_ll,
+            log_joint=config_prior + stock_ll + ops.gather_sum(ll, st.gather_matrix),
             constant=ops.sum(channel_constant, axis=-1) + level_constant,
         )
+        if st.stock_flow.shape[0]:
+            out.update(stock_start=p[STOCK_START], stock_growth=p[STOCK_GROWTH])
     return out
 
 

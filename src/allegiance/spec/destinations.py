@@ -9,7 +9,9 @@ share's Beta exactly 90 % of its mass in its range (a Dirichlet's marginals
 are Betas with a common concentration, so the ranges are honoured on
 average). The model samples a Gamma(``k m_d``, 1) weight per destination and
 actor; the shares are the weights normalised, moved by effects on
-``hazard:destination`` as multinomial-logit shifts.
+``hazard:destination`` as multinomial-logit shifts. A destination may name
+the actor it joins (``to``): a departing actor's fighters then join that
+actor's stocks.
 """
 
 from __future__ import annotations
@@ -33,14 +35,17 @@ def read_destinations(r: KeyReader, node: Any, key: str, kind: str) -> dict[str,
     if len(entries) < 2:
         raise r.fail(key, "a departure needs at least two destinations to choose from.")
     stated: dict[str, tuple[str, Any]] = {}
+    receiving: dict[str, str] = {}
     for name, body in entries.items():
         where = f"{key}.{name}"
         r.ident(name, where)
         body = r.mapping(body, where)
-        r.keys(body, where, ("text", "share"))
+        r.keys(body, where, ("text", "share"), ("to",))
         stated[name] = (r.text(body["text"], f"{where}.text"), justified(
             r, body["share"], f"{where}.share", probability_prior
         ))  # fmt: skip
+        if "to" in body:
+            receiving[name] = r.ident(body["to"], f"{where}.to")
     means = {name: belief.prior.centre() for name, (_, belief) in stated.items()}
     total = sum(means.values())
     if abs(total - 1.0) > SHARE_TOLERANCE:
@@ -63,6 +68,7 @@ def read_destinations(r: KeyReader, node: Any, key: str, kind: str) -> dict[str,
             Prior(
                 "weight", {"alpha": k * means[name] / total, "beta": 1.0}, belief.prior.statement
             ),
+            receiving.get(name),
         )
         for name, (text, belief) in stated.items()
     }

@@ -41,6 +41,9 @@ DESTINATIONS = "destinations"
 CONDITION = "condition"
 
 
+STOCK = "stock"
+
+
 @dataclass(frozen=True)
 class QuestionFields:
     """The fields of a kind of forecast question.
@@ -118,6 +121,14 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         {"condition": CONDITION},
         "the condition holds by the horizon: a binary condition holds (it describes the "
         "whole window), a switch has switched on or before the horizon.",
+    ),
+    "stock_above": QuestionFields(
+        {"stock": STOCK, "threshold": NUMBER},
+        "the stock (a group's fighters) is at or above `threshold` at the horizon.",
+    ),
+    "stock_below": QuestionFields(
+        {"stock": STOCK, "threshold": NUMBER},
+        "the stock (a group's fighters) is below `threshold` at the horizon.",
     ),
     "friction": QuestionFields(
         {"actors": ACTORS, "hazard": HAZARD, "lobby": CHANCE, "friction": CHANCE},

@@ -22,6 +22,7 @@ from allegiance.spec.effects import read_effects
 from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
 from allegiance.spec.scenarios import read_scenarios
+from allegiance.spec.stocks import check_receiving, read_stocks
 from allegiance.spec.switches import check_switches, read_switch
 from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
 
@@ -36,7 +37,7 @@ REQUIRED = (
     "propensities",
     "questions",
 )
-OPTIONAL = ("history_months", "source", "series", "effects", "scenarios")
+OPTIONAL = ("history_months", "source", "series", "effects", "scenarios", "stocks")
 
 
 CONDITION_KINDS = ("binary", "level", "switch")
@@ -87,11 +88,13 @@ def load_spec(path: str | Path) -> ModelSpec:
     conditions = _conditions(r, doc["conditions"])
     propensities = _propensities(r, doc["propensities"], actors)
     series = _series(r, doc.get("series") or {})
-    _no_clashes(r, conditions, propensities, series)
+    _no_clashes(r, conditions, propensities, series, r.mapping(doc.get("stocks") or {}, "stocks"))
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
     check_switches(r, conditions, propensities, effects)
+    check_receiving(r, propensities, actors)
+    stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
     questions = read_questions(
-        r, doc["questions"], analysis_date, actors, propensities, series, conditions
+        r, doc["questions"], analysis_date, actors, propensities, series, conditions, stocks
     )
     return ModelSpec(
         id=_model_id(r, doc["id"]),
@@ -109,6 +112,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         sha256=hashlib.sha256(raw).hexdigest(),
         text=raw.decode("utf-8"),
         scenarios=read_scenarios(r, doc.get("scenarios") or {}, conditions),
+        stocks=stocks,
     )
 
 

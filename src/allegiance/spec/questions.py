@@ -14,6 +14,7 @@ from allegiance.spec.types import (
     Propensity,
     Question,
     Series,
+    Stock,
     months_between,
     months_covered,
 )
@@ -27,6 +28,7 @@ def read_questions(
     propensities: Mapping[str, Propensity],
     series: Mapping[str, Series],
     conditions: Mapping[str, Condition],
+    stocks: Mapping[str, Stock],
 ) -> dict[str, Question]:
     """Read the ``questions`` list, checking each field against the model's parts."""
     if not isinstance(node, list) or not node:
@@ -68,8 +70,8 @@ def read_questions(
             name: _question_field(
                 r, body[name], f"{key}.{name}", ftype, body, actors, propensities, series
             )
-            if ftype != qk.CONDITION
-            else _condition_field(r, body[name], f"{key}.{name}", conditions)
+            if ftype not in (qk.CONDITION, qk.STOCK)
+            else _named(r, body[name], f"{key}.{name}", ftype, conditions, stocks)
             for name, ftype in spec_fields.items()
             if name in body
         }
@@ -123,16 +125,25 @@ def _check_kind(
         )
 
 
-def _condition_field(
-    r: KeyReader, value: Any, key: str, conditions: Mapping[str, Condition]
+def _named(
+    r: KeyReader,
+    value: Any,
+    key: str,
+    ftype: str,
+    conditions: Mapping[str, Condition],
+    stocks: Mapping[str, Stock],
 ) -> str:
-    """Read a condition a question asks about: a binary condition or a switch, not a level."""
+    """Read a condition (binary or switch, not a level) or a stock a question asks about."""
     value = r.ident(value, key)
-    if value not in conditions or conditions[value].kind == "level":
-        known = [c for c, v in conditions.items() if v.kind != "level"]
+    if ftype == qk.STOCK:
+        known, what = list(stocks), "stock"
+    else:
+        known, what = [c for c, v in conditions.items() if v.kind != "level"], "binary or switch "
+        what += "condition"
+    if value not in known:
         raise r.fail(
             key,
-            f"{value!r} is not a binary or switch condition of the model.",
+            f"{value!r} is not a {what} of the model.",
             "use one of: " + (", ".join(known) or "(none)") + ".",
         )
     return value

@@ -80,6 +80,7 @@ class Destination:
     text: str
     share: Justified
     weight: Prior
+    to: str | None = None  # the actor it joins: its fighters join that actor's stocks
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,25 @@ class Series:
     categories: tuple[str, ...]
     baselines: Mapping[str, Justified]
     overdispersion: Justified
+
+
+@dataclass(frozen=True)
+class Stock:
+    """A group's strength (fighters) over time: a start, a trend, flows and merged factions.
+
+    ``start`` is the size on the analysis date (a magnitude), ``growth`` the
+    yearly factor of its trend apart from the flows; ``inflows`` and
+    ``outflows`` are count channels ``(series, category)`` that add to it and
+    take from it month by month.
+    """
+
+    id: str
+    text: str
+    actor: str
+    start: Justified
+    growth: Justified
+    inflows: tuple[tuple[str, str], ...] = ()
+    outflows: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,7 @@ class ModelSpec:
     sha256: str
     text: str = field(repr=False, default="")
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    stocks: Mapping[str, Stock] = field(default_factory=dict)
 
     @property
     def binary_conditions(self) -> list[str]:

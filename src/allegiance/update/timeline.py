@@ -287,4 +287,29 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         ),  # fmt: skip
         estimate_channel=b.estimate_channel,
         estimate_post=b.estimate_post,
+        # Estimates of stocks likewise: the later data's, at the mean weight where both hold one.
+        stock_estimate_stock=b.stock_estimate_stock,
+        stock_estimate_month=b.stock_estimate_month,
+        stock_estimate_log_mid=b.stock_estimate_log_mid,
+        stock_estimate_sd=b.stock_estimate_sd,
+        stock_estimate_weight=np.where(
+            _same_stock_estimates(a, b),
+            (a.stock_estimate_weight + b.stock_estimate_weight) / 2,
+            b.stock_estimate_weight / 2,
+        ),
+        stock_estimate_seen=b.stock_estimate_seen,
+        stock_estimate_unseen=b.stock_estimate_unseen,
+        stock_estimate_merged=b.stock_estimate_merged,
     )
+
+
+def _same_stock_estimates(a: ModelData, b: ModelData) -> np.ndarray:
+    """Which estimate slots of stocks hold the same estimate in both data sets."""
+    same = (a.stock_estimate_month == b.stock_estimate_month) & (
+        a.stock_estimate_log_mid == b.stock_estimate_log_mid
+    )
+    same &= a.stock_estimate_sd == b.stock_estimate_sd
+    same &= np.all(a.stock_estimate_stock == b.stock_estimate_stock, axis=1)
+    same &= np.all(a.stock_estimate_seen == b.stock_estimate_seen, axis=1)
+    same &= np.all(a.stock_estimate_unseen == b.stock_estimate_unseen, axis=1)
+    return same & (a.stock_estimate_merged == b.stock_estimate_merged)
