@@ -228,3 +228,27 @@ def test_an_estimate_round_trips_through_the_ledger_yaml_and_csv(
     for name, text in (("e.yaml", dump_yaml([back], spec.id)), ("e.csv", dump_csv([back]))):
         (tmp_path / name).write_text(text)
         assert read_items(tmp_path / name, spec) == [back]
+
+
+def test_a_switch_may_not_move_a_stock_flow(tmp_path: Path) -> None:
+    from allegiance.errors import SpecError
+
+    text = STOCKS.read_text().replace("conditions:\n", """conditions:
+  truce:
+    kind: switch
+    text: A truce holds from March.
+    date: 2020-03-01
+""", 1).replace("effects:\n", """effects:
+  - id: truce_slows_defection
+    condition: truce
+    targets: [defectors]
+    direction: lowers
+    strength: {ratio: 2, range: [1.2, 4]}
+    rationale: Fewer reasons to leave.
+    provenance: analyst judgment
+""", 1)  # fmt: skip
+    (tmp_path / "m.yaml").write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "m.yaml")
+    assert info.value.key == "effects.truce_slows_defection.targets[0]"
+    assert "may not move a stock's flows" in info.value.problem

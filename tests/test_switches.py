@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from allegiance.errors import EvidenceError
 from allegiance.evidence import EvidenceSet, model_data, parse_item
@@ -16,7 +16,9 @@ from allegiance.forecast.questions import COMPUTE, reads
 from allegiance.model import (
     BASELINE,
     CONDITION_PROBABILITY,
+    LOG_RATE,
     LOG_RATIO,
+    OVERDISPERSION,
     numpy_ops,
     patch_terms,
     quantities,
@@ -24,7 +26,7 @@ from allegiance.model import (
     terms,
 )
 from allegiance.reading import KeyReader
-from allegiance.spec import ModelSpec, load_spec
+from allegiance.spec import ModelSpec, load_spec, months_between
 from conftest import FIXTURES
 from helpers import item, prior_draws
 from helpers_spec import edited_spec_error
@@ -43,12 +45,21 @@ def _quiet(hazard: str, through: str, actor: str = "splinter"):
     return item(f"quiet_{hazard}", "no_event", through, hazard=hazard, actor=actor, through=through)
 
 
+def _clashes(month: str, count: int):
+    return item(f"clashes_{month}", "count", f"{month}-28", series="clashes",
+                category="parent_rival", month=month, count=count)  # fmt: skip
+
+
+# Counts before the analysis date, before both switches, and after the capital's fall.
+COUNTS = [_clashes("2019-11", 5), _clashes("2020-02", 8), _clashes("2020-03", 4),
+          _clashes("2020-07", 3)]  # fmt: skip
 # The leader alive through February, the splinter in through July (across the capital's
 # fall), absorbed in April; no leader's death on record: it may come any month from March.
 PENDING = EvidenceSet.of([
     item("alive", "no_event", "2020-03-01", hazard="leader_killed", actor="", through="2020-03-01"),
     _quiet("leave", "2020-08-01"),
     item("absorbed", "event", "2020-04-20", hazard="absorbed", actor="splinter", month="2020-04"),
+    *COUNTS,
 ])  # fmt: skip
 # The leader killed in February (in effect from March), the splinter in through March, a
 # report that it left by the end of July, not absorbed through May.
@@ -58,6 +69,7 @@ FIRED = EvidenceSet.of([
     item("left_rumour", "report", "2020-07-10", target="leave.splinter", favours=True,
          likelihood_ratio=3.0),
     _quiet("absorbed", "2020-06-01"),
+    *COUNTS,
 ])  # fmt: skip
 
 
@@ -107,8 +119,32 @@ def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict) -> flo
                 lr, m = math.exp(data.slot_outcome_log_lr[k]), int(data.slot_outcome_months[k])
                 before = 1 - math.prod(1 - h(t) for t in range(survived, m))
                 total += math.log(lr * before + 1 - before)
+        total += brute_counts_log_likelihood(spec, data, p, leader)
         per_config.append(total)
     return float(special.logsumexp(per_config))
+
+
+def monthly_rate(spec: ModelSpec, p: dict, t: int, leader: float) -> float:
+    """The clashes' expected count in month t (from the analysis month), in plain Python."""
+    log_mu = p[LOG_RATE][0]
+    if t >= 0:  # conditions, switches included, move only months from the analysis date on
+        x = {"capital_taken": t >= CAPITAL_MONTH, "leader_dead": t >= leader}
+        shifts = [e for e in spec.effects if e.kind == "shift"]
+        for i, e in enumerate(shifts):
+            if e.condition in x and any(t_.node == "clashes" for t_ in e.targets):
+                log_mu += e.direction * p[LOG_RATIO][i] * x[e.condition]
+    return math.exp(log_mu)
+
+
+def brute_counts_log_likelihood(spec: ModelSpec, data, p: dict, leader: float) -> float:
+    alpha = 1 / p[OVERDISPERSION][0]
+    total = 0.0
+    for cell in np.flatnonzero(data.count_mask[0]):
+        mu = monthly_rate(spec, p, int(cell) - spec.history_months, leader)
+        total += data.count_mask[0, cell] * stats.nbinom.logpmf(
+            data.counts[0, cell], alpha, alpha / (alpha + mu)
+        )
+    return total
 
 
 @pytest.mark.parametrize("evidence", [PENDING, FIRED], ids=["pending", "fired"])
@@ -155,6 +191,17 @@ def simulate(spec, p, question, evidence, deal, rng) -> tuple[np.ndarray, np.nda
         if f["condition"] == "capital_taken":
             return np.full(N_SIM, CAPITAL_MONTH <= horizon), np.ones(N_SIM)
         return leader - 1 < horizon, np.ones(N_SIM)  # the death's own month before the horizon
+    if question.kind == "count":
+        first = months_between(spec.analysis_date, f["start"]) if "start" in f else 0
+        cells = spec.history_months + np.arange(first, horizon)
+        seen = data.count_mask[0, cells] > 0
+        total = np.full(N_SIM, data.counts[0, cells][seen].sum())
+        alpha = 1 / p[OVERDISPERSION][0]
+        for t in np.arange(first, horizon)[~seen]:
+            on, off = monthly_rate(spec, p, t, 0), monthly_rate(spec, p, t, np.inf)
+            mu = np.where(t >= leader, on, off)
+            total += rng.negative_binomial(alpha, alpha / (alpha + mu))
+        return total >= f["threshold"], np.ones(N_SIM)
     k = spec.slots.index((f["hazard"], f["actor"]))
     survived = int(data.slot_nonevents[k])
     if data.slot_events[k]:
@@ -212,6 +259,8 @@ def test_a_question_on_a_moved_hazard_reads_the_switch_hazard_too(spec):
     assert slots == [("absorbed", "splinter"), ("leader_killed", "")]
     slots = [spec.slots[k] for k in reads(spec, spec.questions["leader_dead_by_july"])[0]]
     assert slots == [("leader_killed", "")]
+    slots, channels = reads(spec, spec.questions["clashes_50_9m"])
+    assert [spec.slots[k] for k in slots] == [("leader_killed", "")] and channels == [0]
 
 
 def test_evidence_on_a_switch_is_its_event_not_the_condition(spec: ModelSpec) -> None:
@@ -249,7 +298,7 @@ def test_evidence_on_a_switch_is_its_event_not_the_condition(spec: ModelSpec) ->
             "    targets: [absorbed, leave.splinter]",
             "    targets: [absorbed, lobby]",
             "effects.leaderless_rival_absorbs.targets[1]",
-            "moves hazards only",
+            "hazards and count series only",
         ),
         (
             "    condition: capital_taken\n    targets: [leave]",
@@ -257,8 +306,22 @@ def test_evidence_on_a_switch_is_its_event_not_the_condition(spec: ModelSpec) ->
             "conditions.leader_dead.after",
             "chains of switches",
         ),
+        (
+            "    date: 2020-05-15\n",
+            "    after: leader_killed\n",
+            "effects",
+            "2 switches set off by events",
+        ),
     ],
-    ids=["no_date", "date_and_after", "chance", "no_actor", "chance_target", "chain"],
+    ids=[
+        "no_date",
+        "date_and_after",
+        "chance",
+        "no_actor",
+        "chance_target",
+        "chain",
+        "two_pending_on_a_series",
+    ],
 )
 def test_malformed_switches_are_refused_with_their_key(
     tmp_path: Path, old: str, new: str, key: str, fragment: str

@@ -80,6 +80,8 @@ class _Arrays:
             estimate_weight=np.zeros(MAX_ESTIMATES),
             estimate_channel=np.zeros((MAX_ESTIMATES, n_channels)),
             estimate_post=np.zeros(MAX_ESTIMATES),
+            count_pattern=np.zeros((n_channels, spec.window_months, n_patterns)),
+            estimate_pattern=np.zeros((MAX_ESTIMATES, n_patterns)),
             exit_observed=np.zeros(len(spec.exits)),
             stock_estimate_stock=np.zeros((MAX_STOCK_ESTIMATES, len(spec.stocks))),
             stock_estimate_month=np.zeros(MAX_STOCK_ESTIMATES),
@@ -92,6 +94,7 @@ class _Arrays:
         )
         self.strengths: list[Item] = []
         self.estimates = 0
+        self.estimate_cells: list[tuple[int, int]] = []  # (channel, cell) of each estimate
         self.observed: dict[Any, Item] = {}
         self.survived: dict[int, tuple[int, Item]] = {}
         self.added: dict[tuple[int, int], Item] = {}
@@ -142,6 +145,7 @@ class _Arrays:
         data.estimate_weight[e] = grade_weight(item.grade)
         data.estimate_channel[e, c] = 1.0
         data.estimate_post[e] = float(t >= self.spec.history_months)
+        self.estimate_cells.append((c, t))
         self.estimates += 1
 
     def _observe_outcome(self, item: Item, f: Mapping[str, Any]) -> None:
@@ -296,6 +300,13 @@ class _Arrays:
             elif data.slot_outcome_log_lr[k]:
                 ahead = pattern_months(st, k, months, t, data.slot_outcome_months[k])
                 data.slot_pattern_ahead[k] = ahead
+        history, cells = self.spec.history_months, np.arange(data.counts.shape[1])
+        for j in range(data.counts.shape[0]):  # months before the analysis date: pattern 0
+            month = np.maximum(cells - history, -1)
+            pattern = np.where(month >= 0, patterns(st, st.n_slots + j, months, month), 0)
+            data.count_pattern[j, cells, pattern] = 1.0
+        for e, (c, cell) in enumerate(self.estimate_cells):
+            data.estimate_pattern[e] = data.count_pattern[c, cell]
 
 
 def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.special as sp
 
+from allegiance.forecast.counts import at_least
 from allegiance.model.stocks import joining
 from allegiance.model.structure import structure
 from allegiance.spec import count_threshold, months_between
@@ -113,41 +113,11 @@ def _friction(q: Quantities, question: Question) -> np.ndarray:
     return 1.0 - np.asarray(none)
 
 
-def _count_at_least(q: Quantities, channel: int, months: int, needed: np.ndarray) -> np.ndarray:
-    """P(sum of the channel's counts over ``months`` future months >= needed).
-
-    ``needed`` is a number or one per draw, shape (draw, 1). The tail is
-    evaluated once per sub-configuration of the channel (the few conditions
-    that move its rate) and gathered to every configuration.
-    """
-    tail, index = _count_tail(q, channel, months, needed)
-    return tail[:, index]
-
-
-def _count_tail(
-    q: Quantities, channel: int, months: int, needed: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_count_at_least` per sub-configuration (draw, M), and each configuration's one."""
-    needed = np.asarray(needed, dtype=float)
-    log_rate, index = q.channel_log_rate(channel)
-    used, index = np.unique(index, return_inverse=True)
-    if months <= 0 or np.all(needed <= 0):
-        shape = (q.n_draws, len(used))
-        return np.broadcast_to((needed <= 0).astype(float), shape), index
-    mean = months * np.exp(log_rate[:, used])
-    size = months / q.overdispersion[:, channel][:, None]
-    # A sum of iid NB(mu, r) is NB(n mu, n r), and P(X >= k) = I_{1-p}(k, r) for k >= 1
-    # (the regularized incomplete beta), with 1 - p = mean / (size + mean).
-    tail = sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean))
-    return np.where(needed <= 0, 1.0, tail), index
-
-
 def _absorption(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
     channel = q.channel(f["series"], f["category"])
-    seen, months_seen = q.post_counts(channel, horizon)
-    remaining = horizon - months_seen
+    seen, _ = q.post_counts(channel, horizon)
     actors = list(f["actors"])
     merge = [
         _leave_by(q, f["hazard"], a, horizon)
@@ -169,8 +139,7 @@ def _absorption(q: Quantities, question: Question) -> np.ndarray:
         needed = float(f["threshold"]) - seen - bulk
         if needed <= 0:
             continue
-        tail, index = _count_tail(q, channel, remaining, np.asarray(needed))
-        term = np.take(1.0 - tail, index, axis=-1)
+        term = 1.0 - at_least(q, channel, 0, horizon, needed)
         for m, s, c in zip(merge, stay, chosen, strict=True):
             np.multiply(term, m if c else s, out=term)
         total -= term
@@ -259,19 +228,19 @@ def _count(q: Quantities, question: Question) -> np.ndarray:
     horizon = question.horizon_months
     first = months_between(q.spec.analysis_date, f["start"]) if "start" in f else 0
     channel = q.channel(f["series"], f["category"])
-    seen, months_seen = q.post_counts(channel, horizon, first)
+    seen, _ = q.post_counts(channel, horizon, first)
     needed = np.asarray(math.ceil(count_threshold(q.spec, question) - seen))
-    return _count_at_least(q, channel, horizon - first - months_seen, needed)
+    return at_least(q, channel, first, horizon, needed)
 
 
 def _escalation(q: Quantities, question: Question) -> np.ndarray:
     f = question.fields
     horizon = question.horizon_months
     channel = q.channel(f["series"], f["category"])
-    seen, months_seen = q.post_counts(channel, horizon)
+    seen, _ = q.post_counts(channel, horizon)
     baseline = np.exp(q.log_rate_pre[:, channel])[:, None]
     needed = np.ceil(float(f["ratio"]) * horizon * baseline - seen)
-    return _count_at_least(q, channel, horizon - months_seen, needed)
+    return at_least(q, channel, 0, horizon, needed)
 
 
 COMPUTE: dict[str, Compute] = {
@@ -328,10 +297,6 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         stock = spec.stocks[f["stock"]]
         slots = sorted({index[x[:2]] for x in joining(spec, f["stock"])})
         flows = [spec.channels.index(c) for c in (*stock.inflows, *stock.outflows)]
-    # A hazard moved by a switch set off by another hazard's event reads that hazard too.
-    st = structure(spec)
-    moved_by = [int(c) for c in st.row_switches[slots].ravel() if c >= 0]
-    slots = sorted({*slots, *(int(st.switch_trigger[c]) for c in moved_by)} - {-1})
     channels = [
         spec.channels.index((f[s], f[c]))
         for s, ts in kind.items()
@@ -339,4 +304,10 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         for c, tc in kind.items()
         if tc == CATEGORY
     ]
+    # A hazard or channel moved by a switch set off by another hazard's event reads that
+    # hazard too.
+    st = structure(spec)
+    rows = [*slots, *(st.n_slots + j for j in channels)]
+    moved_by = [int(c) for c in st.row_switches[rows].ravel() if c >= 0]
+    slots = sorted({*slots, *(int(st.switch_trigger[c]) for c in moved_by)} - {-1})
     return slots, sorted({*channels, *flows})

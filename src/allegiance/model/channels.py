@@ -23,12 +23,16 @@ def channel_terms(
     ops: Any,
     js: Any,
     shift: Any,
+    switched: Any,
     *,
     exact: bool,
 ) -> dict[str, Any]:
     """Return the count channels' terms: negative binomial, free of configurations before.
 
-    Months before the analysis date do not depend on the conditions.
+    Months before the analysis date do not depend on the conditions. A
+    channel moved by switch conditions has one rate per pattern of switches
+    (``switched``, (..., J, P)): its months from the analysis date on are
+    split by pattern (``count_pattern``).
 
     ``exact`` (every channel, PyMC or numpy) sums the observed cells one by
     one; otherwise (numpy, some channels) once per distinct count.
@@ -38,14 +42,14 @@ def channel_terms(
     onehot = np.eye(st.channel_series.max() + 1)[st.channel_series]  # (J, n_series)
     phi = ops.tensordot(p[OVERDISPERSION], onehot.T, axes=1)
     rho, log_alpha, alpha = p[LOG_RATE], -ops.log(phi), 1.0 / phi
-    y, mask = d["counts"], d["count_mask"]
+    y, mask, pattern = d["counts"], d["count_mask"], d["count_pattern"]
     if not exact:
-        y, mask = y[js], mask[js]
+        y, mask, pattern = y[js], mask[js], pattern[js]
         rho, log_alpha, alpha = rho[..., js], log_alpha[..., js], alpha[..., js]
     n_pre = ops.sum(mask * (1.0 - st.post), axis=-1)
     y_pre = ops.sum(mask * (1.0 - st.post) * y, axis=-1)
-    n_post = ops.sum(mask * st.post, axis=-1)
-    y_post = ops.sum(mask * st.post * y, axis=-1)
+    n_post = ops.sum((mask * st.post)[:, :, None] * pattern, axis=-2)  # (J, P)
+    y_post = ops.sum((mask * st.post * y)[:, :, None] * pattern, axis=-2)
 
     def nb_kernel(n: Any, total: Any, log_mu: Any, a: Any, log_a: Any) -> Any:
         return -n * a * ops.softplus(log_mu - log_a) - total * ops.softplus(log_a - log_mu)
@@ -57,15 +61,23 @@ def channel_terms(
         observed = ops.sum(per_obs, axis=-1)
     else:
         observed = _observed_by_value(y, mask, alpha, ops)
-    log_rate_post = rho[..., None] + shift
-    row_ll = nb_kernel(
-        n_post[:, None], y_post[:, None], log_rate_post, alpha[..., None], log_alpha[..., None]
-    ) + _estimates(d, ops, js, rho, log_alpha, alpha, log_rate_post, exact=exact)
+    log_rate_post = (rho[..., None] + shift)[..., None] + switched[..., :, None, :]  # (.., J, M, P)
+    post = nb_kernel(
+        n_post[:, None, :],
+        y_post[:, None, :],
+        log_rate_post,
+        alpha[..., None, None],
+        log_alpha[..., None, None],
+    )
+    row_ll = ops.sum(post, axis=-1) + _estimates(
+        d, ops, js, rho, log_alpha, alpha, log_rate_post, st.shift_pattern.shape[2], exact=exact
+    )
     return {
         "row_ll": row_ll,
         "channel_constant": observed + nb_kernel(n_pre, y_pre, rho, alpha, log_alpha),
         "log_rate_pre": p[LOG_RATE],
-        "log_rate_post": log_rate_post,
+        "log_rate_post": log_rate_post[..., 0],
+        "log_rate_post_pattern": log_rate_post,
         "overdispersion": phi,
     }
 
@@ -78,6 +90,7 @@ def _estimates(
     log_alpha: Any,
     alpha: Any,
     log_rate_post: Any,
+    n_patterns: int,
     *,
     exact: bool,
 ) -> Any:
@@ -101,9 +114,15 @@ def _estimates(
         used = np.flatnonzero((w > 0) & (onehot.sum(axis=1) > 0))
         if not used.size:
             return 0.0
+    pattern = d["estimate_pattern"]
     onehot, w, low, high, post = onehot[used], w[used], low[used], high[used], post[used]
+    pattern = pattern[used]
+    # The estimated month's own pattern of switches (pattern 0 without any).
+    picked = sum(
+        pattern[:, q][:, None] * ops.pick(onehot, log_rate_post[..., q]) for q in range(n_patterns)
+    )
     log_mu = (
-        post[:, None] * ops.pick(onehot, log_rate_post)
+        post[:, None] * picked
         + (1.0 - post[:, None]) * (ops.tensordot(rho, onehot.T, axes=1)[..., None])
     )
     # An unused slot (no channel) gets alpha 1, not 0: finite values and gradients, weight 0.

@@ -26,6 +26,8 @@ DATA_NAMES = (
     "estimate_weight",
     "estimate_channel",
     "estimate_post",
+    "count_pattern",
+    "estimate_pattern",
     "exit_observed",
     "stock_estimate_stock",
     "stock_estimate_month",
@@ -67,6 +69,8 @@ class ModelData:
     estimate_weight: np.ndarray  # (E,): its grade weight; 0 for an unused slot
     estimate_channel: np.ndarray  # (E, J): one-hot channel of each estimate
     estimate_post: np.ndarray  # (E,): 1 for a month from the analysis month on
+    count_pattern: np.ndarray  # (J, T, P): one-hot pattern of switches in each month (0 before)
+    estimate_pattern: np.ndarray  # (E, P): one-hot pattern of switches in an estimated month
     exit_observed: np.ndarray  # (X,): grade weight of a departure seen going to this exit
     # Estimates of stocks (E2 slots): an estimate of stock s at month t lies in [low, high].
     stock_estimate_stock: np.ndarray  # (E2, N): one-hot stock of each estimate

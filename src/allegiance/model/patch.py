@@ -24,11 +24,18 @@ SLOT_ARRAYS = (
     "slot_pattern_nonevents",
     "slot_pattern_ahead",
 )
-ESTIMATE_ARRAYS = ("estimate_low", "estimate_high", "estimate_weight", "estimate_post")
+ESTIMATE_ARRAYS = (
+    "estimate_low",
+    "estimate_high",
+    "estimate_weight",
+    "estimate_post",
+    "estimate_pattern",
+)
 ROW_ARRAYS = (
     *SLOT_ARRAYS,
     "counts",
     "count_mask",
+    "count_pattern",
     *ESTIMATE_ARRAYS,
     "estimate_channel",
     "exit_observed",
@@ -52,7 +59,8 @@ def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
     else:
         j = r - st.n_slots
         mine = d["estimate_channel"][:, j] > 0  # the channel's estimated months
-        parts = [d["counts"][j], d["count_mask"][j], *(d[n][mine] for n in ESTIMATE_ARRAYS)]
+        parts = [d["counts"][j], d["count_mask"][j], d["count_pattern"][j]]
+        parts += [d[n][mine] for n in ESTIMATE_ARRAYS]
     return b"".join(np.ascontiguousarray(x).tobytes() for x in parts)
 
 

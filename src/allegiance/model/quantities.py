@@ -45,6 +45,7 @@ class Quantities:
     sub_log_share: np.ndarray  # (S, X, M): each exit's log share of its actor's departures
     # (S, K, M, P): log(1 - p) per pattern of the switches in effect; P = 1 without switches
     sub_log1m_p_pattern: np.ndarray
+    sub_log_rate_post_pattern: np.ndarray  # (S, J, M, P): forward log-rate per pattern
     stock_start: np.ndarray  # (S, N): each stock's size on the analysis date
     stock_growth: np.ndarray  # (S, N): the yearly factor of its trend
     # Gathered slot probabilities, shared by every copy made with other data (they depend on
@@ -199,6 +200,7 @@ QUANTITY_TERMS = (
     "log1m_p_pattern",
     "log_rate_pre",
     "log_rate_post",
+    "log_rate_post_pattern",
     "overdispersion",
     "log_share",
     "stock_start",
@@ -242,6 +244,7 @@ def quantities(
         log_weights=log_joint - sp.logsumexp(log_joint, axis=-1, keepdims=True),
         sub_log_share=t.get("log_share", np.zeros((n, 0, m))),
         sub_log1m_p_pattern=t["log1m_p_pattern"],
+        sub_log_rate_post_pattern=t.get("log_rate_post_pattern", np.zeros((n, 0, m, 1))),
         stock_start=t.get("stock_start", np.zeros((n, 0))),
         stock_growth=t.get("stock_growth", np.zeros((n, 0))),
     )

@@ -46,7 +46,8 @@ and 1 from it on; its shifts add :math:`s_e \beta_e A_{ek} [t \ge s_c]` to
 :math:`\eta_k(z)`, so a hazard moved by switches has one probability per
 *pattern* (which switches are on). Its months survived, its departure and a
 report's months ahead are split by pattern in the data, and
-:math:`\ell_{\text{slots}}` sums over patterns.
+:math:`\ell_{\text{slots}}` sums over patterns; a count channel's months from
+the analysis date on likewise, each at its pattern's rate.
 
 Counts. Channel :math:`j` (a series category) has monthly counts
 :math:`y_{jt} \sim \mathrm{NegBin}(\mu_{jt}, \alpha_j)` with
@@ -160,13 +161,22 @@ def terms(
     ks: Any = slice(None) if active is None else rows[is_slot]
     js: Any = slice(None) if active is None else rows[~is_slot & ~is_exit] - st.n_slots
     shift = _shifts(p, st, ops, rows)
-    switched = _pattern_shifts(p, st, ops, rows[is_slot])
-    out = _slot_terms(p, d, st, ops, ks, shift[..., :n_k, :], switched)
+    out = _slot_terms(
+        p, d, st, ops, ks, shift[..., :n_k, :], _pattern_shifts(p, st, ops, rows[is_slot])
+    )
     row_ll = [out.pop("row_ll")]
     channel_constant: Any = np.zeros((0,))
     if st.channel_series.size:
+        channel_rows = rows[~is_slot & ~is_exit]
         channels = channel_terms(
-            p, d, st, ops, js, shift[..., n_k : n_k + n_j, :], exact=active is None
+            p,
+            d,
+            st,
+            ops,
+            js,
+            shift[..., n_k : n_k + n_j, :],
+            _pattern_shifts(p, st, ops, channel_rows),
+            exact=active is None,
         )
         row_ll.append(channels.pop("row_ll"))
         channel_constant = channels.pop("channel_constant")
@@ -211,7 +221,7 @@ def _shifts(p: Mapping[str, Any], st: Structure, ops: Any, rows: np.ndarray) -> 
 
 
 def _pattern_shifts(p: Mapping[str, Any], st: Structure, ops: Any, rows: np.ndarray) -> Any:
-    """Shift of each slot's log-odds by the switches on in each of its patterns (..., K, P)."""
+    """Shift of each row's log-odds or log-rate by the switches on in its patterns (..., R, P)."""
     if not st.row_switches.shape[1]:
         return np.zeros((len(rows), 1))
     coef = p[LOG_RATIO][..., :, None] * st.shift_rows[:, rows]

@@ -90,9 +90,9 @@ def load_spec(path: str | Path) -> ModelSpec:
     series = _series(r, doc.get("series") or {})
     _no_clashes(r, conditions, propensities, series, r.mapping(doc.get("stocks") or {}, "stocks"))
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
-    check_switches(r, conditions, propensities, effects)
     check_receiving(r, propensities, actors)
     stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
+    check_switches(r, conditions, propensities, effects, series, stocks)
     questions = read_questions(
         r, doc["questions"], analysis_date, actors, propensities, series, conditions, stocks
     )

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from allegiance.reading import KeyReader
-from allegiance.spec.types import Condition, Effect, Propensity, Switch, months_between
+from allegiance.spec.types import (
+    Condition,
+    Effect,
+    Propensity,
+    Series,
+    Stock,
+    Switch,
+    months_between,
+)
 
 SWITCH_KEYS = ("date", "after")
 MAX_SWITCHES_PER_HAZARD = 3  # the forecast follows 2**n histories of a hazard's switches
@@ -47,14 +55,18 @@ def check_switches(
     conditions: Mapping[str, Condition],
     propensities: Mapping[str, Propensity],
     effects: tuple[Effect, ...],
+    series: Mapping[str, Series],
+    stocks: Mapping[str, Stock],
 ) -> None:
-    """Check each switch's hazard and effects, once propensities and effects are read.
+    """Check each switch's hazard and effects, once the rest of the file is read.
 
     A switch's event must be a hazard's, for one of its actors (or a hazard of
-    no one actor). Its effects shift hazards only: no chance propensity, count
-    series, destination or necessary condition. A hazard that sets off a
-    switch may not itself be moved by one (a chain of switches), and a hazard
-    is moved by at most :data:`MAX_SWITCHES_PER_HAZARD` switches.
+    no one actor). Its effects shift hazards and count series: no chance
+    propensity, destination or necessary condition. A hazard that sets off a
+    switch may not itself be moved by one (a chain of switches); a hazard or
+    series is moved by at most :data:`MAX_SWITCHES_PER_HAZARD` switches, and a
+    series by at most one set off by an event (a count's forecast sums over the
+    months that event may come in). A stock's flows are not moved by switches.
     """
     switches = {c.id: c.switch for c in conditions.values() if c.switch is not None}
     for cid, switch in switches.items():
@@ -83,11 +95,13 @@ def check_switches(
         key = f"effects.{e.id}"  # a necessary effect was refused already: it needs a binary
         for i, t in enumerate(e.targets):
             p = propensities.get(t.node)
-            if p is None or p.kind != "hazard":
+            if t.node in series:
+                _check_series_target(r, f"{key}.targets[{i}]", t.node, t.member, stocks)
+            elif p is None or p.kind != "hazard":
                 raise r.fail(
                     f"{key}.targets[{i}]",
-                    f"a switch moves hazards only; {t.node!r} is not one.",
-                    "target a hazard (hazard or hazard.actor).",
+                    f"a switch moves hazards and count series only; {t.node!r} is neither.",
+                    "target a hazard (hazard or hazard.actor) or a series.",
                 )
             moved.setdefault(t.node, set()).add(e.condition)
     for cid, switch in switches.items():
@@ -98,13 +112,35 @@ def check_switches(
                 f"{sorted(moved[switch.after[0]])[0]!r}: chains of switches are not modelled.",
                 "let the switch's hazard be moved by binary conditions or levels only.",
             )
-    for hazard, by in moved.items():
+    for node, by in moved.items():
         if len(by) > MAX_SWITCHES_PER_HAZARD:
             raise r.fail(
                 "effects",
-                f"hazard {hazard!r} is moved by {len(by)} switches: {', '.join(sorted(by))}.",
-                f"use at most {MAX_SWITCHES_PER_HAZARD} per hazard.",
+                f"{node!r} is moved by {len(by)} switches: {', '.join(sorted(by))}.",
+                f"use at most {MAX_SWITCHES_PER_HAZARD} per hazard or series.",
             )
+        pending = sorted(c for c in by if switches[c].after is not None)
+        if node in series and len(pending) > 1:
+            raise r.fail(
+                "effects",
+                f"series {node!r} is moved by {len(pending)} switches set off by events: "
+                f"{', '.join(pending)}.",
+                "let at most one switch with 'after' move a series; give the others a date.",
+            )
+
+
+def _check_series_target(
+    r: KeyReader, key: str, node: str, member: str | None, stocks: Mapping[str, Stock]
+) -> None:
+    for stock in stocks.values():
+        for sid, cat in (*stock.inflows, *stock.outflows):
+            if sid == node and member in (None, cat):
+                raise r.fail(
+                    key,
+                    f"{sid}.{cat} flows into or out of stock {stock.id!r}: a switch may not "
+                    "move a stock's flows.",
+                    "move another series, or leave the flow to binary conditions and levels.",
+                )
 
 
 def known_switch_month(analysis_date: dt.date, date: dt.date) -> int:

@@ -287,6 +287,9 @@ def _midway(a: ModelData, b: ModelData) -> ModelData:
         ),  # fmt: skip
         estimate_channel=b.estimate_channel,
         estimate_post=b.estimate_post,
+        # Which switches are in effect is not a weight: the later data's.
+        count_pattern=b.count_pattern,
+        estimate_pattern=b.estimate_pattern,
         # Estimates of stocks likewise: the later data's, at the mean weight where both hold one.
         stock_estimate_stock=b.stock_estimate_stock,
         stock_estimate_month=b.stock_estimate_month,
