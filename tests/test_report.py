@@ -386,3 +386,44 @@ def test_the_same_inputs_and_seed_give_the_same_report(tmp_path: Path) -> None:
     first, second = (json.loads((o / "forecasts.json").read_text()) for o in outs)
     assert first["questions"] == second["questions"]
     assert first["provenance"]["evidence_sha256"] == second["provenance"]["evidence_sha256"]
+
+
+@pytest.mark.parametrize("model", ["switches", "stocks"])
+def test_a_report_of_a_model_with_switches_or_stocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    """Every question kind and free variable of the newer features reaches the report, with
+    the numbers of the (fake, prior-draw) fit."""
+    import numpy as np
+
+    import allegiance.posterior as posterior_module
+    from allegiance.evidence import model_data
+    from allegiance.forecast import probabilities
+    from allegiance.posterior import Posterior
+    from allegiance.posterior.sampling import _identity
+    from allegiance.workflow import FitStore, evidence_in_force
+    from helpers import prior_draws
+
+    (tmp_path / "model").mkdir()
+    shutil.copy(FIXTURES / "models" / f"{model}.yaml", tmp_path / "model" / f"{model}.yaml")
+    spec = load_spec(tmp_path / "model" / f"{model}.yaml")
+    chosen = evidence_in_force(spec, as_of=spec.analysis_date)
+    assert chosen.evidence is not None
+    ev, settings = chosen.evidence, FitSettings(draws=500, chains=4)
+    draws = prior_draws(spec, 2000, seed=19)
+    samples = {k: v.reshape(4, 500, -1) for k, v in draws.items() if v.shape[1]}
+    Posterior(spec, ev, samples, settings, attrs=_identity(spec, ev, settings)).save(
+        FitStore(spec).path(ev, settings)
+    )
+    monkeypatch.setattr(posterior_module, "fit", lambda *a, **k: pytest.fail("sampled"))
+    data = gather(spec, as_of=spec.analysis_date, settings=settings)
+    want = probabilities(spec, model_data(spec, ev), draws)
+    assert {q.id for q in data.forecast.questions} == set(spec.questions)
+    for q in data.forecast.questions:
+        assert q.probability == pytest.approx(float(np.mean(want[q.id])), rel=1e-9)
+    files = {p.name for p in write_report(data, tmp_path / "out")}
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert all(qid in text for qid in spec.questions)
+    if model == "stocks":
+        assert {"prior_posterior_stock_start.png", "prior_posterior_stock_growth.png"} <= files
+        assert "stock rival_fighters start" in text  # the priors in words

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.special as sp
-import scipy.stats as ss
-from scipy.signal import fftconvolve
 
 from allegiance.model.structure import NEVER, structure
 from allegiance.model.switches import patterns, switch_months
@@ -108,6 +106,9 @@ def _blocks_tail(
         tail = sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean))
         return np.where(needed <= 0, 1.0, tail)
     # P(sum <= N - 1) = sum over a < N of P(rest = a) P(last <= N - 1 - a), rest convolved.
+    import scipy.stats as ss  # here: a second of imports that only switched counts need
+    from scipy.signal import fftconvolve
+
     top = int(np.max(needed))
     grid = np.arange(top)
     pmf = None

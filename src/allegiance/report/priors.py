@@ -31,6 +31,8 @@ TITLES = {
     m.LOG_RATE: "typical monthly count of each channel",
     m.OVERDISPERSION: "overdispersion of each series",
     m.DESTINATION_WEIGHT: "Dirichlet weight of each destination (shares are weights normalised)",
+    m.STOCK_START: "size of each stock on the analysis date",
+    m.STOCK_GROWTH: "yearly trend factor of each stock",
 }
 LOGGED = (m.LOG_RATIO, m.LOG_RATE)  # sampled as logarithms of what the analyst stated
 BINS = 30

@@ -41,8 +41,9 @@ def trajectory(
                         [latest[d]["upper"] for d in days], color="0.85", hatch="//",
                         edgecolor="0.5", lw=0, label="90 % interval")  # fmt: skip
         ax.plot(days, p, "ko-", ms=4, label="probability")
-        below = [p[i] - latest[d]["lower"] for i, d in enumerate(days)]
-        above = [latest[d]["upper"] - p[i] for i, d in enumerate(days)]
+        # A probability the same in every draw has its interval at it, up to round-off.
+        below = [max(p[i] - latest[d]["lower"], 0.0) for i, d in enumerate(days)]
+        above = [max(latest[d]["upper"] - p[i], 0.0) for i, d in enumerate(days)]
         ax.errorbar(days, p, yerr=[below, above], fmt="none", ecolor="k", capsize=3, lw=1)
     for d in evidence_dates:
         ax.axvline(d, ymin=0, ymax=0.04, color="0.3", lw=1)

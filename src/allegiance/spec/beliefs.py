@@ -48,6 +48,8 @@ def stated_beliefs(spec: ModelSpec) -> list[tuple[str, Justified]]:
     ]
     rows += [(f"rate {s.id}.{c}", b) for s in spec.series.values() for c, b in s.baselines.items()]
     rows += [(f"effect {e.id}", e.belief) for e in spec.effects]
+    rows += [(f"stock {s.id} {part}", getattr(s, part))
+             for s in spec.stocks.values() for part in ("start", "growth")]  # fmt: skip
     return rows
 
 
