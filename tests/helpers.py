@@ -125,3 +125,41 @@ def brute_slot_probability(spec: ModelSpec, p: dict[str, np.ndarray], k: int, z:
         if hits(e, node, actor) and not z[spec.binary_conditions.index(e.condition)]:
             prob *= p[LEAK][i]
     return prob
+
+
+def engine_and_graph(
+    spec: ModelSpec, data: Any, draws: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The numpy terms of the draws, and the log-likelihood per draw by them and by the PyMC graph.
+
+    Returns ``(terms, engine, graph)``: the graph's potential evaluated at each draw.
+    """
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+    from scipy import special
+
+    from allegiance.model import build_model, numpy_ops, structure, terms
+
+    t = terms(draws, data.arrays(), structure(spec), numpy_ops())
+    engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
+    model = build_model(spec, data)
+    (potential,) = model.potentials
+    free = {v.name: v for v in model.free_RVs}
+    n = next(iter(draws.values())).shape[0]
+    graph = np.array([
+        graph_replace(potential, {free[k]: pt.constant(v[s]) for k, v in draws.items()
+                                  if k in free}).eval(mode="FAST_COMPILE")
+        for s in range(n)
+    ])  # fmt: skip
+    return t, engine, graph
+
+
+def assert_patch_reaches(
+    spec: ModelSpec, draws: dict[str, np.ndarray], before: Any, after: Any, t: dict
+) -> None:
+    """The fast patch from ``before``'s data to ``after``'s equals ``after``'s terms ``t``."""
+    from allegiance.model import numpy_ops, patch_terms, structure, terms
+
+    st, d0 = structure(spec), before.arrays()
+    patched = patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, after.arrays(), st)
+    np.testing.assert_allclose(patched["log_joint"], t["log_joint"], rtol=1e-10)

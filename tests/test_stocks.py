@@ -13,11 +13,11 @@ from scipy import special
 from allegiance.errors import EvidenceError
 from allegiance.evidence import EvidenceSet, model_data, parse_item
 from allegiance.forecast.questions import COMPUTE, reads
-from allegiance.model import numpy_ops, patch_terms, quantities, structure, terms
+from allegiance.model import numpy_ops, quantities, structure, terms
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from conftest import FIXTURES
-from helpers import departure, item, prior_draws
+from helpers import assert_patch_reaches, departure, engine_and_graph, item, prior_draws
 from helpers_spec import edited_spec_error
 from test_model import brute_log_likelihood, brute_stock_size
 
@@ -55,31 +55,16 @@ JOINED = departure("split", "2020-04-15", "join_rival")
 
 def test_the_likelihood_of_estimates_matches_brute_force(spec: ModelSpec) -> None:
     """Numpy terms, the PyMC graph and the fast patch against plain Python, draw by draw."""
-    import pytensor.tensor as pt
-    from pytensor.graph.replace import graph_replace
-
-    from allegiance.model import build_model
-
     with_estimates = EvidenceSet.of([*FLOWS, JOINED, *ESTIMATES])
     data = model_data(spec, with_estimates)
     assert data.stock_estimate_merged.tolist()[:3] == [0.0, 0.0, 300.0]
-    st, draws = structure(spec), prior_draws(spec, 4, seed=51)
-    t = terms(draws, data.arrays(), st, numpy_ops())
-    engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
-    model = build_model(spec, data)
-    (potential,) = model.potentials
-    free = {v.name: v for v in model.free_RVs}
+    draws = prior_draws(spec, 4, seed=51)
+    t, engine, graph = engine_and_graph(spec, data, draws)
     for s in range(4):
-        one = {k: v[s] for k, v in draws.items()}
-        brute, _ = brute_log_likelihood(spec, with_estimates, one)
+        brute, _ = brute_log_likelihood(spec, with_estimates, {k: v[s] for k, v in draws.items()})
         assert engine[s] == pytest.approx(brute, rel=1e-9)
-        values = {free[k]: pt.constant(v[s]) for k, v in draws.items() if k in free}
-        assert graph_replace(potential, values).eval(mode="FAST_COMPILE") == pytest.approx(
-            brute, rel=1e-9
-        )
-    d0 = model_data(spec, EvidenceSet.of([*FLOWS, JOINED])).arrays()
-    patched = patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, data.arrays(), st)
-    np.testing.assert_allclose(patched["log_joint"], t["log_joint"], rtol=1e-10)
+        assert graph[s] == pytest.approx(brute, rel=1e-9)
+    assert_patch_reaches(spec, draws, model_data(spec, EvidenceSet.of([*FLOWS, JOINED])), data, t)
 
 
 def test_an_estimate_pulls_the_start_towards_it(spec: ModelSpec) -> None:

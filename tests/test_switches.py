@@ -19,16 +19,12 @@ from allegiance.model import (
     LOG_RATE,
     LOG_RATIO,
     OVERDISPERSION,
-    numpy_ops,
-    patch_terms,
     quantities,
-    structure,
-    terms,
 )
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec, months_between
 from conftest import FIXTURES
-from helpers import item, prior_draws
+from helpers import assert_patch_reaches, engine_and_graph, item, prior_draws
 from helpers_spec import edited_spec_error
 
 SWITCHES = FIXTURES / "models" / "switches.yaml"
@@ -150,29 +146,15 @@ def brute_counts_log_likelihood(spec: ModelSpec, data, p: dict, leader: float) -
 @pytest.mark.parametrize("evidence", [PENDING, FIRED], ids=["pending", "fired"])
 def test_the_likelihood_follows_the_switches_month_by_month(spec, evidence):
     """Numpy terms, the PyMC graph and the fast patch against plain Python."""
-    import pytensor.tensor as pt
-    from pytensor.graph.replace import graph_replace
-
-    from allegiance.model import build_model
-
     data = model_data(spec, evidence)
-    st, draws = structure(spec), prior_draws(spec, 4, seed=41)
-    t = terms(draws, data.arrays(), st, numpy_ops())
-    engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
-    model = build_model(spec, data)
-    (potential,) = model.potentials
-    free = {v.name: v for v in model.free_RVs}
+    draws = prior_draws(spec, 4, seed=41)
+    t, engine, graph = engine_and_graph(spec, data, draws)
     for s in range(4):
-        one = {k: v[s] for k, v in draws.items()}
-        brute = brute_log_likelihood(spec, evidence, one)
+        brute = brute_log_likelihood(spec, evidence, {k: v[s] for k, v in draws.items()})
         assert engine[s] == pytest.approx(brute, rel=1e-10)
-        values = {free[k]: pt.constant(v[s]) for k, v in draws.items() if k in free}
-        got = graph_replace(potential, values).eval(mode="FAST_COMPILE")
-        assert got == pytest.approx(brute, rel=1e-9)
+        assert graph[s] == pytest.approx(brute, rel=1e-9)
     other = FIRED if evidence is PENDING else PENDING
-    d0 = model_data(spec, other).arrays()
-    patched = patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, data.arrays(), st)
-    np.testing.assert_allclose(patched["log_joint"], t["log_joint"], rtol=1e-10)
+    assert_patch_reaches(spec, draws, model_data(spec, other), data, t)
 
 
 def simulate(spec, p, question, evidence, deal, rng) -> tuple[np.ndarray, np.ndarray]:
