@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+MAX_PROBLEM = 400  # a backstop: values in messages are already cut short where they are shown
+
+
 def _message(where: str, problem: str, fix: str) -> str:
     """Return 'where: problem Fix: fix', the form every domain error takes."""
+    if len(problem) > MAX_PROBLEM:
+        problem = problem[: MAX_PROBLEM - 3] + "..."
     return f"{where}: {problem}" + (f" Fix: {fix}" if fix else "")
 
 

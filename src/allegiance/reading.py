@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import reprlib
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,41 @@ import yaml
 from allegiance.errors import SpecError
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_DEPTH = 64  # nesting no file of ours needs; deeper is refused before Python's recursion limit
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key repeated in one mapping (YAML keeps the last)."""
+    """A safe loader that refuses repeated keys, anchors and aliases, and deep nesting.
+
+    A key repeated in one mapping is refused (YAML keeps the last). Anchors and
+    aliases are refused outright: no file of ours needs them, and an alias bomb
+    ("billion laughs") expands a small file into an exponentially large value.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (& and *) are not allowed in this file; "
+                "write each value out in full",
+                event.start_mark,
+            )
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         keys = set()
@@ -31,17 +63,26 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if isinstance(key, Hashable) and key in keys:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                    None,
+                    None,
+                    f"key {short(key)} appears twice in one mapping",
+                    key_node.start_mark,
                 )
             keys.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 def safe_load(text: str) -> Any:
-    """Parse YAML safely (no object construction), refusing duplicate keys."""
+    """Parse YAML safely (no object construction).
+
+    Refuses repeated keys, anchors and aliases, and nesting deeper than
+    :data:`MAX_DEPTH`, raising :class:`yaml.YAMLError`.
+    """
     loader = _UniqueKeyLoader(text)
     try:
         return loader.get_single_data()
+    except RecursionError:  # a backstop: the depth bound should make this unreachable
+        raise yaml.YAMLError(f"values are nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()  # type: ignore[no-untyped-call]
 
@@ -103,7 +144,7 @@ class KeyReader:
     def text(self, node: Any, key: str, *, empty: bool = False) -> str:
         """Return ``node`` stripped, if it is text (non-empty unless ``empty``)."""
         if not isinstance(node, str) or (not empty and not node.strip()):
-            raise self.fail(key, f"expected non-empty text, got {node!r}.")
+            raise self.fail(key, f"expected non-empty text, got {short(node)}.")
         return node.strip()
 
     def ident(self, node: Any, key: str) -> str:
@@ -111,7 +152,7 @@ class KeyReader:
         if not isinstance(node, str) or not IDENT.fullmatch(node):
             raise self.fail(
                 key,
-                f"{node!r} is not a valid id.",
+                f"{short(node)} is not a valid id.",
                 "use letters, digits and underscores, starting with a letter.",
             )
         return node
@@ -125,12 +166,14 @@ class KeyReader:
         try:
             return dt.date.fromisoformat(str(node))
         except ValueError:
-            raise self.fail(key, f"{node!r} is not a date.", "write it as YYYY-MM-DD.") from None
+            raise self.fail(
+                key, f"{short(node)} is not a date.", "write it as YYYY-MM-DD."
+            ) from None
 
     def integer(self, node: Any, key: str, minimum: int) -> int:
         """Return ``node`` if it is a whole number of at least ``minimum``."""
         if not isinstance(node, int) or isinstance(node, bool) or node < minimum:
-            raise self.fail(key, f"expected a whole number >= {minimum}, got {node!r}.")
+            raise self.fail(key, f"expected a whole number >= {minimum}, got {short(node)}.")
         return node
 
     def number(self, node: Any, key: str, minimum: float) -> float:
@@ -141,7 +184,7 @@ class KeyReader:
         except OverflowError:  # an integer too large for a float
             ok = False
         if not ok:
-            raise self.fail(key, f"expected a number >= {minimum:g}, got {_short(node)}.")
+            raise self.fail(key, f"expected a number >= {minimum:g}, got {short(node)}.")
         return float(node)
 
     def choice(self, node: Any, key: str, options: tuple[str, ...] | Mapping[str, Any]) -> str:
@@ -149,16 +192,37 @@ class KeyReader:
         if not isinstance(node, str) or node not in options:
             raise self.fail(
                 key,
-                f"{node!r} is not one of {', '.join(options)}.",
+                f"{short(node)} is not one of {', '.join(options)}.",
                 f"use one of: {', '.join(options)}.",
             )
         return str(node)
 
 
-def _short(node: Any) -> str:
-    """Return a value for a message, cut to a readable length."""
-    text = repr(node)
-    return text if len(text) <= 60 else text[:57] + "..."
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 3, 50, 40, 40
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxdict = _REPR.maxset = 6
+
+
+def short(node: Any, limit: int = 60) -> str:
+    """Return the repr of a value for a message, cut to ``limit`` characters.
+
+    Parameters
+    ----------
+    node : Any
+        A value read from a user file, of any size or depth.
+    limit : int, optional
+        The longest text returned.
+
+    Returns
+    -------
+    str
+        The repr, or its first characters followed by ``...``.
+    """
+    try:
+        text = _REPR.repr(node)  # bounded work: a few items of a few levels
+    except ValueError:  # an integer too long to print
+        text = f"a whole number of about {int(node.bit_length() * math.log10(2))} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_document(
@@ -191,7 +255,7 @@ def read_document(
         raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
     try:
         doc = safe_load(raw.decode("utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8, long ints
         raise r.fail("", f"not valid YAML: {exc}", _yaml_fix(str(exc))) from None
     doc = r.mapping(doc, "(top level)")
     r.keys(doc, "", required, optional)
@@ -199,7 +263,7 @@ def read_document(
     if type(version) is not int or version != schema_version:
         raise r.fail(
             "schema_version",
-            f"version {version!r} is not supported.",
+            f"version {short(version)} is not supported.",
             f"this package reads schema_version {schema_version}.",
         )
     return doc, raw
