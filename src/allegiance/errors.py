@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 MAX_PROBLEM = 400  # a backstop: values in messages are already cut short where they are shown
 
 

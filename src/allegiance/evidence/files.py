@@ -14,7 +14,7 @@ from allegiance.errors import EvidenceError
 from allegiance.evidence.arrays import model_data
 from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
 from allegiance.evidence.kinds import parse_item
-from allegiance.reading import KeyReader, read_document, safe_load
+from allegiance.reading import KeyReader, read_document, safe_load, short
 from allegiance.spec import ModelSpec
 
 SCHEMA_VERSION = 1
@@ -42,7 +42,7 @@ def read_items(path: str | Path, spec: ModelSpec) -> list[Item]:
         if item.id in seen:
             raise r.fail(
                 f"items[{i}].id",
-                f"duplicate id {item.id!r} (first at items[{seen[item.id]}]).",
+                f"duplicate id {short(item.id)} (first at items[{seen[item.id]}]).",
                 "give every item its own id; correct an item with a new one.",
             )
         seen[item.id] = i
@@ -57,7 +57,7 @@ def _yaml_items(r: KeyReader, spec: ModelSpec) -> list[Any]:
     if doc["model"] != spec.id:
         raise r.fail(
             "model",
-            f"evidence is for model {doc['model']!r}, not {spec.id!r}.",
+            f"evidence is for model {short(doc['model'])}, not {short(spec.id)}.",
             "pass the evidence file that belongs to this model.",
         )
     raw = doc["items"] or []
@@ -96,7 +96,9 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
             try:
                 body[column] = safe_load(cell)
             except (ValueError, yaml.YAMLError):
-                raise r.fail(f"items[{i}].{column}", f"cannot read the value {cell!r}.") from None
+                raise r.fail(
+                    f"items[{i}].{column}", f"cannot read the value {short(cell)}."
+                ) from None
         out.append(body)
     return out
 

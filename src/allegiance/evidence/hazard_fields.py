@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec import ModelSpec, months_between
 
 
@@ -25,13 +25,15 @@ def hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
         known = [p.id for p in spec.propensities.values() if p.kind == "hazard"]
         raise r.fail(
             f"{key}.hazard",
-            f"{node!r} is not a hazard of the model.",
+            f"{short(node)} is not a hazard of the model.",
             "use one of: " + ", ".join(known) + ".",
         )
     members = spec.propensities[node].actors
     if not members:
         if body.get("actor"):
-            raise r.fail(f"{key}.actor", f"{node!r} is a hazard of no one actor.", "leave it out.")
+            raise r.fail(
+                f"{key}.actor", f"{short(node)} is a hazard of no one actor.", "leave it out."
+            )
         return ""
     if "actor" not in body:
         raise r.fail(f"{key}.actor", "missing required key.", "add 'actor'.")
@@ -39,7 +41,7 @@ def hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
     if actor not in members:
         raise r.fail(
             f"{key}.actor",
-            f"{actor!r} is not at risk under {node!r}.",
+            f"{short(actor)} is not at risk under {short(node)}.",
             "use one of: " + ", ".join(members) + ".",
         )
     return actor
@@ -53,7 +55,7 @@ def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: 
         try:
             when = dt.date.fromisoformat(f"{value}-01")
         except ValueError:
-            raise r.fail(key, f"{value!r} is not a month.", "write YYYY-MM.") from None
+            raise r.fail(key, f"{short(value)} is not a month.", "write YYYY-MM.") from None
     months = months_between(spec.analysis_date, when)
     if not 0 <= months <= spec.forward_months:
         raise r.fail(
@@ -87,10 +89,10 @@ def event_fields(
     out = {"hazard": body["hazard"], "actor": actor, "month": str(body["month"])}
     if body.get("destination"):
         known = spec.propensities[body["hazard"]].destinations
-        if body["destination"] not in known:
+        if r.ident(body["destination"], f"{key}.destination") not in known:
             raise r.fail(
                 f"{key}.destination",
-                f"{body['destination']!r} is not a destination of {body['hazard']!r}.",
+                f"{short(body['destination'])} is not a destination of {short(body['hazard'])}.",
                 "use one of: " + (", ".join(known) or "(none declared)") + ".",
             )
         out["destination"] = body["destination"]

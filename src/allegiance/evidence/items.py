@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,19 @@ def check_retractions(r: KeyReader, items: Sequence[Item], stored: Sequence[Item
         if target not in known:
             raise r.fail(
                 key,
-                f"retracts unknown item {target!r}.",
+                f"retracts unknown item {short(target)}.",
                 "name the id of an item already recorded.",
             )
         if known[target].kind == "retraction":
             raise r.fail(
                 key,
-                f"{target!r} is a retraction; a retraction cannot be retracted.",
+                f"{short(target)} is a retraction; a retraction cannot be retracted.",
                 "record the retracted item again under a new id instead.",
             )
         if target in retracted:
             raise r.fail(
                 key,
-                f"{target!r} is already retracted by {retracted[target]!r}.",
+                f"{short(target)} is already retracted by {short(retracted[target])}.",
                 "drop this retraction.",
             )
         retracted[target] = item.id

@@ -56,7 +56,7 @@ from typing import Any
 from allegiance.evidence.hazard_fields import event_fields, no_event_fields
 from allegiance.evidence.items import Item
 from allegiance.evidence.outcome_fields import outcome_fields, resolution_fields
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import known_report_words, report_ratio
 
@@ -77,7 +77,7 @@ def _condition_fields(
     if cid not in spec.conditions:
         raise r.fail(
             f"{key}.condition",
-            f"unknown condition {cid!r}.",
+            f"unknown condition {short(cid)}.",
             "use one of: " + ", ".join(spec.conditions) + ".",
         )
     value = body["value"]
@@ -85,7 +85,7 @@ def _condition_fields(
     if switch is not None:
         raise r.fail(
             f"{key}.condition",
-            f"{cid!r} is a switch: "
+            f"{short(cid)} is a switch: "
             + (
                 f"it turns true on {switch.date}, as the model file says."
                 if switch.date
@@ -98,12 +98,14 @@ def _condition_fields(
     if spec.conditions[cid].kind == "binary":
         if not isinstance(value, bool):
             raise r.fail(
-                f"{key}.value", f"{cid!r} is yes/no; got {value!r}.", "write true or false."
+                f"{key}.value",
+                f"{short(cid)} is yes/no; got {short(value)}.",
+                "write true or false.",
             )
     elif not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
         raise r.fail(
             f"{key}.value",
-            f"{cid!r} is a level in [0, 1]; got {value!r}.",
+            f"{short(cid)} is a level in [0, 1]; got {short(value)}.",
             "give a number between 0 and 1.",
         )
     return {"condition": cid, "value": value}
@@ -117,20 +119,20 @@ def _count_fields(
     if sid not in spec.series:
         raise r.fail(
             f"{key}.series",
-            f"unknown series {sid!r}.",
+            f"unknown series {short(sid)}.",
             "use one of: " + ", ".join(spec.series) + ".",
         )
     if cat not in spec.series[sid].categories:
         raise r.fail(
             f"{key}.category",
-            f"{cat!r} is not a category of {sid!r}.",
+            f"{short(cat)} is not a category of {short(sid)}.",
             "use one of: " + ", ".join(spec.series[sid].categories) + ".",
         )
     month = str(body["month"])
     try:
         first = dt.date.fromisoformat(f"{month}-01")
     except ValueError:
-        raise r.fail(f"{key}.month", f"{month!r} is not a month.", "write YYYY-MM.") from None
+        raise r.fail(f"{key}.month", f"{short(month)} is not a month.", "write YYYY-MM.") from None
     offset = months_between(spec.analysis_date, first)
     if not -spec.history_months <= offset < spec.forward_months:
         raise r.fail(
@@ -161,33 +163,33 @@ def _estimate(r: KeyReader, body: Mapping[str, Any], key: str) -> dict[str, Any]
     r.keys(body, key, ("range",), ("about",))
     bounds = body["range"]
     if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_whole, bounds))):
-        raise r.fail(f"{key}.range", f"expected [low, high], whole numbers, got {bounds!r}.")
+        raise r.fail(f"{key}.range", f"expected [low, high], whole numbers, got {short(bounds)}.")
     low, high = bounds
     if low > high:
         raise r.fail(f"{key}.range", f"low {low} is above high {high}.", "write [low, high].")
     about = body.get("about", low)
     if not _whole(about) or not low <= about <= high:
-        raise r.fail(key, f"about {about!r} is not a whole number in the range {bounds}.")
+        raise r.fail(key, f"about {short(about)} is not a whole number in the range {bounds}.")
     return {"range": [low, high], **({"about": about} if "about" in body else {})}
 
 
 def _report_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    target = body["target"]
-    node, _, actor = str(target).partition(".")
+    target = r.text(body["target"], f"{key}.target")
+    node, _, actor = target.partition(".")
     outcome = node in spec.propensities  # a chance outcome, or a hazard event by a date
     if outcome and spec.slots.count((node, actor)) == 0:
         raise r.fail(
             f"{key}.target",
-            f"{target!r} names no member of the propensity {node!r}.",
+            f"{short(target)} names no member of the propensity {short(node)}.",
             "write propensity.actor with an actor the propensity lists.",
         )
     if not (target in spec.binary_conditions or target in spec.level_conditions or outcome):
         chances = [f"{n}.{a}" for n, a in spec.slots]
         raise r.fail(
             f"{key}.target",
-            f"unknown target {target!r}: a report favours a state of a condition (a level: "
+            f"unknown target {short(target)}: a report favours a state of a condition (a level: "
             "true for high, false for low) or an outcome (propensity.actor: a chance "
             "outcome, or a hazard's event by the report's date).",
             "use one of: "
@@ -195,7 +197,7 @@ def _report_fields(
             + ".",
         )
     if not isinstance(body["favours"], bool):
-        raise r.fail(f"{key}.favours", f"expected true or false, got {body['favours']!r}.")
+        raise r.fail(f"{key}.favours", f"expected true or false, got {short(body['favours'])}.")
     out: dict[str, Any] = {"target": target, "favours": body["favours"]}
     if ("likelihood_ratio" in body) == ("strength" in body):
         raise r.fail(
@@ -221,7 +223,7 @@ def _report_fields(
         if not isinstance(body["strength"], str) or report_ratio(body["strength"]) is None:
             raise r.fail(
                 f"{key}.strength",
-                f"unknown report strength {body['strength']!r}.",
+                f"unknown report strength {short(body['strength'])}.",
                 "use one of: " + ", ".join(known_report_words()) + ".",
             )
         out["strength"] = body["strength"]
@@ -245,13 +247,15 @@ def _faction_event_fields(
     r.keys(body, key, (*COMMON_REQUIRED, "event", *needed), optional)
     actor = r.ident(body["actor"], f"{key}.actor")
     if actor not in spec.actors:
-        raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
+        raise r.fail(
+            f"{key}.actor", f"unknown actor {short(actor)}.", "name an actor of the model."
+        )
     if event == "public_split":
         hazards = [
             p.id for p in spec.propensities.values() if p.kind == "hazard" and actor in p.actors
         ]
         if not hazards:
-            raise r.fail(f"{key}.actor", f"{actor!r} is not at risk of leaving in this model.")
+            raise r.fail(f"{key}.actor", f"{short(actor)} is not at risk of leaving in this model.")
         fields = event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
     elif event == "appointment":
         fields = _condition_fields(r, body, key, spec)
@@ -274,7 +278,7 @@ def _strength_fields(
     if sid not in spec.stocks:
         raise r.fail(
             f"{key}.stock",
-            f"unknown stock {sid!r}.",
+            f"unknown stock {short(sid)}.",
             "use one of: " + (", ".join(spec.stocks) or "(none: the model has no stocks)") + ".",
         )
     bounds = body["range"]
@@ -286,7 +290,7 @@ def _strength_fields(
     ):
         raise r.fail(
             f"{key}.range",
-            f"expected [low, high], positive numbers of fighters, got {bounds!r}.",
+            f"expected [low, high], positive numbers of fighters, got {short(bounds)}.",
             "write e.g. range: [1000, 2200].",
         )
     low, high = bounds
@@ -338,7 +342,7 @@ def parse_item(r: KeyReader, body: Any, key: str, spec: ModelSpec) -> Item:
     if not GRADE.match(grade):
         raise r.fail(
             f"{key}.grade",
-            f"{body['grade']!r} is not an Admiralty grade.",
+            f"{short(body['grade'])} is not an Admiralty grade.",
             "write reliability A-F then credibility 1-6, e.g. B2.",
         )
     date = r.date(body["date"], f"{key}.date")
@@ -374,7 +378,7 @@ def _timestamp(r: KeyReader, value: Any, key: str) -> dt.datetime:
             stamp = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise r.fail(
-                key, f"{value!r} is not a timestamp.", "write YYYY-MM-DDTHH:MM:SS."
+                key, f"{short(value)} is not a timestamp.", "write YYYY-MM-DDTHH:MM:SS."
             ) from None
     # Stored in UTC; a naive timestamp is taken as UTC.
     if stamp.tzinfo is None:

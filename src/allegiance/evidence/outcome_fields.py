@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec import ModelSpec
 
 OUTCOMES = {"yes": True, "no": False, "true": True, "false": False}
@@ -28,16 +28,16 @@ def outcome_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
     """Validate an observed chance outcome."""
-    node, _, actor = str(body["target"]).partition(".")
+    node, _, actor = r.text(body["target"], f"{key}.target").partition(".")
     chances = [f"{n}.{a}" for n, a in spec.slots if spec.propensities[n].kind == "chance"]
     if f"{node}.{actor}" not in chances:
         raise r.fail(
             f"{key}.target",
-            f"{body['target']!r} is not a chance outcome of this model.",
+            f"{short(body['target'])} is not a chance outcome of this model.",
             "use one of: " + ", ".join(chances) + ".",
         )
     if not isinstance(body["value"], bool):
-        raise r.fail(f"{key}.value", f"expected true or false, got {body['value']!r}.")
+        raise r.fail(f"{key}.value", f"expected true or false, got {short(body['value'])}.")
     return {"target": f"{node}.{actor}", "value": body["value"]}
 
 
@@ -49,7 +49,7 @@ def resolution_fields(
     if not isinstance(qid, str) or qid not in spec.questions:
         raise r.fail(
             f"{key}.question",
-            f"unknown question {qid!r}.",
+            f"unknown question {short(qid)}.",
             "use one of: " + ", ".join(spec.questions) + ".",
         )
     outcome = (
@@ -58,7 +58,7 @@ def resolution_fields(
         else body["outcome"]
     )
     if outcome is None:
-        raise r.fail(f"{key}.outcome", f"expected yes or no, got {body['outcome']!r}.")
+        raise r.fail(f"{key}.outcome", f"expected yes or no, got {short(body['outcome'])}.")
     horizon, when = spec.questions[qid].horizon, r.date(body["date"], f"{key}.date")
     if outcome and when > horizon:
         raise r.fail(

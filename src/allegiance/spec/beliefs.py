@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec.types import Justified, ModelSpec
 
 ANALYST_JUDGMENT = "analyst judgment"
@@ -16,7 +16,7 @@ def provenance(r: KeyReader, node: Any, key: str) -> str:
     if value.lower() != ANALYST_JUDGMENT and not value.lower().startswith("source:"):
         raise r.fail(
             key,
-            f"provenance {value!r} is neither a source claim nor '{ANALYST_JUDGMENT}'.",
+            f"provenance {short(value)} is neither a source claim nor '{ANALYST_JUDGMENT}'.",
             "write 'source: <the claim it rests on>' or 'analyst judgment'.",
         )
     return value

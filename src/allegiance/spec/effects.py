@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec.beliefs import provenance
 from allegiance.spec.priors import probability_prior, ratio_prior
 from allegiance.spec.types import (
@@ -32,7 +32,7 @@ def _target(
     series: Mapping[str, Series],
 ) -> Target:
     if not isinstance(raw, str):
-        raise r.fail(key, f"expected 'node' or 'node.member', got {raw!r}.")
+        raise r.fail(key, f"expected 'node' or 'node.member', got {short(raw)}.")
     raw, _, destination = raw.partition(":")
     node, _, member = raw.partition(".")
     if destination:
@@ -53,13 +53,13 @@ def _target(
     else:
         raise r.fail(
             key,
-            f"unknown target {node!r}.",
+            f"unknown target {short(node)}.",
             "name a propensity or a series: " + ", ".join([*propensities, *series]) + ".",
         )
     if member and member not in members:
         raise r.fail(
             key,
-            f"{member!r} is not a member of {node!r}.",
+            f"{short(member)} is not a member of {short(node)}.",
             "members are: " + (", ".join(members) or "(none: a global node)") + ".",
         )
     return Target(f"{node}:{destination}" if destination else node, member or None)
@@ -97,7 +97,7 @@ def read_effects(
         if cid not in conditions:
             raise r.fail(
                 f"{key}.condition",
-                f"unknown condition {cid!r}.",
+                f"unknown condition {short(cid)}.",
                 "name a condition declared under 'conditions'.",
             )
         raw_targets = body["targets"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from allegiance.reading import KeyReader, read_document
+from allegiance.reading import KeyReader, read_document, short
 from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
 from allegiance.spec.destinations import read_destinations
 from allegiance.spec.effects import read_effects
@@ -158,7 +158,7 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
         if actor.parent is not None and actor.parent not in actors:
             raise r.fail(
                 f"actors.{actor.id}.parent",
-                f"unknown actor {actor.parent!r}.",
+                f"unknown actor {short(actor.parent)}.",
                 "name an actor declared under 'actors'.",
             )
         seen, up = {actor.id}, actor.parent
@@ -166,7 +166,7 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
             if up in seen:
                 raise r.fail(
                     f"actors.{actor.id}.parent",
-                    f"the parent chain of {actor.id!r} loops back on itself.",
+                    f"the parent chain of {short(actor.id)} loops back on itself.",
                     "an actor cannot be its own ancestor.",
                 )
             seen.add(up)
@@ -242,7 +242,7 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             if r.ident(a, f"{key}.actors[{i}]") not in actors:
                 raise r.fail(
                     f"{key}.actors[{i}]",
-                    f"unknown actor {a!r}.",
+                    f"unknown actor {short(a)}.",
                     "name an actor declared under 'actors'.",
                 )
         within = r.integer(
@@ -273,7 +273,7 @@ def _public(r: KeyReader, body: Mapping[str, Any], key: str, kind: str) -> int |
         raise r.fail(f"{key}.public", "only a hazard's event can be public.", "remove it.")
     public = body.get("public", True)
     if not isinstance(public, bool):
-        raise r.fail(f"{key}.public", f"expected true or false, got {public!r}.")
+        raise r.fail(f"{key}.public", f"expected true or false, got {short(public)}.")
     lag = r.integer(body.get("public_after_months", 0), f"{key}.public_after_months", 0)
     return lag if public else None
 

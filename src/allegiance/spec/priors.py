@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from allegiance.errors import SpecError
+from allegiance.reading import short
 from allegiance.spec.matching import MASS, beta_params, gamma_params
 from allegiance.words import (
     estimative_band,
@@ -167,7 +168,7 @@ def _range(node: Mapping[str, Any], path: Path, key: str) -> tuple[float, float]
         raise SpecError(
             path,
             f"{key}.range",
-            f"expected a list of two numbers, got {rng!r}.",
+            f"expected a list of two numbers, got {short(rng)}.",
             "write the 90 % range as [lower, upper].",
         )
     try:
@@ -209,7 +210,7 @@ def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
         raise SpecError(
             path,
             key,
-            f"expected a mapping or a word, got {node!r}.",
+            f"expected a mapping or a word, got {short(node)}.",
             "write e.g. {probability: 0.3, range: [0.1, 0.6]} or a word.",
         )
     return node
@@ -228,7 +229,7 @@ def _word_band(
         raise SpecError(
             path,
             f"{key}.word",
-            f"unknown {kind} word {node['word']!r}.",
+            f"unknown {kind} word {short(node['word'])}.",
             "use one of: " + ", ".join(known) + ".",
         )
     return band

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec import fields as qk
 from allegiance.spec.types import (
     Actor,
@@ -104,7 +104,7 @@ def _check_kind(
         members = propensities[fields["hazard"]].actors
         raise r.fail(
             f"{key}.actor",
-            f"{fields['hazard']!r} is a hazard per actor: say whose event.",
+            f"{short(fields['hazard'])} is a hazard per actor: say whose event.",
             "add 'actor:' (one of " + ", ".join(members) + ").",
         )
     if kind == "fighters_leave":
@@ -113,7 +113,7 @@ def _check_kind(
         if not actors[fields["actor"]].fighters > 0:
             raise r.fail(
                 f"{key}.actor",
-                f"{fields['actor']!r} has no fighters declared.",
+                f"{short(fields['actor'])} has no fighters declared.",
                 "give the actor 'fighters:' (its strength on the analysis date).",
             )
     start = fields.get("start")
@@ -143,7 +143,7 @@ def _named(
     if value not in known:
         raise r.fail(
             key,
-            f"{value!r} is not a {what} of the model.",
+            f"{short(value)} is not a {what} of the model.",
             "use one of: " + (", ".join(known) or "(none)") + ".",
         )
     return value
@@ -164,16 +164,19 @@ def _question_field(
     if ftype == qk.DATE:
         return r.date(value, key)
     if ftype == qk.DESTINATIONS:
+        hazard = body.get("hazard")
         known = (
-            propensities[body["hazard"]].destinations if body.get("hazard") in propensities else {}
+            propensities[hazard].destinations
+            if isinstance(hazard, str) and hazard in propensities
+            else {}
         )
         if not isinstance(value, list) or not value:
             raise r.fail(key, "expected a non-empty list of destinations.")
         for j, name in enumerate(value):
-            if name not in known:
+            if r.ident(name, f"{key}[{j}]") not in known:
                 raise r.fail(
                     f"{key}[{j}]",
-                    f"{name!r} is not a destination of {body.get('hazard')!r}.",
+                    f"{short(name)} is not a destination of {short(body.get('hazard'))}.",
                     "use one of: " + (", ".join(known) or "(none declared)") + ".",
                 )
         return tuple(value)
@@ -184,7 +187,7 @@ def _question_field(
             known = [p for p, v in propensities.items() if v.kind == ftype]
             raise r.fail(
                 key,
-                f"{value!r} is not a {ftype} propensity.",
+                f"{short(value)} is not a {ftype} propensity.",
                 "use one of: " + ", ".join(known) + ".",
             )
         node = propensities[value]
@@ -196,31 +199,35 @@ def _question_field(
                 if a is not None and a not in node.actors:
                     raise r.fail(
                         key,
-                        f"{value!r} has no member {a!r}.",
+                        f"{short(value)} has no member {short(a)}.",
                         "add the actor to the propensity's 'actors'."
                         if node.actors
-                        else f"{value!r} is a hazard of no one actor: ask an 'event' question "
+                        else f"{short(value)} is a hazard of no one actor: ask an 'event' question "
                         "without 'actor'.",
                     )
         return value
     if ftype == qk.SERIES:
         if value not in series:
             raise r.fail(
-                key, f"unknown series {value!r}.", "use one of: " + ", ".join(series) + "."
+                key, f"unknown series {short(value)}.", "use one of: " + ", ".join(series) + "."
             )
         return value
     if ftype == qk.CATEGORY:
         cats = series.get(str(body.get("series")))
         if cats is None or value not in cats.categories:
-            raise r.fail(key, f"{value!r} is not a category of series {body.get('series')!r}.")
+            raise r.fail(
+                key, f"{short(value)} is not a category of series {short(body.get('series'))}."
+            )
         return value
     if ftype == qk.ACTOR:
         if value not in actors:
-            raise r.fail(key, f"unknown actor {value!r}.", "name an actor under 'actors'.")
+            raise r.fail(key, f"unknown actor {short(value)}.", "name an actor under 'actors'.")
         return value
     if not isinstance(value, list) or not value:
         raise r.fail(key, "expected a non-empty list of actor ids.")
     for j, a in enumerate(value):
         if r.ident(a, f"{key}[{j}]") not in actors:
-            raise r.fail(f"{key}[{j}]", f"unknown actor {a!r}.", "name an actor under 'actors'.")
+            raise r.fail(
+                f"{key}[{j}]", f"unknown actor {short(a)}.", "name an actor under 'actors'."
+            )
     return tuple(value)

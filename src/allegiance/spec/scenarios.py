@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec.types import Condition, Scenario
 
 SCENARIO_MODES = ("do", "observe")
@@ -37,11 +37,11 @@ def read_scenarios(
             if condition not in binary:
                 raise r.fail(
                     where,
-                    f"{condition!r} is not a binary condition of this model.",
+                    f"{short(condition)} is not a binary condition of this model.",
                     "set one of: " + ", ".join(binary) + ".",
                 )
             if not isinstance(value, bool):
-                raise r.fail(where, f"expected true or false, got {value!r}.")
+                raise r.fail(where, f"expected true or false, got {short(value)}.")
             values[condition] = value
         out[name] = Scenario(
             name,

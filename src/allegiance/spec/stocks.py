@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec.beliefs import justified
 from allegiance.spec.priors import magnitude_prior
 from allegiance.spec.types import Actor, Propensity, Series, Stock
@@ -32,7 +32,9 @@ def read_stocks(
         r.keys(body, key, ("text", "actor", "start", "growth"), ("inflows", "outflows"))
         actor = r.ident(body["actor"], f"{key}.actor")
         if actor not in actors:
-            raise r.fail(f"{key}.actor", f"unknown actor {actor!r}.", "name an actor of the model.")
+            raise r.fail(
+                f"{key}.actor", f"unknown actor {short(actor)}.", "name an actor of the model."
+            )
         flows = {name: _flows(r, body.get(name, []), f"{key}.{name}", series)
                  for name in ("inflows", "outflows")}  # fmt: skip
         both = set(flows["inflows"]) & set(flows["outflows"])
@@ -63,13 +65,13 @@ def _flows(
     for i, raw in enumerate(node):
         where = f"{key}[{i}]"
         if not isinstance(raw, str) or raw.count(".") != 1:
-            raise r.fail(where, f"expected 'series.category', got {raw!r}.")
+            raise r.fail(where, f"expected 'series.category', got {short(raw)}.")
         sid, cat = raw.split(".")
         if sid not in series or cat not in series[sid].categories:
             known = [f"{s}.{c}" for s in series.values() for c in s.categories]
             raise r.fail(
                 where,
-                f"{raw!r} is not a count channel of the model.",
+                f"{short(raw)} is not a count channel of the model.",
                 "name one of: " + (", ".join(known) or "(none: declare a series)") + ".",
             )
         out.append((sid, cat))
@@ -86,6 +88,6 @@ def check_receiving(
             if d.to is None:
                 continue
             if d.to not in actors:
-                raise r.fail(key, f"unknown actor {d.to!r}.", "name an actor of the model.")
+                raise r.fail(key, f"unknown actor {short(d.to)}.", "name an actor of the model.")
             if d.to in p.actors:
-                raise r.fail(key, f"{d.to!r} leaves under this hazard: it cannot join itself.")
+                raise r.fail(key, f"{short(d.to)} leaves under this hazard: it cannot join itself.")

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader
+from allegiance.reading import KeyReader, short
 from allegiance.spec.types import (
     Condition,
     Effect,
@@ -45,7 +45,7 @@ def read_switch(r: KeyReader, cid: str, key: str, body: Mapping[str, Any]) -> Co
         return Condition(cid, "switch", text, None, Switch(date=when))
     raw = body["after"]
     if not isinstance(raw, str):
-        raise r.fail(f"{key}.after", f"expected 'hazard' or 'hazard.actor', got {raw!r}.")
+        raise r.fail(f"{key}.after", f"expected 'hazard' or 'hazard.actor', got {short(raw)}.")
     hazard, _, actor = raw.partition(".")
     return Condition(cid, "switch", text, None, Switch(after=(hazard, actor)))
 
@@ -79,13 +79,13 @@ def check_switches(
             known = [h.id for h in propensities.values() if h.kind == "hazard"]
             raise r.fail(
                 key,
-                f"{hazard!r} is not a hazard of the model.",
+                f"{short(hazard)} is not a hazard of the model.",
                 "name one of: " + (", ".join(known) or "(none)") + ".",
             )
         if (actor or p.actors) and actor not in p.actors:
             raise r.fail(
                 key,
-                f"{hazard!r} needs one of its actors: {actor!r} is not one.",
+                f"{short(hazard)} needs one of its actors: {short(actor)} is not one.",
                 "write 'after: " + hazard + ".<actor>' with one of: " + ", ".join(p.actors) + ".",
             )
     moved: dict[str, set[str]] = {}
@@ -100,7 +100,7 @@ def check_switches(
             elif p is None or p.kind != "hazard":
                 raise r.fail(
                     f"{key}.targets[{i}]",
-                    f"a switch moves hazards and count series only; {t.node!r} is neither.",
+                    f"a switch moves hazards and count series only; {short(t.node)} is neither.",
                     "target a hazard (hazard or hazard.actor) or a series.",
                 )
             moved.setdefault(t.node, set()).add(e.condition)
@@ -108,22 +108,22 @@ def check_switches(
         if switch.after is not None and switch.after[0] in moved:
             raise r.fail(
                 f"conditions.{cid}.after",
-                f"hazard {switch.after[0]!r} sets off a switch and is moved by switch "
-                f"{sorted(moved[switch.after[0]])[0]!r}: chains of switches are not modelled.",
+                f"hazard {short(switch.after[0])} sets off a switch and is moved by switch "
+                f"{short(sorted(moved[switch.after[0]])[0])}: chains of switches are not modelled.",
                 "let the switch's hazard be moved by binary conditions or levels only.",
             )
     for node, by in moved.items():
         if len(by) > MAX_SWITCHES_PER_HAZARD:
             raise r.fail(
                 "effects",
-                f"{node!r} is moved by {len(by)} switches: {', '.join(sorted(by))}.",
+                f"{short(node)} is moved by {len(by)} switches: {', '.join(sorted(by))}.",
                 f"use at most {MAX_SWITCHES_PER_HAZARD} per hazard or series.",
             )
         pending = sorted(c for c in by if switches[c].after is not None)
         if node in series and len(pending) > 1:
             raise r.fail(
                 "effects",
-                f"series {node!r} is moved by {len(pending)} switches set off by events: "
+                f"series {short(node)} is moved by {len(pending)} switches set off by events: "
                 f"{', '.join(pending)}.",
                 "let at most one switch with 'after' move a series; give the others a date.",
             )
@@ -137,7 +137,7 @@ def _check_series_target(
             if sid == node and member in (None, cat):
                 raise r.fail(
                     key,
-                    f"{sid}.{cat} flows into or out of stock {stock.id!r}: a switch may not "
+                    f"{sid}.{cat} flows into or out of stock {short(stock.id)}: a switch may not "
                     "move a stock's flows.",
                     "move another series, or leave the flow to binary conditions and levels.",
                 )
