@@ -135,8 +135,9 @@ class KeyReader:
         allowed = set(required) | set(optional)
         for name in node:
             if name not in allowed:
+                shown = name if isinstance(name, str) and len(name) <= 60 else short(name)
                 raise self.fail(
-                    f"{key}.{name}" if key else str(name),
+                    f"{key}.{shown}" if key else shown,
                     "unknown key.",
                     "allowed keys here: " + ", ".join(sorted(allowed)) + ".",
                 )

@@ -19,10 +19,12 @@ from allegiance.cli.app import (
     refuse,
     user_errors,
 )
+from allegiance.reading import IDENT, short
 from allegiance.spec import ModelSpec, load_spec
 
 if TYPE_CHECKING:
     from allegiance.ledger import Ledger
+    from allegiance.reading import KeyReader
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Add to, read and export the evidence ledger."
@@ -43,6 +45,32 @@ def open_model(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
 
 def _summary(fields: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _field(r: KeyReader, pair: str) -> tuple[str, object]:
+    """Read one ``-f key=value``: the value as YAML (a number, true/false, a date, a list)."""
+    import yaml
+
+    from allegiance.reading import safe_load
+
+    key, sep, value = pair.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise r.fail(
+            "item", f"{short(pair)} is not key=value.", "write -f key=value, e.g. -f target=deal."
+        )
+    if not value.strip():
+        return key, ""
+    try:
+        return key, safe_load(value)
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, integers too long
+        problem = getattr(exc, "problem", None) or (str(exc) or type(exc).__name__).splitlines()[0]
+        problem = problem if len(problem) <= 100 else problem[:97] + "..."
+        raise r.fail(
+            f"item.{key}" if IDENT.fullmatch(key) else "item",
+            f"the value {short(value)} cannot be read: {problem}.",
+            "quote text, or write a number, true/false, a date or a [list].",
+        ) from None
 
 
 @evidence_app.command("add")
@@ -71,12 +99,11 @@ def evidence_add(
     ledger: LedgerOpt = None,
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
-    import yaml
-
     from allegiance.errors import EvidenceError
     from allegiance.evidence import parse_item
-    from allegiance.reading import KeyReader, safe_load
+    from allegiance.reading import KeyReader
 
+    r = KeyReader(Path("command line"), EvidenceError)
     body: dict[str, object] = {
         "id": item_id,
         "kind": kind,
@@ -86,21 +113,12 @@ def evidence_add(
         "note": note_,
         "author": author,
     }
-    for pair in field or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not key=value.", param_hint="--field")
-        try:
-            body[key.strip()] = safe_load(value) if value.strip() else ""
-        except (ValueError, yaml.YAMLError, RecursionError) as exc:
-            raise typer.BadParameter(
-                f"{pair!r}: the value cannot be read ({str(exc).splitlines()[0][:80]}). "
-                "Quote text, or write a number, true/false or a date.",
-                param_hint="--field",
-            ) from None
     with user_errors():
+        for pair in field or []:
+            key, value = _field(r, pair)
+            body[key] = value
         spec, book = open_model(model, ledger)
-        item = parse_item(KeyReader(Path("command line"), EvidenceError), body, "item", spec)
+        item = parse_item(r, body, "item", spec)
         (stored,) = book.append([item])
     typer.echo(f"added {stored.id} ({stored.kind}), recorded at {stored.recorded_at}")
 
