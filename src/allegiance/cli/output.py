@@ -16,6 +16,7 @@ from rich.table import Table
 
 from allegiance.cli.app import add_row
 from allegiance.forecast import Forecast
+from allegiance.reading import spreadsheet_text
 
 
 def forecast_table(result: Forecast) -> None:
@@ -80,7 +81,9 @@ def history_text(rows: list[dict[str, Any]], fmt: str) -> str:
         out, fieldnames=list(plain[0]) if plain else ["question_id"], lineterminator=os.linesep
     )
     writer.writeheader()
-    writer.writerows(plain)
+    writer.writerows(
+        {k: spreadsheet_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in plain
+    )
     return out.getvalue()
 
 

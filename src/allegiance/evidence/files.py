@@ -14,7 +14,14 @@ from allegiance.errors import EvidenceError
 from allegiance.evidence.arrays import model_data
 from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
 from allegiance.evidence.kinds import parse_item
-from allegiance.reading import KeyReader, read_document, safe_load, short
+from allegiance.reading import (
+    KeyReader,
+    from_spreadsheet_text,
+    read_document,
+    safe_load,
+    short,
+    spreadsheet_text,
+)
 from allegiance.spec import ModelSpec
 
 SCHEMA_VERSION = 1
@@ -78,7 +85,8 @@ FIELD_COLUMNS = (
 
 def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: spreadsheets start their UTF-8 files with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise r.fail(
@@ -91,7 +99,7 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
             if column is None or cell is None or cell == "":
                 continue
             if column in TEXT_COLUMNS:
-                body[column] = cell
+                body[column] = from_spreadsheet_text(cell)
                 continue
             try:
                 body[column] = safe_load(cell)
@@ -114,7 +122,12 @@ def dump_yaml(items: Sequence[Item], model_id: str) -> str:
 
 
 def dump_csv(items: Sequence[Item]) -> str:
-    """Write items as CSV, one row each, that :func:`read_items` reads back unchanged."""
+    """Write items as CSV, one row each, that :func:`read_items` reads back unchanged.
+
+    Text columns that a spreadsheet would run as a formula start with ``'``
+    (:func:`allegiance.reading.spreadsheet_text`; the reader removes it). Field
+    columns hold validated ids, words, dates and numbers, and are written as they are.
+    """
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\n")
     writer.writeheader()
@@ -123,6 +136,8 @@ def dump_csv(items: Sequence[Item]) -> str:
         for key, value in item.to_dict().items():
             if isinstance(value, bool):
                 value = "true" if value else "false"
+            elif key in TEXT_COLUMNS and isinstance(value, str):
+                value = spreadsheet_text(value)
             row[key] = value
         writer.writerow(row)
     return out.getvalue()

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from allegiance.posterior import Diagnostics
+from allegiance.reading import spreadsheet_text
 
 PAST_HORIZON = "past its horizon, unresolved: no forecast"
 
@@ -112,7 +113,7 @@ def _number(x: float | None) -> str:
 
 
 def forecast_csv(result: Forecast) -> str:
-    """Return a forecast as CSV, one row per question."""
+    """Return a forecast as CSV, one row per question (no cell runs as a spreadsheet formula)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=os.linesep)
     d, p = result.diagnostics, result.provenance
@@ -120,12 +121,12 @@ def forecast_csv(result: Forecast) -> str:
     for q in result.questions:
         writer.writerow(
             [
-                q.id,
+                spreadsheet_text(q.id),
                 q.horizon,
                 _number(q.probability),
                 _number(q.lower),
                 _number(q.upper),
-                q.word,
+                spreadsheet_text(q.word),
                 result.trustworthy,
                 f"{d.max_rhat:.4f}",
                 f"{min(d.min_ess_bulk, d.min_ess_tail):.0f}",

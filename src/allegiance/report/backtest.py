@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from allegiance.forecast.scores import scores
+from allegiance.reading import spreadsheet_text
 from allegiance.report.figures import backtest_figures
 from allegiance.workflow.backtest import Backtest
 
@@ -33,7 +34,10 @@ def write_backtest(result: Backtest, out: Path) -> list[Path]:
     with table.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(
+            {k: spreadsheet_text(v) if isinstance(v, str) else v for k, v in r.items()}
+            for r in rows
+        )
     summary = {
         "scales": {"brier": "0-1", "brier2": "0-2 (tournament)", "log": "ln p of the outcome"},
         "means": {
