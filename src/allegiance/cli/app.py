@@ -8,6 +8,7 @@ under a warning banner and exits with status 3, so scripts notice.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -50,19 +51,46 @@ class Format(StrEnum):
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 
 
+# C0 and C1 control characters but tab and newline, and the bidirectional overrides that
+# reorder what a terminal shows
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    r"""Return user text safe to print on a terminal: control characters shown, not obeyed.
+
+    Parameters
+    ----------
+    text : object
+        User-supplied text (an id, a note, a source, a file path), or anything printable.
+
+    Returns
+    -------
+    str
+        The text with each control character written as ``\xNN`` (or ``\uNNNN``),
+        so no escape sequence reaches the terminal.
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+def shown(text: object) -> str:
+    """Return user text for Rich: control characters shown (:func:`plain`), markup escaped."""
+    return escape(plain(text))
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a domain error into its message on stderr and exit status 2."""
     try:
         yield
     except AllegianceError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def refuse(message: str) -> typer.Exit:
     """Print an error that is not a domain error (an unknown name on the command line)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -81,9 +109,9 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 def note(lines: list[str]) -> None:
     """Print what a workflow step did, on stderr."""
     for line in lines:
-        err.print(escape(line), highlight=False, soft_wrap=True)
+        err.print(shown(line), highlight=False, soft_wrap=True)
 
 
 def add_row(table: Table, *cells: object) -> None:
-    """Add a row of user text: escaped, so that brackets in a note are shown, not obeyed."""
-    table.add_row(*(escape(str(c)) for c in cells))
+    """Add a row of user text: escaped, so that brackets and escape codes are shown, not obeyed."""
+    table.add_row(*(shown(c) for c in cells))

@@ -22,7 +22,9 @@ from allegiance.cli.app import (
     err,
     note,
     parse_date,
+    plain,
     refuse,
+    shown,
     user_errors,
 )
 from allegiance.evidence.outcomes import add_months
@@ -109,8 +111,8 @@ def forecast(
             )
         source = ev.path or (book.name if book else "none")
         err.print(
-            f"model {spec.id} ({spec.sha256[:12]}), evidence {source}: {len(ev.items)} items "
-            f"in force ({ev.sha256[:12]})"
+            f"model {spec.id} ({spec.sha256[:12]}), evidence {shown(source)}: "
+            f"{len(ev.items)} items in force ({ev.sha256[:12]})"
             + (f", as of {when}" if when else "")
             + (" as recorded then" if as_recorded else ""),
             highlight=False,
@@ -158,7 +160,7 @@ def priors(model: ModelArg) -> None:
     """Show each prior as the analyst stated it and the distribution chosen for it."""
     with user_errors():
         spec = load_spec(model)
-    table = Table(title=f"Priors: {spec.id}")
+    table = Table(title=f"Priors: {shown(spec.id)}")
     for name in ("what", "stated", "chosen", "provenance"):
         table.add_column(name)
     for what, belief in stated_beliefs(spec):
@@ -179,7 +181,7 @@ def check(
         path = evidence or shipped_evidence(spec)
         items = read_items(path, spec) if path.exists() else []
     typer.echo(
-        f"{model}: valid ({len(spec.conditions)} conditions, {len(spec.effects)} effects, "
+        f"{plain(model)}: valid ({len(spec.conditions)} conditions, {len(spec.effects)} effects, "
         f"{len(spec.questions)} questions); evidence: {len(items)} items"
     )
     typer.echo(f"months: {MONTH_CONVENTION}.")
@@ -271,7 +273,8 @@ def explain(
         assert used.fit_path is not None and used.forecast is not None
         base = load_posterior(used.fit_path, spec)
         err.print(
-            f"base: {used.fit_path} ({used.forecast.method}: {used.forecast.method_reason})",
+            f"base: {shown(used.fit_path)} "
+            f"({used.forecast.method}: {shown(used.forecast.method_reason)})",
             highlight=False,
             soft_wrap=True,
         )
@@ -279,7 +282,7 @@ def explain(
             ev, question, allow_refit=allow_refit
         )
     p = rows[0].with_item if rows else float("nan")
-    table = Table(title=f"What moved {question} (now {p:.1%})")
+    table = Table(title=f"What moved {shown(question)} (now {p:.1%})")
     for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
         table.add_column(name)
     for r in rows[:top]:

@@ -16,6 +16,7 @@ from allegiance.cli.app import (
     app,
     note,
     parse_date,
+    plain,
     refuse,
     user_errors,
 )
@@ -138,7 +139,7 @@ def evidence_list(
     everything = book.items()
     shown = everything if when is None else in_force(everything, when)
     live = {i.id for i in in_force(everything)}
-    table = Table(title=f"Evidence: {book.name}")
+    table = Table(title=f"Evidence: {shown(book.name)}")
     for name in ("id", "kind", "date", "grade", "fields", "in force"):
         table.add_column(name)
     for i in shown:
@@ -176,7 +177,7 @@ def evidence_retract(
     with user_errors():
         _, book = open_model(model, ledger)
         made = book.retract(item_id, source=source, grade=grade, note=note_, author=author)
-    typer.echo(f"retracted {item_id} with {made.id}")
+    typer.echo(f"retracted {plain(item_id)} with {made.id}")
 
 
 @evidence_app.command("import")
@@ -187,7 +188,7 @@ def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> No
     with user_errors():
         spec, book = open_model(model, ledger)
         stored = book.append(read_items(file, spec))
-    typer.echo(f"imported {len(stored)} items into {book.name}")
+    typer.echo(f"imported {len(stored)} items into {plain(book.name)}")
 
 
 @evidence_app.command("export")
@@ -200,4 +201,4 @@ def evidence_export(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> No
     items = book.items()
     text = dump_csv(items) if file.suffix.lower() == ".csv" else dump_yaml(items, spec.id)
     file.write_text(text, encoding="utf-8")
-    typer.echo(f"exported {len(items)} items to {file}")
+    typer.echo(f"exported {len(items)} items to {plain(file)}")

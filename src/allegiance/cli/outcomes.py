@@ -11,7 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import LedgerOpt, ModelArg, add_row, app, parse_date, user_errors
+from allegiance.cli.app import (
+    LedgerOpt,
+    ModelArg,
+    add_row,
+    app,
+    parse_date,
+    plain,
+    shown,
+    user_errors,
+)
 from allegiance.cli.evidence import open_model
 
 if TYPE_CHECKING:
@@ -49,7 +58,7 @@ def resolve(
         )
         (stored,) = book.append([item])
     word = "yes" if stored.fields["outcome"] else "no"
-    typer.echo(f"resolved {question}: {word} on {when} ({stored.id})")
+    typer.echo(f"resolved {plain(question)}: {word} on {when} ({stored.id})")
 
 
 @app.command()
@@ -66,7 +75,7 @@ def resolutions(
     with user_errors():
         spec, book = open_model(model, ledger)
     found = resolved(spec, in_force(book.items(), when))
-    table = Table(title=f"Resolutions: {spec.id}" + (f" as of {when}" if when else ""))
+    table = Table(title=f"Resolutions: {shown(spec.id)}" + (f" as of {when}" if when else ""))
     for name in ("question", "horizon", "outcome", "on", "source", "item"):
         table.add_column(name)
     for qid, question in spec.questions.items():
@@ -122,7 +131,7 @@ def score(
         from allegiance.report import score_figures
 
         for path in score_figures(result, plots):
-            typer.echo(f"wrote {path}")
+            typer.echo(f"wrote {plain(path)}")
 
 
 def _score_table(table: Table, result: Scores) -> None:
@@ -192,7 +201,7 @@ def backtest(
     _score_table(table, result.scores)
     Console().print(table)
     for path in write_backtest(result, out):
-        typer.echo(f"wrote {path}")
+        typer.echo(f"wrote {plain(path)}")
 
 
 @app.command()
@@ -212,5 +221,6 @@ def judge(
         _, book = open_model(model, ledger)
         book.record_judgment(question, probability, as_of=when, author=author)
     typer.echo(
-        f"recorded {author or 'the analyst'}'s {probability:.0%} for {question} as of {when}"
+        f"recorded {plain(author or 'the analyst')}'s {probability:.0%} for {plain(question)} "
+        f"as of {when}"
     )

@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
-from allegiance.cli.app import add_row
+from allegiance.cli.app import add_row, shown
 from allegiance.forecast import Forecast
 from allegiance.reading import spreadsheet_text
 
@@ -23,7 +22,7 @@ def forecast_table(result: Forecast) -> None:
     """Print a forecast as a table with its method, diagnostics and identity."""
     out = Console()
     flag = "" if result.trustworthy else " [bold red](DIAGNOSTICS FAILED)[/]"
-    table = Table(title=f"Forecasts: {result.model_id}{flag}")
+    table = Table(title=f"Forecasts: {shown(result.model_id)}{flag}")
     for name, justify in (
         ("question", "left"),
         ("horizon", "left"),
@@ -47,7 +46,7 @@ def forecast_table(result: Forecast) -> None:
                 q.word,
             )
     out.print(table)
-    out.print(f"method: {result.method} ({escape(result.method_reason)})", highlight=False)
+    out.print(f"method: {result.method} ({shown(result.method_reason)})", highlight=False)
     d = result.diagnostics
     verdict = "[green]passed[/]" if d.ok else "[bold red]FAILED: " + "; ".join(d.problems) + "[/]"
     out.print(
@@ -89,7 +88,7 @@ def history_text(rows: list[dict[str, Any]], fmt: str) -> str:
 
 def history_table(question: str, rows: list[dict[str, Any]]) -> None:
     """Print recorded forecasts of one question as a table."""
-    table = Table(title=f"History: {question}")
+    table = Table(title=f"History: {shown(question)}")
     for name in ("created", "as of", "P", "90% interval", "method", "model", "evidence", "ok"):
         table.add_column(name)
     for row in rows:
@@ -131,9 +130,9 @@ class Steps:
         """Show that ``step`` starts now."""
         line = f"[{time.perf_counter() - self._began:6.1f} s] {step}"
         if self._status is not None:
-            self._status.update(escape(line))
+            self._status.update(shown(line))
         else:
-            self._console.print(escape(line), soft_wrap=True)
+            self._console.print(shown(line), soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._status is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, user_errors
+from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, plain, user_errors
 from allegiance.cli.output import Steps
 
 
@@ -58,8 +58,8 @@ def report(
     figures = [p for p in files if p.parent.name == "figures"]
     for path in files:
         if path not in figures:
-            typer.echo(f"wrote {path}")
+            typer.echo(f"wrote {plain(path)}")
     if figures:
-        typer.echo(f"wrote {len(figures)} figures (PNG and SVG) in {figures[0].parent}")
+        typer.echo(f"wrote {len(figures)} figures (PNG and SVG) in {plain(figures[0].parent)}")
     if not data.forecast.trustworthy:
         note(["the fit FAILED its sampling diagnostics: the report says so on its first lines."])

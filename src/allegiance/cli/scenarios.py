@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from allegiance.cli.app import (
@@ -18,6 +17,7 @@ from allegiance.cli.app import (
     note,
     parse_date,
     refuse,
+    shown,
     user_errors,
 )
 
@@ -76,7 +76,7 @@ def scenario(
         base, result = run_scenario(spec, chosen.evidence, setting, mode=mode)
     words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
     called = f"{name}: " if name else ""
-    table = Table(title=escape(f"Scenario {called}{mode}({words}): {spec.id}"))
+    table = Table(title=shown(f"Scenario {called}{mode}({words}): {spec.id}"))
     for name in ("question", "as it stands", "scenario", "change"):
         table.add_column(name, justify="left" if name == "question" else "right")
     for a, b in zip(base.questions, result.questions, strict=True):
