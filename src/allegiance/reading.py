@@ -145,7 +145,9 @@ class KeyReader:
     def text(self, node: Any, key: str, *, empty: bool = False) -> str:
         """Return ``node`` stripped, if it is text (non-empty unless ``empty``)."""
         if not isinstance(node, str) or (not empty and not node.strip()):
-            raise self.fail(key, f"expected non-empty text, got {short(node)}.")
+            raise self.fail(
+                key, f"expected non-empty text, got {short(node)}.", "write it as text, in quotes."
+            )
         return node.strip()
 
     def ident(self, node: Any, key: str) -> str:
@@ -174,7 +176,11 @@ class KeyReader:
     def integer(self, node: Any, key: str, minimum: int) -> int:
         """Return ``node`` if it is a whole number of at least ``minimum``."""
         if not isinstance(node, int) or isinstance(node, bool) or node < minimum:
-            raise self.fail(key, f"expected a whole number >= {minimum}, got {short(node)}.")
+            raise self.fail(
+                key,
+                f"expected a whole number >= {minimum}, got {short(node)}.",
+                f"write a whole number of at least {minimum}, without quotes.",
+            )
         return node
 
     def number(self, node: Any, key: str, minimum: float) -> float:
@@ -185,7 +191,11 @@ class KeyReader:
         except OverflowError:  # an integer too large for a float
             ok = False
         if not ok:
-            raise self.fail(key, f"expected a number >= {minimum:g}, got {short(node)}.")
+            raise self.fail(
+                key,
+                f"expected a number >= {minimum:g}, got {short(node)}.",
+                f"write a finite number of at least {minimum:g}, without quotes.",
+            )
         return float(node)
 
     def choice(self, node: Any, key: str, options: tuple[str, ...] | Mapping[str, Any]) -> str:

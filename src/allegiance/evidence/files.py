@@ -103,9 +103,12 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
                 continue
             try:
                 body[column] = safe_load(cell)
-            except (ValueError, yaml.YAMLError):
+            except (ValueError, yaml.YAMLError) as exc:
+                problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
                 raise r.fail(
-                    f"items[{i}].{column}", f"cannot read the value {short(cell)}."
+                    f"items[{i}].{column}",
+                    f"cannot read the value {short(cell)}: {problem[:100]}.",
+                    "write a number, true/false, a date, an id or a [list].",
                 ) from None
         out.append(body)
     return out

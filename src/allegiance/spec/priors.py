@@ -199,7 +199,12 @@ def _number(node: Mapping[str, Any], name: str, path: Path, key: str) -> float:
     except OverflowError:  # an integer too large for a float
         number = math.inf
     if isinstance(value, bool) or not math.isfinite(number):
-        raise SpecError(path, f"{key}.{name}", f"expected a number, got {str(value)[:40]}.")
+        raise SpecError(
+            path,
+            f"{key}.{name}",
+            f"expected a finite number, got {short(value)}.",
+            "write a number such as 3 or 0.25, without quotes.",
+        )
     return number
 
 

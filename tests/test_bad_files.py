@@ -1,0 +1,99 @@
+"""A corpus of malformed files, run through the command line: exit 2, file and key named.
+
+Each file under ``tests/data/bad/`` has one defect. Model files go through
+``allegiance check``; evidence files (for ``tests/fixtures/models/minimal.yaml``)
+through ``allegiance check --evidence`` and ``allegiance evidence import``, which
+must leave the ledger as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from allegiance.cli import EXIT_BAD_INPUT, app
+from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+runner = CliRunner()
+FILE = "(file)"  # the defect is in the YAML itself: the message names the line instead of a key
+
+KEYS = {
+    "model_parent_list.yaml": "actors.splinter.parent",
+    "model_propensity_actor_mapping.yaml": "propensities.leave.actors[0]",
+    "model_effect_condition_list.yaml": "effects.deal_opens_exit.condition",
+    "model_question_actor_list.yaml": "questions.splinter_leaves_12m.actor",
+    "model_question_hazard_mapping.yaml": "questions.splinter_leaves_12m.hazard",
+    "model_question_series_list.yaml": "questions.defections_double_6m.series",
+    "model_fighters_huge.yaml": "actors.splinter.fighters",
+    "model_range_huge.yaml": "conditions.deal.prior.range",
+    "model_ratio_huge.yaml": "effects.deal_opens_exit.strength.ratio",
+    "model_question_ratio_huge.yaml": "questions.defections_double_6m.ratio",
+    "model_history_months_huge.yaml": "history_months",
+    "model_nested.yaml": FILE,
+    "model_alias_bomb.yaml": FILE,
+    "evidence_condition_list.yaml": "items[0].condition",
+    "evidence_hazard_mapping.yaml": "items[0].hazard",
+    "evidence_series_list.yaml": "items[0].series",
+    "evidence_category_mapping.yaml": "items[0].category",
+    "evidence_actor_list.yaml": "items[0].actor",
+    "evidence_target_list.yaml": "items[0].target",
+    "evidence_stock_list.yaml": "items[0].stock",
+    "evidence_count_huge.yaml": "items[0].count",
+    "evidence_likelihood_ratio_huge.yaml": "items[0].likelihood_ratio",
+    "evidence_nested.yaml": FILE,
+    "evidence_alias_bomb.yaml": FILE,
+    "evidence_nested_cell.csv": "items[0].value",
+    "evidence_condition_list.csv": "items[0].condition",  # and it starts with a byte-order mark
+}
+
+
+def test_every_corpus_file_has_its_expected_key() -> None:
+    assert {p.name for p in BAD.iterdir()} == set(KEYS)
+
+
+def _refused(output: str, path: Path, key: str) -> None:
+    said = " ".join(output.split())
+    assert "Traceback" not in output and "Error:" not in output.replace("error:", ""), output
+    assert str(path) in said, said
+    if key == FILE:
+        assert "line" in said and ("nested more than" in said or "aliases" in said), said
+    else:
+        assert f"at '{key}'" in said and "Fix:" in said, said
+    assert len(said) < 1200, said  # never the whole of a huge value
+
+
+@pytest.mark.parametrize("name", sorted(n for n in KEYS if n.startswith("model_")))
+def test_a_bad_model_file_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "minimal.yaml"
+    shutil.copy(BAD / name, path)
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    _refused(result.output, path, KEYS[name])
+
+
+def _export(model: Path, tmp_path: Path) -> str:
+    out = tmp_path / "ledger_now.yaml"
+    done = runner.invoke(app, ["evidence", "export", str(model), str(out)])
+    assert done.exit_code == 0, done.output
+    return out.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in KEYS if n.startswith("evidence_")))
+def test_a_bad_evidence_file_is_refused_and_the_ledger_unchanged(tmp_path: Path, name: str) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    shutil.copy(MINIMAL_EVIDENCE, tmp_path / "minimal.evidence.yaml")  # fills the ledger
+    path = tmp_path / name
+    shutil.copy(BAD / name, path)
+    checked = runner.invoke(app, ["check", str(model), "--evidence", str(path)])
+    assert checked.exit_code == EXIT_BAD_INPUT, checked.output
+    _refused(checked.output, path, KEYS[name])
+    before = _export(model, tmp_path)
+    imported = runner.invoke(app, ["evidence", "import", str(model), str(path)])
+    assert imported.exit_code == EXIT_BAD_INPUT, imported.output
+    _refused(imported.output, path, KEYS[name])
+    assert _export(model, tmp_path) == before
