@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
+import shutil
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
+from allegiance.cli import EXIT_BAD_INPUT, app
 from allegiance.errors import EvidenceError, SpecError
-from allegiance.evidence import read_items
+from allegiance.evidence import dump_csv, read_items
 from allegiance.spec import load_spec
 from conftest import FIXTURES
-from helpers_spec import MINIMAL, edited_spec_error
+from helpers_spec import MINIMAL, MINIMAL_EVIDENCE, edited_spec_error
+
+runner = CliRunner()
 
 HUGE = "1" + "0" * 400  # an integer no float can hold
 PRIOR = "propensities.leave.baseline.prior"
@@ -75,3 +84,82 @@ def test_sizes_the_engine_allocates_from_are_bounded(
     with pytest.raises(SpecError) as info:
         load_spec(path)
     assert info.value.key == key and fragment in info.value.problem
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "value=[unclosed",
+        "value=!!python/object:os.system x",
+        "value=" + "[" * 700 + "]" * 700,
+        "value=&a [1]",
+        "value=1" + "0" * 5000,
+    ],
+)
+def test_an_unreadable_field_value_names_the_field(tmp_path: Path, value: str) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    args = ["evidence", "add", str(model), "--id", "c1", "--kind", "condition"]
+    args += ["--date", "2020-02-01", "--source", "s", "--grade", "B2", "-f", "condition=deal"]
+    result = runner.invoke(app, [*args, "-f", value])
+    assert result.exit_code == EXIT_BAD_INPUT
+    said = " ".join(result.output.split())
+    assert "command line: at 'item.value'" in said and "Fix:" in said and len(said) < 600
+    assert not (tmp_path / "minimal.ledger.sqlite").exists()  # refused before the ledger opened
+
+
+def test_user_text_is_shown_not_obeyed_by_the_terminal(tmp_path: Path) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    note = "\x1b[31mred\x1b[0m [bold red]loud[/] \u202eevil"
+    args = ["evidence", "add", str(model), "--id", "c1", "--kind", "condition"]
+    args += ["--date", "2020-02-01", "--source", "[link]s", "--grade", "B2"]
+    added = runner.invoke(app, [*args, "-f", "condition=deal", "-f", "value=true", "--note", note])
+    assert added.exit_code == 0, added.output
+    shown = runner.invoke(app, ["evidence", "show", str(model), "c1"])
+    assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout
+    assert "[bold red]loud[/]" in shown.stdout and "[link]s" in shown.stdout
+    marked = tmp_path / "[bold]m\x1b[2J.yaml"
+    shutil.copy(MINIMAL, marked)
+    checked = runner.invoke(app, ["check", str(marked)])
+    assert "[bold]m\\x1b[2J.yaml: valid" in checked.stdout
+    bad = runner.invoke(app, ["evidence", "show", str(model), "\x1b[2J[bold]x"])
+    assert bad.exit_code == EXIT_BAD_INPUT and "\x1b" not in bad.output
+
+
+def test_a_package_hint_in_brackets_keeps_its_text() -> None:
+    from allegiance.cli.app import shown
+
+    console = Console(file=io.StringIO(), width=200)
+    console.print(shown("install allegiance[postgres] (psycopg)"))
+    assert "allegiance[postgres]" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_csv_export_neutralises_formulas_and_reads_back_exactly(tmp_path: Path) -> None:
+    spec = load_spec(MINIMAL)
+    (first, *_) = read_items(MINIMAL_EVIDENCE, spec)
+    notes = ["=1+1", "-3", "+x", "@SUM(A1)", "'quoted", "''x", "'=x", "plain", "a\tb"]
+    items = [
+        dataclasses.replace(first, id=f"i{n}", note=text, source='=HYPERLINK("x")')
+        for n, text in enumerate(notes)
+    ]
+    items = [
+        dataclasses.replace(i, kind="report", fields={"target": "deal", "favours": True,
+                                                      "likelihood_ratio": 2.0})
+        for i in items
+    ]  # fmt: skip
+    text = dump_csv(items)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["note"] for r in rows][:4] == ["'=1+1", "'-3", "'+x", "'@SUM(A1)"]
+    assert all(r["source"].startswith("'=") for r in rows)
+    path = tmp_path / "ev.csv"
+    path.write_text("\ufeff" + text, encoding="utf-8")  # as a spreadsheet saves it
+    assert read_items(path, spec) == items
+
+
+def test_spreadsheet_text_is_undone_exactly() -> None:
+    from allegiance.reading import from_spreadsheet_text, spreadsheet_text
+
+    for text in ["=1", "-", "+", "@", "\tx", "\rx", "'", "''=", "x", ""]:
+        assert from_spreadsheet_text(spreadsheet_text(text)) == text
+        assert not spreadsheet_text(text).startswith(("=", "+", "-", "@", "\t", "\r"))

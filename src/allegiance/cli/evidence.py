@@ -18,6 +18,7 @@ from allegiance.cli.app import (
     parse_date,
     plain,
     refuse,
+    shown,
     user_errors,
 )
 from allegiance.reading import IDENT, short
@@ -137,12 +138,12 @@ def evidence_list(
     with user_errors():
         _, book = open_model(model, ledger)
     everything = book.items()
-    shown = everything if when is None else in_force(everything, when)
+    listed = everything if when is None else in_force(everything, when)
     live = {i.id for i in in_force(everything)}
     table = Table(title=f"Evidence: {shown(book.name)}")
     for name in ("id", "kind", "date", "grade", "fields", "in force"):
         table.add_column(name)
-    for i in shown:
+    for i in listed:
         state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")
         add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
     Console().print(table)
@@ -159,7 +160,9 @@ def evidence_show(model: ModelArg, item_id: str, ledger: LedgerOpt = None) -> No
     if found is None:
         raise refuse(f"no item {item_id!r} in {book.name}")
     by = [i.id for i in book.items() if i.kind == "retraction" and i.fields["retracts"] == item_id]
-    typer.echo(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True), nl=False)
+    typer.echo(
+        plain(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True)), nl=False
+    )
     typer.echo(f"retracted by: {', '.join(by)}" if by else "in force (not retracted)")
 
 
