@@ -202,7 +202,7 @@ def _number(node: Mapping[str, Any], name: str, path: Path, key: str) -> float:
         raise SpecError(
             path,
             f"{key}.{name}",
-            f"expected a finite number, got {short(value)}.",
+            f"expected a number, got {short(value)}.",
             "write a number such as 3 or 0.25, without quotes.",
         )
     return number
