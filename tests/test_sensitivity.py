@@ -188,7 +188,9 @@ def two_factions(spec: ModelSpec, tmp_path: Path) -> ModelSpec:
     doc["propensities"]["leave"]["actors"] = ["faction", "other"]
     doc["questions"].append({**doc["questions"][0], "id": "other_leaves_24m", "actor": "other"})
     path = tmp_path / "two_factions.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # Model files refuse anchors and aliases: dump shared values (dates) in full.
+    no_aliases = type("NoAliases", (yaml.SafeDumper,), {"ignore_aliases": lambda *_: True})
+    path.write_text(yaml.dump(doc, Dumper=no_aliases, sort_keys=False))
     return load_spec(path)
 
 
