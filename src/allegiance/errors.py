@@ -49,6 +49,14 @@ class ProvenanceError(AllegianceError):
     """A stored posterior does not belong to the model or evidence at hand."""
 
 
+class DamagedFitError(ProvenanceError):
+    """A stored fit cannot be trusted: unreadable, not a regular file, or its draws changed."""
+
+
+class FitStoreError(AllegianceError):
+    """The folder of a model's fits cannot be written: a fit made now could not be kept."""
+
+
 class LedgerError(AllegianceError):
     """A ledger cannot be opened or used: wrong schema version, not a ledger, bad input.
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,32 @@ from allegiance.provenance import engine_version
 from allegiance.spec import ModelSpec
 
 # Version of the stored file's layout: the groups, variables and attributes it holds.
-FORMAT_VERSION = 2
+# 3: the draws' hash (``draws_sha256``).
+FORMAT_VERSION = 3
+
+
+def draws_sha256(samples: dict[str, np.ndarray], divergences: int) -> str:
+    """Return the sha256 of a fit's draws: each variable's name, dtype, shape and bytes.
+
+    Parameters
+    ----------
+    samples : dict
+        Each free variable's draws, shape (chain, draw, dim).
+    divergences : int
+        Divergent transitions after tuning.
+
+    Returns
+    -------
+    str
+        Hex digest, the same for the same draws whatever their order or byte order.
+    """
+    digest = hashlib.sha256(f"divergences={int(divergences)}".encode())
+    for name in sorted(samples):
+        arr = np.asarray(samples[name])
+        little = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+        digest.update(f"|{name}|{little.dtype.str}|{little.shape}|".encode())
+        digest.update(little.tobytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -106,7 +133,11 @@ class Posterior:
 
         The file is an ArviZ InferenceData (``arviz.from_netcdf`` reads it);
         its attributes carry the model and evidence hashes, the format and
-        engine versions, and the diagnostics once computed.
+        engine versions, the draws' hash (:func:`draws_sha256`, checked on
+        load) and the diagnostics once computed. The file is written to a
+        temporary file in the same folder and renamed into place, so a reader
+        never sees a partial file and concurrent saves of one fit each leave a
+        whole one.
 
         Raises
         ------
@@ -128,13 +159,16 @@ class Posterior:
             **self.attrs,
             "format_version": str(FORMAT_VERSION),
             "engine_version": engine_version(),
+            "draws_sha256": draws_sha256(self.samples, self.divergences),
         }
         if self.diagnostics is not None:
             attrs["diagnostics"] = json.dumps(asdict(self.diagnostics))
         idata.attrs.update(attrs)
         # Written beside and renamed into place: a reader never sees a partial file, and
         # two processes saving the same fit do not write into one file.
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(handle)
+        partial = Path(name)
         try:
             idata.to_netcdf(str(partial))
             os.replace(partial, path)

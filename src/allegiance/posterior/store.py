@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from allegiance.errors import EvidenceError, ProvenanceError
+from allegiance.errors import DamagedFitError, EvidenceError, ProvenanceError
 from allegiance.evidence import EvidenceSet, parse_item
 from allegiance.model import FREE_VARIABLES
-from allegiance.posterior.diagnostics import Diagnostics
-from allegiance.posterior.draws import FORMAT_VERSION, Posterior
+from allegiance.posterior.draws import FORMAT_VERSION, Posterior, draws_sha256
 from allegiance.posterior.settings import FitSettings
 from allegiance.provenance import engine_version
 from allegiance.reading import KeyReader
@@ -24,17 +23,28 @@ from allegiance.spec import ModelSpec
 
 
 def read_netcdf(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray], int]:
-    """Read a stored fit's attributes, free variables (chain, draw, dim) and divergences."""
+    """Read a stored fit's attributes, free variables (chain, draw, dim) and divergences.
+
+    Raises
+    ------
+    DamagedFitError
+        If the path is not a regular file (a symlink or a folder) or not a
+        NetCDF file of the expected layout (truncated, zeroed, junk).
+    """
     import h5netcdf
 
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise DamagedFitError(f"{path}: not a regular file (a symlink, a folder or missing).")
     try:
         with h5netcdf.File(str(path), "r") as f:
             attrs = {k: _text(v) for k, v in f.attrs.items()}
             post = f.groups["posterior"].variables
             samples = {name: np.asarray(post[name][...]) for name in FREE_VARIABLES if name in post}
             diverging = f.groups["sample_stats"].variables["diverging"][...]
-    except (OSError, KeyError) as exc:
-        raise ProvenanceError(f"{path}: not a stored fit this package can read ({exc}).") from None
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        # h5py and h5netcdf raise any of these on a truncated, zeroed or junk file.
+        raise DamagedFitError(f"{path}: not a stored fit this package can read ({exc}).") from None
     return attrs, samples, int(np.sum(diverging))
 
 
@@ -56,6 +66,14 @@ def load_posterior(
         If the stored model or evidence hash differs from the ones given, or
         the file was written in another format or by another engine version
         (refit instead: its numbers may not be this engine's).
+    DamagedFitError
+        If the file cannot be read, its draws do not match the hash saved
+        with them, or its attributes are malformed: it must not be served.
+
+    Notes
+    -----
+    The diagnostics saved with the fit are not trusted: the posterior comes
+    back without them, so its first forecast checks the draws again.
     """
     attrs, samples, divergences = read_netcdf(path)
     for key, want in (
@@ -67,20 +85,30 @@ def load_posterior(
                 f"{path}: written with {key} {attrs.get(key, 'unknown')}, this engine has "
                 f"{want}. Refit instead of loading."
             )
-    if evidence is None:
-        r = KeyReader(Path(path), EvidenceError)
-        raw = json.loads(attrs.get("evidence_items", "[]"))
-        evidence = EvidenceSet.of(
-            [parse_item(r, b, f"items[{i}]", spec) for i, b in enumerate(raw)]
+    if attrs.get("draws_sha256") != draws_sha256(samples, divergences):
+        raise DamagedFitError(
+            f"{path}: its draws do not match the hash saved with them: the file was damaged "
+            "or edited. Refit instead of loading."
         )
-    for key, want in (("model_sha256", spec.sha256), ("evidence_sha256", evidence.sha256)):
-        if attrs.get(key) != want:
-            raise ProvenanceError(
-                f"{path}: stored {key} {str(attrs.get(key))[:12]} does not match the current "
-                f"{want[:12]}; the model file or the evidence changed since it was saved. "
-                "Refit instead of loading."
+    _check_hash(path, attrs, "model_sha256", spec.sha256)
+    try:
+        if evidence is None:
+            r = KeyReader(Path(path), EvidenceError)
+            raw = json.loads(attrs.get("evidence_items", "[]"))
+            evidence = EvidenceSet.of(
+                [parse_item(r, b, f"items[{i}]", spec) for i, b in enumerate(raw)]
             )
-    settings = FitSettings(**json.loads(attrs["fit_settings"]))
-    stored = attrs.get("diagnostics")
-    diagnostics = Diagnostics(**json.loads(stored)) if stored else None
-    return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=diagnostics)
+        settings = FitSettings(**json.loads(attrs["fit_settings"]))
+    except (EvidenceError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DamagedFitError(f"{path}: malformed attributes ({exc}).") from None
+    _check_hash(path, attrs, "evidence_sha256", evidence.sha256)
+    return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=None)
+
+
+def _check_hash(path: str | Path, attrs: dict[str, str], key: str, want: str) -> None:
+    if attrs.get(key) != want:
+        raise ProvenanceError(
+            f"{path}: stored {key} {str(attrs.get(key))[:12]} does not match the current "
+            f"{want[:12]}; the model file or the evidence changed since it was saved. "
+            "Refit instead of loading."
+        )

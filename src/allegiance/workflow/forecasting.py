@@ -3,17 +3,21 @@
 The policy: a stored fit of exactly this evidence is reused; otherwise the
 most recent stored fit of the model is reweighted to this evidence (PSIS) and
 kept if its checks pass; otherwise the model is fitted and the fit stored. A
-stored fit from another format or engine version is never reused. Nothing
-here prints: each step says what it did in the returned :class:`Outcome`.
+stored fit from another format or engine version is never reused. A damaged
+stored fit (unreadable, not a regular file, or draws that do not match their
+hash) is never served: it is set aside as ``<name>.damaged`` and the search
+goes on. Nothing here prints: each step says what it did in the returned
+:class:`Outcome`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allegiance.errors import ProvenanceError
+from allegiance.errors import DamagedFitError, ProvenanceError
 from allegiance.evidence import EvidenceSet, Item, in_force, read_items, shipped_evidence
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
@@ -163,6 +167,13 @@ def run_forecast(
     -------
     Outcome
         With ``forecast`` and ``fit_path`` set.
+
+    Raises
+    ------
+    FitStoreError
+        Before any sampling, when a fit is needed and the store's folder
+        cannot be written: a fit that could not be kept is not made (the
+        command line exits with status 2 and says so).
     """
     from allegiance.forecast import forecast
     from allegiance.posterior import load_posterior
@@ -173,10 +184,15 @@ def run_forecast(
     others = [] if exact else [p for p in store.fits(settings) if p != here]
     candidates = [] if refit else [here, *others]
     for path in candidates:
-        if not path.exists():
+        if not os.path.lexists(path):
             continue
         try:
             base = load_posterior(path, spec, evidence if path == here else None)
+        except DamagedFitError as exc:
+            moved = store.set_aside(path)
+            where = f"set aside as {moved.name}" if moved else "could not be set aside"
+            out.notes.append(f"skipped stored fit {path.name}, damaged ({where}): {exc}")
+            continue
         except ProvenanceError as exc:
             out.notes.append(f"skipped stored fit {path.name}: {exc}")
             continue
@@ -206,6 +222,7 @@ def run_forecast(
             if refit
             else "fitted by MCMC: no stored fit" + (" of exactly this evidence" if exact else "")
         )
+    store.check_writable()
     posterior, out.fit_path, out.forecast = fit_and_store(
         spec, evidence, settings, progress=progress, reason=reason
     )
