@@ -163,3 +163,56 @@ def test_spreadsheet_text_is_undone_exactly() -> None:
     for text in ["=1", "-", "+", "@", "\tx", "\rx", "'", "''=", "x", ""]:
         assert from_spreadsheet_text(spreadsheet_text(text)) == text
         assert not spreadsheet_text(text).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+ADD = "import sys; from allegiance.cli import app; sys.argv[0] = 'allegiance'; app()"
+
+
+def test_first_use_seeding_races_lose_no_items(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    shutil.copy(MINIMAL_EVIDENCE, tmp_path / "minimal.evidence.yaml")
+    shipped = read_items(MINIMAL_EVIDENCE, load_spec(model))
+    adds = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                ADD,
+                "evidence",
+                "add",
+                str(model),
+                "--id",
+                f"r{n}",
+                "--kind",
+                "report",
+                "--date",
+                "2020-02-01",
+                "--source",
+                "s",
+                "--grade",
+                "B2",
+                "-f",
+                "target=deal",
+                "-f",
+                "favours=true",
+                "-f",
+                "likelihood_ratio=1.5",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for n in range(8)
+    ]
+    said = [p.communicate() for p in adds]
+    assert [p.returncode for p in adds] == [0] * 8, said
+    from allegiance.ledger import Ledger, default_url
+
+    spec = load_spec(model)
+    with Ledger(default_url(spec), spec) as ledger:
+        ids = [i.id for i in ledger.items()]
+    assert sorted(ids) == sorted([*(i.id for i in shipped), *(f"r{n}" for n in range(8))])

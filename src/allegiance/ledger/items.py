@@ -140,13 +140,45 @@ class ItemStore(LedgerConnection):
             unknown id or of a retraction, or a contradiction with what is in
             force. Nothing of the batch is then recorded.
         """
-        batch = list(items)
+        return self._record(list(items), now, only_if_empty=False)
+
+    def seed(self, items: Sequence[Item], *, now: dt.datetime | None = None) -> list[Item]:
+        """Record items only if the ledger holds none yet: a first use's import, done once.
+
+        The emptiness check and the insert are one write transaction under the
+        ledger's write lock, so of several processes seeding a new ledger at
+        once, one records the items and the others find them there.
+
+        Parameters
+        ----------
+        items : sequence of Item
+            The items to start the ledger with, e.g. the model's shipped evidence.
+        now : datetime, optional
+            As in :meth:`append`.
+
+        Returns
+        -------
+        list of Item
+            The items as recorded, or an empty list if the ledger already held items.
+
+        Raises
+        ------
+        EvidenceError
+            As :meth:`append`.
+        """
+        return self._record(list(items), now, only_if_empty=True)
+
+    def _record(
+        self, batch: list[Item], now: dt.datetime | None, *, only_if_empty: bool
+    ) -> list[Item]:
         if not batch:
             return []
         with self._writing() as conn:
             # Stamped inside the write lock: recorded order and recording times agree.
             stamp = _now(now)
             stored = self._items(conn)
+            if only_if_empty and stored:
+                return []
             checked = self._validate(batch, stored, stamp)
             try:
                 conn.execute(insert(ITEMS), [self._row(i) for i in checked])

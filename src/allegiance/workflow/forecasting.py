@@ -70,8 +70,10 @@ def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
     shipped = shipped_evidence(spec)
     out = Outcome(ledger=ledger)
     if not ledger.items() and shipped.exists():
-        stored = ledger.append(read_items(shipped, spec))
-        out.notes.append(f"ledger {ledger.name}: imported {len(stored)} items from {shipped}")
+        # seed, not append: another process may be filling the new ledger at this moment.
+        stored = ledger.seed(read_items(shipped, spec))
+        if stored:
+            out.notes.append(f"ledger {ledger.name}: imported {len(stored)} items from {shipped}")
     return out
 
 
