@@ -210,6 +210,11 @@ BAD_PROBABILITIES = [
     ({"probability": 0.3, "range": [0.4, 0.6]}, f"{KEY}.range", "around 0.3"),
     ({"probability": 0.3, "range": [0.2999, 0.3001]}, f"{KEY}.range", "no Beta has mean 0.3"),
     ({"word": "fairly likely"}, f"{KEY}.word", "unknown estimative word 'fairly likely'"),
+    ({"probability": 0.3, "rnage": [0.1, 0.6]}, f"{KEY}.rnage", "unknown key"),
+    ({"word": "likely", "probability": 0.05, "range": [0.1, 0.6]}, KEY, "stated twice"),
+    ({"word": "likely", "range": [math.nan, math.inf]}, KEY, "stated twice"),
+    ({"probability": 0.3, "range": [0.1, math.inf]}, f"{KEY}.range", "must be finite"),
+    ({"probability": 0.3, "range": [math.nan, 0.6]}, f"{KEY}.range", "must be finite"),
 ]
 
 
@@ -229,7 +234,10 @@ BAD_RATIOS = [
     ({"ratio": 0.5, "range": [0.2, 0.8]}, f"{KEY}.range", "need 1 < lower < ratio < upper"),
     ({"ratio": 3, "range": [4, 8]}, f"{KEY}.range", "need 1 < lower < ratio < upper"),
     ({"ratio": 3, "range": [2.9999, 3.0001]}, f"{KEY}.range", "no prior has median ratio 3"),
-    ({"probability": 0.3, "range": [0.1, 0.6]}, KEY, "a strength needs 'ratio' and 'range'"),
+    ({"probability": 0.3, "range": [0.1, 0.6]}, f"{KEY}.probability", "unknown key"),
+    ({"range": [1.5, 8]}, KEY, "a strength needs 'ratio' and 'range'"),
+    ({"word": "weak", "ratio": 3, "range": [1.5, 8]}, KEY, "stated twice"),
+    ({"ratio": math.inf, "range": [1.5, 8]}, f"{KEY}.ratio", "expected a number"),
     ("huge", f"{KEY}.word", "unknown strength word 'huge'"),
 ]
 
@@ -246,7 +254,11 @@ BAD_MAGNITUDES = [
     ({"typical": 20, "range": [25, 80]}, f"{KEY}.range", "need 0 < lower < typical < upper"),
     ({"typical": 20, "range": [0, 80]}, f"{KEY}.range", "need 0 < lower < typical < upper"),
     ({"range": [5, 80]}, f"{KEY}.typical", "expected a number"),
-    ("many", f"{KEY}.typical", "expected a number"),
+    ("many", KEY, "expected a mapping"),
+    ({"typical": 20, "range": [5, 80], "median": 20}, f"{KEY}.median", "unknown key"),
+    ({"word": "many"}, f"{KEY}.word", "unknown key"),
+    ({"typical": 20, "range": [5, math.inf]}, f"{KEY}.range", "must be finite"),
+    ({"typical": math.nan, "range": [5, 80]}, f"{KEY}.typical", "expected a number"),
 ]
 
 

@@ -208,8 +208,15 @@ def _number(node: Mapping[str, Any], name: str, path: Path, key: str) -> float:
     return number
 
 
-def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
-    if isinstance(node, str):
+def _statement(
+    node: Any, path: Path, key: str, forms: tuple[tuple[str, ...], ...]
+) -> Mapping[str, Any]:
+    """Return the statement as a mapping in one of ``forms``: unknown keys and mixes refused.
+
+    ``{word: likely, probability: 0.05}`` states the prior twice; reading either
+    would silently drop the other.
+    """
+    if isinstance(node, str) and ("word",) in forms:
         return {"word": node}
     if not isinstance(node, Mapping):
         raise SpecError(
@@ -217,6 +224,26 @@ def _statement(node: Any, path: Path, key: str) -> Mapping[str, Any]:
             key,
             f"expected a mapping or a word, got {short(node)}.",
             "write e.g. {probability: 0.3, range: [0.1, 0.6]} or a word.",
+        )
+    written = " or ".join("{" + ", ".join(form) + "}" for form in forms)
+    allowed = {name for form in forms for name in form}
+    for name in node:
+        if name not in allowed:
+            shown = name if isinstance(name, str) and len(name) <= 60 else short(name)
+            raise SpecError(
+                path,
+                f"{key}.{shown}",
+                "unknown key.",
+                "allowed keys here: " + ", ".join(sorted(allowed)) + f"; write {written}.",
+            )
+    used = [form for form in forms if any(name in node for name in form)]
+    if len(used) > 1:
+        both = ", ".join(repr(n) for form in used for n in form if n in node)
+        raise SpecError(
+            path,
+            key,
+            f"the prior is stated twice, by {both}.",
+            f"keep one statement: {written}.",
         )
     return node
 
@@ -257,7 +284,7 @@ def probability_prior(node: Any, path: Path, key: str) -> Prior:
     Prior
         A Beta prior with mean ``p`` and 90 % of its mass in ``[lo, hi]``.
     """
-    node = _statement(node, path, key)
+    node = _statement(node, path, key, (("word",), ("probability", "range")))
     if "word" in node:
         lo, hi = _word_band(node, path, key, estimative_band, known_estimative_words())
         p = (lo + hi) / 2
@@ -312,7 +339,7 @@ def ratio_prior(node: Any, path: Path, key: str) -> Prior:
     Prior
         A Gamma prior on ``log(ratio)`` with median ``log(r)``.
     """
-    node = _statement(node, path, key)
+    node = _statement(node, path, key, (("word",), ("ratio", "range")))
     if "word" in node:
         lo, hi = _word_band(node, path, key, strength_band, known_strength_words())
         r = math.sqrt(lo * hi)
@@ -352,7 +379,7 @@ def magnitude_prior(node: Any, path: Path, key: str) -> Prior:
     The median is ``m``; sigma is chosen so the 90 % interval covers the range
     on the wider side of ``m``.
     """
-    node = _statement(node, path, key)
+    node = _statement(node, path, key, (("typical", "range"),))
     m = _number(node, "typical", path, key)
     lo, hi = _range(node, path, key)
     if not 0.0 < lo < m < hi:
