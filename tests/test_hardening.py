@@ -216,3 +216,44 @@ def test_first_use_seeding_races_lose_no_items(tmp_path: Path) -> None:
     with Ledger(default_url(spec), spec) as ledger:
         ids = [i.id for i in ledger.items()]
     assert sorted(ids) == sorted([*(i.id for i in shipped), *(f"r{n}" for n in range(8))])
+
+
+def _add(model: Path, *extra: str) -> list[str]:
+    args = ["evidence", "add", str(model), "--id", "c1", "--kind", "condition", "--source", "s"]
+    return [*args, "-f", "condition=deal", "-f", "value=true", *extra]
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        (["--date", "2020-02-01", "--grade", "B2\n"], "item.grade"),
+        (["--date", "2020-02-01", "--grade", " B2"], "item.grade"),
+        (["--date", "2020-02-01", "--grade", "B2 "], "item.grade"),
+        (["--date", "20200201", "--grade", "B2"], "item.date"),
+        (["--date", "2020-W05-6", "--grade", "B2"], "item.date"),
+    ],
+)
+def test_a_grade_or_date_not_written_exactly_is_refused(
+    tmp_path: Path, extra: list[str], key: str
+) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    result = runner.invoke(app, _add(model, *extra))
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    said = " ".join(result.output.split())
+    assert f"command line: at '{key}'" in said and "Fix:" in said
+    listed = runner.invoke(app, ["evidence", "list", str(model)])
+    assert "c1" not in listed.stdout
+
+
+def test_an_option_date_is_only_yyyy_mm_dd(tmp_path: Path) -> None:
+    from allegiance.reading import iso_date
+
+    assert iso_date("2020-01-01").isoformat() == "2020-01-01"
+    for text in ["20200101", "2020-W01-3", "2020-001", "\uff12020-01-01", "2020-01-01 "]:
+        with pytest.raises(ValueError):
+            iso_date(text)
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    result = runner.invoke(app, ["evidence", "list", str(model), "--as-of", "20200101"])
+    assert result.exit_code == EXIT_BAD_INPUT and "YYYY-MM-DD" in result.output

@@ -21,6 +21,7 @@ import yaml
 from allegiance.errors import SpecError
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_DEPTH = 64  # nesting no file of ours needs; deeper is refused before Python's recursion limit
 
 
@@ -167,7 +168,7 @@ class KeyReader:
         if isinstance(node, dt.date):
             return node
         try:
-            return dt.date.fromisoformat(str(node))
+            return iso_date(str(node))
         except ValueError:
             raise self.fail(
                 key, f"{short(node)} is not a date.", "write it as YYYY-MM-DD."
@@ -207,6 +208,31 @@ class KeyReader:
                 f"use one of: {', '.join(options)}.",
             )
         return str(node)
+
+
+def iso_date(text: str) -> dt.date:
+    """Return the date written as ``YYYY-MM-DD``, and only so.
+
+    :meth:`datetime.date.fromisoformat` also takes ``20200101`` and
+    ``2020-W01-3``; a date in another form is more likely a typo than meant.
+
+    Parameters
+    ----------
+    text : str
+        The date as written.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not ``YYYY-MM-DD`` or not a day of the calendar.
+    """
+    if not ISO_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not YYYY-MM-DD")
+    return dt.date.fromisoformat(text)
 
 
 _REPR = reprlib.Repr()  # keyword arguments need Python 3.12

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from allegiance.errors import AllegianceError
+from allegiance.reading import iso_date
 
 app = typer.Typer(
     add_completion=False,
@@ -99,7 +100,7 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return iso_date(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date; write YYYY-MM-DD.", param_hint=option

@@ -67,9 +67,15 @@ def _yaml_items(r: KeyReader, spec: ModelSpec) -> list[Any]:
             f"evidence is for model {short(doc['model'])}, not {short(spec.id)}.",
             "pass the evidence file that belongs to this model.",
         )
-    raw = doc["items"] or []
-    if not isinstance(raw, list):
-        raise r.fail("items", "expected a list of items.", "start each item with '- id:'.")
+    raw = doc["items"]
+    if raw is None:  # `items:` with nothing under it: a file with no items yet
+        return []
+    if not isinstance(raw, list):  # `items: 0` or `items: {}` is no list, not an empty one
+        raise r.fail(
+            "items",
+            f"expected a list of items, got {short(raw)}.",
+            "start each item with '- id:', or write items: [] for none.",
+        )
     return raw
 
 

@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from allegiance.reading import KeyReader, short
+from allegiance.reading import KeyReader, iso_date, short
 from allegiance.spec import ModelSpec, months_between
 
 
@@ -53,7 +52,7 @@ def _forward_month(r: KeyReader, value: Any, key: str, spec: ModelSpec, *, day: 
         when = r.date(value, key)
     else:
         try:
-            when = dt.date.fromisoformat(f"{value}-01")
+            when = iso_date(f"{value}-01")
         except ValueError:
             raise r.fail(key, f"{short(value)} is not a month.", "write YYYY-MM.") from None
     months = months_between(spec.analysis_date, when)

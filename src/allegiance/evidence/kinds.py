@@ -56,11 +56,12 @@ from typing import Any
 from allegiance.evidence.hazard_fields import event_fields, no_event_fields
 from allegiance.evidence.items import Item
 from allegiance.evidence.outcome_fields import outcome_fields, resolution_fields
-from allegiance.reading import KeyReader, short
+from allegiance.reading import KeyReader, iso_date, short
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import known_report_words, report_ratio
 
-GRADE = re.compile(r"^[A-F][1-6]$")
+GRADE = re.compile(r"[A-F][1-6]")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?")
 
 
 COMMON_REQUIRED = ("id", "kind", "date", "source", "grade")
@@ -130,7 +131,7 @@ def _count_fields(
         )
     month = str(body["month"])
     try:
-        first = dt.date.fromisoformat(f"{month}-01")
+        first = iso_date(f"{month}-01")
     except ValueError:
         raise r.fail(f"{key}.month", f"{short(month)} is not a month.", "write YYYY-MM.") from None
     offset = months_between(spec.analysis_date, first)
@@ -338,12 +339,13 @@ def parse_item(r: KeyReader, body: Any, key: str, spec: ModelSpec) -> Item:
     required, optional, parse = EVIDENCE_KINDS[kind]
     r.keys(body, key, (*COMMON_REQUIRED, *required), (*optional, *COMMON_OPTIONAL))
     item_id = r.ident(body["id"], f"{key}.id")
-    grade = str(body["grade"]).upper()
-    if not GRADE.match(grade):
+    grade = body["grade"].upper() if isinstance(body["grade"], str) else ""
+    if not GRADE.fullmatch(grade):  # not GRADE.match: `$` would let "B2\n" in
         raise r.fail(
             f"{key}.grade",
             f"{short(body['grade'])} is not an Admiralty grade.",
-            "write reliability A-F then credibility 1-6, e.g. B2.",
+            "write reliability A-F then credibility 1-6, e.g. B2: two characters, "
+            "without spaces or line breaks.",
         )
     date = r.date(body["date"], f"{key}.date")
     recorded_at = None
@@ -375,6 +377,8 @@ def _timestamp(r: KeyReader, value: Any, key: str) -> dt.datetime:
         stamp = dt.datetime(value.year, value.month, value.day)
     else:
         try:
+            if not TIMESTAMP.fullmatch(str(value)):
+                raise ValueError(value)
             stamp = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise r.fail(
