@@ -55,6 +55,8 @@ KEYS = {
     "evidence_date_basic_format.yaml": "items[0].date",
     "evidence_date_basic_format.csv": "items[0].date",
     "evidence_through_week_date.yaml": "items[0].through",
+    "evidence_row_beyond_header.csv": "items[0]",
+    "evidence_repeated_column.csv": "(header).id",
     "evidence_nested.yaml": FILE,
     "evidence_alias_bomb.yaml": FILE,
     "evidence_nested_cell.csv": "items[0].value",

@@ -93,16 +93,33 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
     try:
         # utf-8-sig: spreadsheets start their UTF-8 files with a byte-order mark
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise r.fail(
             "", f"cannot read the CSV file ({exc}).", "check the path and format."
         ) from None
+    for n, column in enumerate(header):
+        if column in header[:n]:  # DictReader keeps the last of two same-named columns
+            raise r.fail(
+                f"(header).{column if len(column) <= 60 else short(column)}",
+                f"column {short(column)} appears twice in the header.",
+                "keep one column of each name.",
+            )
     out = []
     for i, row in enumerate(rows):
+        if None in row:  # DictReader puts cells beyond the header under None
+            raise r.fail(
+                f"items[{i}]",
+                f"the row has {len(row[None])} cell(s) beyond the header's {len(header)} "
+                f"columns: {short(row[None])}.",
+                "add the missing column names to the header, or remove the extra cells "
+                "(a comma inside a cell needs the cell in double quotes).",
+            )
         body: dict[str, Any] = {}
         for column, cell in row.items():
-            if column is None or cell is None or cell == "":
+            if cell is None or cell == "":
                 continue
             if column in TEXT_COLUMNS:
                 body[column] = from_spreadsheet_text(cell)
