@@ -257,3 +257,49 @@ def test_an_option_date_is_only_yyyy_mm_dd(tmp_path: Path) -> None:
     shutil.copy(MINIMAL, model)
     result = runner.invoke(app, ["evidence", "list", str(model), "--as-of", "20200101"])
     assert result.exit_code == EXIT_BAD_INPUT and "YYYY-MM-DD" in result.output
+
+
+@pytest.mark.parametrize(
+    ("pair", "key"), [("recorded_at=2019-01-01T00:00:00Z", "recorded_at"), ("id=c2", "id")]
+)
+def test_evidence_add_refuses_a_field_the_ledger_or_an_option_sets(
+    tmp_path: Path, pair: str, key: str
+) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    result = runner.invoke(app, _add(model, "--date", "2020-02-01", "--grade", "B2", "-f", pair))
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    said = " ".join(result.output.split())
+    assert f"command line: at 'item.{key}'" in said and "Fix:" in said
+    listed = runner.invoke(app, ["evidence", "list", str(model)])
+    assert "c1" not in listed.stdout and "c2" not in listed.stdout
+
+
+BACKDATED = (
+    "schema_version: 1\nmodel: minimal\nitems:\n"
+    "  - {id: late_news, kind: condition, date: 2019-12-20, condition: funding, value: false,\n"
+    "     source: s, grade: B2, recorded_at: 2020-01-02T00:00:00Z}\n"
+)
+
+
+def test_an_import_cannot_backdate_the_ledger(tmp_path: Path) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    path = tmp_path / "late.yaml"
+    path.write_text(BACKDATED)
+    into_empty = runner.invoke(app, ["evidence", "import", str(model), str(path)])
+    assert into_empty.exit_code == 0, into_empty.output  # an empty ledger takes its history
+
+    shutil.copy(MINIMAL_EVIDENCE, tmp_path / "minimal.evidence.yaml")  # stamped now
+    (tmp_path / "minimal.ledger.sqlite").unlink()
+    listed = runner.invoke(app, ["evidence", "list", str(model)])
+    assert listed.exit_code == 0 and "deal_signed" in listed.stdout
+    refused = runner.invoke(app, ["evidence", "import", str(model), str(path)])
+    assert refused.exit_code == EXIT_BAD_INPUT, refused.output
+    said = " ".join(refused.output.split())
+    assert f"{path}: at 'items[0].recorded_at'" in said and "Fix:" in said
+    assert "late_news" not in runner.invoke(app, ["evidence", "list", str(model)]).stdout
+    stamped = tmp_path / "stamped.yaml"
+    stamped.write_text(BACKDATED.replace(", recorded_at: 2020-01-02T00:00:00Z", ""))
+    later = runner.invoke(app, ["evidence", "import", str(model), str(stamped)])
+    assert later.exit_code == 0, later.output

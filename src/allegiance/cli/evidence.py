@@ -118,6 +118,18 @@ def evidence_add(
     with user_errors():
         for pair in field or []:
             key, value = _field(r, pair)
+            if key == "recorded_at":
+                raise r.fail(
+                    "item.recorded_at",
+                    "the recording time is the ledger's to stamp: it cannot be given.",
+                    "leave out -f recorded_at; give the event's own date with --date.",
+                )
+            if key in body:  # -f id=... would silently override --id
+                raise r.fail(
+                    f"item.{key}",
+                    f"{key} is an option of its own, not a field.",
+                    f"write --{key.replace('_', '-')} instead of -f {key}=...",
+                )
             body[key] = value
         spec, book = open_model(model, ledger)
         item = parse_item(r, body, "item", spec)
@@ -186,11 +198,13 @@ def evidence_retract(
 @evidence_app.command("import")
 def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
     """Append every item of a YAML or CSV file, in one transaction."""
+    from allegiance.errors import EvidenceError
     from allegiance.evidence import read_items
+    from allegiance.reading import KeyReader
 
     with user_errors():
         spec, book = open_model(model, ledger)
-        stored = book.append(read_items(file, spec))
+        stored = book.append(read_items(file, spec), imported_from=KeyReader(file, EvidenceError))
     typer.echo(f"imported {len(stored)} items into {plain(book.name)}")
 
 

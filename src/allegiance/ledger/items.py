@@ -24,6 +24,7 @@ from allegiance.evidence import (
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.ledger.connection import LedgerConnection, _now
 from allegiance.ledger.schema import ITEMS
+from allegiance.reading import KeyReader
 
 
 class ItemStore(LedgerConnection):
@@ -114,7 +115,13 @@ class ItemStore(LedgerConnection):
         self._check_stored(items)
         return EvidenceSet.of(items, as_of=as_of, as_recorded=as_recorded)
 
-    def append(self, items: Sequence[Item], *, now: dt.datetime | None = None) -> list[Item]:
+    def append(
+        self,
+        items: Sequence[Item],
+        *,
+        now: dt.datetime | None = None,
+        imported_from: KeyReader | None = None,
+    ) -> list[Item]:
         """Validate items against the model and the ledger, and record them in one transaction.
 
         Parameters
@@ -124,6 +131,11 @@ class ItemStore(LedgerConnection):
         now : datetime, optional
             The recording time stamped on items without ``recorded_at``
             (default: the current time; a naive time is taken as UTC).
+        imported_from : KeyReader, optional
+            The file the items were read from, in its order. An item's own
+            ``recorded_at`` earlier than the latest already in the ledger is
+            then refused, naming the file: an import must not rewrite the
+            record as it stood.
 
         Returns
         -------
@@ -138,9 +150,10 @@ class ItemStore(LedgerConnection):
             event date after the recording time, a likelihood ratio <= 0, a
             duplicate id (in the batch or in the ledger), a retraction of an
             unknown id or of a retraction, or a contradiction with what is in
-            force. Nothing of the batch is then recorded.
+            force, or (``imported_from``) a backdated item. Nothing of the
+            batch is then recorded.
         """
-        return self._record(list(items), now, only_if_empty=False)
+        return self._record(list(items), now, only_if_empty=False, imported_from=imported_from)
 
     def seed(self, items: Sequence[Item], *, now: dt.datetime | None = None) -> list[Item]:
         """Record items only if the ledger holds none yet: a first use's import, done once.
@@ -169,7 +182,12 @@ class ItemStore(LedgerConnection):
         return self._record(list(items), now, only_if_empty=True)
 
     def _record(
-        self, batch: list[Item], now: dt.datetime | None, *, only_if_empty: bool
+        self,
+        batch: list[Item],
+        now: dt.datetime | None,
+        *,
+        only_if_empty: bool,
+        imported_from: KeyReader | None = None,
     ) -> list[Item]:
         if not batch:
             return []
@@ -179,6 +197,8 @@ class ItemStore(LedgerConnection):
             stored = self._items(conn)
             if only_if_empty and stored:
                 return []
+            if imported_from is not None:
+                _not_backdated(imported_from, batch, stored)
             checked = self._validate(batch, stored, stamp)
             try:
                 conn.execute(insert(ITEMS), [self._row(i) for i in checked])
@@ -308,3 +328,21 @@ class ItemStore(LedgerConnection):
             author=author,
         )
         return self.append([retraction], now=now)[0]
+
+
+def _not_backdated(r: KeyReader, batch: Sequence[Item], stored: Sequence[Item]) -> None:
+    """Refuse an imported item recorded before the latest item already in the ledger."""
+    stamps = [i.recorded_at for i in stored if i.recorded_at is not None]
+    if not stamps:  # an empty ledger takes a file's own history (the shipped evidence)
+        return
+    latest = max(stamps)
+    for i, item in enumerate(batch):
+        own = item.recorded_at
+        if own is not None and own.astimezone(dt.UTC) < latest:
+            raise r.fail(
+                f"items[{i}].recorded_at",
+                f"{item.id!r} says it was recorded at {own.isoformat()}, before the latest "
+                f"item already in the ledger ({latest.isoformat()}): importing it would "
+                "rewrite the record as it stood then.",
+                "remove recorded_at to have the ledger stamp the item now.",
+            )
