@@ -444,7 +444,7 @@ def test_an_estimated_total_is_read_as_a_range(spec: ModelSpec, tmp_path: Path) 
     assert data.estimate_channel[0].tolist() == [1.0] and not data.count_mask.any()
     for bad, key in [
         ("{range: [50, 5]}", "items[0].count.range"),
-        ("{about: 60, range: [5, 50]}", "items[0].count"),
+        ("{about: 60, range: [5, 50]}", "items[0].count.about"),
         ("{range: [5.5, 50]}", "items[0].count.range"),
         ("{about: 20}", "items[0].count.range"),
     ]:

@@ -164,13 +164,21 @@ def _estimate(r: KeyReader, body: Mapping[str, Any], key: str) -> dict[str, Any]
     r.keys(body, key, ("range",), ("about",))
     bounds = body["range"]
     if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_whole, bounds))):
-        raise r.fail(f"{key}.range", f"expected [low, high], whole numbers, got {short(bounds)}.")
+        raise r.fail(
+            f"{key}.range",
+            f"expected [low, high], whole numbers, got {short(bounds)}.",
+            f"write two whole numbers from 0 to {MAX_COUNT}, e.g. [5, 50].",
+        )
     low, high = bounds
     if low > high:
         raise r.fail(f"{key}.range", f"low {low} is above high {high}.", "write [low, high].")
     about = body.get("about", low)
     if not _whole(about) or not low <= about <= high:
-        raise r.fail(key, f"about {short(about)} is not a whole number in the range {bounds}.")
+        raise r.fail(
+            f"{key}.about",
+            f"about {short(about)} is not a whole number in the range {bounds}.",
+            "write the central figure as a whole number inside the range, or leave it out.",
+        )
     return {"range": [low, high], **({"about": about} if "about" in body else {})}
 
 
