@@ -54,6 +54,13 @@ def test_a_malformed_model_is_refused_cleanly(tmp_path: Path, old: str, new: str
          f"count: {HUGE}", "items[0].count"),
         (f"kind: report, target: deal, favours: true, likelihood_ratio: {HUGE}",
          "items[0].likelihood_ratio"),
+        ("kind: condition, condition: deal, value: true, recorded_at: '20200302T000000'",
+         "items[0].recorded_at"),
+        ("kind: condition, condition: deal, value: true, recorded_at: '2020-W10-1T00:00'",
+         "items[0].recorded_at"),
+        ("kind: no_event, hazard: leave, actor: splinter, through: 20200601",
+         "items[0].through"),
+        ("kind: condition, condition: spoils, value: .inf", "items[0].value"),
     ],
 )  # fmt: skip
 def test_a_malformed_item_is_refused_cleanly(tmp_path: Path, fields: str, key: str) -> None:
