@@ -52,7 +52,21 @@ def test_edited_draws_are_never_served(spec: ModelSpec) -> None:
     assert again.forecast is not None and again.forecast.method == "mcmc"
     assert any("damaged" in n and "hash" in n for n in again.notes)
     assert path.with_name(path.name + ".damaged").exists()
-    assert load_posterior(path, spec, NONE).diagnostics is None  # checked again, not trusted
+    refit = load_posterior(path, spec, NONE)  # the refit's own diagnostics, hashed with it
+    assert refit.diagnostics is not None and refit.diagnostics.ok
+
+
+def test_edited_diagnostics_are_never_served(spec: ModelSpec) -> None:
+    """A fit whose diagnostics are edited to pass (draws untouched) is refused as damaged."""
+    import json
+
+    path = _stored(spec)
+    with h5py.File(path, "r+") as f:
+        stored = json.loads(f.attrs["diagnostics"])
+        stored["max_rhat"] = 1.0 if stored["max_rhat"] != 1.0 else 1.5
+        f.attrs["diagnostics"] = json.dumps(stored)
+    with pytest.raises(DamagedFitError, match="do not match the hash"):
+        load_posterior(path, spec, NONE)
 
 
 def _truncate(path: Path) -> None:

@@ -25,7 +25,7 @@ from allegiance.spec import ModelSpec
 FORMAT_VERSION = 3
 
 
-def draws_sha256(samples: dict[str, np.ndarray], divergences: int) -> str:
+def draws_sha256(samples: dict[str, np.ndarray], divergences: int, diagnostics: str = "") -> str:
     """Return the sha256 of a fit's draws: each variable's name, dtype, shape and bytes.
 
     Parameters
@@ -34,13 +34,15 @@ def draws_sha256(samples: dict[str, np.ndarray], divergences: int) -> str:
         Each free variable's draws, shape (chain, draw, dim).
     divergences : int
         Divergent transitions after tuning.
+    diagnostics : str
+        The diagnostics saved with them (JSON), so that neither can be edited alone.
 
     Returns
     -------
     str
         Hex digest, the same for the same draws whatever their order or byte order.
     """
-    digest = hashlib.sha256(f"divergences={int(divergences)}".encode())
+    digest = hashlib.sha256(f"divergences={int(divergences)}|{diagnostics}".encode())
     for name in sorted(samples):
         arr = np.asarray(samples[name])
         little = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
@@ -155,14 +157,15 @@ class Posterior:
             diverging = np.zeros(self.shape, dtype=bool)
             diverging.flat[: self.divergences] = True  # only the count was kept
             idata = az.from_dict(posterior=self.samples, sample_stats={"diverging": diverging})
+        checked = json.dumps(asdict(self.diagnostics)) if self.diagnostics is not None else ""
         attrs = {
             **self.attrs,
             "format_version": str(FORMAT_VERSION),
             "engine_version": engine_version(),
-            "draws_sha256": draws_sha256(self.samples, self.divergences),
+            "draws_sha256": draws_sha256(self.samples, self.divergences, checked),
         }
-        if self.diagnostics is not None:
-            attrs["diagnostics"] = json.dumps(asdict(self.diagnostics))
+        if checked:
+            attrs["diagnostics"] = checked
         idata.attrs.update(attrs)
         # Written beside and renamed into place: a reader never sees a partial file, and
         # two processes saving the same fit do not write into one file.

@@ -15,6 +15,7 @@ import numpy as np
 from allegiance.errors import DamagedFitError, EvidenceError, ProvenanceError
 from allegiance.evidence import EvidenceSet, parse_item
 from allegiance.model import FREE_VARIABLES
+from allegiance.posterior.diagnostics import Diagnostics
 from allegiance.posterior.draws import FORMAT_VERSION, Posterior, draws_sha256
 from allegiance.posterior.settings import FitSettings
 from allegiance.provenance import engine_version
@@ -72,8 +73,9 @@ def load_posterior(
 
     Notes
     -----
-    The diagnostics saved with the fit are not trusted: the posterior comes
-    back without them, so its first forecast checks the draws again.
+    The diagnostics saved with the fit are covered by the same hash as the
+    draws, so an edit of either is refused; a fit saved without them comes
+    back without them, and its first forecast checks the draws.
     """
     attrs, samples, divergences = read_netcdf(path)
     for key, want in (
@@ -85,10 +87,11 @@ def load_posterior(
                 f"{path}: written with {key} {attrs.get(key, 'unknown')}, this engine has "
                 f"{want}. Refit instead of loading."
             )
-    if attrs.get("draws_sha256") != draws_sha256(samples, divergences):
+    stored = attrs.get("diagnostics", "")
+    if attrs.get("draws_sha256") != draws_sha256(samples, divergences, stored):
         raise DamagedFitError(
-            f"{path}: its draws do not match the hash saved with them: the file was damaged "
-            "or edited. Refit instead of loading."
+            f"{path}: its draws or diagnostics do not match the hash saved with them: the file "
+            "was damaged or edited. Refit instead of loading."
         )
     _check_hash(path, attrs, "model_sha256", spec.sha256)
     try:
@@ -99,10 +102,13 @@ def load_posterior(
                 [parse_item(r, b, f"items[{i}]", spec) for i, b in enumerate(raw)]
             )
         settings = FitSettings(**json.loads(attrs["fit_settings"]))
+        # Checked against the draws by the hash above: served without recomputing them, so
+        # that a stored forecast needs neither ArviZ nor xarray.
+        diagnostics = Diagnostics(**json.loads(stored)) if stored else None
     except (EvidenceError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise DamagedFitError(f"{path}: malformed attributes ({exc}).") from None
     _check_hash(path, attrs, "evidence_sha256", evidence.sha256)
-    return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=None)
+    return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=diagnostics)
 
 
 def _check_hash(path: str | Path, attrs: dict[str, str], key: str, want: str) -> None:
