@@ -310,3 +310,22 @@ def test_an_import_cannot_backdate_the_ledger(tmp_path: Path) -> None:
     stamped.write_text(BACKDATED.replace(", recorded_at: 2020-01-02T00:00:00Z", ""))
     later = runner.invoke(app, ["evidence", "import", str(model), str(stamped)])
     assert later.exit_code == 0, later.output
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, not a database\n", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, bytes(4096)],
+    ids=["text", "png", "zeros"],
+)
+def test_a_file_that_is_not_a_ledger_is_refused_and_kept(tmp_path: Path, content: bytes) -> None:
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(MINIMAL, model)
+    ledger = tmp_path / "minimal.ledger.sqlite"
+    ledger.write_bytes(content)
+    for args in (["evidence", "list", str(model)], ["forecast", str(model)]):
+        result = runner.invoke(app, args)
+        said = " ".join(result.output.split())
+        assert result.exit_code == EXIT_BAD_INPUT, result.output
+        assert f"{ledger}:" in said and "not a ledger this package can read" in said, said
+        assert "Traceback" not in result.output and "Fix:" in said
+    assert ledger.read_bytes() == content  # nothing written over it

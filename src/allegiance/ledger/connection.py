@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from allegiance.errors import EvidenceError, LedgerError
 from allegiance.ledger.schema import METADATA, MIGRATIONS, OWNER, SCHEMA, SCHEMA_VERSION
@@ -83,6 +83,14 @@ class LedgerConnection:
                 self.name,
                 f"cannot open the ledger ({exc.orig}).",
                 "check the URL, that the folder exists, and that the server runs.",
+            ) from None
+        except DatabaseError as exc:  # a file that is not a database: text, an image, junk
+            self._engine.dispose()
+            raise LedgerError(
+                self.name,
+                f"not a ledger this package can read ({exc.orig}).",
+                "restore the ledger from a backup or an export, or move this file aside "
+                "to start a new one.",
             ) from None
         except BaseException:
             self._engine.dispose()
