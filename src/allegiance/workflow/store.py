@@ -85,8 +85,8 @@ class FitStore:
         """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=self.directory, prefix=".probe."):
-                pass
+            with tempfile.TemporaryFile(dir=self.directory, prefix=".probe.") as probe:
+                probe.write(b"x")  # a write, not only a create: a full disk refuses it too
         except OSError as exc:
             raise FitStoreError(
                 f"{self.directory}: the folder of this model's fits cannot be written "
