@@ -326,6 +326,6 @@ def test_a_file_that_is_not_a_ledger_is_refused_and_kept(tmp_path: Path, content
         result = runner.invoke(app, args)
         said = " ".join(result.output.split())
         assert result.exit_code == EXIT_BAD_INPUT, result.output
-        assert f"{ledger}:" in said and "not a ledger this package can read" in said, said
+        assert f"{ledger}:" in said and "the ledger file is damaged" in said, said
         assert "Traceback" not in result.output and "Fix:" in said
     assert ledger.read_bytes() == content  # nothing written over it

@@ -339,7 +339,7 @@ def test_a_database_with_ledger_tables_but_no_version_is_refused(
 
 
 def test_an_unreachable_ledger_is_a_ledger_error(tmp_path: Path, spec: ModelSpec) -> None:
-    with pytest.raises(LedgerError, match="cannot open the ledger"):
+    with pytest.raises(LedgerError, match="cannot use the ledger"):
         Ledger(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite'}", spec)
     with pytest.raises(LedgerError, match="not a database URL"):
         Ledger("not a url", spec)

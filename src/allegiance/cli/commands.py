@@ -27,6 +27,7 @@ from allegiance.cli.app import (
     shown,
     user_errors,
 )
+from allegiance.errors import LedgerError
 from allegiance.evidence.outcomes import add_months
 from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
 from allegiance.spec.beliefs import stated, stated_beliefs
@@ -136,16 +137,27 @@ def forecast(
         note(outcome.notes)
         result = outcome.forecast
         assert result is not None
-        if book is not None:
+    unrecorded = None
+    if book is not None:
+        try:
             book.record_forecast(
                 result, as_of=when, as_recorded=as_recorded, fit_method=result.method
             )
+        except LedgerError as exc:  # a read-only ledger still gives its forecast
+            unrecorded = exc
     if fmt is Format.json:
         typer.echo(result.to_json())
     elif fmt is Format.csv:
         typer.echo(result.to_csv(), nl=False)
     else:
         forecast_table(result)
+    if unrecorded is not None:
+        err.print(
+            "[bold yellow]warning:[/] this forecast was not recorded in the ledger's "
+            f"history: {shown(unrecorded)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not result.trustworthy:
         err.print(
             "[bold red]WARNING: the fit FAILED its sampling diagnostics ("

@@ -197,15 +197,29 @@ def evidence_retract(
 
 @evidence_app.command("import")
 def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
-    """Append every item of a YAML or CSV file, in one transaction."""
-    from allegiance.errors import EvidenceError
-    from allegiance.evidence import read_items
-    from allegiance.reading import KeyReader
+    """Append the items of a YAML or CSV file that the ledger lacks, in one transaction.
+
+    Items the ledger already holds, the same, are left out, so an export
+    imports back. A new ledger starts with the model's shipped evidence and
+    the file's items, as they were recorded.
+    """
+    from allegiance.evidence import read_items, shipped_evidence
+    from allegiance.workflow import open_ledger
 
     with user_errors():
-        spec, book = open_model(model, ledger)
-        stored = book.append(read_items(file, spec), imported_from=KeyReader(file, EvidenceError))
-    typer.echo(f"imported {len(stored)} items into {plain(book.name)}")
+        spec = load_spec(model)
+        opened = open_ledger(spec, ledger, seed=False)
+        book = opened.ledger
+        assert book is not None
+        shipped = shipped_evidence(spec)
+        start = read_items(shipped, spec) if shipped.exists() and not book.items() else []
+        done = book.import_file(file, start_with=start)
+    said = f"imported {len(done.recorded)} items into {plain(book.name)}"
+    if done.already:
+        said += f"; {done.already} the ledger already held, the same, left out"
+    if done.started_with:
+        said += f"; the new ledger started with {done.started_with} shipped items"
+    typer.echo(said)
 
 
 @evidence_app.command("export")

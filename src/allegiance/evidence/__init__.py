@@ -12,6 +12,7 @@ from allegiance.evidence.files import (
     dump_csv,
     dump_yaml,
     load_evidence,
+    parse_items,
     read_items,
     shipped_evidence,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "model_data",
     "no_evidence",
     "parse_item",
+    "parse_items",
     "read_items",
     "report_log_ratio",
     "shipped_evidence",

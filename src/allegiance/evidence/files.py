@@ -31,13 +31,41 @@ def read_items(path: str | Path, spec: ModelSpec) -> list[Item]:
     """Read and validate every item of an evidence file, retractions included.
 
     YAML (``.yaml``/``.yml``, the format above) and CSV (``.csv``: one row per
-    item, one column per field, as written by :func:`dump_csv`) are read.
+    item, one column per field, as written by :func:`dump_csv`) are read. The
+    file is checked as a whole record: every retraction names an item of the
+    file, and what is in force does not contradict itself.
 
     Raises
     ------
     EvidenceError
         Naming the file, the item and the field, for malformed items, unknown
         targets, bad dates, duplicate ids or retractions of unknown items.
+    """
+    r, items = parse_items(path, spec)
+    check_retractions(r, items)
+    model_data(spec, EvidenceSet.of(in_force(items)), r)  # contradictions surface now
+    return items
+
+
+def parse_items(path: str | Path, spec: ModelSpec) -> tuple[KeyReader, list[Item]]:
+    """Read every item of an evidence file, each checked alone, as a batch for a record.
+
+    Unlike :func:`read_items`, a retraction may name an item that is not in
+    the file, and the file is not checked for contradictions: both are for
+    the record the batch joins to check (:meth:`allegiance.ledger.Ledger.import_file`).
+
+    Returns
+    -------
+    KeyReader
+        The file's reader, to name the file and its keys in later errors.
+    list of Item
+        The items in the file's order.
+
+    Raises
+    ------
+    EvidenceError
+        Naming the file, the item and the field, for malformed items, unknown
+        targets, bad dates or ids repeated in the file.
     """
     path = Path(path)
     r = KeyReader(path, EvidenceError)
@@ -54,9 +82,7 @@ def read_items(path: str | Path, spec: ModelSpec) -> list[Item]:
             )
         seen[item.id] = i
         items.append(item)
-    check_retractions(r, items)
-    model_data(spec, EvidenceSet.of(in_force(items)), r)  # contradictions surface now
-    return items
+    return r, items
 
 
 def _yaml_items(r: KeyReader, spec: ModelSpec) -> list[Any]:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from allegiance.ledger.connection import default_url
 from allegiance.ledger.history import ForecastHistory
-from allegiance.ledger.items import ItemStore
+from allegiance.ledger.imports import FileImports, Imported
 from allegiance.ledger.reports import ReportLog, ReportRecord
 from allegiance.ledger.schema import (
     FORECASTS,
@@ -56,7 +56,7 @@ from allegiance.ledger.schema import (
 )
 
 
-class Ledger(ItemStore, ForecastHistory, ReportLog):
+class Ledger(FileImports, ForecastHistory, ReportLog):
     """An append-only record of one model's evidence items, forecasts and reports.
 
     Parameters
@@ -89,6 +89,7 @@ __all__ = [
     "REPORTS",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "Imported",
     "Ledger",
     "ReportRecord",
     "default_url",

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
 from allegiance.ledger.schema import METADATA, MIGRATIONS, OWNER, SCHEMA, SCHEMA_VERSION
@@ -42,6 +56,66 @@ def default_url(spec: ModelSpec) -> str:
     """
     path = spec.path.resolve().with_name(f"{spec.path.stem}.ledger.sqlite")
     return f"sqlite:///{path}"
+
+
+# What the database said, lower-cased, and what it means for the user: (problem, fix).
+_REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("locked", "busy", "lock timeout", "deadlock"),
+        f"another process has held the ledger's lock for over {BUSY_TIMEOUT_S:.0f} s",
+        "wait until the other command (or a program holding the file open) is done, "
+        "then run this again; nothing was written.",
+    ),
+    (
+        ("readonly", "read-only", "read only", "permission denied", "insufficient privilege"),
+        "the ledger cannot be written",
+        "make the ledger (file and folder, or database role) writable, or give --ledger "
+        "a copy you can write; nothing was written.",
+    ),
+    (
+        ("malformed", "not a database", "encrypted", "disk i/o", "corrupt"),
+        "the ledger file is damaged",
+        "restore it from a backup (or import an export into a new ledger), or move it "
+        "aside to start a new one; the file is left as it is.",
+    ),
+    (
+        ("no such column", "no such table", "has no column", "undefined column", "undefined table"),
+        "the ledger's tables are not as this package writes them",
+        "restore the ledger from a backup or an export; it is left as it is.",
+    ),
+)
+
+
+def database_error(name: str, exc: DBAPIError) -> LedgerError:
+    """Return the :class:`LedgerError` that explains a database's refusal.
+
+    Parameters
+    ----------
+    name : str
+        The ledger, as shown to the user.
+    exc : DBAPIError
+        What the database driver raised.
+
+    Returns
+    -------
+    LedgerError
+        Saying what went wrong in the user's terms, with the database's own
+        words in brackets, and what to do.
+    """
+    said = str(exc.orig).strip()
+    lowered = said.lower()
+    for words, problem, fix in _REFUSALS:
+        if any(w in lowered for w in words):
+            return LedgerError(name, f"{problem} ({said}).", fix)
+    return LedgerError(
+        name,
+        f"cannot use the ledger ({said}).",
+        "check the URL, that the folder exists, and that the server runs; nothing was written.",
+    )
+
+
+def _cut(text_: str, limit: int = 200) -> str:
+    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
 
 
 def _utc(stamp: dt.datetime) -> dt.datetime:
@@ -77,21 +151,6 @@ class LedgerConnection:
         self._engine = self._create_engine(self.url)
         try:
             self._ensure_schema()
-        except OperationalError as exc:
-            self._engine.dispose()
-            raise LedgerError(
-                self.name,
-                f"cannot open the ledger ({exc.orig}).",
-                "check the URL, that the folder exists, and that the server runs.",
-            ) from None
-        except DatabaseError as exc:  # a file that is not a database: text, an image, junk
-            self._engine.dispose()
-            raise LedgerError(
-                self.name,
-                f"not a ledger this package can read ({exc.orig}).",
-                "restore the ledger from a backup or an export, or move this file aside "
-                "to start a new one.",
-            ) from None
         except BaseException:
             self._engine.dispose()
             raise
@@ -135,18 +194,87 @@ class LedgerConnection:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
+        with self._database_errors(), self._engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """One write transaction, holding the ledger's write lock from its start."""
-        with self._engine.connect() as conn:
+        with self._database_errors(), self._engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
                 yield conn
+
+    def _rows(self, conn: Connection, query: Select[Any], table: Table) -> list[Row[Any]]:
+        """Run a query; a cell the table's types cannot read is named by row and column."""
+        try:
+            return list(conn.execute(query))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise self._bad_cell(conn, table, exc) from None
+
+    def _bad_cell(self, conn: Connection, table: Table, exc: Exception) -> LedgerError:
+        unreadable = (ValueError, TypeError, OverflowError)
+        for column in table.columns:
+            try:
+                conn.execute(select(column)).all()
+                continue
+            except unreadable:
+                pass
+            for (seq,) in conn.execute(select(table.c.seq).order_by(table.c.seq)):
+                try:
+                    conn.execute(select(column).where(table.c.seq == seq)).all()
+                except unreadable as cell:
+                    return self.damaged_cell(table.name, seq, column.name, str(cell))
+        return self.damaged_cell(table.name, None, None, str(exc))
+
+    def damaged_cell(
+        self, table: str, seq: int | None, column: str | None, problem: str
+    ) -> LedgerError:
+        """Return the error for a stored value this package cannot read.
+
+        Parameters
+        ----------
+        table : str
+            The table, e.g. ``items``.
+        seq : int or None
+            The row's ``seq``, if known.
+        column : str or None
+            The column, if known.
+        problem : str
+            What is wrong with the value.
+
+        Returns
+        -------
+        LedgerError
+        """
+        where = f"table {table}" + (f", row seq={seq}" if seq is not None else "")
+        where += f", column {column}" if column is not None else ""
+        return LedgerError(
+            self.name,
+            f"a stored value cannot be read ({where}): {_cut(problem)}. The ledger was "
+            "changed outside this package, or is damaged.",
+            "restore the ledger from a backup or an export; it is left as it is.",
+        )
+
+    def stored_json(self, table: str, seq: int, column: str, text_: str) -> dict[str, Any]:
+        """Read a JSON object stored in a cell, or name the cell that holds something else."""
+        try:
+            value = json.loads(text_)
+        except (TypeError, ValueError) as exc:
+            raise self.damaged_cell(table, seq, column, f"not JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise self.damaged_cell(table, seq, column, "not a JSON object")
+        return value
+
+    @contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        """Turn the database's refusals into a :class:`LedgerError` naming the ledger."""
+        try:
+            yield
+        except DBAPIError as exc:
+            raise database_error(self.name, exc) from exc
 
     def close(self) -> None:
         """Release the ledger's database connections."""

@@ -169,11 +169,13 @@ class ForecastHistory(LedgerConnection):
             .order_by(FORECASTS.c.created_at, FORECASTS.c.seq)
         )
         with self._reading() as conn:
-            rows = conn.execute(query).mappings().all()
+            rows = [row._mapping for row in self._rows(conn, query, FORECASTS)]
         out = []
         for row in rows:
             entry = {k: v for k, v in row.items() if k != "seq"}
-            entry["diagnostics"] = json.loads(entry["diagnostics"])
+            entry["diagnostics"] = self.stored_json(
+                "forecasts", row["seq"], "diagnostics", entry["diagnostics"]
+            )
             entry["as_recorded"] = bool(entry["as_recorded"])
             entry["trustworthy"] = bool(entry["trustworthy"])
             out.append(entry)

@@ -44,22 +44,21 @@ class ItemStore(LedgerConnection):
             "fields": json.dumps(dict(item.fields), sort_keys=True),
         }
 
-    @staticmethod
-    def _item(row: Any) -> Item:
+    def _item(self, row: Any) -> Item:
         return Item(
             id=row.id,
             kind=row.kind,
             date=row.date,
             source=row.source,
             grade=row.grade,
-            fields=json.loads(row.fields),
+            fields=self.stored_json("items", row.seq, "fields", row.fields),
             note=row.note,
             author=row.author,
             recorded_at=row.recorded_at,
         )
 
     def _items(self, conn: Connection) -> list[Item]:
-        rows = conn.execute(select(ITEMS).order_by(ITEMS.c.seq))
+        rows = self._rows(conn, select(ITEMS).order_by(ITEMS.c.seq), ITEMS)
         return [self._item(row) for row in rows]
 
     def items(self) -> list[Item]:
@@ -86,8 +85,8 @@ class ItemStore(LedgerConnection):
         Item or None
         """
         with self._reading() as conn:
-            row = conn.execute(select(ITEMS).where(ITEMS.c.id == item_id)).one_or_none()
-        return None if row is None else self._item(row)
+            rows = self._rows(conn, select(ITEMS).where(ITEMS.c.id == item_id), ITEMS)
+        return self._item(rows[0]) if rows else None
 
     def evidence(self, as_of: dt.date | None = None, as_recorded: bool = False) -> EvidenceSet:
         """Return the evidence in force, as :func:`allegiance.evidence.in_force` defines it.
@@ -120,7 +119,6 @@ class ItemStore(LedgerConnection):
         items: Sequence[Item],
         *,
         now: dt.datetime | None = None,
-        imported_from: KeyReader | None = None,
     ) -> list[Item]:
         """Validate items against the model and the ledger, and record them in one transaction.
 
@@ -131,11 +129,6 @@ class ItemStore(LedgerConnection):
         now : datetime, optional
             The recording time stamped on items without ``recorded_at``
             (default: the current time; a naive time is taken as UTC).
-        imported_from : KeyReader, optional
-            The file the items were read from, in its order. An item's own
-            ``recorded_at`` earlier than the latest already in the ledger is
-            then refused, naming the file: an import must not rewrite the
-            record as it stood.
 
         Returns
         -------
@@ -150,10 +143,9 @@ class ItemStore(LedgerConnection):
             event date after the recording time, a likelihood ratio <= 0, a
             duplicate id (in the batch or in the ledger), a retraction of an
             unknown id or of a retraction, or a contradiction with what is in
-            force, or (``imported_from``) a backdated item. Nothing of the
-            batch is then recorded.
+            force. Nothing of the batch is then recorded.
         """
-        return self._record(list(items), now, only_if_empty=False, imported_from=imported_from)
+        return self._record(list(items), now, only_if_empty=False)
 
     def seed(self, items: Sequence[Item], *, now: dt.datetime | None = None) -> list[Item]:
         """Record items only if the ledger holds none yet: a first use's import, done once.
@@ -187,7 +179,6 @@ class ItemStore(LedgerConnection):
         now: dt.datetime | None,
         *,
         only_if_empty: bool,
-        imported_from: KeyReader | None = None,
     ) -> list[Item]:
         if not batch:
             return []
@@ -197,29 +188,41 @@ class ItemStore(LedgerConnection):
             stored = self._items(conn)
             if only_if_empty and stored:
                 return []
-            if imported_from is not None:
-                _not_backdated(imported_from, batch, stored)
             checked = self._validate(batch, stored, stamp)
-            try:
-                conn.execute(insert(ITEMS), [self._row(i) for i in checked])
-            except IntegrityError:  # a backend without a write lock lost a race
-                raise self._reader.fail(
-                    "items",
-                    "an item id of this batch was recorded by another writer meanwhile.",
-                    "read the ledger again and give every item its own id.",
-                ) from None
+            self._insert(conn, checked)
         return checked
 
-    def _validate(self, batch: list[Item], stored: list[Item], stamp: dt.datetime) -> list[Item]:
-        r = self._reader
+    def _insert(self, conn: Connection, items: list[Item]) -> None:
+        if not items:  # an insert of no rows would try one of defaults
+            return
+        try:
+            conn.execute(insert(ITEMS), [self._row(i) for i in items])
+        except IntegrityError:  # a backend without a write lock lost a race
+            raise self._reader.fail(
+                "items",
+                "an item id of this batch was recorded by another writer meanwhile.",
+                "read the ledger again and give every item its own id.",
+            ) from None
+
+    def _validate(
+        self,
+        batch: list[Item],
+        stored: list[Item],
+        stamp: dt.datetime,
+        r: KeyReader | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> list[Item]:
+        """Check a batch against the model and the record; ``r`` and ``keys`` name a file's."""
+        r = r or self._reader
+        keys = keys or [f"items[{i}]" for i in range(len(batch))]
         known = {i.id: i for i in stored}
         checked: list[Item] = []
         first: dict[str, int] = {}
         for i, item in enumerate(batch):
-            key = f"items[{i}]"
+            key = keys[i]
             if not isinstance(item, Item):
                 raise r.fail(key, f"expected an evidence Item, got {type(item).__name__}.")
-            parsed = self._reparse(item, key, stamp)
+            parsed = self._reparse(item, key, stamp, r)
             assert parsed.recorded_at is not None
             if parsed.recorded_at > stamp:
                 raise r.fail(
@@ -239,7 +242,7 @@ class ItemStore(LedgerConnection):
             if parsed.id in first:
                 raise r.fail(
                     f"{key}.id",
-                    f"duplicate id {parsed.id!r} (first at items[{first[parsed.id]}] "
+                    f"duplicate id {parsed.id!r} (first at {keys[first[parsed.id]]} "
                     "of this batch).",
                     "give every item its own id.",
                 )
@@ -265,17 +268,15 @@ class ItemStore(LedgerConnection):
                     "(and record it anew if it still applies), or restore the model.",
                 ) from None
 
-    def _reparse(self, item: Item, key: str, stamp: dt.datetime) -> Item:
+    def _reparse(self, item: Item, key: str, stamp: dt.datetime, r: KeyReader) -> Item:
         """Validate an item as if read from a file: items built in code are checked too."""
         if item.recorded_at is None:
             item = dataclasses.replace(item, recorded_at=stamp)  # stamp first: dates check
         try:
             body = item.to_dict()
         except (AttributeError, TypeError, ValueError) as exc:
-            raise self._reader.fail(
-                key, f"malformed item ({exc}).", "build it with valid types."
-            ) from None
-        return parse_item(self._reader, body, key, self.spec)
+            raise r.fail(key, f"malformed item ({exc}).", "build it with valid types.") from None
+        return parse_item(r, body, key, self.spec)
 
     def retract(
         self,
@@ -328,21 +329,3 @@ class ItemStore(LedgerConnection):
             author=author,
         )
         return self.append([retraction], now=now)[0]
-
-
-def _not_backdated(r: KeyReader, batch: Sequence[Item], stored: Sequence[Item]) -> None:
-    """Refuse an imported item recorded before the latest item already in the ledger."""
-    stamps = [i.recorded_at for i in stored if i.recorded_at is not None]
-    if not stamps:  # an empty ledger takes a file's own history (the shipped evidence)
-        return
-    latest = max(stamps)
-    for i, item in enumerate(batch):
-        own = item.recorded_at
-        if own is not None and own.astimezone(dt.UTC) < latest:
-            raise r.fail(
-                f"items[{i}].recorded_at",
-                f"{item.id!r} says it was recorded at {own.isoformat()}, before the latest "
-                f"item already in the ledger ({latest.isoformat()}): importing it would "
-                "rewrite the record as it stood then.",
-                "remove recorded_at to have the ledger stamp the item now.",
-            )

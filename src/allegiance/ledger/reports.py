@@ -80,13 +80,14 @@ class ReportLog(LedgerConnection):
         """Return the latest report recorded, if any."""
         query = select(REPORTS).order_by(REPORTS.c.created_at.desc(), REPORTS.c.seq.desc())
         with self._reading() as conn:
-            row = conn.execute(query.limit(1)).mappings().first()
-        if row is None:
+            rows = self._rows(conn, query.limit(1), REPORTS)
+        if not rows:
             return None
+        row = rows[0]._mapping
         return ReportRecord(
             row["as_of"],
             bool(row["as_recorded"]),
-            json.loads(row["probabilities"]),
-            json.loads(row["items"]),
+            self.stored_json("reports", row["seq"], "probabilities", row["probabilities"]),
+            self.stored_json("reports", row["seq"], "items", row["items"]),
             row["created_at"],
         )

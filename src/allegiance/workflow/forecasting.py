@@ -52,7 +52,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
+def open_ledger(spec: ModelSpec, url: str | None = None, *, seed: bool = True) -> Outcome:
     """Open the model's ledger; on first use, fill it from the evidence file shipped beside it.
 
     Parameters
@@ -60,6 +60,9 @@ def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
     spec : ModelSpec
     url : str, optional
         SQLAlchemy URL; by default the SQLite file beside the model.
+    seed : bool
+        Fill an empty ledger from the shipped file (False: an import does it
+        together with its own items).
 
     Returns
     -------
@@ -69,7 +72,7 @@ def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
     ledger = Ledger(url or default_url(spec), spec)
     shipped = shipped_evidence(spec)
     out = Outcome(ledger=ledger)
-    if not ledger.items() and shipped.exists():
+    if seed and shipped.exists() and not ledger.items():
         # seed, not append: another process may be filling the new ledger at this moment.
         stored = ledger.seed(read_items(shipped, spec))
         if stored:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from allegiance.errors import SpecError
+from allegiance.errors import LedgerError, SpecError
 from allegiance.evidence import EvidenceSet, Item
 from allegiance.forecast import Forecast
 from allegiance.posterior import ESS_MIN, FitSettings
@@ -148,13 +148,19 @@ def gather(
     found = _what_matters(spec, evidence, outcome.forecast, outcome.fit_path, progress)
     book = chosen.ledger
     previous = book.last_report() if since_report else None
-    book.record_forecast(
-        outcome.forecast, as_of=as_of, as_recorded=as_recorded, fit_method=outcome.forecast.method
-    )
-    book.record_report(outcome.forecast, evidence)
+    notes = [*chosen.notes, *outcome.notes]
+    try:
+        book.record_forecast(
+            outcome.forecast,
+            as_of=as_of,
+            as_recorded=as_recorded,
+            fit_method=outcome.forecast.method,
+        )
+        book.record_report(outcome.forecast, evidence)
+    except LedgerError as exc:  # a read-only ledger still gives its report
+        notes.append(f"warning: this report was not recorded in the ledger: {exc}")
     on_record = book.items()
     withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
-    notes = [*chosen.notes, *outcome.notes]
     label, before, new_items = "", None, []
     if since is not None:
         progress(f"forecasting as of {since}, as recorded then")
