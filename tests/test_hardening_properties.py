@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import csv
+import dataclasses
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allegiance.errors import AllegianceError, EvidenceError
-from allegiance.evidence import parse_item, read_items
+from allegiance.evidence import dump_csv, parse_item, read_items
 from allegiance.reading import KeyReader
 from allegiance.spec import load_spec
 from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
@@ -139,3 +142,59 @@ def test_field_values_raise_only_our_errors(pairs: list[tuple[str, str]]) -> Non
         parse_item(r, body, "item", SPEC)
     except AllegianceError as exc:
         assert len(str(exc)) < 2000
+
+
+ITEMS = read_items(MINIMAL_EVIDENCE, SPEC)
+CSV_ROWS = list(csv.reader(io.StringIO(dump_csv(ITEMS))))
+cells = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="=+-@\t\r\n\",'[]{}:!&* ab01", max_size=20),
+    values.map(lambda v: yaml.safe_dump(v).strip()),
+)
+
+
+@SETTINGS
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(CSV_ROWS) - 1), st.integers(0, len(CSV_ROWS[0])), cells),
+        min_size=1,
+        max_size=4,
+    ),
+    bom=st.booleans(),
+)
+def test_the_csv_reader_raises_only_its_own_errors(
+    tmp_path: Path, edits: list[tuple[int, int, str]], bom: bool
+) -> None:
+    rows = [list(row) for row in CSV_ROWS]
+    for r, c, cell in edits:
+        if c < len(rows[r]):
+            rows[r][c] = cell
+        else:
+            rows[r].append(cell)  # a cell beyond the header
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path = tmp_path / "evidence.csv"
+    path.write_text(("\ufeff" if bom else "") + out.getvalue(), encoding="utf-8")
+    try:
+        read_items(path, SPEC)
+    except AllegianceError as exc:
+        assert str(path) in str(exc) and len(str(exc)) < 2000
+
+
+@SETTINGS
+@given(note=st.text(max_size=40), source=st.text(min_size=1, max_size=40).filter(str.strip))
+def test_any_note_and_source_read_back_from_csv_exactly(
+    tmp_path: Path, note: str, source: str
+) -> None:
+    item = dataclasses.replace(ITEMS[0], note=note, source=source)
+    path = tmp_path / "evidence.csv"
+    path.write_text(dump_csv([item, *ITEMS[1:]]), encoding="utf-8")
+    r = KeyReader(path, EvidenceError)
+    try:  # the item as the ledger would record it: its text normalised, or refused
+        expected = parse_item(r, item.to_dict(), "items[0]", SPEC)
+    except AllegianceError:
+        with pytest.raises(AllegianceError, match=r"items\[0\]"):
+            read_items(path, SPEC)
+        return
+    (back, *_) = read_items(path, SPEC)
+    assert back == expected

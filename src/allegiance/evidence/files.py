@@ -181,7 +181,8 @@ def dump_csv(items: Sequence[Item]) -> str:
     columns hold validated ids, words, dates and numbers, and are written as they are.
     """
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\n")
+    # Rows end in CRLF (RFC 4180): the writer then quotes a cell holding a lone CR too.
+    writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\r\n")
     writer.writeheader()
     for item in items:
         row = {}
