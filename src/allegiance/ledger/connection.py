@@ -102,7 +102,7 @@ def database_error(name: str, exc: DBAPIError) -> LedgerError:
         Saying what went wrong in the user's terms, with the database's own
         words in brackets, and what to do.
     """
-    said = str(exc.orig).strip()
+    said = _cut(" ".join(str(exc.orig).split()))
     lowered = said.lower()
     for words, problem, fix in _REFUSALS:
         if any(w in lowered for w in words):
