@@ -7,14 +7,19 @@ Every process here is a real one started with :mod:`subprocess`; a kill is
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from allegiance.evidence import EvidenceSet
-from allegiance.ledger import Ledger
+from allegiance.ledger import Ledger, default_url
+from allegiance.posterior import FitSettings, load_posterior
 from allegiance.spec import load_spec
+from allegiance.workflow import FitStore
 from conftest import FIXTURES
 from test_ledger import run_workers
 
@@ -56,3 +61,49 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path) -> None:
     stamps = [i.recorded_at for i in items]
     assert all(s is not None for s in stamps)
     assert all(a <= b for a, b in zip(stamps, stamps[1:], strict=False)), "recorded out of order"
+
+
+# -- two forecasts at once -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_forecasts_at_once_store_one_whole_fit(tmp_path: Path) -> None:
+    """Two ``allegiance forecast`` of one model and evidence, no stored fit: one fit stays."""
+    model = tmp_path / "beta_binomial.yaml"
+    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", model)
+    args = cli("forecast", str(model), "--format", "json", "--draws", "300", "--tune", "300")
+    procs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    docs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        docs.append(json.loads(stdout))
+    first, second = docs
+    # both found no fit and sampled: the two really raced to store one path
+    assert [d["method"] for d in docs] == ["mcmc", "mcmc"], [d["method_reason"] for d in docs]
+    assert first["questions"] == second["questions"]  # same seed: the same numbers
+    assert first["diagnostics"] == second["diagnostics"]
+    assert first["trustworthy"] and second["trustworthy"]
+
+    spec = load_spec(model)
+    store = FitStore(spec)
+    settings = FitSettings(draws=300, tune=300)
+    path = store.path(NONE, settings)
+    # exactly one whole fit; nothing else (no *.partial, no probe, nothing set aside)
+    assert sorted(os.listdir(store.directory)) == [path.name]
+    assert store.fits(settings) == [path]
+    stored = load_posterior(path, spec, NONE)
+    assert stored.diagnostics is not None and stored.diagnostics.ok
+
+    third = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stderr
+    doc = json.loads(third.stdout)
+    assert "stored MCMC fit of exactly this evidence" in doc["method_reason"]
+    assert doc["questions"] == first["questions"]
+    assert sorted(os.listdir(store.directory)) == [path.name]
+    with Ledger(default_url(spec), spec) as ledger:  # the new ledger both opened at once
+        assert ledger.items() == []
+        assert len(ledger.history("leaves_24m")) == 3  # every forecast recorded once
