@@ -6,19 +6,26 @@ Every process here is a real one started with :mod:`subprocess`; a kill is
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from allegiance.evidence import EvidenceSet
+from allegiance.errors import EvidenceError
+from allegiance.evidence import EvidenceSet, Item, read_items
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, load_posterior
-from allegiance.spec import load_spec
+from allegiance.reading import KeyReader
+from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore
 from conftest import FIXTURES
 from test_ledger import run_workers
@@ -107,3 +114,150 @@ def test_two_forecasts_at_once_store_one_whole_fit(tmp_path: Path) -> None:
     with Ledger(default_url(spec), spec) as ledger:  # the new ledger both opened at once
         assert ledger.items() == []
         assert len(ledger.history("leaves_24m")) == 3  # every forecast recorded once
+
+
+# -- kill -9 during an import ------------------------------------------------------------
+
+BULK = 3000  # items in the imported file: its insert takes tens of milliseconds
+FRACTIONS = (0.2, 0.5, 0.8)  # blind kills, as fractions of one timed import
+AFTER_JOURNAL_S = (0.0, 0.004, 0.012)  # kills after the import's journal appears
+PRE = ("pre_0", "pre_1")  # items in the ledger before the import
+
+
+def _bulk_file(path: Path) -> Path:
+    items = [
+        {
+            "id": f"bulk_{k:05d}",
+            "kind": "report",
+            "date": "2020-02-01",
+            "source": "bulk import test",
+            "grade": "C3",
+            "target": "lobby.splinter",
+            "favours": k % 2 == 0,
+            "likelihood_ratio": 1.0 + (k % 7) / 10,
+        }
+        for k in range(BULK)
+    ]
+    doc = {"schema_version": 1, "model": "minimal", "items": items}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _base_ledger(path: Path, spec: ModelSpec) -> Path:
+    """A ledger holding two items: the import's write transaction is then its only journal."""
+    with Ledger(f"sqlite:///{path}", spec) as ledger:
+        for item_id in PRE:
+            ledger.append([_report(item_id)])
+    return path
+
+
+def _report(item_id: str) -> Item:
+    return Item(
+        item_id,
+        "report",
+        dt.date(2020, 1, 15),
+        "before the import",
+        "B2",
+        {"target": "lobby.splinter", "favours": True, "likelihood_ratio": 2.0},
+    )
+
+
+def _import(db: Path, bulk: Path) -> subprocess.Popen[str]:
+    args = cli("evidence", "import", str(MINIMAL), str(bulk), "--ledger", f"sqlite:///{db}")
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _kill(proc: subprocess.Popen[str]) -> bool:
+    """SIGKILL a process; return whether it was still running (the kill landed)."""
+    landed = proc.poll() is None
+    if landed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    return landed
+
+
+def _after_kill(db: Path, spec: ModelSpec, bulk: Path) -> str:
+    """Open the killed import's ledger: all of the file or none of it; import it (again)."""
+    url = f"sqlite:///{db}"
+    with Ledger(url, spec) as ledger:  # opening rolls a hot journal back
+        ids = [i.id for i in ledger.items()]
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()
+    want = [f"bulk_{k:05d}" for k in range(BULK)]
+    assert ids[: len(PRE)] == list(PRE), "an item recorded before the import was lost"
+    imported = ids[len(PRE) :]
+    assert imported in ([], want), f"a part of the file was stored: {len(imported)} of {BULK}"
+    with Ledger(url, spec) as ledger:
+        if not imported:  # none: the same import, run again, stores the whole file
+            stored = ledger.append(
+                read_items(bulk, spec), imported_from=KeyReader(bulk, EvidenceError)
+            )
+            assert [i.id for i in stored] == want
+        else:  # all: the same import again is refused and stores nothing
+            with pytest.raises(EvidenceError, match="duplicate id 'bulk_00000'"):
+                ledger.append(read_items(bulk, spec), imported_from=KeyReader(bulk, EvidenceError))
+        assert [i.id for i in ledger.items()] == [*PRE, *want]
+    return "all" if imported else "none"
+
+
+def test_an_import_killed_at_any_moment_stores_all_or_nothing(tmp_path: Path) -> None:
+    spec = load_spec(MINIMAL)
+    bulk = _bulk_file(tmp_path / "bulk.yaml")
+    base = _base_ledger(tmp_path / "base.sqlite", spec)
+
+    timed = tmp_path / "timed.sqlite"
+    shutil.copy(base, timed)
+    began = time.monotonic()
+    proc = _import(timed, bulk)
+    stdout, stderr = proc.communicate(timeout=120)
+    whole = time.monotonic() - began
+    assert proc.returncode == 0, stderr
+    assert f"imported {BULK} items" in stdout
+    with Ledger(f"sqlite:///{timed}", spec) as ledger:
+        assert len(ledger.items()) == len(PRE) + BULK
+
+    outcomes: list[tuple[str, bool, bool, str]] = []  # (when, landed, hot journal, outcome)
+    for n, fraction in enumerate(FRACTIONS):
+        db = tmp_path / f"blind{n}.sqlite"
+        shutil.copy(base, db)
+        proc = _import(db, bulk)
+        time.sleep(fraction * whole)
+        landed = _kill(proc)
+        hot = Path(f"{db}-journal").exists()
+        outcomes.append((f"{fraction:.2f} of the run", landed, hot, _after_kill(db, spec, bulk)))
+    for n, delay in enumerate(AFTER_JOURNAL_S):
+        db = tmp_path / f"journal{n}.sqlite"
+        shutil.copy(base, db)
+        journal = Path(f"{db}-journal")
+        proc = _import(db, bulk)
+        deadline = time.monotonic() + 120
+        while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.0002)
+        if delay:
+            time.sleep(delay)
+        landed = _kill(proc)
+        hot = journal.exists()
+        outcomes.append((f"journal + {delay} s", landed, hot, _after_kill(db, spec, bulk)))
+    # and a kill as soon as the journal is gone again: the import has committed
+    db = tmp_path / "committed.sqlite"
+    shutil.copy(base, db)
+    journal = Path(f"{db}-journal")
+    proc = _import(db, bulk)
+    seen = False
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if journal.exists():
+            seen = True
+        elif seen:
+            break
+        time.sleep(0.0002)
+    landed = _kill(proc)
+    outcomes.append(("journal gone", landed, journal.exists(), _after_kill(db, spec, bulk)))
+    # Every kill left all of the file or none of it (checked above); some fell inside the
+    # import's write transaction (its journal, rolled back on opening, was left behind).
+    assert any(landed and hot for _, landed, hot, _ in outcomes), outcomes
+    assert any(landed and outcome == "none" for _, landed, _, outcome in outcomes), outcomes
+    assert outcomes[-1][-1] == "all", outcomes
