@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -26,7 +27,7 @@ from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, load_posterior
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec
-from allegiance.workflow import FitStore
+from allegiance.workflow import FitStore, run_forecast
 from conftest import FIXTURES
 from test_ledger import run_workers
 
@@ -261,3 +262,112 @@ def test_an_import_killed_at_any_moment_stores_all_or_nothing(tmp_path: Path) ->
     assert any(landed and hot for _, landed, hot, _ in outcomes), outcomes
     assert any(landed and outcome == "none" for _, landed, _, outcome in outcomes), outcomes
     assert outcomes[-1][-1] == "all", outcomes
+
+
+# -- kill -9 during a fit save ----------------------------------------------------------------
+
+SETTINGS = FitSettings(draws=500, tune=500)
+SAVE_KILLS_S = (0.004, 0.013, 0.027, 0.046, 0.071, 0.12)  # after the saver starts saving
+
+SAVER = """
+import sys, time
+from pathlib import Path
+import arviz  # imported before the first save: the kills land in saves, not in imports
+from allegiance.posterior import load_posterior
+from allegiance.spec import load_spec
+go, ready = Path(sys.argv[4]), Path(sys.argv[5])
+deadline = time.time() + 300
+while not go.exists():
+    if time.time() > deadline:
+        raise SystemExit("no go signal within 300 s")
+    time.sleep(0.005)
+spec = load_spec(sys.argv[1])
+base = load_posterior(sys.argv[2], spec)
+ready.touch()
+while True:
+    base.save(sys.argv[3])
+"""
+
+
+def _samples(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
+    return load_posterior(path, spec, NONE).samples
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _kill_a_save(
+    spec: ModelSpec, saver: subprocess.Popen[str], delay: float, go: Path, ready: Path,
+    source_draws: dict[str, np.ndarray],
+) -> bool:  # fmt: skip
+    """Let a saver save, SIGKILL it ``delay`` s later, and check the store; True if it left
+    a temporary file."""
+    store = FitStore(spec)
+    target = store.path(NONE, SETTINGS)
+    before = _samples(target, spec) if target.exists() else None
+    partials_before = set(store.directory.glob(".*.partial"))
+    go.touch()
+    deadline = time.monotonic() + 300
+    while not ready.exists():
+        assert saver.poll() is None, saver.communicate()[1]
+        assert time.monotonic() < deadline, "the saver never started saving"
+        time.sleep(0.001)
+    time.sleep(delay)
+    assert _kill(saver), "the saver stopped before it was killed"
+    left = bool(set(store.directory.glob(".*.partial")) - partials_before)
+
+    # the target is absent, or a whole fit: the one before the save or the source
+    if target.exists():
+        assert not target.is_symlink() and target.is_file()
+        after = _samples(target, spec)  # DamagedFitError here would be a partial file
+        assert _same(after, source_draws) or (before is not None and _same(after, before))
+    else:
+        assert before is None
+    # leftovers are not taken for fits: not listed, not another setting's fit, not damaged
+    assert store.fits(SETTINGS) == ([target] if target.exists() else [])
+    assert store.other_settings(SETTINGS) == []
+    assert not list(store.directory.glob("*.damaged"))
+    out = run_forecast(spec, NONE, SETTINGS)  # serves the fit, or refits if none was left
+    assert out.fit_path == target and out.forecast is not None
+    assert out.forecast.method == "mcmc"
+    assert not [note for note in out.notes if "skipped" in note or "damaged" in note]
+    assert out.forecast.diagnostics.ok
+    assert _same(_samples(target, spec), source_draws)  # same seed: the same draws
+    return left
+
+
+def test_a_save_killed_at_any_moment_never_serves_a_partial_fit(
+    spec: ModelSpec, tmp_path: Path
+) -> None:
+    store = FitStore(spec)
+    target = store.path(NONE, SETTINGS)
+    source = tmp_path / "source.nc"
+    # Every saver starts (and imports) now, while the source is fitted; each saves only
+    # when told to, in turn.
+    go = [tmp_path / f"go{n}" for n in range(len(SAVE_KILLS_S))]
+    ready = [tmp_path / f"ready{n}" for n in range(len(SAVE_KILLS_S))]
+    savers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(spec.path), str(source), str(target),
+             str(go[n]), str(ready[n])],
+            stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(len(SAVE_KILLS_S))
+    ]  # fmt: skip
+    first = run_forecast(spec, NONE, SETTINGS)
+    assert first.fit_path == target and first.forecast is not None
+    shutil.move(target, source)  # the first kill finds no fit in place
+    draws = _samples(source, spec)
+    try:
+        left = [
+            _kill_a_save(spec, savers[n], delay, go[n], ready[n], draws)
+            for n, delay in enumerate(SAVE_KILLS_S)
+        ]
+    finally:
+        for saver in savers:
+            _kill(saver)
+    assert any(left), "no kill landed inside a save"
+    leftovers = sorted(p.name for p in store.directory.iterdir() if p != target)
+    assert all(name.startswith(f".{target.name}.") for name in leftovers), leftovers
+    assert all(name.endswith(".partial") for name in leftovers), leftovers
