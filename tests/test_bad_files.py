@@ -8,6 +8,7 @@ must leave the ledger as it was.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 runner = CliRunner()
 FILE = "(file)"  # the defect is in the YAML itself: the message names the line instead of a key
+SYNTAX = "(syntax)"  # not valid YAML (a tab, a repeated key, a control character): line and column
+NOT_UTF8 = "(not UTF-8)"  # the bytes are not UTF-8 text: the message says so, with line and column
+WHERE = re.compile(r"line [0-9]+, column [0-9]+")
 
 KEYS = {
     "model_parent_list.yaml": "actors.splinter.parent",
@@ -67,6 +71,32 @@ KEYS = {
     "evidence_alias_bomb.yaml": FILE,
     "evidence_nested_cell.csv": "items[0].value",
     "evidence_condition_list.csv": "items[0].condition",  # and it starts with a byte-order mark
+    # a file that is no YAML, or no UTF-8 text, names its line; an impossible date names its key
+    "model_analysis_date_feb30.yaml": "analysis_date",
+    "model_analysis_date_month_13.yaml": "analysis_date",
+    "model_binary.yaml": NOT_UTF8,
+    "model_comments_only.yaml": "(top level)",
+    "model_duplicate_actor.yaml": SYNTAX,
+    "model_duplicate_key.yaml": SYNTAX,
+    "model_empty.yaml": "(top level)",
+    "model_horizon_feb30.yaml": "questions.splinter_leaves_12m.horizon",
+    "model_not_utf8.yaml": NOT_UTF8,
+    "model_nul_character.yaml": SYNTAX,
+    "model_tab_indented.yaml": SYNTAX,
+    "model_unclosed_bracket.yaml": SYNTAX,
+    "model_unquoted_colon.yaml": SYNTAX,
+    "model_utf16.yaml": NOT_UTF8,
+    "evidence_alias.yaml": FILE,
+    "evidence_bad_date_cell.csv": "items[0].date",
+    "evidence_control_character.yaml": SYNTAX,
+    "evidence_date_feb30.csv": "items[0].date",
+    "evidence_date_feb30.yaml": "items[0].date",
+    "evidence_date_month_13.yaml": "items[0].date",
+    "evidence_duplicate_key.yaml": SYNTAX,
+    "evidence_empty.yaml": "(top level)",
+    "evidence_not_utf8.yaml": NOT_UTF8,
+    "evidence_tab_indented.yaml": SYNTAX,
+    "evidence_unquoted_colon.yaml": SYNTAX,
 }
 
 
@@ -80,6 +110,11 @@ def _refused(output: str, path: Path, key: str) -> None:
     assert str(path) in said, said
     if key == FILE:
         assert "line" in said and ("nested more than" in said or "aliases" in said), said
+    elif key == SYNTAX:
+        assert "not valid YAML" in said and WHERE.search(said) and "Fix:" in said, said
+    elif key == NOT_UTF8:
+        assert "not UTF-8 text" in said and WHERE.search(said), said
+        assert "Fix: save the file as UTF-8" in said, said
     else:
         assert f"at '{key}'" in said and "Fix:" in said, said
     assert len(said) < 1200, said  # never the whole of a huge value

@@ -69,7 +69,7 @@ WRONG_EVIDENCE: dict[str, tuple[str, str]] = {
     "wrong_bad_id.yaml": ("items[1].id", "'spoils-reported' is not a valid id"),
     "wrong_date.yaml": ("items[0].date", "'shortly before Christmas' is not a date"),
     # YAML itself rejects 2019-02-30 while reading it as a timestamp.
-    "wrong_date_impossible.yaml": ("", "day is out of range for month"),
+    "wrong_date_impossible.yaml": ("items[0].date", "day is out of range for month"),
     "wrong_contradiction.yaml": ("items.deal_denied", "contradicts item 'deal_signed' on 'deal'"),
     "wrong_count_contradiction.yaml": (
         "items.defectors_2019_10_revised",

@@ -34,7 +34,7 @@ WRONG_MODELS: dict[str, tuple[str, str]] = {
     "wrong_bad_actor_id.yaml": ("actors.1st_group", "'1st_group' is not a valid id"),
     "wrong_analysis_date.yaml": ("analysis_date", "'early 2020' is not a date"),
     # YAML itself rejects 2020-13-01 while reading it as a timestamp.
-    "wrong_analysis_date_impossible.yaml": ("", "month must be in 1..12"),
+    "wrong_analysis_date_impossible.yaml": ("analysis_date", "month must be in 1..12"),
     "wrong_parent_unknown.yaml": ("actors.splinter.parent", "unknown actor 'parent_grp'"),
     "wrong_self_parent.yaml": ("actors.parent_group.parent", "loops back on itself"),
     "wrong_schema_version_bool.yaml": ("schema_version", "version True is not supported"),
@@ -159,7 +159,7 @@ def test_file_that_is_not_utf8_is_a_spec_error(tmp_path: Path) -> None:
         .replace("Parent group", "Groupe p\u00e8re")
         .encode("latin-1")
     )
-    expect_error(lambda: load_spec(path), SpecError, path, "", "not valid YAML")
+    expect_error(lambda: load_spec(path), SpecError, path, "", "not UTF-8 text")
 
 
 # --- the minimal model -------------------------------------------------------------------

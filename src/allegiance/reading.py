@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from allegiance.errors import SpecError
+from allegiance.syntax import line_column, not_utf8, yaml_fix
 
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -72,6 +73,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             keys.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_day(self, node: yaml.ScalarNode) -> Any:
+        """Construct a date or timestamp; one that is no day of the calendar stays text.
+
+        ``2020-02-30`` looks like a date to YAML, whose own constructor then
+        fails without naming a line. As text it reaches the check of its key,
+        which refuses it by name.
+        """
+        try:
+            return self.construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[no-untyped-call]
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_day)
+
 
 def safe_load(text: str) -> Any:
     """Parse YAML safely (no object construction).
@@ -115,7 +131,7 @@ class KeyReader:
         if not isinstance(node, Mapping):
             raise self.fail(
                 key,
-                f"expected a mapping, got {type(node).__name__}.",
+                f"expected a mapping, got {'nothing' if node is None else type(node).__name__}.",
                 "indent the entries under this key as 'name: value' pairs.",
             )
         return node
@@ -161,6 +177,14 @@ class KeyReader:
             )
         return node
 
+    def boolean(self, node: Any, key: str) -> bool:
+        """Return ``node`` if it is true or false (not text, not a number)."""
+        if not isinstance(node, bool):
+            raise self.fail(
+                key, f"expected true or false, got {short(node)}.", "write true or false, unquoted."
+            )
+        return node
+
     def date(self, node: Any, key: str) -> dt.date:
         """Return ``node`` as a date (a YAML date or YYYY-MM-DD text)."""
         if isinstance(node, dt.datetime):
@@ -169,7 +193,11 @@ class KeyReader:
             return node
         try:
             return iso_date(str(node))
-        except ValueError:
+        except ValueError as exc:
+            if ISO_DATE.fullmatch(str(node)):  # the form is right: the month or the day is not
+                raise self.fail(
+                    key, f"{short(node)} is not a day of the calendar ({exc}).", "check the date."
+                ) from None
             raise self.fail(
                 key, f"{short(node)} is not a date.", "write it as YYYY-MM-DD."
             ) from None
@@ -330,9 +358,27 @@ def read_document(
     except OSError as exc:
         raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
     try:
-        doc = safe_load(raw.decode("utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, bad UTF-8, long ints
-        raise r.fail("", f"not valid YAML: {exc}", _yaml_fix(str(exc))) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise r.fail("", not_utf8(raw, exc.start), "save the file as UTF-8 text.") from None
+    try:
+        doc = safe_load(text)
+    except yaml.reader.ReaderError as exc:  # a control character: PyYAML gives its position only
+        line, column = line_column(text, exc.position)
+        raise r.fail(
+            "",
+            f"not valid YAML: the control character #x{exc.character:04x} "
+            f"at line {line}, column {column}.",
+            "remove it, at the line shown: control characters are not allowed in the file.",
+        ) from None
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: integers too long to read
+        raise r.fail("", f"not valid YAML: {exc}", yaml_fix(str(exc))) from None
+    if doc is None:
+        raise r.fail(
+            "(top level)",
+            "the file is empty (nothing but blank lines or comments).",
+            "write the file's keys as 'name: value' lines, starting with 'schema_version'.",
+        )
     doc = r.mapping(doc, "(top level)")
     r.keys(doc, "", required, optional)
     version = doc["schema_version"]
@@ -343,14 +389,3 @@ def read_document(
             f"this package reads schema_version {schema_version}.",
         )
     return doc, raw
-
-
-def _yaml_fix(problem: str) -> str:
-    """Return the likely fix of a YAML syntax error, in words."""
-    if "mapping values are not allowed" in problem:
-        return "quote text that contains ': ' (write it in double quotes), at the line shown."
-    if "'\\t'" in problem or "\t" in problem:
-        return "indent with spaces, not tabs, at the line shown."
-    if "could not find expected ':'" in problem or "expected <block end>" in problem:
-        return "check the indentation and that every key ends with ':', at the line shown."
-    return "fix the syntax at the line shown."
