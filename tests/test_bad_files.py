@@ -97,6 +97,23 @@ KEYS = {
     "evidence_not_utf8.yaml": NOT_UTF8,
     "evidence_tab_indented.yaml": SYNTAX,
     "evidence_unquoted_colon.yaml": SYNTAX,
+    # refusals that had no fix, or named a Python object or the wrong key
+    "model_effect_ratio_below_one.yaml": "effects.deal_opens_exit.strength.ratio",
+    "model_effect_targets_empty.yaml": "effects.deal_opens_exit.targets",
+    "model_fighters_leave_share_above_one.yaml": "questions.third_leave.share",
+    "model_id_clash.yaml": "series.deal",
+    "model_public_not_bool.yaml": "propensities.leave.public",
+    "model_question_unknown_category.yaml": "questions.defections_double_6m.category",
+    "model_questions_empty.yaml": "questions",
+    "model_scenario_value_not_bool.yaml": "scenarios.no_deal.set.deal",
+    "model_series_typical_negative.yaml": "series.defectors.categories.rank_and_file.prior.typical",
+    "model_stock_unknown_inflow.yaml": "stocks.splinter_fighters.inflows[0]",
+    "evidence_count_contradiction.yaml": "items.defectors_2019_11_again",
+    "evidence_event_contradiction.yaml": "items.splinter_left_again",
+    "evidence_missing_kind.yaml": "items[0].kind",
+    "evidence_outcome_value_text.yaml": "items[0].value",
+    "evidence_report_favours_text.yaml": "items[0].favours",
+    "evidence_resolution_outcome_unknown.yaml": "items[0].outcome",
 }
 
 

@@ -231,7 +231,7 @@ def test_malformed_probability_statement_is_a_spec_error(
 
 BAD_RATIOS = [
     ({"ratio": 3, "range": [0.5, 8]}, f"{KEY}.range", "need 1 < lower < ratio < upper"),
-    ({"ratio": 0.5, "range": [0.2, 0.8]}, f"{KEY}.range", "need 1 < lower < ratio < upper"),
+    ({"ratio": 0.5, "range": [0.2, 0.8]}, f"{KEY}.ratio", "need 1 < lower < ratio < upper"),
     ({"ratio": 3, "range": [4, 8]}, f"{KEY}.range", "need 1 < lower < ratio < upper"),
     ({"ratio": 3, "range": [2.9999, 3.0001]}, f"{KEY}.range", "no prior has median ratio 3"),
     ({"probability": 0.3, "range": [0.1, 0.6]}, f"{KEY}.probability", "unknown key"),
@@ -253,6 +253,7 @@ def test_malformed_ratio_statement_is_a_spec_error(node: object, key: str, fragm
 BAD_MAGNITUDES = [
     ({"typical": 20, "range": [25, 80]}, f"{KEY}.range", "need 0 < lower < typical < upper"),
     ({"typical": 20, "range": [0, 80]}, f"{KEY}.range", "need 0 < lower < typical < upper"),
+    ({"typical": -20, "range": [5, 80]}, f"{KEY}.typical", "need 0 < lower < typical < upper"),
     ({"range": [5, 80]}, f"{KEY}.typical", "expected a number"),
     ("many", KEY, "expected a mapping"),
     ({"typical": 20, "range": [5, 80], "median": 20}, f"{KEY}.median", "unknown key"),

@@ -99,7 +99,7 @@ WRONG_MODELS: dict[str, tuple[str, str]] = {
         "effects.exit_needs_funding.targets[0]",
         "'splinter' is not a member of 'leave'",
     ),
-    "wrong_id_clash.yaml": ("lobby", "the same id names a condition, propensity or series"),
+    "wrong_id_clash.yaml": ("series.lobby", "the same id names a condition, propensity, series"),
     "wrong_horizon_before.yaml": (
         "questions.splinter_leaves_12m.horizon",
         "horizon 2019-06-01 is not at least a month after the analysis date 2020-01-01",

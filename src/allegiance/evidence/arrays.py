@@ -224,7 +224,7 @@ class _Arrays:
         if where in self.observed and _normalised(self.observed[where])[1] != f:
             raise self.r.fail(
                 f"items.{item.id}",
-                f"contradicts item {self.observed[where].id!r} on {where!r}.",
+                f"contradicts item {self.observed[where].id!r} on {_described(kind, f)}.",
                 "keep one; a correction retracts the other.",
             )
         if where in self.observed:  # the same observation again: counted once
@@ -307,6 +307,15 @@ class _Arrays:
             data.count_pattern[j, cells, pattern] = 1.0
         for e, (c, cell) in enumerate(self.estimate_cells):
             data.estimate_pattern[e] = data.count_pattern[c, cell]
+
+
+def _described(kind: str, f: Mapping[str, Any]) -> str:
+    """Name what an observation is of: a condition, a month's total or an event."""
+    if kind == "count":
+        return f"the total of {f['series']}.{f['category']} in {f['month']}"
+    if kind == "event":
+        return "the event of " + ".".join(filter(None, (f["hazard"], f["actor"])))
+    return repr(f["condition"])
 
 
 def _normalised(item: Item) -> tuple[str, Mapping[str, Any]]:

@@ -205,9 +205,8 @@ def _report_fields(
             + ", ".join([*spec.binary_conditions, *spec.level_conditions, *chances])
             + ".",
         )
-    if not isinstance(body["favours"], bool):
-        raise r.fail(f"{key}.favours", f"expected true or false, got {short(body['favours'])}.")
-    out: dict[str, Any] = {"target": target, "favours": body["favours"]}
+    favours = r.boolean(body["favours"], f"{key}.favours")
+    out: dict[str, Any] = {"target": target, "favours": favours}
     if ("likelihood_ratio" in body) == ("strength" in body):
         raise r.fail(
             key,
@@ -264,7 +263,8 @@ def _faction_event_fields(
             p.id for p in spec.propensities.values() if p.kind == "hazard" and actor in p.actors
         ]
         if not hazards:
-            raise r.fail(f"{key}.actor", f"{short(actor)} is not at risk of leaving in this model.")
+            fix = "name an actor that a hazard of the model lists."
+            raise r.fail(f"{key}.actor", f"{short(actor)} is not at risk of leaving.", fix)
         fields = event_fields(r, {"hazard": hazards[0], **body}, key, spec)  # default hazard
     elif event == "appointment":
         fields = _condition_fields(r, body, key, spec)
@@ -343,7 +343,8 @@ EVIDENCE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], EvidenceKind]]
 def parse_item(r: KeyReader, body: Any, key: str, spec: ModelSpec) -> Item:
     """Validate one raw item against the spec."""
     body = r.mapping(body, key)
-    kind = r.choice(body.get("kind"), f"{key}.kind", EVIDENCE_KINDS)
+    r.keys(body, key, ("kind",), tuple(body))  # 'kind' decides the other keys
+    kind = r.choice(body["kind"], f"{key}.kind", EVIDENCE_KINDS)
     required, optional, parse = EVIDENCE_KINDS[kind]
     r.keys(body, key, (*COMMON_REQUIRED, *required), (*optional, *COMMON_OPTIONAL))
     item_id = r.ident(body["id"], f"{key}.id")

@@ -36,9 +36,7 @@ def outcome_fields(
             f"{short(body['target'])} is not a chance outcome of this model.",
             "use one of: " + ", ".join(chances) + ".",
         )
-    if not isinstance(body["value"], bool):
-        raise r.fail(f"{key}.value", f"expected true or false, got {short(body['value'])}.")
-    return {"target": f"{node}.{actor}", "value": body["value"]}
+    return {"target": f"{node}.{actor}", "value": r.boolean(body["value"], f"{key}.value")}
 
 
 def resolution_fields(
@@ -58,7 +56,11 @@ def resolution_fields(
         else body["outcome"]
     )
     if outcome is None:
-        raise r.fail(f"{key}.outcome", f"expected yes or no, got {short(body['outcome'])}.")
+        raise r.fail(
+            f"{key}.outcome",
+            f"expected yes or no, got {short(body['outcome'])}.",
+            "write yes or no.",
+        )
     horizon, when = spec.questions[qid].horizon, r.date(body["date"], f"{key}.date")
     if outcome and when > horizon:
         raise r.fail(

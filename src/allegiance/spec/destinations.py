@@ -33,7 +33,11 @@ def read_destinations(r: KeyReader, node: Any, key: str, kind: str) -> dict[str,
         raise r.fail(key, "only a hazard's event goes somewhere.", "remove 'destinations'.")
     entries = r.mapping(node, key)
     if len(entries) < 2:
-        raise r.fail(key, "a departure needs at least two destinations to choose from.")
+        raise r.fail(
+            key,
+            "a departure needs at least two destinations to choose from.",
+            "add another destination, or remove 'destinations'.",
+        )
     stated: dict[str, tuple[str, Any]] = {}
     receiving: dict[str, str] = {}
     for name, body in entries.items():

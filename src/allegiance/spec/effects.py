@@ -32,7 +32,11 @@ def _target(
     series: Mapping[str, Series],
 ) -> Target:
     if not isinstance(raw, str):
-        raise r.fail(key, f"expected 'node' or 'node.member', got {short(raw)}.")
+        raise r.fail(
+            key,
+            f"expected 'node' or 'node.member', got {short(raw)}.",
+            "write a propensity or series id, e.g. leave or leave.splinter.",
+        )
     raw, _, destination = raw.partition(":")
     node, _, member = raw.partition(".")
     if destination:
@@ -102,7 +106,11 @@ def read_effects(
             )
         raw_targets = body["targets"]
         if not isinstance(raw_targets, list) or not raw_targets:
-            raise r.fail(f"{key}.targets", "expected a non-empty list of targets.")
+            raise r.fail(
+                f"{key}.targets",
+                "expected a non-empty list of targets.",
+                "write e.g. 'targets: [leave]'.",
+            )
         targets = tuple(
             _target(r, t, f"{key}.targets[{j}]", propensities, series)
             for j, t in enumerate(raw_targets)
@@ -143,7 +151,9 @@ def _direction(
         )
     if any(t.node in series or ":" in t.node for t in targets):
         raise r.fail(
-            f"{key}.targets", "a necessary condition acts on propensities only, not destinations."
+            f"{key}.targets",
+            "a necessary condition acts on propensities only, not series or destinations.",
+            "target propensities, or make the effect a 'shift'.",
         )
     if "direction" in body:
         raise r.fail(

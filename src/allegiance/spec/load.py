@@ -88,7 +88,10 @@ def load_spec(path: str | Path) -> ModelSpec:
     conditions = _conditions(r, doc["conditions"])
     propensities = _propensities(r, doc["propensities"], actors)
     series = _series(r, doc.get("series") or {})
-    _no_clashes(r, conditions, propensities, series, r.mapping(doc.get("stocks") or {}, "stocks"))
+    stock_ids = r.mapping(doc.get("stocks") or {}, "stocks")
+    _no_clashes(
+        r, conditions=conditions, propensities=propensities, series=series, stocks=stock_ids
+    )
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
     check_receiving(r, propensities, actors)
     stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
@@ -237,7 +240,9 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
         if not isinstance(members, list):
-            raise r.fail(f"{key}.actors", "expected a list of actor ids.")
+            raise r.fail(
+                f"{key}.actors", "expected a list of actor ids.", "write e.g. 'actors: [splinter]'."
+            )
         for i, a in enumerate(members):
             if r.ident(a, f"{key}.actors[{i}]") not in actors:
                 raise r.fail(
@@ -271,9 +276,7 @@ def _public(r: KeyReader, body: Mapping[str, Any], key: str, kind: str) -> int |
         return None
     if kind != "hazard":
         raise r.fail(f"{key}.public", "only a hazard's event can be public.", "remove it.")
-    public = body.get("public", True)
-    if not isinstance(public, bool):
-        raise r.fail(f"{key}.public", f"expected true or false, got {short(public)}.")
+    public = r.boolean(body.get("public", True), f"{key}.public")
     lag = r.integer(body.get("public_after_months", 0), f"{key}.public_after_months", 0)
     return lag if public else None
 
@@ -303,14 +306,16 @@ def _series(r: KeyReader, node: Any) -> dict[str, Series]:
     return out
 
 
-def _no_clashes(r: KeyReader, *groups: Mapping[str, Any]) -> None:
-    seen: set[str] = set()
-    for group in groups:
+def _no_clashes(r: KeyReader, **sections: Mapping[str, Any]) -> None:
+    """Refuse an id used in two sections, naming it where it is used the second time."""
+    seen: dict[str, str] = {}
+    for section, group in sections.items():
         for name in group:
             if name in seen:
                 raise r.fail(
-                    str(name),
-                    "the same id names a condition, propensity or series twice.",
+                    f"{section}.{name}",
+                    f"the same id names a condition, propensity, series or stock twice "
+                    f"(also under '{seen[name]}').",
                     "give each its own id.",
                 )
-            seen.add(name)
+            seen[name] = section

@@ -349,7 +349,7 @@ def ratio_prior(node: Any, path: Path, key: str) -> Prior:
         if not 1.0 < lo < r < hi:
             raise SpecError(
                 path,
-                f"{key}.range",
+                f"{key}.{'ratio' if r <= 1.0 else 'range'}",  # a ratio at or below 1 is wrong alone
                 f"need 1 < lower < ratio < upper, got [{lo:g}, {hi:g}] around {r:g}.",
                 "state the size of the effect as a factor above 1; "
                 "its sign comes from 'direction'.",
@@ -385,8 +385,9 @@ def magnitude_prior(node: Any, path: Path, key: str) -> Prior:
     if not 0.0 < lo < m < hi:
         raise SpecError(
             path,
-            f"{key}.range",
+            f"{key}.{'typical' if m <= 0.0 else 'range'}",  # a typical value <= 0 is wrong alone
             f"need 0 < lower < typical < upper, got [{lo:g}, {hi:g}] around {m:g}.",
+            "give a positive typical value inside a positive range.",
         )
     sigma = max(math.log(hi / m), math.log(m / lo)) / _Z90
     return Prior("lognormal", {"mu": math.log(m), "sigma": sigma}, dict(node))

@@ -32,7 +32,11 @@ def read_questions(
 ) -> dict[str, Question]:
     """Read the ``questions`` list, checking each field against the model's parts."""
     if not isinstance(node, list) or not node:
-        raise r.fail("questions", "expected a non-empty list of questions.")
+        raise r.fail(
+            "questions",
+            "expected a non-empty list of questions.",
+            "start each question with '- id:'.",
+        )
     out: dict[str, Question] = {}
     for i, body in enumerate(node):
         key = f"questions[{i}]"
@@ -109,7 +113,11 @@ def _check_kind(
         )
     if kind == "fighters_leave":
         if not 0.0 < fields["share"] <= 1.0:
-            raise r.fail(f"{key}.share", f"share {fields['share']:g} is not in (0, 1].")
+            raise r.fail(
+                f"{key}.share",
+                f"share {fields['share']:g} is not in (0, 1].",
+                "give the share of the actor's fighters as a fraction, e.g. 0.33 for a third.",
+            )
         if not actors[fields["actor"]].fighters > 0:
             raise r.fail(
                 f"{key}.actor",
@@ -171,7 +179,11 @@ def _question_field(
             else {}
         )
         if not isinstance(value, list) or not value:
-            raise r.fail(key, "expected a non-empty list of destinations.")
+            raise r.fail(
+                key,
+                "expected a non-empty list of destinations.",
+                "use some of: " + (", ".join(known) or "(none declared)") + ".",
+            )
         for j, name in enumerate(value):
             if r.ident(name, f"{key}[{j}]") not in known:
                 raise r.fail(
@@ -216,7 +228,9 @@ def _question_field(
         cats = series.get(str(body.get("series")))
         if cats is None or value not in cats.categories:
             raise r.fail(
-                key, f"{short(value)} is not a category of series {short(body.get('series'))}."
+                key,
+                f"{short(value)} is not a category of series {short(body.get('series'))}.",
+                "use one of: " + (", ".join(cats.categories) if cats else "(unknown series)") + ".",
             )
         return value
     if ftype == qk.ACTOR:
@@ -224,7 +238,9 @@ def _question_field(
             raise r.fail(key, f"unknown actor {short(value)}.", "name an actor under 'actors'.")
         return value
     if not isinstance(value, list) or not value:
-        raise r.fail(key, "expected a non-empty list of actor ids.")
+        raise r.fail(
+            key, "expected a non-empty list of actor ids.", "write e.g. 'actors: [splinter]'."
+        )
     for j, a in enumerate(value):
         if r.ident(a, f"{key}[{j}]") not in actors:
             raise r.fail(

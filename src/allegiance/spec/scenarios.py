@@ -40,9 +40,7 @@ def read_scenarios(
                     f"{short(condition)} is not a binary condition of this model.",
                     "set one of: " + ", ".join(binary) + ".",
                 )
-            if not isinstance(value, bool):
-                raise r.fail(where, f"expected true or false, got {short(value)}.")
-            values[condition] = value
+            values[condition] = r.boolean(value, where)
         out[name] = Scenario(
             name,
             r.text(body["text"], f"{key}.text"),

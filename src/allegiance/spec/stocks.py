@@ -60,15 +60,23 @@ def _flows(
     r: KeyReader, node: Any, key: str, series: Mapping[str, Series]
 ) -> tuple[tuple[str, str], ...]:
     if not isinstance(node, list):
-        raise r.fail(key, "expected a list of count channels, series.category.")
+        raise r.fail(
+            key,
+            "expected a list of count channels, series.category.",
+            "write e.g. '[defectors.rank_and_file]', or [] for none.",
+        )
     out = []
     for i, raw in enumerate(node):
         where = f"{key}[{i}]"
         if not isinstance(raw, str) or raw.count(".") != 1:
-            raise r.fail(where, f"expected 'series.category', got {short(raw)}.")
+            raise r.fail(
+                where,
+                f"expected 'series.category', got {short(raw)}.",
+                "name a series and one of its categories, joined by a dot.",
+            )
         sid, cat = raw.split(".")
         if sid not in series or cat not in series[sid].categories:
-            known = [f"{s}.{c}" for s in series.values() for c in s.categories]
+            known = [f"{s.id}.{c}" for s in series.values() for c in s.categories]
             raise r.fail(
                 where,
                 f"{short(raw)} is not a count channel of the model.",
@@ -90,4 +98,8 @@ def check_receiving(
             if d.to not in actors:
                 raise r.fail(key, f"unknown actor {short(d.to)}.", "name an actor of the model.")
             if d.to in p.actors:
-                raise r.fail(key, f"{short(d.to)} leaves under this hazard: it cannot join itself.")
+                raise r.fail(
+                    key,
+                    f"{short(d.to)} leaves under this hazard: it cannot join itself.",
+                    "name another actor, or leave 'to' out.",
+                )

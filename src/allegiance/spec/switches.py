@@ -45,7 +45,11 @@ def read_switch(r: KeyReader, cid: str, key: str, body: Mapping[str, Any]) -> Co
         return Condition(cid, "switch", text, None, Switch(date=when))
     raw = body["after"]
     if not isinstance(raw, str):
-        raise r.fail(f"{key}.after", f"expected 'hazard' or 'hazard.actor', got {short(raw)}.")
+        raise r.fail(
+            f"{key}.after",
+            f"expected 'hazard' or 'hazard.actor', got {short(raw)}.",
+            "name a hazard of the model, with one of its actors if it lists any.",
+        )
     hazard, _, actor = raw.partition(".")
     return Condition(cid, "switch", text, None, Switch(after=(hazard, actor)))
 
