@@ -114,6 +114,8 @@ KEYS = {
     "evidence_outcome_value_text.yaml": "items[0].value",
     "evidence_report_favours_text.yaml": "items[0].favours",
     "evidence_resolution_outcome_unknown.yaml": "items[0].outcome",
+    # a question about leaving a parent, of an actor that has none
+    "model_leaves_actor_without_parent.yaml": "questions.splinter_leaves_12m.actor",
 }
 
 

@@ -19,6 +19,8 @@ from allegiance.spec.types import (
     months_covered,
 )
 
+LEAVING_A_PARENT = ("leaves", "stays_as_lobby", "friction")  # kinds whose actors have a parent
+
 
 def read_questions(
     r: KeyReader,
@@ -111,6 +113,17 @@ def _check_kind(
             f"{short(fields['hazard'])} is a hazard per actor: say whose event.",
             "add 'actor:' (one of " + ", ".join(members) + ").",
         )
+    if kind in LEAVING_A_PARENT:
+        named = [("actor", fields["actor"])] if "actor" in fields else []
+        named += [(f"actors[{j}]", a) for j, a in enumerate(fields.get("actors", ()))]
+        for where, actor in named:
+            if actors[actor].parent is None:
+                raise r.fail(
+                    f"{key}.{where}",
+                    f"{short(actor)} has no parent: a {kind!r} question is about an actor "
+                    "leaving its parent (or staying inside it).",
+                    "give the actor a 'parent:' under 'actors', or ask an 'event' question.",
+                )
     if kind == "fighters_leave":
         if not 0.0 < fields["share"] <= 1.0:
             raise r.fail(
