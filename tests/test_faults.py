@@ -21,11 +21,9 @@ import numpy as np
 import pytest
 import yaml
 
-from allegiance.errors import EvidenceError
-from allegiance.evidence import EvidenceSet, Item, read_items
+from allegiance.evidence import EvidenceSet, Item
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, load_posterior
-from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore, run_forecast
 from conftest import FIXTURES
@@ -192,14 +190,11 @@ def _after_kill(db: Path, spec: ModelSpec, bulk: Path) -> str:
     imported = ids[len(PRE) :]
     assert imported in ([], want), f"a part of the file was stored: {len(imported)} of {BULK}"
     with Ledger(url, spec) as ledger:
+        done = ledger.import_file(bulk)
         if not imported:  # none: the same import, run again, stores the whole file
-            stored = ledger.append(
-                read_items(bulk, spec), imported_from=KeyReader(bulk, EvidenceError)
-            )
-            assert [i.id for i in stored] == want
-        else:  # all: the same import again is refused and stores nothing
-            with pytest.raises(EvidenceError, match="duplicate id 'bulk_00000'"):
-                ledger.append(read_items(bulk, spec), imported_from=KeyReader(bulk, EvidenceError))
+            assert [i.id for i in done.recorded] == want and done.already == 0
+        else:  # all: the same import again finds every item held and stores nothing
+            assert done.recorded == [] and done.already == BULK
         assert [i.id for i in ledger.items()] == [*PRE, *want]
     return "all" if imported else "none"
 

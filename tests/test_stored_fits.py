@@ -207,3 +207,20 @@ def test_the_command_line_refuses_an_unwritable_store(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_BAD_INPUT, result.output
     said = " ".join(result.output.split())
     assert "cannot be written" in said and "Traceback" not in said
+
+
+def test_a_killed_saves_leftovers_are_swept_and_fits_get_the_usual_mode(spec: ModelSpec) -> None:
+    from allegiance.posterior.draws import STALE_PARTIAL_S
+
+    source = _stored(spec)
+    stale = source.with_name(f".{source.name}.abc.partial")
+    fresh = source.with_name(f".{source.name}.def.partial")  # a save under way elsewhere
+    for leftover in (stale, fresh):
+        leftover.write_bytes(b"half a fit")
+    old = stale.stat().st_mtime - 2 * STALE_PARTIAL_S
+    os.utime(stale, (old, old))
+    target = load_posterior(source, spec).save(source)
+    assert not stale.exists() and fresh.exists()
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's owner-only 0o600

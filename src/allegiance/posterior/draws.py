@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,12 +170,37 @@ class Posterior:
         idata.attrs.update(attrs)
         # Written beside and renamed into place: a reader never sees a partial file, and
         # two processes saving the same fit do not write into one file.
+        _sweep_partials(path.parent)
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         os.close(handle)
         partial = Path(name)
         try:
             idata.to_netcdf(str(partial))
+            os.chmod(partial, 0o666 & ~_UMASK)  # as a plain new file: mkstemp's is 0o600
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
         return path
+
+
+STALE_PARTIAL_S = 3600.0  # a save takes seconds: a partial file this old was left by a killed one
+
+
+def _sweep_partials(folder: Path) -> None:
+    """Remove the temporary files of saves killed before they could clean up."""
+    cutoff = time.time() - STALE_PARTIAL_S
+    for leftover in folder.glob(".*.partial"):
+        try:
+            if leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:  # removed by another process meanwhile, or not ours to remove
+            continue
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: read once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
