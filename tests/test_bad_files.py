@@ -23,9 +23,14 @@ runner = CliRunner()
 FILE = "(file)"  # the defect is in the YAML itself: the message names the line instead of a key
 SYNTAX = "(syntax)"  # not valid YAML (a tab, a repeated key, a control character): line and column
 NOT_UTF8 = "(not UTF-8)"  # the bytes are not UTF-8 text: the message says so, with line and column
+CSV_SYNTAX = "(CSV syntax)"  # not valid CSV (a quote left open): the line its row starts at
 WHERE = re.compile(r"line [0-9]+, column [0-9]+")
 
 KEYS = {
+    "evidence_empty.csv": "(header)",
+    "evidence_not_utf8.csv": NOT_UTF8,
+    "evidence_semicolon_separated.csv": "(header)",
+    "evidence_unclosed_quote.csv": CSV_SYNTAX,
     "model_parent_list.yaml": "actors.splinter.parent",
     "model_propensity_actor_mapping.yaml": "propensities.leave.actors[0]",
     "model_effect_condition_list.yaml": "effects.deal_opens_exit.condition",
@@ -291,6 +296,9 @@ def _refused(output: str, path: Path, key: str) -> None:
         assert "line" in said and ("nested more than" in said or "aliases" in said), said
     elif key == SYNTAX:
         assert "not valid YAML" in said and WHERE.search(said) and "Fix:" in said, said
+    elif key == CSV_SYNTAX:
+        assert "not valid CSV" in said and re.search(r"at line [0-9]+", said), said
+        assert "Fix: close every double quote" in said, said
     elif key == NOT_UTF8:
         assert "not UTF-8 text" in said and WHERE.search(said), said
         assert "Fix: save the file as UTF-8" in said, said

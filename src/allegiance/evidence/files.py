@@ -23,6 +23,7 @@ from allegiance.reading import (
     spreadsheet_text,
 )
 from allegiance.spec import ModelSpec
+from allegiance.syntax import not_utf8
 
 SCHEMA_VERSION = 1
 
@@ -117,15 +118,45 @@ FIELD_COLUMNS = (
 
 def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
     try:
-        # utf-8-sig: spreadsheets start their UTF-8 files with a byte-order mark
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-            header = reader.fieldnames or []
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
+    try:
+        text = raw.decode("utf-8-sig")  # spreadsheets start UTF-8 files with a byte-order mark
+    except UnicodeDecodeError as exc:
         raise r.fail(
-            "", f"cannot read the CSV file ({exc}).", "check the path and format."
+            "", not_utf8(raw, exc.start), "save the file as UTF-8 text (CSV UTF-8)."
         ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows: list[dict[str, Any]] = []
+    begun = 1
+    try:
+        header = reader.fieldnames or []
+        while True:
+            begun = reader.line_num + 1
+            rows.append(next(reader))
+    except StopIteration:
+        pass
+    except csv.Error as exc:  # strict: a quote left open runs to the end of the file
+        raise r.fail(
+            "",
+            f"not valid CSV: the row that starts at line {begun}: {exc}.",
+            "close every double quote a cell opens; a quote inside a cell is written twice.",
+        ) from None
+    if not header:
+        raise r.fail(
+            "(header)",
+            "the file is empty.",
+            "start with a header of column names (id,kind,date,source,grade,...), "
+            "one row per item below it.",
+        )
+    if "id" not in header and len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        sep = "semicolons" if ";" in header[0] else "tabs"
+        raise r.fail(
+            "(header)",
+            f"the header is one column: its names are separated by {sep}, not commas.",
+            "save the file as comma-separated CSV.",
+        )
     for n, column in enumerate(header):
         if column in header[:n]:  # DictReader keeps the last of two same-named columns
             raise r.fail(
