@@ -128,7 +128,7 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
             "", not_utf8(raw, exc.start), "save the file as UTF-8 text (CSV UTF-8)."
         ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[Any, Any]] = []  # cells beyond the header are under None
     begun = 1
     try:
         header = reader.fieldnames or []
