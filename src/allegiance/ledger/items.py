@@ -221,7 +221,11 @@ class ItemStore(LedgerConnection):
         for i, item in enumerate(batch):
             key = keys[i]
             if not isinstance(item, Item):
-                raise r.fail(key, f"expected an evidence Item, got {type(item).__name__}.")
+                raise r.fail(
+                    key,
+                    f"expected an evidence Item, got {type(item).__name__}.",
+                    "build each item with allegiance.evidence.Item.",
+                )
             parsed = self._reparse(item, key, stamp, r)
             assert parsed.recorded_at is not None
             if parsed.recorded_at > stamp:
