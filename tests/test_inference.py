@@ -351,3 +351,41 @@ def test_a_departures_destination_updates_the_shares_as_a_dirichlet(fitted):
     se = float(share.std() / np.sqrt(az.ess(share)))
     assert abs(share.mean() - want) < 4 * se, (share.mean(), want, se)
     assert want > a[0] / a.sum() + 8 * se  # the update is large enough to be seen
+
+
+def test_pytensors_known_rewrite_failure_is_not_shown_and_others_are(tmp_path):
+    """pytensor#2145 logs an ERROR with a traceback while compiling the minimal model."""
+    import logging
+    import shutil
+
+    from allegiance.posterior.sampling import REWRITE_LOG, KnownRewriteFailure, prepare
+    from helpers_spec import MINIMAL
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord(REWRITE_LOG, logging.ERROR, __file__, 1, message, None, None)
+
+    known = KnownRewriteFailure()
+    assert not known.filter(record("SequentialGraphRewriter apply <...FusionOptimizer at 0x1>"))
+    assert not known.filter(record("Traceback:"))
+    assert not known.filter(record("Traceback ...\n  in elemwise_to_scalar\nKeyError: x"))
+    assert known.filter(record("SequentialGraphRewriter apply <...OtherRewriter at 0x1>"))
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, rec: logging.LogRecord) -> None:
+            seen.append(rec.getMessage())
+
+    path = tmp_path / "minimal.yaml"  # a new file hash: compiled afresh in this process
+    shutil.copy(MINIMAL, path)
+    path.write_text(path.read_text() + "\n# compiled for the log test\n")
+    log = logging.getLogger(REWRITE_LOG)
+    keep = Keep()
+    log.addHandler(keep)
+    try:
+        prepare(load_spec(path))
+        log.error("a rewrite failure of another kind")  # the filter is gone after compiling
+    finally:
+        log.removeHandler(keep)
+    assert not any("FusionOptimizer" in m or "elemwise_to_scalar" in m for m in seen), seen
+    assert seen[-1] == "a rewrite failure of another kind"
