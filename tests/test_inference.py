@@ -6,6 +6,8 @@ the square root of the effective sample size, times a safety factor.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import special, stats
@@ -353,7 +355,7 @@ def test_a_departures_destination_updates_the_shares_as_a_dirichlet(fitted):
     assert want > a[0] / a.sum() + 8 * se  # the update is large enough to be seen
 
 
-def test_pytensors_known_rewrite_failure_is_not_shown_and_others_are(tmp_path):
+def test_pytensors_known_rewrite_failure_is_not_shown_and_others_are(tmp_path: Path) -> None:
     """pytensor#2145 logs an ERROR with a traceback while compiling the minimal model."""
     import logging
     import shutil
