@@ -129,14 +129,13 @@ def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
         ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows: list[dict[Any, Any]] = []  # cells beyond the header are under None
-    begun = 1
+    begun = 1  # the line the row being read starts at
     try:
         header = reader.fieldnames or []
-        while True:
+        begun = reader.line_num + 1
+        for row in reader:
+            rows.append(row)
             begun = reader.line_num + 1
-            rows.append(next(reader))
-    except StopIteration:
-        pass
     except csv.Error as exc:  # strict: a quote left open runs to the end of the file
         raise r.fail(
             "",

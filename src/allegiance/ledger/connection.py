@@ -114,6 +114,18 @@ def database_error(name: str, exc: DBAPIError) -> LedgerError:
     )
 
 
+_UNREADABLE = (ValueError, TypeError, OverflowError)  # a stored value the column's type rejects
+
+
+def _unreadable(conn: Connection, query: Select[Any]) -> Exception | None:
+    """Return what stops a query's values being read, or None if they all read."""
+    try:
+        conn.execute(query).all()
+    except _UNREADABLE as exc:
+        return exc
+    return None
+
+
 def _cut(text_: str, limit: int = 200) -> str:
     return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
 
@@ -211,21 +223,16 @@ class LedgerConnection:
         """Run a query; a cell the table's types cannot read is named by row and column."""
         try:
             return list(conn.execute(query))
-        except (ValueError, TypeError, OverflowError) as exc:
+        except _UNREADABLE as exc:
             raise self._bad_cell(conn, table, exc) from None
 
     def _bad_cell(self, conn: Connection, table: Table, exc: Exception) -> LedgerError:
-        unreadable = (ValueError, TypeError, OverflowError)
         for column in table.columns:
-            try:
-                conn.execute(select(column)).all()
+            if _unreadable(conn, select(column)) is None:
                 continue
-            except unreadable:
-                pass
             for (seq,) in conn.execute(select(table.c.seq).order_by(table.c.seq)):
-                try:
-                    conn.execute(select(column).where(table.c.seq == seq)).all()
-                except unreadable as cell:
+                cell = _unreadable(conn, select(column).where(table.c.seq == seq))
+                if cell is not None:
                     return self.damaged_cell(table.name, seq, column.name, str(cell))
         return self.damaged_cell(table.name, None, None, str(exc))
 
