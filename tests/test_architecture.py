@@ -13,7 +13,9 @@ PACKAGE = ROOT / "src" / "allegiance"
 
 # The pipeline, lowest first: a module may import its own layer and those below it.
 LAYERS = {
-    **dict.fromkeys(("errors", "dims", "words", "cache", "reading", "syntax", "provenance"), 0),
+    **dict.fromkeys(
+        ("errors", "dims", "words", "cache", "reading", "syntax", "provenance", "spreadsheet"), 0
+    ),
     "spec": 1,
     "model": 2,
     "evidence": 3,

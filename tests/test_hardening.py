@@ -165,7 +165,7 @@ def test_csv_export_neutralises_formulas_and_reads_back_exactly(tmp_path: Path) 
 
 
 def test_spreadsheet_text_is_undone_exactly() -> None:
-    from allegiance.reading import from_spreadsheet_text, spreadsheet_text
+    from allegiance.spreadsheet import from_spreadsheet_text, spreadsheet_text
 
     for text in ["=1", "-", "+", "@", "\tx", "\rx", "'", "''=", "x", ""]:
         assert from_spreadsheet_text(spreadsheet_text(text)) == text

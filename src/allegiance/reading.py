@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 import reprlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,17 @@ class KeyReader:
             )
         return node
 
+    def member(self, node: Any, key: str, known: Collection[str], what: str) -> str:
+        """Return ``node`` if it is the id of one of ``known`` (the model's ``what``s)."""
+        ident = self.ident(node, key)
+        if ident not in known:
+            raise self.fail(
+                key,
+                f"unknown {what} {short(ident)}.",
+                "use one of: " + (", ".join(known) or "(none in this model)") + ".",
+            )
+        return ident
+
     def boolean(self, node: Any, key: str) -> bool:
         """Return ``node`` if it is true or false (not text, not a number)."""
         if not isinstance(node, bool):
@@ -290,43 +301,30 @@ def short(node: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so
-
-
-def spreadsheet_text(text: str) -> str:
-    """Return text for a CSV cell that a spreadsheet shows and never runs as a formula.
-
-    A cell starting with ``= + - @``, a tab or a carriage return gets a leading
-    ``'``; so does one already starting with ``'``, so that
-    :func:`from_spreadsheet_text` undoes exactly what was added.
+def file_text(r: KeyReader, encoding: str = "utf-8") -> tuple[str, bytes]:
+    """Read a user's file as text, refusing bytes that are not UTF-8 with their line and column.
 
     Parameters
     ----------
+    r : KeyReader
+        Reader of the file (its path and error class).
+    encoding : str
+        ``utf-8``, or ``utf-8-sig`` to drop a byte-order mark (spreadsheets write one).
+
+    Returns
+    -------
     text : str
-        A text cell (never a number: ``-3`` in a numeric column is harmless).
-
-    Returns
-    -------
-    str
-        The cell to write.
+    raw : bytes
+        The file's bytes, for hashing.
     """
-    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
-
-
-def from_spreadsheet_text(cell: str) -> str:
-    """Return the text :func:`spreadsheet_text` was given, from the cell it wrote.
-
-    Parameters
-    ----------
-    cell : str
-        A text cell read from CSV.
-
-    Returns
-    -------
-    str
-        The cell without the ``'`` added before a formula character or a ``'``.
-    """
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith((*FORMULA_START, "'")) else cell
+    try:
+        raw = r.path.read_bytes()
+    except OSError as exc:
+        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
+    try:
+        return raw.decode(encoding), raw
+    except UnicodeDecodeError as exc:
+        raise r.fail("", not_utf8(raw, exc.start), "save the file as UTF-8 text.") from None
 
 
 def read_document(
@@ -353,14 +351,7 @@ def read_document(
     raw : bytes
         The file's bytes, for hashing.
     """
-    try:
-        raw = r.path.read_bytes()
-    except OSError as exc:
-        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise r.fail("", not_utf8(raw, exc.start), "save the file as UTF-8 text.") from None
+    text, raw = file_text(r)
     try:
         doc = safe_load(text)
     except yaml.reader.ReaderError as exc:  # a control character: PyYAML gives its position only

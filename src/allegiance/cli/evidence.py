@@ -203,17 +203,10 @@ def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> No
     imports back. A new ledger starts with the model's shipped evidence and
     the file's items, as they were recorded.
     """
-    from allegiance.evidence import read_items, shipped_evidence
-    from allegiance.workflow import open_ledger
+    from allegiance.workflow import import_evidence
 
     with user_errors():
-        spec = load_spec(model)
-        opened = open_ledger(spec, ledger, seed=False)
-        book = opened.ledger
-        assert book is not None
-        shipped = shipped_evidence(spec)
-        start = read_items(shipped, spec) if shipped.exists() and not book.items() else []
-        done = book.import_file(file, start_with=start)
+        book, done = import_evidence(load_spec(model), file, ledger)
     said = f"imported {len(done.recorded)} items into {plain(book.name)}"
     if done.already:
         said += f"; {done.already} the ledger already held, the same, left out"

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from allegiance.cli.app import add_row, shown
 from allegiance.forecast import Forecast
-from allegiance.reading import spreadsheet_text
+from allegiance.spreadsheet import spreadsheet_text
 
 
 def forecast_table(result: Forecast) -> None:

@@ -16,14 +16,13 @@ from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_f
 from allegiance.evidence.kinds import parse_item
 from allegiance.reading import (
     KeyReader,
-    from_spreadsheet_text,
+    file_text,
     read_document,
     safe_load,
     short,
-    spreadsheet_text,
 )
 from allegiance.spec import ModelSpec
-from allegiance.syntax import not_utf8
+from allegiance.spreadsheet import from_spreadsheet_text, spreadsheet_text
 
 SCHEMA_VERSION = 1
 
@@ -70,7 +69,7 @@ def parse_items(path: str | Path, spec: ModelSpec) -> tuple[KeyReader, list[Item
     """
     path = Path(path)
     r = KeyReader(path, EvidenceError)
-    raw = _csv_rows(r, path) if path.suffix.lower() == ".csv" else _yaml_items(r, spec)
+    raw = _csv_rows(r) if path.suffix.lower() == ".csv" else _yaml_items(r, spec)
     items: list[Item] = []
     seen: dict[str, int] = {}
     for i, body in enumerate(raw):
@@ -116,17 +115,8 @@ FIELD_COLUMNS = (
 )  # fmt: skip
 
 
-def _csv_rows(r: KeyReader, path: Path) -> list[dict[str, Any]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise r.fail("", f"cannot read the file ({exc.strerror}).", "check the path.") from None
-    try:
-        text = raw.decode("utf-8-sig")  # spreadsheets start UTF-8 files with a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise r.fail(
-            "", not_utf8(raw, exc.start), "save the file as UTF-8 text (CSV UTF-8)."
-        ) from None
+def _csv_rows(r: KeyReader) -> list[dict[str, Any]]:
+    text, _ = file_text(r, "utf-8-sig")  # spreadsheets start UTF-8 files with a byte-order mark
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows: list[dict[Any, Any]] = []  # cells beyond the header are under None
     begun = 1  # the line the row being read starts at
@@ -207,7 +197,7 @@ def dump_csv(items: Sequence[Item]) -> str:
     """Write items as CSV, one row each, that :func:`read_items` reads back unchanged.
 
     Text columns that a spreadsheet would run as a formula start with ``'``
-    (:func:`allegiance.reading.spreadsheet_text`; the reader removes it). Field
+    (:func:`allegiance.spreadsheet.spreadsheet_text`; the reader removes it). Field
     columns hold validated ids, words, dates and numbers, and are written as they are.
     """
     out = io.StringIO()

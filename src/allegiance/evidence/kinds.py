@@ -74,13 +74,7 @@ COMMON_OPTIONAL = ("note", "author", "recorded_at")
 def _condition_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    cid = r.ident(body["condition"], f"{key}.condition")
-    if cid not in spec.conditions:
-        raise r.fail(
-            f"{key}.condition",
-            f"unknown condition {short(cid)}.",
-            "use one of: " + ", ".join(spec.conditions) + ".",
-        )
+    cid = r.member(body["condition"], f"{key}.condition", spec.conditions, "condition")
     value = body["value"]
     switch = spec.conditions[cid].switch
     if switch is not None:
@@ -115,14 +109,8 @@ def _condition_fields(
 def _count_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
-    sid = r.ident(body["series"], f"{key}.series")
+    sid = r.member(body["series"], f"{key}.series", spec.series, "series")
     cat = r.ident(body["category"], f"{key}.category")
-    if sid not in spec.series:
-        raise r.fail(
-            f"{key}.series",
-            f"unknown series {short(sid)}.",
-            "use one of: " + ", ".join(spec.series) + ".",
-        )
     if cat not in spec.series[sid].categories:
         raise r.fail(
             f"{key}.category",
@@ -283,13 +271,7 @@ def _strength_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
     """Read an estimate of a stock on the item's date: a range of fighters, ``[low, high]``."""
-    sid = r.ident(body["stock"], f"{key}.stock")
-    if sid not in spec.stocks:
-        raise r.fail(
-            f"{key}.stock",
-            f"unknown stock {short(sid)}.",
-            "use one of: " + (", ".join(spec.stocks) or "(none: the model has no stocks)") + ".",
-        )
+    sid = r.member(body["stock"], f"{key}.stock", spec.stocks, "stock")
     bounds = body["range"]
     if not (
         isinstance(bounds, list)

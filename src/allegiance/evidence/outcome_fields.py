@@ -43,13 +43,7 @@ def resolution_fields(
     r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
 ) -> dict[str, Any]:
     """Validate how a question resolved, against its horizon."""
-    qid = body["question"]
-    if not isinstance(qid, str) or qid not in spec.questions:
-        raise r.fail(
-            f"{key}.question",
-            f"unknown question {short(qid)}.",
-            "use one of: " + ", ".join(spec.questions) + ".",
-        )
+    qid = r.member(body["question"], f"{key}.question", spec.questions, "question")
     outcome = (
         OUTCOMES.get(str(body["outcome"]).lower())
         if not isinstance(body["outcome"], bool)

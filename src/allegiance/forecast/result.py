@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from allegiance.posterior import Diagnostics
-from allegiance.reading import spreadsheet_text
+from allegiance.spreadsheet import spreadsheet_text
 
 PAST_HORIZON = "past its horizon, unresolved: no forecast"
 

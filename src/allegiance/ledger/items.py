@@ -114,12 +114,7 @@ class ItemStore(LedgerConnection):
         self._check_stored(items)
         return EvidenceSet.of(items, as_of=as_of, as_recorded=as_recorded)
 
-    def append(
-        self,
-        items: Sequence[Item],
-        *,
-        now: dt.datetime | None = None,
-    ) -> list[Item]:
+    def append(self, items: Sequence[Item], *, now: dt.datetime | None = None) -> list[Item]:
         """Validate items against the model and the ledger, and record them in one transaction.
 
         Parameters
@@ -174,11 +169,7 @@ class ItemStore(LedgerConnection):
         return self._record(list(items), now, only_if_empty=True)
 
     def _record(
-        self,
-        batch: list[Item],
-        now: dt.datetime | None,
-        *,
-        only_if_empty: bool,
+        self, batch: list[Item], now: dt.datetime | None, *, only_if_empty: bool
     ) -> list[Item]:
         if not batch:
             return []

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from allegiance.forecast.scores import scores
-from allegiance.reading import spreadsheet_text
 from allegiance.report.figures import backtest_figures
+from allegiance.spreadsheet import spreadsheet_text
 from allegiance.workflow.backtest import Backtest
 
 

@@ -232,11 +232,7 @@ def _question_field(
                     )
         return value
     if ftype == qk.SERIES:
-        if value not in series:
-            raise r.fail(
-                key, f"unknown series {short(value)}.", "use one of: " + ", ".join(series) + "."
-            )
-        return value
+        return r.member(value, key, series, "series")
     if ftype == qk.CATEGORY:
         cats = series.get(str(body.get("series")))
         if cats is None or value not in cats.categories:

@@ -21,7 +21,7 @@ from allegiance.errors import DamagedFitError, ProvenanceError
 from allegiance.evidence import EvidenceSet, Item, in_force, read_items, shipped_evidence
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
-from allegiance.ledger import Ledger, default_url
+from allegiance.ledger import Imported, Ledger, default_url
 from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec
 from allegiance.workflow.store import FitStore
@@ -52,7 +52,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def open_ledger(spec: ModelSpec, url: str | None = None, *, seed: bool = True) -> Outcome:
+def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
     """Open the model's ledger; on first use, fill it from the evidence file shipped beside it.
 
     Parameters
@@ -60,9 +60,6 @@ def open_ledger(spec: ModelSpec, url: str | None = None, *, seed: bool = True) -
     spec : ModelSpec
     url : str, optional
         SQLAlchemy URL; by default the SQLite file beside the model.
-    seed : bool
-        Fill an empty ledger from the shipped file (False: an import does it
-        together with its own items).
 
     Returns
     -------
@@ -72,12 +69,38 @@ def open_ledger(spec: ModelSpec, url: str | None = None, *, seed: bool = True) -
     ledger = Ledger(url or default_url(spec), spec)
     shipped = shipped_evidence(spec)
     out = Outcome(ledger=ledger)
-    if seed and shipped.exists() and not ledger.items():
+    if shipped.exists() and not ledger.items():
         # seed, not append: another process may be filling the new ledger at this moment.
         stored = ledger.seed(read_items(shipped, spec))
         if stored:
             out.notes.append(f"ledger {ledger.name}: imported {len(stored)} items from {shipped}")
     return out
+
+
+def import_evidence(spec: ModelSpec, path: Path, url: str | None = None) -> tuple[Ledger, Imported]:
+    """Import an evidence file into the model's ledger: what the ledger lacks.
+
+    A new ledger starts with the shipped evidence and the file's items in one
+    transaction (:meth:`allegiance.ledger.Ledger.import_file`), not with the
+    shipped evidence first: an export of a ledger then imports back as it was.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    path : Path
+        The YAML or CSV file.
+    url : str, optional
+        SQLAlchemy URL; by default the SQLite file beside the model.
+
+    Returns
+    -------
+    tuple of (Ledger, Imported)
+        The ledger, and what the import recorded.
+    """
+    ledger = Ledger(url or default_url(spec), spec)
+    shipped = shipped_evidence(spec)
+    start = read_items(shipped, spec) if shipped.exists() and not ledger.items() else []
+    return ledger, ledger.import_file(path, start_with=start)
 
 
 def evidence_in_force(
