@@ -199,6 +199,7 @@ def _after_kill(db: Path, spec: ModelSpec, bulk: Path) -> str:
     return "all" if imported else "none"
 
 
+@pytest.mark.slow  # processes started and killed: 10-30 s
 def test_an_import_killed_at_any_moment_stores_all_or_nothing(tmp_path: Path) -> None:
     spec = load_spec(MINIMAL)
     bulk = _bulk_file(tmp_path / "bulk.yaml")
@@ -332,6 +333,7 @@ def _kill_a_save(
     return left
 
 
+@pytest.mark.slow  # processes started and killed: 10-30 s
 def test_a_save_killed_at_any_moment_never_serves_a_partial_fit(
     spec: ModelSpec, tmp_path: Path
 ) -> None:

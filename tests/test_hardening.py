@@ -175,6 +175,7 @@ def test_spreadsheet_text_is_undone_exactly() -> None:
 ADD = "import sys; from allegiance.cli import app; sys.argv[0] = 'allegiance'; app()"
 
 
+@pytest.mark.slow  # processes started and killed: 10-30 s
 def test_first_use_seeding_races_lose_no_items(tmp_path: Path) -> None:
     import subprocess
     import sys

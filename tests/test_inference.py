@@ -200,6 +200,30 @@ def test_same_seed_same_numbers(bb_spec, fitted):
     assert not np.array_equal(first, third)
 
 
+def test_every_setting_is_passed_to_the_sampler(bb_spec, monkeypatch) -> None:
+    import nutpie
+
+    from allegiance.posterior import fit
+
+    class Stop(Exception):
+        pass
+
+    seen: dict[str, object] = {}
+
+    def sample(compiled: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(nutpie, "sample", sample)
+    settings = FitSettings(draws=123, tune=45, chains=3, seed=17, target_accept=0.93)
+    with pytest.raises(Stop):
+        fit(bb_spec, EvidenceSet.of([]), settings)
+    assert (seen["draws"], seen["tune"], seen["chains"], seen["seed"]) == (123, 45, 3, 17)
+    assert seen["target_accept"] == 0.93
+    assert seen["low_rank_modified_mass_matrix"] == settings.low_rank_mass_matrix
+
+
+@pytest.mark.slow
 def test_the_target_acceptance_rate_reaches_the_sampler(reference_spec, reference_evidence):
     """A higher target makes the adaptation take smaller steps, accepted more often."""
     from allegiance.posterior import fit
@@ -355,13 +379,11 @@ def test_a_departures_destination_updates_the_shares_as_a_dirichlet(fitted):
     assert want > a[0] / a.sum() + 8 * se  # the update is large enough to be seen
 
 
-def test_pytensors_known_rewrite_failure_is_not_shown_and_others_are(tmp_path: Path) -> None:
+def test_pytensors_known_rewrite_failure_is_filtered_and_others_are_not() -> None:
     """pytensor#2145 logs an ERROR with a traceback while compiling the minimal model."""
     import logging
-    import shutil
 
-    from allegiance.posterior.sampling import REWRITE_LOG, KnownRewriteFailure, prepare
-    from helpers_spec import MINIMAL
+    from allegiance.posterior.sampling import REWRITE_LOG, KnownRewriteFailure
 
     def record(message: str) -> logging.LogRecord:
         return logging.LogRecord(REWRITE_LOG, logging.ERROR, __file__, 1, message, None, None)
@@ -371,6 +393,16 @@ def test_pytensors_known_rewrite_failure_is_not_shown_and_others_are(tmp_path: P
     assert not known.filter(record("Traceback:"))
     assert not known.filter(record("Traceback ...\n  in elemwise_to_scalar\nKeyError: x"))
     assert known.filter(record("SequentialGraphRewriter apply <...OtherRewriter at 0x1>"))
+
+
+@pytest.mark.slow
+def test_pytensors_known_rewrite_failure_is_not_shown_while_compiling(tmp_path: Path) -> None:
+    """A fresh compile of the minimal model shows none of it; the filter is gone after."""
+    import logging
+    import shutil
+
+    from allegiance.posterior.sampling import REWRITE_LOG, prepare
+    from helpers_spec import MINIMAL
 
     seen: list[str] = []
 
