@@ -1,10 +1,11 @@
-"""``allegiance backtest`` as a user steers it."""
+"""``allegiance backtest`` as a user steers it, and ``evidence list`` as of a date."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,42 @@ def test_a_steered_backtest_scores_the_chosen_questions_with_its_settings(
     assert "2020-03-01" not in done.stdout and "/3)" not in done.stdout
     assert "3 scored forecasts of 1 question," in " ".join(done.stdout.split())
     assert "wrote" in done.stdout and "wrote" not in done.stderr
+
+
+def _import(tmp_path: Path, model: Path, body: str) -> None:
+    path = tmp_path / "items.yaml"
+    path.write_text("schema_version: 1\nmodel: beta_binomial\nitems:\n" + body)
+    done = runner.invoke(app, ["evidence", "import", str(model), str(path)])
+    assert done.exit_code == 0, done.output
+
+
+def _listed(model: Path, *args: str) -> tuple[list[str], str]:
+    done = runner.invoke(app, ["evidence", "list", str(model), *args], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    ids = [line.split("│")[1].strip() for line in done.stdout.splitlines() if "no_event" in line]
+    return ids, " ".join(done.stdout.split())
+
+
+def test_evidence_list_as_of_a_date_as_recorded_then(tmp_path: Path) -> None:
+    model = tmp_path / "beta_binomial.yaml"
+    shutil.copy(FIXTURES / "models" / "beta_binomial.yaml", model)
+    item = (
+        "  - {{id: {0}, kind: no_event, date: {1}, hazard: leave, actor: faction, through: {1},\n"
+    )
+    item += "     source: monitoring, grade: B2, recorded_at: {2}T12:00:00Z}}\n"
+    _import(tmp_path, model, "".join([
+        item.format("on_time", "2020-01-01", "2020-01-02"),
+        item.format("late", "2020-03-01", "2020-06-01"),  # recorded three months after
+        item.format("after", "2020-05-01", "2020-05-02"),
+    ]))  # fmt: skip
+    assert _listed(model)[0] == ["on_time", "late", "after"]
+    ids, text = _listed(model, "--as-of", "2020-04-01")
+    assert ids == ["on_time", "late"] and "2 items in force as of 2020-04-01" in text
+    ids, text = _listed(model, "--as-of", "2020-04-01", "--as-recorded")
+    assert ids == ["on_time"]
+    assert "1 item in force as of 2020-04-01 as recorded then" in text
+    assert "forecast --as-of 2020-04-01 --as-recorded" in text
+    ids, _ = _listed(model, "--as-of", "2020-06-01", "--as-recorded")
+    assert ids == ["on_time", "late", "after"]
+    alone = runner.invoke(app, ["evidence", "list", str(model), "--as-recorded"])
+    assert alone.exit_code == EXIT_BAD_INPUT and "needs --as-of" in alone.stderr
