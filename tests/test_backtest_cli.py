@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import shutil
@@ -214,3 +215,19 @@ def test_evidence_list_as_of_a_date_as_recorded_then(tmp_path: Path) -> None:
     assert ids == ["on_time", "late", "after"]
     alone = runner.invoke(app, ["evidence", "list", str(model), "--as-recorded"])
     assert alone.exit_code == EXIT_BAD_INPUT and "needs --as-of" in alone.stderr
+
+
+def test_at_most_600_dates_are_replayed() -> None:
+    start = dt.date(2000, 1, 31)
+    weeks = allegiance.workflow.backtest.dates_between(
+        start, start + dt.timedelta(weeks=599), "week"
+    )
+    assert len(weeks) == 600 and weeks[-1] - weeks[0] == dt.timedelta(weeks=599)
+    with pytest.raises(ScoreError, match="601 dates"):
+        allegiance.workflow.backtest.dates_between(start, start + dt.timedelta(weeks=600), "week")
+    months = allegiance.workflow.backtest.dates_between(start, dt.date(2049, 12, 28))
+    assert len(months) == 600 and months[1:3] == [dt.date(2000, 2, 28), dt.date(2000, 3, 28)]
+    assert months[-1] == dt.date(2049, 12, 28)
+    with pytest.raises(ScoreError, match="601 dates"):
+        allegiance.workflow.backtest.dates_between(start, dt.date(2050, 1, 28))
+    assert len(allegiance.workflow.backtest.dates_between(start, dt.date(2050, 1, 27))) == 600
