@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from allegiance.errors import AllegianceError
+from allegiance.posterior.settings import FitSettings
 from allegiance.reading import iso_date
 
 app = typer.Typer(
@@ -50,6 +51,19 @@ class Format(StrEnum):
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+# The sampler's options; a command's defaults are FitSettings' own (``seed: SeedOpt = FIT.seed``).
+FIT = FitSettings()
+SeedOpt = Annotated[int, typer.Option(help="Random seed of the sampler.")]
+DrawsOpt = Annotated[int, typer.Option(min=1, help="Draws per chain after tuning.")]
+TuneOpt = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
+ChainsOpt = Annotated[int, typer.Option(min=1, help="Number of chains.")]
+TargetAcceptOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.5, max=0.999, help="Target acceptance rate of the sampler (raise on divergences)."
+    ),
+]
 
 
 # C0 and C1 control characters but tab and newline, and the bidirectional overrides that

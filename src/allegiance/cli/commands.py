@@ -13,10 +13,16 @@ from rich.table import Table
 
 from allegiance.cli.app import (
     EXIT_UNTRUSTWORTHY,
+    FIT,
+    ChainsOpt,
+    DrawsOpt,
     Format,
     FormatOpt,
     LedgerOpt,
     ModelArg,
+    SeedOpt,
+    TargetAcceptOpt,
+    TuneOpt,
     add_row,
     app,
     err,
@@ -58,17 +64,12 @@ def forecast(
     as_recorded: Annotated[
         bool, typer.Option(help="With --as-of, also leave out what was recorded after that date.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Random seed of the sampler.")] = 20200229,
+    seed: SeedOpt = FIT.seed,
     fmt: FormatOpt = Format.table,
-    draws: Annotated[int, typer.Option(help="Draws per chain after tuning.")] = 1000,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 500,
-    chains: Annotated[int, typer.Option(help="Number of chains.")] = 4,
-    target_accept: Annotated[
-        float,
-        typer.Option(
-            min=0.5, max=0.999, help="Target acceptance rate of the sampler (raise on divergences)."
-        ),
-    ] = 0.8,
+    draws: DrawsOpt = FIT.draws,
+    tune: TuneOpt = FIT.tune,
+    chains: ChainsOpt = FIT.chains,
+    target_accept: TargetAcceptOpt = FIT.target_accept,
     refit: Annotated[
         bool, typer.Option(help="Fit by MCMC even if a stored fit could serve.")
     ] = False,

@@ -140,20 +140,41 @@ def evidence_add(
 @evidence_app.command("list")
 def evidence_list(
     model: ModelArg,
-    as_of: Annotated[str | None, typer.Option(help="Only items in force on this date.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Only items in force on this date (by their event date).")
+    ] = None,
+    as_recorded: Annotated[
+        bool, typer.Option(help="With --as-of, also leave out what was recorded after that date.")
+    ] = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """List the ledger's items (all of them, or those in force as of a date)."""
+    """List the ledger's items: all of them, or those a forecast as of a date uses."""
     from allegiance.evidence import in_force
 
     when = parse_date(as_of, "--as-of")
+    if as_recorded and when is None:
+        raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
     with user_errors():
         _, book = open_model(model, ledger)
     everything = book.items()
-    listed = everything if when is None else in_force(everything, when)
+    listed = everything if when is None else in_force(everything, when, as_recorded)
     live = {i.id for i in in_force(everything)}
-    table = Table(title=f"Evidence: {shown(book.name)}")
-    for name in ("id", "kind", "date", "grade", "fields", "in force"):
+    title = f"Evidence: {shown(book.name)}"
+    if when is not None:
+        title += (
+            f", the {len(listed)} item{'' if len(listed) == 1 else 's'} in force as of {when}"
+            + (" as recorded then" if as_recorded else "")
+            + f": those forecast --as-of {when}{' --as-recorded' if as_recorded else ''} reads"
+        )
+    table = Table(title=title)
+    for name in (
+        "id",
+        "kind",
+        "date",
+        "grade",
+        "fields",
+        "in force" if when is None else "in force now",
+    ):
         table.add_column(name)
     for i in listed:
         state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,18 +14,26 @@ from rich.console import Console
 from rich.table import Table
 
 from allegiance.cli.app import (
+    FIT,
+    ChainsOpt,
+    DrawsOpt,
     LedgerOpt,
     ModelArg,
+    SeedOpt,
+    TargetAcceptOpt,
+    TuneOpt,
     add_row,
     app,
     parse_date,
     plain,
+    refuse,
     shown,
     user_errors,
 )
 from allegiance.cli.evidence import open_model
 
 if TYPE_CHECKING:
+    from allegiance.update import ReplayStep
     from allegiance.workflow.scoring import Scores
 
 
@@ -170,38 +180,79 @@ def backtest(
             "e.g. the shipped evidence and a record of what happened."
         ),
     ] = None,
+    questions: Annotated[
+        list[str] | None,
+        typer.Option(help="Score only these questions: a,b (or repeat the option)."),
+    ] = None,
+    seed: SeedOpt = FIT.seed,
+    draws: DrawsOpt = FIT.draws,
+    tune: TuneOpt = FIT.tune,
+    chains: ChainsOpt = FIT.chains,
+    target_accept: TargetAcceptOpt = FIT.target_accept,
 ) -> None:
-    """Replay as-of, as-recorded forecasts and score them against the outcomes, with baselines."""
-    from rich.progress import Progress
+    """Replay as-of, as-recorded forecasts and score them against the outcomes, with baselines.
 
+    Each date's line (its method, Pareto k and time) goes to stderr; the scores to stdout.
+    """
+    from allegiance.cli.output import Steps
+    from allegiance.posterior import FitSettings
     from allegiance.report import write_backtest
     from allegiance.spec import load_spec
     from allegiance.workflow import record_of
     from allegiance.workflow.backtest import backtest as run
-    from allegiance.workflow.backtest import dates_between
+    from allegiance.workflow.backtest import chosen_questions, dates_between
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     assert first is not None and last is not None
-    with user_errors():
+    named = [q.strip() for given in questions or () for q in given.split(",")]
+    settings = FitSettings(
+        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+    )
+    with user_errors():  # everything refusable is refused before the ledger opens
+        dates = dates_between(first, last, every)
+        _check_folder(out)
+        spec = load_spec(model)
+        chosen_questions(spec, named)
         if evidence:
-            spec = load_spec(model)
             items = record_of(spec, evidence)
         else:
             spec, book = open_model(model, ledger)
             items = book.items()
-        dates = dates_between(first, last, every)
-        with Progress(transient=True) as bar:
-            task = bar.add_task("replaying", total=len(dates))
-            result = run(spec, items, dates, on_step=lambda _: bar.advance(task))
+        with Steps(len(dates)) as step:
+
+            def done(s: ReplayStep) -> None:
+                k = "k=–" if math.isnan(s.pareto_k) else f"k={s.pareto_k:.2f}"
+                step(f"{s.date}  {s.method:<10}  {k:<6}  {s.seconds:.1f} s")
+                if s.date == dates[-1]:
+                    step("scoring against the baselines (0.5, prior only, time only)", counts=False)
+
+            result = run(spec, items, dates, settings, questions=named, on_step=done)
     table = Table(
-        title=f"Backtest: {spec.id}, {len(dates)} dates from {first} to {last}, "
-        f"{len(result.scores.pairs)} scored forecasts, "
+        title=f"Backtest: {shown(spec.id)}, {len(dates)} dates from {first} to {last}, "
+        f"{len(result.scores.pairs)} scored forecasts of {len(result.scores.resolved)} "
+        f"question{'' if len(result.scores.resolved) == 1 else 's'}, "
         f"{sum(s.method == 'mcmc' for s in result.steps)} fits"
     )
     _score_table(table, result.scores)
     Console().print(table)
     for path in write_backtest(result, out):
         typer.echo(f"wrote {plain(path)}")
+
+
+def _check_folder(out: Path) -> None:
+    """Refuse a folder that cannot be made or written in, before any work."""
+    for path in (out, *out.parents):
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            what = "is a file" if path == out else f"is inside {path}, a file"
+            raise refuse(
+                f"--out {out} {what}: give a folder (made if missing) for "
+                "backtest.csv, backtest.json and the figures."
+            )
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise refuse(f"--out {out}: {path} cannot be written in; give a folder you can write.")
+        return
 
 
 @app.command()

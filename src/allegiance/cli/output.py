@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.status import Status
 from rich.table import Table
 
@@ -108,32 +109,51 @@ def history_table(question: str, rows: list[dict[str, Any]]) -> None:
 
 
 class Steps:
-    """Show the steps of long work on stderr as they start, with the time taken so far.
+    """Show the steps of long work on stderr as they come, with the time taken so far.
 
-    On a terminal, a spinner line that each step replaces; otherwise (a script,
-    a log) one plain line per step. Use as a context manager; call it with
-    each step's name.
+    On a terminal, a line that each step replaces: a spinner, or with a
+    ``total`` a progress bar; otherwise (a script, a log) one plain line per
+    step, numbered ``(i/total)`` with a total. Use as a context manager; call
+    it with each step's name as it starts, or with a total as each is done.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, total: int | None = None) -> None:
         self._console = Console(stderr=True, highlight=False)
         self._began = time.perf_counter()
-        self._status: Status | None = None
+        self._total = total
+        self._done = 0
+        self._live: Status | Progress | None = None
 
     def __enter__(self) -> Steps:
-        if self._console.is_terminal:
-            self._status = self._console.status("starting")
-            self._status.start()
+        if self._console.is_terminal and self._total is None:
+            self._live = self._console.status("starting")
+        elif self._console.is_terminal:
+            self._live = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._live.add_task("starting", total=self._total)
+        if self._live is not None:
+            self._live.start()
         return self
 
-    def __call__(self, step: str) -> None:
-        """Show that ``step`` starts now."""
+    def __call__(self, step: str, *, counts: bool = True) -> None:
+        """Show ``step``; with a total and ``counts``, as one more of them done."""
         line = f"[{time.perf_counter() - self._began:6.1f} s] {step}"
-        if self._status is not None:
-            self._status.update(shown(line))
+        if self._total is not None and counts:
+            self._done += 1
+            line += f"  ({self._done}/{self._total})"
+        if isinstance(self._live, Progress):
+            task = self._live.task_ids[0]
+            self._live.update(task, advance=int(counts), description=shown(line))
+        elif self._live is not None:
+            self._live.update(shown(line))
         else:
             self._console.print(shown(line), soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
+        if self._live is not None:
+            self._live.stop()

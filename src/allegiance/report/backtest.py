@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from allegiance.forecast.scores import scores
@@ -45,6 +46,7 @@ def write_backtest(result: Backtest, out: Path) -> list[Path]:
             for who in s.forecasters
         },
         "fits": sum(step.method == "mcmc" for step in result.steps),
+        "fit_settings": asdict(result.settings),
         "dates": [step.date.isoformat() for step in result.steps],
         "pairs": rows,
     }

@@ -10,8 +10,8 @@ scores recorded forecasts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 
 from allegiance.errors import ScoreError
 from allegiance.evidence import Item, in_force
@@ -21,6 +21,8 @@ from allegiance.spec import ModelSpec
 from allegiance.update import ReplayStep, replay
 from allegiance.workflow.scoring import BASELINES, MODEL, Pair, Scores, add_baselines
 
+MAX_DATES = 600  # a date takes seconds to minutes; a longer replay is a mistake more than a plan
+
 
 @dataclass
 class Backtest:
@@ -28,22 +30,59 @@ class Backtest:
 
     steps: list[ReplayStep]
     scores: Scores
+    settings: FitSettings = field(default_factory=FitSettings)
 
 
 def dates_between(start: dt.date, end: dt.date, every: str = "month") -> list[dt.date]:
-    """Return the as-of dates from ``start`` to ``end``: every ``month`` or ``week``."""
+    """Return the as-of dates from ``start`` to ``end``: every ``month`` or ``week``.
+
+    Raises
+    ------
+    ScoreError
+        When ``every`` is neither, ``end`` is before ``start``, or there would be
+        more than :data:`MAX_DATES` dates (counted before any is made).
+    """
     if every not in ("month", "week"):
         raise ScoreError(f"--every {every!r}: use month or week.")
-    out, when, k = [], start, 0
-    while when <= end:
-        out.append(when)
-        k += 1
-        if every == "week":
-            when = start + dt.timedelta(weeks=k)
-        else:
-            total = start.month - 1 + k
-            when = dt.date(start.year + total // 12, total % 12 + 1, min(start.day, 28))
-    return out
+    if end < start:
+        raise ScoreError(f"--from {start} is after --to {end}: swap them.")
+    if every == "week":
+        last = (end - start).days // 7
+    else:  # the k-th date falls on day min(start.day, 28) of its month
+        last = (end.year - start.year) * 12 + end.month - start.month
+        if last > 0 and min(start.day, 28) > end.day:
+            last -= 1
+    if last + 1 > MAX_DATES:
+        raise ScoreError(
+            f"from {start} to {end} every {every} is {last + 1} dates; a backtest replays at "
+            f"most {MAX_DATES}: "
+            + ("replay every month (--every month) or " if every == "week" else "")
+            + "give a shorter range (--from, --to)."
+        )
+    if every == "week":
+        return [start + dt.timedelta(weeks=k) for k in range(last + 1)]
+    return [start] + [
+        dt.date(start.year + k // 12, k % 12 + 1, min(start.day, 28))
+        for k in range(start.month, start.month + last)
+    ]
+
+
+def chosen_questions(spec: ModelSpec, ids: Collection[str] | None = None) -> list[str]:
+    """Return the questions a backtest scores: those named, in the model's order, or all.
+
+    Raises
+    ------
+    ScoreError
+        Naming an id the model does not have, and the ones it has.
+    """
+    for qid in ids or ():
+        if qid not in spec.questions:
+            raise ScoreError(
+                f"unknown question {qid!r}: {spec.id} asks "
+                + ", ".join(spec.questions)
+                + "; name those (--questions a,b)."
+            )
+    return [q for q in spec.questions if not ids or q in ids]
 
 
 def backtest(
@@ -52,6 +91,7 @@ def backtest(
     dates: Sequence[dt.date],
     settings: FitSettings | None = None,
     *,
+    questions: Collection[str] | None = None,
     on_step: Callable[[ReplayStep], None] | None = None,
 ) -> Backtest:
     """Replay the model as of each date, as recorded then, and score it against the outcomes.
@@ -64,19 +104,23 @@ def backtest(
     dates : sequence of date
         As-of dates, oldest first.
     settings : FitSettings, optional
-        Settings of every fit.
+        Settings of every fit, the baselines' included.
+    questions : collection of str, optional
+        Score only these questions (see :func:`chosen_questions`); by default all.
     on_step : callable, optional
         Called after each date (a progress bar).
 
     Raises
     ------
     ScoreError
-        When no question is resolved after one of the dates.
+        When a question is unknown, or none is resolved after one of the dates.
     """
     settings = settings or FitSettings()
-    outcomes = resolutions(spec, in_force(items))
+    chosen = chosen_questions(spec, questions)
+    outcomes = {q: r for q, r in resolutions(spec, in_force(items)).items() if q in chosen}
     if not outcomes:
-        raise ScoreError(f"no question of {spec.id!r} is resolved on record: nothing to score.")
+        which = ", ".join(chosen) if questions else f"of {spec.id!r}"
+        raise ScoreError(f"no question {which} is resolved on record: nothing to score.")
     steps = replay(spec, items, dates, settings, as_recorded=True, on_step=on_step)
     pairs = [
         Pair(q.id, step.date, outcomes[q.id].outcome, {MODEL: q.probability})
@@ -89,4 +133,4 @@ def backtest(
             "every resolved question resolved before the first date: nothing to score."
         )
     add_baselines(spec, list(items), pairs, settings)
-    return Backtest(steps, Scores(pairs, [MODEL, *BASELINES], outcomes))
+    return Backtest(steps, Scores(pairs, [MODEL, *BASELINES], outcomes), settings)
