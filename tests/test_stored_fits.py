@@ -144,6 +144,27 @@ def test_edited_and_rehashed_draws_are_never_served(spec: ModelSpec, edit: str) 
     assert shown and all(p is not None and math.isfinite(p) for p in shown)
 
 
+def test_a_forecast_with_a_probability_not_a_number_is_never_served(
+    spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever passed the checks, a probability that is no number is not shown."""
+    import allegiance.forecast
+
+    path = _stored(spec)
+    real = allegiance.forecast.forecast
+
+    def broken(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        result.questions[0] = dataclasses.replace(result.questions[0], probability=math.nan)
+        return result
+
+    monkeypatch.setattr(allegiance.forecast, "forecast", broken)
+    with pytest.raises(DamagedFitError, match="leaves_24m a probability that is not a number"):
+        run_forecast(spec, NONE, SETTINGS)
+    assert path.with_name(path.name + ".damaged").exists()  # the stored fit: set aside
+    assert not path.exists()  # the refit, which gives it too: not stored
+
+
 def _truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
