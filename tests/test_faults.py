@@ -29,7 +29,7 @@ from allegiance.posterior import FitSettings, load_posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore, run_forecast
 from conftest import FIXTURES
-from test_ledger import run_workers
+from test_ledger import pg_url, postgres, run_workers  # noqa: F401 - fixtures
 
 MINIMAL = FIXTURES / "models" / "minimal.yaml"
 CLI = "import sys; from allegiance.cli import app; sys.argv[0] = 'allegiance'; app()"
@@ -140,6 +140,31 @@ def test_a_writer_is_refused_when_one_process_holds_the_lock(
         assert [i.id for i in ledger.items()] == ["before"]
         ledger.append([_report_item("after")])  # once it is released, the append goes through
         assert [i.id for i in ledger.items()] == ["before", "after"]
+
+
+def test_a_postgresql_writer_waits_in_turn_and_is_refused_after_the_wait(
+    pg_url: str,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from allegiance.ledger.connection import _PG_LOCK_KEY
+
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 0.3)
+    with Ledger(pg_url, load_spec(MINIMAL)) as ledger:
+        holder = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))
+        holder.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK_KEY,))
+        release = threading.Timer(10.0, holder.close)  # without a wait, the append would hang
+        release.start()
+        try:
+            began = time.monotonic()
+            with pytest.raises(LedgerError, match="held the ledger's lock for the whole wait"):
+                ledger.append([_report_item("waited")])
+            assert 0.3 <= time.monotonic() - began < 10.0
+        finally:
+            release.cancel()
+            holder.close()
+        assert ledger.items() == []
 
 
 # -- two forecasts at once -------------------------------------------------------------

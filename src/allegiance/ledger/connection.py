@@ -65,7 +65,7 @@ def default_url(spec: ModelSpec) -> str:
 _REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         ("locked", "busy", "lock timeout", "deadlock"),
-        "other processes kept the ledger locked for the whole time this one waited",
+        "another process (or several, one after another) held the ledger's lock for the whole wait",
         "wait until the other commands (or a program holding the file open) are done, "
         f"then run this again; {NOTHING_WRITTEN}",
     ),
