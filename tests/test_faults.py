@@ -142,6 +142,55 @@ def test_a_writer_is_refused_when_one_process_holds_the_lock(
         assert [i.id for i in ledger.items()] == ["before", "after"]
 
 
+KEEPS_WRITING = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("CREATE TABLE IF NOT EXISTS other (x)")
+con.execute("BEGIN IMMEDIATE")
+print("holding", flush=True)
+while True:  # a write every 0.1 s, the lock taken back at once after each
+    time.sleep(0.1)
+    con.execute("INSERT INTO other VALUES (1)")
+    con.execute("COMMIT")
+    con.execute("BEGIN IMMEDIATE")
+"""
+
+
+def test_a_writer_behind_one_that_keeps_writing_is_told_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process writes every 0.1 s and takes the lock back at once: a writer waiting
+    0.25 s at a time is not refused while those writes get through, only after 4 waits."""
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 0.25)
+    monkeypatch.setattr("allegiance.ledger.lock.LIMIT_WAITS", 4)
+    # Tries seldom: the lock is free a few microseconds in each 0.1 s, and is then
+    # almost never caught (the append would then go through; it may, once in hundreds).
+    monkeypatch.setattr("allegiance.ledger.lock.PAUSE_S", (0.02, 0.03))
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(f"sqlite:///{path}", load_spec(MINIMAL)) as ledger:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", KEEPS_WRITING, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+            began = time.monotonic()
+            try:
+                ledger.append([_report_item("waited")])
+                refused = ""
+            except LedgerError as exc:
+                refused = " ".join(str(exc).split())
+            waited = time.monotonic() - began
+        finally:
+            _kill(holder)
+        if refused:
+            assert "could not get the ledger's write lock in 1 s: other processes kept" in refused
+            assert "nothing was written" in refused
+            assert waited >= 4 * 0.25
+            assert ledger.items() == []
+        else:  # it caught the lock free between two of the other's writes
+            assert [i.id for i in ledger.items()] == ["waited"]
+
+
 def test_a_postgresql_writer_waits_in_turn_and_is_refused_after_the_wait(
     pg_url: str,  # noqa: F811 - the fixture imported above
     monkeypatch: pytest.MonkeyPatch,
