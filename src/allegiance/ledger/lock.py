@@ -5,8 +5,9 @@ SQLite's own busy handler sleeps longer the longer a writer has waited (up to
 within a fraction of a millisecond of releasing it: under contention a
 waiting writer seldom finds the lock free, and one waited over 60 s while
 others wrote hundreds of times. Here a waiting writer tries again after a
-short random pause, and a writer coming back for the lock at once first
-pauses as long, so that every waiting writer gets a chance at each release.
+short random pause, and a writer that met others lately, coming back for the
+lock at once, first pauses as long, so that every waiting writer gets a
+chance at each release (a writer alone pays nothing).
 A writer is refused only when nothing else was written for the whole wait
 (one process kept the lock), or, however many other writes got through, after
 :data:`LIMIT_WAITS` waits.
@@ -22,6 +23,7 @@ from allegiance.errors import LedgerError
 
 PAUSE_S = (0.0005, 0.003)  # a waiting writer tries again after a random pause in this range
 COURTESY_S = PAUSE_S[1]  # a writer back within this of its last write lets waiting ones in first
+LATELY_S = 1.0  # ... if it had to wait for the lock itself within this long
 LIMIT_WAITS = 5  # however many other writes get through, a writer gives up after 5 waits
 _PROGRESS_S = 0.05  # how often a waiting writer checks whether others still write
 
@@ -43,7 +45,7 @@ class WriteLock:
     def __init__(self, name: str, wait_s: float) -> None:
         self.name = name
         self.wait_s = wait_s
-        self._released = -float("inf")
+        self._released = self._waited = -float("inf")
 
     def acquire(self, raw: sqlite3.Connection) -> None:
         """Begin a write transaction on ``raw``, waiting in turn for the write lock.
@@ -54,7 +56,8 @@ class WriteLock:
             If one process held the lock for the whole wait, or other
             processes kept writing for :data:`LIMIT_WAITS` waits.
         """
-        if time.monotonic() - self._released < COURTESY_S:
+        now = time.monotonic()
+        if now - self._released < COURTESY_S and now - self._waited < LATELY_S:
             time.sleep(COURTESY_S)
         raw.execute("PRAGMA busy_timeout = 0")  # the waiting is done here
         try:
@@ -77,7 +80,7 @@ class WriteLock:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
             tries += 1
-            now = time.monotonic()
+            now = self._waited = time.monotonic()
             # Checked before a refusal too: this process may not have run for a while.
             if now - checked >= _PROGRESS_S or now - progressed >= self.wait_s:
                 checked, seen = now, _data_version(raw)
