@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,15 +90,15 @@ _REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 )
 
 
-def database_error(name: str, exc: DBAPIError) -> LedgerError:
+def database_error(name: str, exc: DBAPIError | sqlite3.Error) -> LedgerError:
     """Return the :class:`LedgerError` that explains a database's refusal.
 
     Parameters
     ----------
     name : str
         The ledger, as shown to the user.
-    exc : DBAPIError
-        What the database driver raised.
+    exc : DBAPIError or sqlite3.Error
+        What the database driver raised (wrapped by SQLAlchemy, or not).
 
     Returns
     -------
@@ -105,7 +106,7 @@ def database_error(name: str, exc: DBAPIError) -> LedgerError:
         Saying what went wrong in the user's terms, with the database's own
         words in brackets, and what to do.
     """
-    said = _cut(" ".join(str(exc.orig).split()))
+    said = _cut(" ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split()))
     lowered = said.lower()
     for words, problem, fix in _REFUSALS:
         if any(w in lowered for w in words):
@@ -206,7 +207,10 @@ class LedgerConnection:
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
                 if conn.get_execution_options().get(_WRITE, False):
-                    lock.acquire(conn.connection.driver_connection)
+                    try:  # on the driver's connection, whose errors SQLAlchemy does not wrap
+                        lock.acquire(conn.connection.driver_connection)
+                    except sqlite3.Error as exc:
+                        raise database_error(self.name, exc) from exc
                 else:
                     conn.exec_driver_sql("BEGIN")
 

@@ -7,10 +7,10 @@ waiting writer seldom finds the lock free, and one waited over 60 s while
 others wrote hundreds of times. Here a waiting writer tries again after a
 short random pause, and a writer that met others lately, coming back for the
 lock at once, first pauses as long, so that every waiting writer gets a
-chance at each release (a writer alone pays nothing).
-A writer is refused only when nothing else was written for the whole wait
-(one process kept the lock), or, however many other writes got through, after
-:data:`LIMIT_WAITS` waits.
+chance at each release (a writer alone pays nothing). A writer is refused
+only when nothing else was written for the whole wait (one process kept the
+lock), or, however many other writes got through, after :data:`LIMIT_WAITS`
+waits.
 """
 
 from __future__ import annotations
