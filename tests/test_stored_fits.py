@@ -113,6 +113,11 @@ def _diagnostics_pass_failed_numbers(fit: Posterior) -> None:
     fit.diagnostics = dataclasses.replace(fit.diagnostics, max_rhat=1.5, problems=[])
 
 
+def _diagnostics_not_numbers(fit: Posterior) -> None:
+    assert fit.diagnostics is not None
+    fit.diagnostics = dataclasses.replace(fit.diagnostics, max_rhat="1.0")  # type: ignore[arg-type]
+
+
 REHASHED = {
     "nan": (_nan, "not all finite"),
     "infinite": (_infinite, "not all finite"),
@@ -122,6 +127,7 @@ REHASHED = {
     "other settings": (_other_settings, "shape (4, 500, 1), not (2, 500, 1)"),
     "diagnostics of other draws": (_diagnostics_of_other_draws, "checked 2 x 1000 draws"),
     "diagnostics pass failed numbers": (_diagnostics_pass_failed_numbers, "say passed"),
+    "diagnostics not numbers": (_diagnostics_not_numbers, "diagnostics are not all numbers"),
 }
 
 

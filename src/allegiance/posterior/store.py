@@ -155,13 +155,18 @@ def _draws_problem(
     d = diagnostics
     if d is None:
         return ""
+    counts = (d.divergences, d.chains, d.draws)
+    numbers = (d.max_rhat, d.min_ess_bulk, d.min_ess_tail)
+    if not all(type(n) is int for n in counts) or not all(
+        type(x) in (int, float) and not np.isnan(x) for x in numbers
+    ):
+        return f"its diagnostics are not all numbers ({numbers}, {counts})"
     if d.chains and (d.chains, d.draws) != fitted:
         return f"its diagnostics checked {d.chains} x {d.draws} draws, it holds {fitted}"
     if d.divergences != divergences:
         return f"its diagnostics count {d.divergences} divergences, it holds {divergences}"
-    numbers = (d.max_rhat, d.min_ess_bulk, d.min_ess_tail)
     fails = d.max_rhat > RHAT_MAX or min(numbers[1:]) < ESS_MIN or divergences
-    if any(np.isnan(numbers)) or (d.ok and fails):
+    if d.ok and fails:
         return (
             f"its diagnostics say {'passed' if d.ok else 'failed'} with max R-hat "
             f"{d.max_rhat}, min ESS {min(numbers[1:])} and {divergences} divergences"
