@@ -8,9 +8,10 @@ opens the ledger at ``T``, then from ``T + 0.5`` appends COUNT single-item
 batches with ids ``PREFIX_0`` .. ``PREFIX_{COUNT-1}``; with ``--round S`` item
 ``n`` is appended at ``T + 0.5 + n * S``, so that workers given the same prefix
 race for every id. Prints one JSON line: ``results``, a list with ``"ok"`` or
-the EvidenceError (``key`` and message) of each append, and ``began`` and
-``ended``, the epoch times of the first and the last append. Any other error
-crashes the process.
+the EvidenceError (``key`` and message) of each append, or ``refused`` and the
+LedgerError's message when the ledger refused it (its write lock not had in
+time), ``began`` and ``ended``, the epoch times of the first and the last
+append, and ``longest``, the seconds the slowest append took. Any other error crashes the process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import time
 from pathlib import Path
 
-from allegiance.errors import EvidenceError
+from allegiance.errors import EvidenceError, LedgerError
 from allegiance.evidence import Item
 from allegiance.ledger import Ledger
 from allegiance.spec import load_spec
@@ -57,7 +58,7 @@ def main() -> None:
     wait_until(start_at)
     ledger = Ledger(args.url, spec)  # every worker may find the database new
     results: list[object] = []
-    began = ended = 0.0
+    began = ended = longest = 0.0
     try:
         for n in range(args.count):
             wait_until(start_at + OPEN_S + n * args.round)
@@ -70,15 +71,19 @@ def main() -> None:
                 "C3",
                 {"target": "lobby.splinter", "favours": True, "likelihood_ratio": 1.5},
             )
+            called = time.time()
             try:
                 ledger.append([item])
                 results.append("ok")
             except EvidenceError as exc:
                 results.append({"key": exc.key, "message": str(exc)})
+            except LedgerError as exc:
+                results.append({"refused": str(exc)})
             ended = time.time()
+            longest = max(longest, ended - called)
     finally:
         ledger.close()
-    print(json.dumps({"results": results, "began": began, "ended": ended}))
+    print(json.dumps({"results": results, "began": began, "ended": ended, "longest": longest}))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,13 +22,14 @@ import numpy as np
 import pytest
 import yaml
 
+from allegiance.errors import LedgerError
 from allegiance.evidence import EvidenceSet, Item
 from allegiance.ledger import Ledger, default_url
 from allegiance.posterior import FitSettings, load_posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import FitStore, run_forecast
 from conftest import FIXTURES
-from test_ledger import run_workers
+from test_ledger import pg_url, postgres, run_workers  # noqa: F401 - fixtures
 
 MINIMAL = FIXTURES / "models" / "minimal.yaml"
 CLI = "import sys; from allegiance.cli import app; sys.argv[0] = 'allegiance'; app()"
@@ -52,7 +54,10 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path) -> None:
     for code, stdout, stderr in results:
         assert code == 0, stderr
         reports.append(json.loads(stdout))
-        assert reports[-1]["results"] == ["ok"] * count
+    # none refused: each waiting writer got the lock in turn (the slowest append is shown)
+    refused = [r for report in reports for r in report["results"] if r != "ok"]
+    longest = max(report["longest"] for report in reports)
+    assert refused == [], f"{len(refused)} refused, the slowest append took {longest:.1f} s"
     # they really wrote at the same time: every append loop overlaps every other
     assert max(r["began"] for r in reports) < min(r["ended"] for r in reports)
     with Ledger(url, load_spec(MINIMAL)) as ledger:
@@ -67,6 +72,148 @@ def test_eight_processes_appending_at_once_lose_nothing(tmp_path: Path) -> None:
     stamps = [i.recorded_at for i in items]
     assert all(s is not None for s in stamps)
     assert all(a <= b for a, b in zip(stamps, stamps[1:], strict=False)), "recorded out of order"
+
+
+def _report_item(item_id: str) -> Item:
+    return Item(
+        item_id, "report", dt.date(2020, 2, 1), "lock test", "C3",
+        {"target": "lobby.splinter", "favours": True, "likelihood_ratio": 1.5},
+    )  # fmt: skip
+
+
+def test_writers_waiting_for_the_lock_take_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 writers x 60 appends back to back, a 1 s wait: none is refused while the others write.
+
+    SQLite's own waiting (longer and longer sleeps) left some writers without the lock
+    for the whole wait while the others wrote: 12 to 40 of these appends were refused.
+    """
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 1.0)
+    url, spec = f"sqlite:///{tmp_path / 'ledger.sqlite'}", load_spec(MINIMAL)
+    Ledger(url, spec).close()
+    workers, count = 8, 60
+    refused: list[str] = []
+    start = threading.Barrier(workers)
+
+    def write(w: int) -> None:
+        with Ledger(url, spec) as ledger:
+            start.wait()
+            for n in range(count):
+                try:
+                    ledger.append([_report_item(f"w{w}_{n}")])
+                except LedgerError as exc:
+                    refused.append(str(exc))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [], f"{len(refused)} refused: {refused[0]}"
+    with Ledger(url, spec) as ledger:
+        assert len(ledger.items()) == workers * count
+
+
+def test_a_writer_is_refused_when_one_process_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 0.3)
+    path = tmp_path / "ledger.sqlite"
+    spec = load_spec(MINIMAL)
+    with Ledger(f"sqlite:///{path}", spec) as ledger:
+        ledger.append([_report_item("before")])
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # held, and nothing written, for the whole wait
+        try:
+            began = time.monotonic()
+            with pytest.raises(LedgerError) as refusal:
+                ledger.append([_report_item("after")])
+            waited = time.monotonic() - began
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        said = " ".join(str(refusal.value).split())
+        assert "another process has held the ledger's write lock for the whole 0.3 s" in said
+        assert "nothing was written" in said
+        assert waited >= 0.3
+        assert [i.id for i in ledger.items()] == ["before"]
+        ledger.append([_report_item("after")])  # once it is released, the append goes through
+        assert [i.id for i in ledger.items()] == ["before", "after"]
+
+
+KEEPS_WRITING = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("CREATE TABLE IF NOT EXISTS other (x)")
+con.execute("BEGIN IMMEDIATE")
+print("holding", flush=True)
+while True:  # a write every 0.1 s, the lock taken back at once after each
+    time.sleep(0.1)
+    con.execute("INSERT INTO other VALUES (1)")
+    con.execute("COMMIT")
+    con.execute("BEGIN IMMEDIATE")
+"""
+
+
+def test_a_writer_behind_one_that_keeps_writing_is_told_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process writes every 0.1 s and takes the lock back at once: a writer waiting
+    0.25 s at a time is not refused while those writes get through, only after 4 waits."""
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 0.25)
+    monkeypatch.setattr("allegiance.ledger.lock.LIMIT_WAITS", 4)
+    # Tries seldom: the lock is free a few microseconds in each 0.1 s, and is then
+    # almost never caught (the append would then go through; it may, once in hundreds).
+    monkeypatch.setattr("allegiance.ledger.lock.PAUSE_S", (0.02, 0.03))
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(f"sqlite:///{path}", load_spec(MINIMAL)) as ledger:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", KEEPS_WRITING, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+            began = time.monotonic()
+            try:
+                ledger.append([_report_item("waited")])
+                refused = ""
+            except LedgerError as exc:
+                refused = " ".join(str(exc).split())
+            waited = time.monotonic() - began
+        finally:
+            _kill(holder)
+        if refused:
+            assert "could not get the ledger's write lock in 1 s: other processes kept" in refused
+            assert "nothing was written" in refused
+            assert waited >= 4 * 0.25
+            assert ledger.items() == []
+        else:  # it caught the lock free between two of the other's writes
+            assert [i.id for i in ledger.items()] == ["waited"]
+
+
+def test_a_postgresql_writer_waits_in_turn_and_is_refused_after_the_wait(
+    pg_url: str,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from allegiance.ledger.connection import _PG_LOCK_KEY
+
+    monkeypatch.setattr("allegiance.ledger.connection.BUSY_TIMEOUT_S", 0.3)
+    with Ledger(pg_url, load_spec(MINIMAL)) as ledger:
+        holder = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))
+        holder.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK_KEY,))
+        release = threading.Timer(10.0, holder.close)  # without a wait, the append would hang
+        release.start()
+        try:
+            began = time.monotonic()
+            with pytest.raises(LedgerError, match="held the ledger's lock for the whole wait"):
+                ledger.append([_report_item("waited")])
+            assert 0.3 <= time.monotonic() - began < 10.0
+        finally:
+            release.cancel()
+            holder.close()
+        assert ledger.items() == []
 
 
 # -- two forecasts at once -------------------------------------------------------------

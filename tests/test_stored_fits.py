@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -16,7 +19,7 @@ import pytest
 
 from allegiance.errors import DamagedFitError, FitStoreError
 from allegiance.evidence import EvidenceSet, Item
-from allegiance.posterior import FitSettings, load_posterior
+from allegiance.posterior import FitSettings, Posterior, load_posterior
 from allegiance.spec import ModelSpec
 from allegiance.workflow import FitStore, run_forecast
 from conftest import FIXTURES
@@ -67,6 +70,105 @@ def test_edited_diagnostics_are_never_served(spec: ModelSpec) -> None:
         f.attrs["diagnostics"] = json.dumps(stored)
     with pytest.raises(DamagedFitError, match="do not match the hash"):
         load_posterior(path, spec, NONE)
+
+
+def _rehashed(path: Path, spec: ModelSpec, edit: object) -> None:
+    """Edit a stored fit and save it again: its hash is then the edited draws' own."""
+    fit = load_posterior(path, spec, NONE)
+    edit(fit)  # type: ignore[operator]
+    fit.save(path)
+
+
+def _nan(fit: Posterior) -> None:
+    fit.samples["baseline"][1, 7, 0] = np.nan
+
+
+def _infinite(fit: Posterior) -> None:
+    fit.samples["baseline"][0, 0, 0] = -np.inf
+
+
+def _chain_dropped(fit: Posterior) -> None:
+    fit.samples = {k: v[:-1] for k, v in fit.samples.items()}
+
+
+def _element_added(fit: Posterior) -> None:
+    fit.samples["baseline"] = np.concatenate([fit.samples["baseline"]] * 2, axis=2)
+
+
+def _renamed(fit: Posterior) -> None:
+    fit.samples = {"leak": fit.samples.pop("baseline")}
+
+
+def _other_settings(fit: Posterior) -> None:  # the settings are not hashed
+    fit.attrs["fit_settings"] = json.dumps({**json.loads(fit.attrs["fit_settings"]), "chains": 2})
+
+
+def _diagnostics_of_other_draws(fit: Posterior) -> None:
+    assert fit.diagnostics is not None
+    fit.diagnostics = dataclasses.replace(fit.diagnostics, chains=2, draws=1000)
+
+
+def _diagnostics_pass_failed_numbers(fit: Posterior) -> None:
+    assert fit.diagnostics is not None
+    fit.diagnostics = dataclasses.replace(fit.diagnostics, max_rhat=1.5, problems=[])
+
+
+def _diagnostics_not_numbers(fit: Posterior) -> None:
+    assert fit.diagnostics is not None
+    fit.diagnostics = dataclasses.replace(fit.diagnostics, max_rhat="1.0")  # type: ignore[arg-type]
+
+
+REHASHED = {
+    "nan": (_nan, "not all finite"),
+    "infinite": (_infinite, "not all finite"),
+    "chain dropped": (_chain_dropped, "shape (3, 500, 1), not (4, 500, 1)"),
+    "element added": (_element_added, "shape (4, 500, 2), not (4, 500, 1)"),
+    "variable renamed": (_renamed, "variables are ['leak'], the model's ['baseline']"),
+    "other settings": (_other_settings, "shape (4, 500, 1), not (2, 500, 1)"),
+    "diagnostics of other draws": (_diagnostics_of_other_draws, "checked 2 x 1000 draws"),
+    "diagnostics pass failed numbers": (_diagnostics_pass_failed_numbers, "say passed"),
+    "diagnostics not numbers": (_diagnostics_not_numbers, "diagnostics are not all numbers"),
+}
+
+
+@pytest.mark.parametrize("edit", list(REHASHED), ids=list(REHASHED))
+def test_edited_and_rehashed_draws_are_never_served(spec: ModelSpec, edit: str) -> None:
+    """An edit that rewrites the hash too passes it: the draws' basic facts are checked."""
+    damage, said = REHASHED[edit]
+    path = _stored(spec)
+    _rehashed(path, spec, damage)
+    with pytest.raises(DamagedFitError, match="although they match their hash") as refusal:
+        load_posterior(path, spec, NONE)
+    assert said in str(refusal.value)
+    out = run_forecast(spec, NONE, SETTINGS)
+    assert out.forecast is not None and out.forecast.method == "mcmc"
+    assert "no stored fit" in out.forecast.method_reason  # refitted, not served
+    assert any("damaged" in n and said in n for n in out.notes), out.notes
+    assert path.with_name(path.name + ".damaged").exists()
+    assert out.forecast.trustworthy
+    shown = [q.probability for q in out.forecast.questions]
+    assert shown and all(p is not None and math.isfinite(p) for p in shown)
+
+
+def test_a_forecast_with_a_probability_not_a_number_is_never_served(
+    spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever passed the checks, a probability that is no number is not shown."""
+    import allegiance.forecast
+
+    path = _stored(spec)
+    real = allegiance.forecast.forecast
+
+    def broken(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        result.questions[0] = dataclasses.replace(result.questions[0], probability=math.nan)
+        return result
+
+    monkeypatch.setattr(allegiance.forecast, "forecast", broken)
+    with pytest.raises(DamagedFitError, match="leaves_24m a probability that is not a number"):
+        run_forecast(spec, NONE, SETTINGS)
+    assert path.with_name(path.name + ".damaged").exists()  # the stored fit: set aside
+    assert not path.exists()  # the refit, which gives it too: not stored
 
 
 def _truncate(path: Path) -> None:

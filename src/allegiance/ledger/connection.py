@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +28,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
+from allegiance.ledger.lock import NOTHING_WRITTEN, WriteLock
 from allegiance.ledger.schema import METADATA, MIGRATIONS, OWNER, SCHEMA, SCHEMA_VERSION
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec
 
-BUSY_TIMEOUT_S = 60.0  # how long an SQLite writer waits for the write lock
+# How long a writer waits for the write lock while no other write gets through (SQLite), or
+# in turn (PostgreSQL), before it is refused; also SQLite's busy timeout for everything else.
+BUSY_TIMEOUT_S = 60.0
 
 
 _PG_LOCK_KEY = 0x616C6C6567  # pg_advisory_xact_lock key shared by every ledger writer
@@ -62,9 +66,9 @@ def default_url(spec: ModelSpec) -> str:
 _REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         ("locked", "busy", "lock timeout", "deadlock"),
-        f"another process has held the ledger's lock for over {BUSY_TIMEOUT_S:.0f} s",
-        "wait until the other command (or a program holding the file open) is done, "
-        "then run this again; nothing was written.",
+        "another process (or several, one after another) held the ledger's lock for the whole wait",
+        "wait until the other commands (or a program holding the file open) are done, "
+        f"then run this again; {NOTHING_WRITTEN}",
     ),
     (
         ("readonly", "read-only", "read only", "permission denied", "insufficient privilege"),
@@ -86,15 +90,15 @@ _REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 )
 
 
-def database_error(name: str, exc: DBAPIError) -> LedgerError:
+def database_error(name: str, exc: DBAPIError | sqlite3.Error) -> LedgerError:
     """Return the :class:`LedgerError` that explains a database's refusal.
 
     Parameters
     ----------
     name : str
         The ledger, as shown to the user.
-    exc : DBAPIError
-        What the database driver raised.
+    exc : DBAPIError or sqlite3.Error
+        What the database driver raised (wrapped by SQLAlchemy, or not).
 
     Returns
     -------
@@ -102,7 +106,7 @@ def database_error(name: str, exc: DBAPIError) -> LedgerError:
         Saying what went wrong in the user's terms, with the database's own
         words in brackets, and what to do.
     """
-    said = _cut(" ".join(str(exc.orig).split()))
+    said = _cut(" ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split()))
     lowered = said.lower()
     for words, problem, fix in _REFUSALS:
         if any(w in lowered for w in words):
@@ -160,6 +164,7 @@ class LedgerConnection:
             ) from None
         self.name = self._display_name(self.url)
         self._reader = KeyReader(Path(self.name), EvidenceError, name=self.name)
+        self._lock: WriteLock | None = None  # SQLite's; PostgreSQL queues writers itself
         self._engine = self._create_engine(self.url)
         try:
             self._ensure_schema()
@@ -188,8 +193,10 @@ class LedgerConnection:
         if sqlite:
             # pysqlite starts transactions lazily and commits before DDL; take
             # over: no implicit transactions, and an explicit BEGIN that takes
-            # the write lock up front for writers, so they queue on the busy
-            # timeout instead of failing when upgrading a read lock.
+            # the write lock up front for writers (in turn, see WriteLock), so
+            # they queue instead of failing when upgrading a read lock.
+            lock = self._lock = WriteLock(self.name, BUSY_TIMEOUT_S)
+
             @event.listens_for(engine, "connect")
             def _connect(dbapi_connection: Any, record: Any) -> None:
                 dbapi_connection.isolation_level = None
@@ -199,8 +206,13 @@ class LedgerConnection:
 
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
-                write = conn.get_execution_options().get(_WRITE, False)
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                if conn.get_execution_options().get(_WRITE, False):
+                    try:  # on the driver's connection, whose errors SQLAlchemy does not wrap
+                        lock.acquire(conn.connection.driver_connection)
+                    except sqlite3.Error as exc:
+                        raise database_error(self.name, exc) from exc
+                else:
+                    conn.exec_driver_sql("BEGIN")
 
         return engine
 
@@ -214,10 +226,18 @@ class LedgerConnection:
         """One write transaction, holding the ledger's write lock from its start."""
         with self._database_errors(), self._engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-                yield conn
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":  # waiters are served in turn
+                        wait = f"{int(BUSY_TIMEOUT_S * 1000)}ms"
+                        conn.execute(text(f"SET LOCAL lock_timeout = '{wait}'"))
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+                        )
+                    yield conn
+            finally:
+                if self._lock is not None:
+                    self._lock.released()
 
     def _rows(self, conn: Connection, query: Select[Any], table: Table) -> list[Row[Any]]:
         """Run a query; a cell the table's types cannot read is named by row and column."""

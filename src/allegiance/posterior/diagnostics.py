@@ -15,7 +15,11 @@ ESS_MIN = 400.0
 
 @dataclass
 class Diagnostics:
-    """Sampling diagnostics of one fit, with the thresholds they are held to."""
+    """Sampling diagnostics of one fit, with the thresholds they are held to.
+
+    ``chains`` and ``draws`` (per chain) say what was checked; 0 where not
+    recorded (diagnostics saved before they were).
+    """
 
     max_rhat: float
     min_ess_bulk: float
@@ -23,6 +27,8 @@ class Diagnostics:
     divergences: int
     worst: str = ""
     problems: list[str] = field(default_factory=list)
+    chains: int = 0
+    draws: int = 0
 
     @property
     def ok(self) -> bool:
@@ -87,6 +93,14 @@ def diagnose(draws: dict[str, np.ndarray], divergences: int) -> Diagnostics:
         problems.append(f"min ESS {ess:.0f} < {ESS_MIN:.0f} ({worst}; {mixing})")
     if divergences:
         problems.append(f"{divergences} divergent transitions (refit with --target-accept 0.9)")
+    chains, per_chain = next(iter(draws.values())).shape[:2] if draws else (0, 0)
     return Diagnostics(
-        worst_rhat, float(worst_bulk), float(worst_tail), int(divergences), worst, problems
+        worst_rhat,
+        float(worst_bulk),
+        float(worst_tail),
+        int(divergences),
+        worst,
+        problems,
+        int(chains),
+        int(per_chain),
     )

@@ -14,8 +14,8 @@ import numpy as np
 
 from allegiance.errors import DamagedFitError, EvidenceError, ProvenanceError
 from allegiance.evidence import EvidenceSet, parse_item
-from allegiance.model import FREE_VARIABLES
-from allegiance.posterior.diagnostics import Diagnostics
+from allegiance.model import FREE_VARIABLES, variable_beliefs
+from allegiance.posterior.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics
 from allegiance.posterior.draws import FORMAT_VERSION, Posterior, draws_sha256
 from allegiance.posterior.settings import FitSettings
 from allegiance.provenance import engine_version
@@ -75,7 +75,12 @@ def load_posterior(
     -----
     The diagnostics saved with the fit are covered by the same hash as the
     draws, so an edit of either is refused; a fit saved without them comes
-    back without them, and its first forecast checks the draws.
+    back without them, and its first forecast checks the draws. The hash is
+    an integrity check, not a signature: an edit that also rewrites the hash
+    passes it. So the draws' basic facts are checked as well (every value
+    finite, each variable's shape chains x draws x its elements in the model,
+    the stored settings' chains and draws, and diagnostics that agree with
+    them and with their own verdict); a fit failing them is damaged.
     """
     attrs, samples, divergences = read_netcdf(path)
     for key, want in (
@@ -108,6 +113,12 @@ def load_posterior(
     except (EvidenceError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise DamagedFitError(f"{path}: malformed attributes ({exc}).") from None
     _check_hash(path, attrs, "evidence_sha256", evidence.sha256)
+    problem = _draws_problem(spec, samples, divergences, settings, diagnostics)
+    if problem:
+        raise DamagedFitError(
+            f"{path}: {problem}, although they match their hash: the file was edited or "
+            "written wrongly. Refit instead of loading."
+        )
     return Posterior(spec, evidence, samples, settings, attrs, divergences, diagnostics=diagnostics)
 
 
@@ -118,3 +129,46 @@ def _check_hash(path: str | Path, attrs: dict[str, str], key: str, want: str) ->
             f"{want[:12]}; the model file or the evidence changed since it was saved. "
             "Refit instead of loading."
         )
+
+
+def _draws_problem(
+    spec: ModelSpec,
+    samples: dict[str, np.ndarray],
+    divergences: int,
+    settings: FitSettings,
+    diagnostics: Diagnostics | None,
+) -> str:
+    """Return what is wrong with a stored fit's draws and diagnostics, or "" if nothing."""
+    want = {name: len(beliefs) for name, (beliefs, _) in variable_beliefs(spec).items()}
+    needed = {name for name, n in want.items() if n}  # one with no elements may be left out
+    if not needed <= set(samples) <= set(want):
+        return f"its variables are {sorted(samples)}, the model's {sorted(needed)}"
+    fitted = (settings.chains, settings.draws)
+    for name, arr in samples.items():
+        if arr.shape != (*fitted, want[name]):
+            return (
+                f"its draws of {name} have shape {arr.shape}, not {(*fitted, want[name])} "
+                "(chains, draws per chain, elements)"
+            )
+        if arr.dtype.kind != "f" or not np.isfinite(arr).all():
+            return f"its draws of {name} are not all finite numbers"
+    d = diagnostics
+    if d is None:
+        return ""
+    counts = (d.divergences, d.chains, d.draws)
+    numbers = (d.max_rhat, d.min_ess_bulk, d.min_ess_tail)
+    if not all(type(n) is int for n in counts) or not all(
+        type(x) in (int, float) and not np.isnan(x) for x in numbers
+    ):
+        return f"its diagnostics are not all numbers ({numbers}, {counts})"
+    if d.chains and (d.chains, d.draws) != fitted:
+        return f"its diagnostics checked {d.chains} x {d.draws} draws, it holds {fitted}"
+    if d.divergences != divergences:
+        return f"its diagnostics count {d.divergences} divergences, it holds {divergences}"
+    fails = d.max_rhat > RHAT_MAX or min(numbers[1:]) < ESS_MIN or divergences
+    if d.ok and fails:
+        return (
+            f"its diagnostics say {'passed' if d.ok else 'failed'} with max R-hat "
+            f"{d.max_rhat}, min ESS {min(numbers[1:])} and {divergences} divergences"
+        )
+    return ""

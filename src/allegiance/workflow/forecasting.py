@@ -5,14 +5,16 @@ most recent stored fit of the model is reweighted to this evidence (PSIS) and
 kept if its checks pass; otherwise the model is fitted and the fit stored. A
 stored fit from another format or engine version is never reused. A damaged
 stored fit (unreadable, not a regular file, or draws that do not match their
-hash) is never served: it is set aside as ``<name>.damaged`` and the search
-goes on. Nothing here prints: each step says what it did in the returned
-:class:`Outcome`.
+hash or their basic facts, or a probability that is not a number) is never
+served: it is set aside as ``<name>.damaged`` and the search goes on. No
+forecast with a probability that is not a finite number is returned. Nothing
+here prints: each step says what it did in the returned :class:`Outcome`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +163,22 @@ def fit_and_store(
 
     posterior = fit(spec, evidence, settings, progress=progress)
     result = forecast(posterior, reason=reason, evidence=evidence)
+    if not_finite(result):
+        raise DamagedFitError(
+            f"the fit made now gives {not_finite(result)} a probability that is not a number; "
+            "it was not stored or shown. Fix: refit with another --seed, and check the model's "
+            "priors for extreme ranges."
+        )
     return posterior, posterior.save(FitStore(spec).path(evidence, settings)), result
+
+
+def not_finite(result: Forecast) -> str:
+    """Name the questions whose probability or interval is not a finite number ("" if none)."""
+    return ", ".join(
+        q.id
+        for q in result.questions
+        if any(v is not None and not math.isfinite(v) for v in (q.probability, q.lower, q.upper))
+    )
 
 
 def run_forecast(
@@ -224,17 +241,30 @@ def run_forecast(
         except ProvenanceError as exc:
             out.notes.append(f"skipped stored fit {path.name}: {exc}")
             continue
-        out.fit_path = path
         if path == here:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
-            out.forecast = forecast(base, reason=reason, evidence=evidence)
+            result = forecast(base, reason=reason, evidence=evidence)
+            if not_finite(result):  # never shown: the fit is damaged, whatever its checks said
+                moved = store.set_aside(path)
+                where = f"set aside as {moved.name}" if moved else "could not be set aside"
+                out.notes.append(
+                    f"skipped stored fit {path.name}, damaged ({where}): it gives "
+                    f"{not_finite(result)} a probability that is not a number"
+                )
+                continue
+            out.fit_path, out.forecast = path, result
             return out
+        out.fit_path = path
         updater = Updater(base, settings, origin=path.name)
         rw = updater.reweight(evidence)
+        failed = rw.reason
         if rw.accepted:
-            out.forecast = updater.forecast(evidence, allow_refit=False)
-            return out
-        reason = f"refitted: reweighting {path.name} failed ({rw.reason})"
+            result = updater.forecast(evidence, allow_refit=False)
+            if not not_finite(result):
+                out.forecast = result
+                return out
+            failed = f"it gives {not_finite(result)} a probability that is not a number"
+        reason = f"refitted: reweighting {path.name} failed ({failed})"
         break
     else:
         elsewhere = store.other_settings(settings) if not refit else []
