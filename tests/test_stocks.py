@@ -205,8 +205,16 @@ def test_bad_estimates_are_refused_with_their_key(
             "rival already has a stock, stocks.rival_fighters",
         ),
     ],
-    ids=["actor", "channel", "in_and_out", "to_unknown", "to_itself", "question", "inflow_twice",
-         "two_stocks_one_actor"],  # fmt: skip
+    ids=[
+        "actor",
+        "channel",
+        "in_and_out",
+        "to_unknown",
+        "to_itself",
+        "question",
+        "inflow_twice",
+        "two_stocks_one_actor",
+    ],  # fmt: skip
 )
 def test_malformed_stocks_are_refused_with_their_key(
     tmp_path: Path, old: str, new: str, key: str, fragment: str
