@@ -113,6 +113,9 @@ KEYS = {
     "model_scenario_value_not_bool.yaml": "scenarios.no_deal.set.deal",
     "model_series_typical_negative.yaml": "series.defectors.categories.rank_and_file.prior.typical",
     "model_stock_unknown_inflow.yaml": "stocks.splinter_fighters.inflows[0]",
+    # a prior whose draws a float cannot hold (the sampler crashed on it)
+    "model_rate_range_beyond_floats.yaml": "series.defectors.categories.rank_and_file.prior.range",
+    "model_stock_growth_range_beyond_floats.yaml": "stocks.splinter_fighters.growth.prior.range",
     "evidence_count_contradiction.yaml": "items.defectors_2019_11_again",
     "evidence_event_contradiction.yaml": "items.splinter_left_again",
     "evidence_missing_kind.yaml": "items[0].kind",

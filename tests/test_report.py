@@ -316,7 +316,7 @@ def test_the_report_command_shows_its_progress(tmp_path: Path) -> None:
 
 
 def test_wide_tables_are_split_to_fit_the_page_and_ids_wrap_safely() -> None:
-    from allegiance.report.document import breakable, columns
+    from allegiance.report.layout import breakable, columns
 
     rows = [{"id": "a", "cells": list(range(10))}, {"id": "b", "cells": list(range(10, 20))}]
     parts = columns([f"q{i}" for i in range(10)], rows, 4)

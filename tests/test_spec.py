@@ -18,7 +18,7 @@ from allegiance.spec import (
     load_spec,
     months_between,
 )
-from helpers_spec import MINIMAL, MODELS, REFERENCE, expect_error, wrong_files
+from helpers_spec import MINIMAL, MODELS, REFERENCE, edited_spec_error, expect_error, wrong_files
 
 # file → (expected key path, fragment of the problem text)
 WRONG_MODELS: dict[str, tuple[str, str]] = {
@@ -326,3 +326,80 @@ def test_a_horizon_covers_the_months_before_its_own() -> None:
         months_covered(dt.date(2019, 12, 15), dt.date(2020, 2, 1))
         == "2019-12 to 2020-01 (2 months)"
     )
+
+
+# --- priors beyond what floats hold ------------------------------------------------------------
+
+STOCKS = MODELS / "stocks.yaml"
+BEYOND = "spans too many orders of magnitude"
+SERIES_RATE = "prior: {typical: 20, range: [5, 80]}"
+PROBABILITY_BEYOND = "{probability: 0.1, range: [1.0e-200, 0.9]}"
+
+
+@pytest.mark.parametrize(
+    ("model", "old", "new", "key"),
+    [
+        (MINIMAL, "{probability: 0.4, range: [0.15, 0.7]}", PROBABILITY_BEYOND,
+         "conditions.deal.prior.range"),
+        (MINIMAL, "{probability: 0.1, range: [0.03, 0.25]}", PROBABILITY_BEYOND,
+         "propensities.leave.baseline.prior.range"),
+        (MINIMAL, "{ratio: 3, range: [1.5, 8]}", "{ratio: 2, range: [1.0000000001, 1.0e+300]}",
+         "effects.deal_opens_exit.strength.range"),
+        (MINIMAL, "{ratio: 3, range: [1.5, 8]}", "{ratio: 1.0e+300, range: [1.5, 1.0e+308]}",
+         "effects.deal_opens_exit.strength.range"),
+        (MINIMAL, "{probability: 0.15, range: [0.04, 0.35]}", PROBABILITY_BEYOND,
+         "effects.exit_needs_funding.leak.range"),
+        (MINIMAL, SERIES_RATE, "prior: {typical: 20, range: [1.0e-320, 1.0e+300]}",
+         "series.defectors.categories.rank_and_file.prior.range"),
+        (MINIMAL, SERIES_RATE, "prior: {typical: 1.0e-310, range: [1.0e-311, 1.0e-309]}",
+         "series.defectors.categories.rank_and_file.prior.range"),
+        (MINIMAL, "    categories:\n      rank_and_file:",
+         "    overdispersion: {prior: {typical: 2, range: [1.0e-200, 1.0e+200]}, rationale: R.,"
+         " provenance: analyst judgment}\n    categories:\n      rank_and_file:",
+         "series.defectors.overdispersion.prior.range"),
+        (STOCKS, "{typical: 1000, range: [600, 1800]}",
+         "{typical: 1000, range: [1.0e-320, 1.0e+300]}",
+         "stocks.rival_fighters.start.prior.range"),
+        (STOCKS, "{typical: 1.0, range: [0.8, 1.25]}",
+         "{typical: 1.0, range: [1.0e-200, 1.0e+200]}",
+         "stocks.rival_fighters.growth.prior.range"),
+        (STOCKS, "prior: {probability: 0.5, range: [0.2, 0.8]}\n          rationale: The rival",
+         f"prior: {PROBABILITY_BEYOND}\n          rationale: The rival",
+         "propensities.leave.destinations.join_rival.share.prior.range"),
+    ],
+    ids=["condition", "baseline", "strength", "strength_median", "leak", "series_rate",
+         "series_rate_tiny", "overdispersion", "stock_start", "stock_growth", "destination"],
+)  # fmt: skip
+def test_a_prior_beyond_what_floats_hold_is_refused_at_its_range(
+    tmp_path: Path, model: Path, old: str, new: str, key: str
+) -> None:
+    """Draws of such a prior overflow or vanish in the sampler (a range of [1e-320, 1e300]
+    made the forecast crash): every place a prior is read refuses it, naming the fix."""
+    err = edited_spec_error(model, old, new, tmp_path)
+    assert err.key == key and BEYOND in err.problem and "narrow the range" in err.fix, err
+
+
+@pytest.mark.parametrize(
+    "node",
+    [{"typical": 20, "range": [1e-60, 1e60]}, {"ratio": 3, "range": [1.5, 1e20]},
+     {"probability": 0.1, "range": [1e-12, 0.9]}],
+    ids=["magnitude", "ratio", "probability"],
+)  # fmt: skip
+def test_a_wide_range_a_float_holds_is_kept(node: dict[str, object]) -> None:
+    """The refusal is not of wide ranges as such: one whose tails a float holds is accepted,
+    and its distribution's one-in-a-million tails are finite and nonzero where it is used."""
+    import math
+    import sys
+
+    from allegiance.spec.priors import magnitude_prior, probability_prior, ratio_prior
+
+    read = {"typical": magnitude_prior, "ratio": ratio_prior, "probability": probability_prior}
+    prior = next(f for k, f in read.items() if k in node)(node, MINIMAL, "k")
+    a, b = prior.params.get("alpha"), prior.params.get("beta")
+    if prior.family == "beta":  # log-odds: neither tail at 0 or 1 (1 - p is Beta(b, a))
+        tails = [stats.beta(a, b).ppf(1e-6), stats.beta(b, a).ppf(1e-6)]
+    elif prior.family == "gamma":  # a log-ratio: the largest ratio drawn is a float
+        tails = [math.exp(prior.frozen().ppf(1 - 1e-6))]
+    else:
+        tails = list(prior.frozen().ppf([1e-6, 1 - 1e-6]))
+    assert all(sys.float_info.min < t < math.inf for t in tails), tails

@@ -187,8 +187,34 @@ def test_bad_estimates_are_refused_with_their_key(
             "questions.rival_below_800_6m.stock",
             "not a stock",
         ),
+        (
+            "    inflows: [defectors.rank_and_file]\n",
+            "    inflows: [defectors.rank_and_file, defectors.rank_and_file]\n",
+            "stocks.rival_fighters.inflows[1]",
+            "listed twice (first at stocks.rival_fighters.inflows[0])",
+        ),
+        (
+            "    outflows: [losses.rival_killed]\n",
+            "    outflows: [losses.rival_killed]\n  more_rivals:\n    text: More.\n"
+            "    actor: rival\n"
+            "    start: {prior: {typical: 9, range: [5, 20]}, rationale: R., provenance: analyst "
+            "judgment}\n"
+            "    growth: {prior: {typical: 1.0, range: [0.8, 1.25]}, rationale: R., provenance: "
+            "analyst judgment}\n",
+            "stocks.more_rivals.actor",
+            "rival already has a stock, stocks.rival_fighters",
+        ),
     ],
-    ids=["actor", "channel", "in_and_out", "to_unknown", "to_itself", "question"],
+    ids=[
+        "actor",
+        "channel",
+        "in_and_out",
+        "to_unknown",
+        "to_itself",
+        "question",
+        "inflow_twice",
+        "two_stocks_one_actor",
+    ],  # fmt: skip
 )
 def test_malformed_stocks_are_refused_with_their_key(
     tmp_path: Path, old: str, new: str, key: str, fragment: str

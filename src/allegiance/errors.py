@@ -79,3 +79,27 @@ class LedgerError(AllegianceError):
 
 class ScoreError(AllegianceError):
     """Forecasts cannot be scored: nothing resolved or recorded, or a number that is not one."""
+
+
+class TemplateError(AllegianceError):
+    """A user's report template cannot be read, or stops or is refused while it renders.
+
+    Parameters
+    ----------
+    path : str or Path
+        The template file.
+    line : int or None
+        The line of the template where it went wrong, when known.
+    problem : str
+        What is wrong.
+    fix : str
+        What to do about it.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, problem: str, fix: str = "") -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = self.path if line is None else f"{self.path}, line {line}"
+        super().__init__(_message(where, problem, fix))

@@ -115,6 +115,7 @@ def score(
     ledger: LedgerOpt = None,
 ) -> None:
     """Score every recorded forecast of every resolved question, beside the baselines."""
+    from allegiance.workflow.scoring import MODEL
     from allegiance.workflow.scoring import score as scored
 
     with user_errors():
@@ -128,6 +129,11 @@ def score(
     _score_table(table, result)
     out = Console()
     out.print(table)
+    if MODEL not in result.forecasters:
+        typer.echo(
+            "no forecast of the model was recorded before an outcome: no calibration to show"
+        )
+        return
     bins = Table(title="Calibration of the model (forecasts per band of probability)")
     for name in ("band", "forecasts", "mean forecast", "observed frequency"):
         bins.add_column(name)

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from allegiance.cli.app import LedgerOpt, ModelArg, app, note, parse_date, plain, user_errors
+from allegiance.cli.app import (
+    LedgerOpt,
+    ModelArg,
+    app,
+    note,
+    parse_date,
+    plain,
+    refuse,
+    user_errors,
+)
 from allegiance.cli.output import Steps
 
 
@@ -33,6 +42,7 @@ def report(
 ) -> None:
     """Write MODEL's report: Markdown, self-contained HTML, PDF, figures, CSV and JSON."""
     from allegiance.report import write_report
+    from allegiance.report.layout import report_templates
     from allegiance.spec import load_spec
     from allegiance.workflow.reporting import gather
 
@@ -41,6 +51,15 @@ def report(
         raise typer.BadParameter("--as-recorded needs --as-of.", param_hint="--as-recorded")
     if since is not None and since_report:
         raise typer.BadParameter("give --since or --since-report, not both.", param_hint="--since")
+    # Before any work: where the report goes, and the templates it is written with.
+    taken = next((p for p in (out, *out.parents) if p.exists()), None)
+    if taken is not None and not taken.is_dir():
+        raise refuse(
+            f"--out {out}: {taken} is a file, not a folder: the report is several files. "
+            "Fix: give a folder (it is made if missing)."
+        )
+    with user_errors():
+        report_templates(templates)
     with user_errors(), Steps() as step:
         data = gather(
             load_spec(model),

@@ -2,52 +2,27 @@
 
 Jinja2 templates (``report.md.j2``, ``report.html.j2``) lay out a
 :class:`~allegiance.workflow.reporting.ReportData`; a user's own template
-folder may replace them. HTML is autoescaped, so analyst text (notes,
-sources, rationales) shows as written and is never run; Markdown escapes the
-characters that would break its tables or start markup. Every format takes
-its numbers from the one :class:`~allegiance.forecast.Forecast`.
+folder may replace them. Templates render in Jinja2's sandbox, so a template
+reads the report's data but cannot reach Python (``__class__``,
+``__globals__``). HTML is autoescaped, so analyst text (title, notes,
+sources, rationales) shows as written and is never run; Markdown escapes,
+with the ``md`` filter, every character that would start markup (raw HTML, a
+link, emphasis) or end a table cell. Every format takes its numbers from the
+one :class:`~allegiance.forecast.Forecast`.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 from typing import Any
 
 from allegiance.posterior import ESS_MIN, RHAT_MAX
+from allegiance.report.layout import rendered, report_templates
 from allegiance.report.priors import prior_posterior_figures
 from allegiance.report.trajectories import trajectory
 from allegiance.spec.beliefs import stated, stated_beliefs
 from allegiance.workflow.reporting import ReportData
-
-TEMPLATES = Path(__file__).with_name("templates")
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def markdown_text(value: object) -> str:
-    """Escape text for a Markdown table cell: markup characters, pipes and line breaks."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(value)).replace("\n", " ")
-
-
-def columns(header: list[str], rows: list[dict[str, Any]], width: int) -> list[dict[str, Any]]:
-    """Split a wide table into tables of at most ``width`` columns of cells, for the page.
-
-    Each row keeps its other keys; its ``cells`` are cut like the ``header``.
-    """
-    return [
-        {"header": header[i : i + width],
-         "rows": [{**row, "cells": row["cells"][i : i + width]} for row in rows]}
-        for i in range(0, max(len(header), 1), width)
-    ]  # fmt: skip
-
-
-def breakable(value: object) -> Any:
-    """Escape an id for HTML and let it wrap after its underscores (narrow table headers)."""
-    import markupsafe
-
-    parts = [markupsafe.escape(p) for p in str(value).split("_")]
-    return markupsafe.Markup("_<wbr>").join(parts)
 
 
 def percent(x: float | None) -> str:
@@ -245,21 +220,9 @@ def write_report(
     list of Path
         The files written.
     """
-    import jinja2
-
+    templates = report_templates(template_dir)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    folders = [str(template_dir)] if template_dir else []
-    loader = jinja2.FileSystemLoader([*folders, str(TEMPLATES)])
-    env = jinja2.Environment(
-        loader=loader,
-        autoescape=jinja2.select_autoescape(["html.j2"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = markdown_text
-    env.globals["columns"] = columns
-    env.filters["breakable"] = breakable
     forecast = data.forecast
     named, under = _named(data)
     priors = [
@@ -304,10 +267,13 @@ def write_report(
             for name, b in stated_beliefs(data.spec)
         ],  # fmt: skip
     }
+    texts = {
+        name: rendered(template, context, template_dir) for name, template in templates.items()
+    }
     written = []
-    for name in ("report.md", "report.html"):
+    for name, text in texts.items():
         path = out / name
-        path.write_text(env.get_template(f"{name}.j2").render(context), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     pdf, why = write_pdf(out / "report.html", out)
     if pdf is not None:

@@ -45,8 +45,8 @@ def score_figures(result: Scores, out: Path) -> list[Path]:
     ax.legend(loc="upper left")
     paths.append(_save(fig, out / "calibration.png"))
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    yes = [p.forecasts[MODEL] for p in result.pairs if p.outcome]
-    no = [p.forecasts[MODEL] for p in result.pairs if not p.outcome]
+    yes = [p.forecasts[MODEL] for p in result.of(MODEL) if p.outcome]
+    no = [p.forecasts[MODEL] for p in result.of(MODEL) if not p.outcome]
     edges = np.linspace(0, 1, 11)
     ax.hist([yes, no], bins=edges, label=["resolved yes", "resolved no"], color=["0.2", "0.75"],
             hatch="//", edgecolor="k")  # fmt: skip

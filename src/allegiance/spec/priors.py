@@ -30,15 +30,13 @@ from typing import Any
 
 from allegiance.errors import SpecError
 from allegiance.reading import short
-from allegiance.spec.matching import MASS, beta_params, gamma_params
+from allegiance.spec.matching import MASS, beta_params, gamma_params, lognormal_params, matching
 from allegiance.words import (
     estimative_band,
     known_estimative_words,
     known_strength_words,
     strength_band,
 )
-
-_Z90 = 1.6448536269514722  # standard normal quantile at 0.95
 
 
 @dataclass(frozen=True)
@@ -312,15 +310,8 @@ def probability_prior(node: Any, path: Path, key: str) -> Prior:
             "a probability prior needs 'probability' and 'range', or 'word'.",
             "write e.g. {probability: 0.3, range: [0.1, 0.6]} or {word: likely}.",
         )
-    try:
+    with matching(path, key, lo, hi, f"Beta has mean {p:g}"):
         alpha, beta = beta_params(p, lo, hi)
-    except ValueError:
-        raise SpecError(
-            path,
-            f"{key}.range",
-            f"no Beta has mean {p:g} and 90 % of its mass in [{lo:g}, {hi:g}].",
-            "widen the range.",
-        ) from None
     return Prior("beta", {"alpha": alpha, "beta": beta}, dict(node))
 
 
@@ -361,15 +352,8 @@ def ratio_prior(node: Any, path: Path, key: str) -> Prior:
             "a strength needs 'ratio' and 'range', or a word.",
             "write e.g. {ratio: 3, range: [1.5, 8]} or {word: strong}.",
         )
-    try:
+    with matching(path, key, lo, hi, f"prior has median ratio {r:g}"):
         alpha, beta = gamma_params(math.log(r), math.log(lo), math.log(hi))
-    except ValueError:
-        raise SpecError(
-            path,
-            f"{key}.range",
-            f"no prior has median ratio {r:g} and 90 % of its mass in [{lo:g}, {hi:g}].",
-            "widen the range.",
-        ) from None
     return Prior("gamma", {"alpha": alpha, "beta": beta}, dict(node))
 
 
@@ -389,5 +373,6 @@ def magnitude_prior(node: Any, path: Path, key: str) -> Prior:
             f"need 0 < lower < typical < upper, got [{lo:g}, {hi:g}] around {m:g}.",
             "give a positive typical value inside a positive range.",
         )
-    sigma = max(math.log(hi / m), math.log(m / lo)) / _Z90
-    return Prior("lognormal", {"mu": math.log(m), "sigma": sigma}, dict(node))
+    with matching(path, key, lo, hi, f"LogNormal has median {m:g}"):
+        mu, sigma = lognormal_params(m, lo, hi)
+    return Prior("lognormal", {"mu": mu, "sigma": sigma}, dict(node))

@@ -35,6 +35,13 @@ def read_stocks(
             raise r.fail(
                 f"{key}.actor", f"unknown actor {short(actor)}.", "name an actor of the model."
             )
+        other = next((s.id for s in out.values() if s.actor == actor), None)
+        if other is not None:
+            raise r.fail(
+                f"{key}.actor",
+                f"{actor} already has a stock, stocks.{other}: an actor's fighters are one number.",
+                f"keep one stock for {actor}: merge the two, or name another actor.",
+            )
         flows = {name: _flows(r, body.get(name, []), f"{key}.{name}", series)
                  for name in ("inflows", "outflows")}  # fmt: skip
         both = set(flows["inflows"]) & set(flows["outflows"])
@@ -65,7 +72,7 @@ def _flows(
             "expected a list of count channels, series.category.",
             "write e.g. '[defectors.rank_and_file]', or [] for none.",
         )
-    out = []
+    out: list[tuple[str, str]] = []
     for i, raw in enumerate(node):
         where = f"{key}[{i}]"
         if not isinstance(raw, str) or raw.count(".") != 1:
@@ -81,6 +88,13 @@ def _flows(
                 where,
                 f"{short(raw)} is not a count channel of the model.",
                 "name one of: " + (", ".join(known) or "(none: declare a series)") + ".",
+            )
+        if (sid, cat) in out:
+            raise r.fail(
+                where,
+                f"{raw} is listed twice (first at {key}[{out.index((sid, cat))}]): "
+                "its fighters would count twice.",
+                "list a channel once.",
             )
         out.append((sid, cat))
     return tuple(out)

@@ -48,7 +48,7 @@ class Scores:
     """Scored pairs, and the means of each forecaster over them."""
 
     pairs: list[Pair]
-    forecasters: list[str]
+    forecasters: list[str]  # each forecast at least one pair
     resolved: dict[str, Resolution] = field(default_factory=dict)
 
     def mean(self, forecaster: str, by: str = "pair") -> dict[str, float]:
@@ -127,10 +127,11 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
             "resolved. Forecast as of earlier dates (forecast --as-of D --as-recorded)."
         )
     add_baselines(spec, items, pairs, settings or FitSettings())
-    judged = any(ANALYST in p.forecasts for p in pairs)
-    if judged:
-        add_pooled(pairs, resolved)
-    return Scores(pairs, [MODEL, *([ANALYST, POOLED] if judged else []), *BASELINES], resolved)
+    add_pooled(pairs, resolved)
+    # Only who forecast something: a judgment of a day the model was not forecast is
+    # scored, and pooled with nothing.
+    named = [MODEL, ANALYST, POOLED, *BASELINES]
+    return Scores(pairs, [w for w in named if any(w in p.forecasts for p in pairs)], resolved)
 
 
 def add_pooled(pairs: list[Pair], resolved: dict[str, Resolution]) -> None:
