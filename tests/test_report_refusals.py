@@ -28,10 +28,6 @@ from conftest import FIXTURES
 from helpers import prior_draws
 
 runner = CliRunner()
-# WeasyPrint warns on import where Debian lacks libharfbuzz-subset (the PDF is still written)
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:HarfBuzz-Subset will be required:DeprecationWarning"
-)
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"
 
 
