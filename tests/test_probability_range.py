@@ -40,7 +40,9 @@ def per_draw() -> list[tuple[ModelSpec, dict[str, np.ndarray]]]:
     return out
 
 
-def test_every_kind_is_a_probability_under_any_weights(per_draw) -> None:
+def test_every_kind_is_a_probability_under_any_weights(
+    per_draw: list[tuple[ModelSpec, dict[str, np.ndarray]]],
+) -> None:
     kinds = {q.kind for spec, _ in per_draw for q in spec.questions.values()}
     assert kinds == set(COMPUTE)  # the models between them ask every kind
     diagnostics = Diagnostics(1.0, 1000.0, 1000.0, 0)
