@@ -16,6 +16,7 @@ import scipy.special as sp
 
 from allegiance.model.structure import NEVER, structure
 from allegiance.model.switches import patterns, switch_months
+from allegiance.spec import ModelSpec, count_threshold
 
 if TYPE_CHECKING:
     from allegiance.model import Quantities
@@ -181,3 +182,29 @@ def _matched_tail(
     variance = sum(n * mu * (1.0 + mu / per_month) for n, mu in blocks)
     size = mean**2 / (variance - mean)
     return np.asarray(sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean)))
+
+
+def costly(spec: ModelSpec, draws: int) -> list[str]:
+    """Return a line for each count question whose sum is long: a threshold past :data:`EXACT`.
+
+    On a series moved by switches such a sum is approximated past the bound
+    (:func:`_sum_tail`); summed exactly it would hold ``draws x configurations x
+    threshold`` numbers per month a pending switch may come in.
+    """
+    st, out = structure(spec), []
+    for q in spec.questions.values():
+        f = q.fields
+        if q.kind not in ("count", "fighters_leave", "absorption"):
+            continue
+        r = st.n_slots + spec.channels.index((f["series"], f["category"]))
+        needed = count_threshold(spec, q) if q.kind != "absorption" else float(f["threshold"])
+        if needed <= EXACT or not np.any(st.row_switches[r] >= 0):
+            continue
+        size = draws * st.n_configurations * needed * 8
+        out.append(
+            f"questions.{q.id}: a sum of at least {needed:,.0f} on {f['series']}.{f['category']}, "
+            f"a series moved by switches: an exact sum would hold {size / 1e9:,.1f} GB at "
+            f"{draws:,} draws per month a pending switch may come in; past {EXACT:,} it is "
+            "approximated (a negative binomial of the same mean and variance)."
+        )
+    return out
