@@ -80,7 +80,8 @@ def test_resolutions_come_from_resolution_items_and_departures(
 
     (by_event,) = resolutions(spec, [left("2020-06-15")]).values()
     assert by_event.outcome and by_event.item_id == "split"
-    assert resolutions(spec, [left("2021-01-02")]) == {}  # after the horizon: not a yes
+    (late,) = resolutions(spec, [left("2021-01-02")]).values()  # after the horizon: a no
+    assert not late.outcome and late.date == dt.date(2021, 1, 2) and late.item_id == "split"
     retract = Item("x", "retraction", dt.date(2020, 7, 1), "press", "A1", {"retracts": "split"})
     assert resolutions(spec, in_force([left("2020-06-15"), retract])) == {}
 

@@ -1,33 +1,41 @@
 """What happened: the questions the record resolves, and what time passing says.
 
 A question is resolved by a ``resolution`` item (an analyst's call, with its
-source), or, for a ``leaves`` or ``event`` question, by a departure on record: an
-``event`` (or a ``public_split``) of its actor under its hazard dated on or
-before the horizon; a ``count`` question once the counts on record in its
-window reach its threshold; an ``alliance`` question by one of its actors' departure
-and an observed ``outcome`` that it allied (its ``aligns`` outcome true),
-both by the horizon; an ``absorption`` question once the counts on record
-and the factions seen merging reach its threshold; an ``escalation`` question
-once the counts since the analysis month reach its ratio of the past rate on
-record. Retractions apply as to any item (:func:`in_force`).
+source); a ``count`` question once the counts on record in its window reach
+its threshold; an ``absorption`` question once the counts on record and the
+factions seen merging reach it; an ``escalation`` question once the counts
+since the analysis month reach its ratio of the past rate on record.
 
-A *public* hazard (``public: true`` in the model file, with an optional
-``public_after_months`` lag) is one whose event would be news: no record of it
-by a date is survival through that date, less the lag (:func:`time_passing`),
-and a ``leaves`` or ``event`` question on it closes as no once its horizon, plus the lag,
-has passed with no departure on record.
+Questions on departures resolve by the same rule for every kind: a departure
+by the horizon is settled by the actor's departure on record (``event`` or
+``public_split``, dated by the horizon or after it), by an analyst's call on
+another question of that departure, by a ``no_event`` through the horizon's
+month (a no from the item's date), or, for a *public* hazard (``public: true``,
+with an optional ``public_after_months`` lag: its event would be news), by no
+record of it once the horizon plus the lag has passed. A ``leaves``, ``event``
+or switch ``holds`` question is that departure; ``alliance`` and ``exits`` need
+one actor to leave (and be seen allied, or go to a listed destination);
+``stays_as_lobby`` and ``friction`` need one to stay (and be seen a lobby, and
+in friction). Each resolves once its parts are settled, yes on the day the
+first way to yes is, no on the day the last way to yes closes. Retractions
+apply as to any item (:func:`in_force`); no record of a public hazard's event
+is also survival through the as-of date less the lag (:func:`time_passing`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from allegiance.evidence.items import Item
+from allegiance.reading import iso_date
 from allegiance.spec import ModelSpec, Question, count_threshold, months_between
+
+IMPLIED = "time_passing_"  # the id of an item time passing implies, before its slot
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,9 @@ def resolutions(
     items : sequence of Item
         Items in force (:func:`allegiance.evidence.in_force`).
     as_of : date, optional
-        The day of the record (today without one): a ``leaves`` question on a
-        public hazard whose horizon (plus the lag) has passed by then with no
-        departure on record resolves no.
+        The day of the record (today without one): a departure on a public
+        hazard whose horizon (plus the lag) has passed by then with no
+        departure on record counts as no.
     """
     as_of = as_of or dt.date.today()
     out: dict[str, Resolution] = {}
@@ -70,26 +78,142 @@ def resolutions(
             out[f["question"]] = Resolution(
                 f["question"], bool(f["outcome"]), item.date, item.source, item.id
             )
-    left = departures(items)
+    record = _Record(spec, items, as_of, dict(out))
     for qid, question in spec.questions.items():
-        if qid not in out and question.kind in RESOLVED_BY_RECORD:
-            found = RESOLVED_BY_RECORD[question.kind](spec, question, left, items)
+        if qid in out:
+            continue
+        if question.kind in RESOLVED_BY_RECORD:
+            found = RESOLVED_BY_RECORD[question.kind](spec, question, record.left, items)
             if found is not None:
                 out[qid] = found
-        if qid in out or question.kind not in ("leaves", "event"):
-            continue
-        actor = question.fields.get("actor", "")
-        hazard = question.fields["hazard"]
-        item = left.get((hazard, actor))
-        if item is not None and item.date <= question.horizon:
-            out[qid] = Resolution(qid, True, item.date, item.source, item.id)
-            continue
-        lag = spec.propensities[hazard].public_after_months
-        closed = None if lag is None else add_months(question.horizon, lag)
-        if closed is not None and as_of >= closed:
-            source = f"no departure on record by the horizon ({hazard} is public)"
-            out[qid] = Resolution(qid, False, closed, source, "")
+        elif (fact := record.answer(question)) is not None:
+            out[qid] = Resolution(qid, fact.value, fact.date, fact.source, fact.item_id)
     return out
+
+
+@dataclass(frozen=True)
+class _Fact:
+    """A part of a question the record settles: its value, from when, and on what."""
+
+    value: bool
+    date: dt.date
+    source: str
+    item_id: str
+
+
+def _all(parts: Sequence[_Fact | None]) -> _Fact | None:
+    """All parts true (known once the last is), or one false (known once the first is)."""
+    false = [p for p in parts if p is not None and not p.value]
+    if false:
+        return min(false, key=lambda p: p.date)
+    known = [p for p in parts if p is not None]
+    return max(known, key=lambda p: p.date) if len(known) == len(parts) else None
+
+
+def _any(parts: Sequence[_Fact | None]) -> _Fact | None:
+    """One part true (known once the first is), or all false (known once the last is)."""
+    return _not(_all([_not(p) for p in parts]))
+
+
+def _not(part: _Fact | None) -> _Fact | None:
+    return None if part is None else _Fact(not part.value, part.date, part.source, part.item_id)
+
+
+class _Record:
+    """What the items in force settle of each departure and chance outcome by a horizon."""
+
+    def __init__(
+        self, spec: ModelSpec, items: Sequence[Item], as_of: dt.date, called: dict[str, Resolution]
+    ) -> None:
+        self.spec, self.as_of, self.called = spec, as_of, called
+        self.left = departures(items)
+        self.quiet = [i for i in items if i.kind == "no_event" and not implied(i)]
+        self.outcomes = sorted((i for i in items if i.kind == "outcome"), key=lambda i: i.date)
+
+    def answer(self, question: Question) -> _Fact | None:
+        """Return the question's outcome from its departures and chance outcomes, if settled."""
+        f, h = question.fields, question.horizon
+        if question.kind in ("leaves", "event", "holds"):
+            slot = departure_of(self.spec, question)
+            return None if slot is None else self.left_by(*slot, h)
+        if question.kind == "alliance":
+            return _any(
+                [_all([self.left_by(f["hazard"], a, h), self.seen(f["aligns"], a, h)])
+                 for a in f["actors"]]
+            )  # fmt: skip
+        if question.kind == "exits":  # a departure gone elsewhere is left open
+            return _any(
+                [_all([self.left_by(f["hazard"], a, h), self.went(f["hazard"], a, f)])
+                 for a in f["actors"]]
+            )  # fmt: skip
+        if question.kind == "stays_as_lobby":
+            stays = _not(self.left_by(f["hazard"], f["actor"], h))
+            return _all([stays, self.seen(f["lobby"], f["actor"], h)])
+        if question.kind == "friction":
+            return _any(
+                [_all([_not(self.left_by(f["hazard"], a, h)), self.seen(f["lobby"], a, h),
+                       self.seen(f["friction"], a, h)])
+                 for a in f["actors"]]
+            )  # fmt: skip
+        return None
+
+    def left_by(self, hazard: str, actor: str, horizon: dt.date) -> _Fact | None:
+        """Return whether the actor left by the horizon, if the record settles it.
+
+        Its departure on record settles it (dated before the horizon or after
+        it); so does an analyst's call on another question of the same
+        departure, a ``no_event`` through the horizon's month, or a public
+        hazard's silence past the horizon and its lag.
+        """
+        gone = self.left.get((hazard, actor))
+        if gone is not None:
+            return _Fact(gone.date <= horizon, gone.date, gone.source, gone.id)
+        facts = []
+        for qid, call in self.called.items():
+            other = self.spec.questions[qid]
+            if departure_of(self.spec, other) == (hazard, actor) and (
+                other.horizon <= horizon if call.outcome else other.horizon >= horizon
+            ):
+                facts.append(_Fact(call.outcome, call.date, call.source, call.item_id))
+        needed = months_between(self.spec.analysis_date, horizon)
+        for i in self.quiet:
+            through = months_between(self.spec.analysis_date, iso_date(i.fields["through"]))
+            if (i.fields["hazard"], i.fields["actor"]) == (hazard, actor) and through >= needed:
+                facts.append(_Fact(False, max(i.date, horizon), i.source, i.id))
+        lag = self.spec.propensities[hazard].public_after_months
+        if lag is not None and self.as_of >= (closed := add_months(horizon, lag)):
+            source = f"no departure on record by the horizon ({hazard} is public)"
+            facts.append(_Fact(False, closed, source, ""))
+        yes = [f for f in facts if f.value]
+        return min(yes or facts, key=lambda f: f.date) if facts else None
+
+    def seen(self, node: str, actor: str, horizon: dt.date) -> _Fact | None:
+        """Return a chance outcome observed by the horizon (the actor's, or no one actor's)."""
+        for i in self.outcomes:
+            if i.fields["target"] in (f"{node}.{actor}", f"{node}.") and i.date <= horizon:
+                return _Fact(bool(i.fields["value"]), i.date, i.source, i.id)
+        return None
+
+    def went(self, hazard: str, actor: str, f: Mapping[str, Any]) -> _Fact | None:
+        """Return the actor's departure if it is on record going to one of the destinations."""
+        gone = self.left.get((hazard, actor))
+        if gone is None or gone.fields.get("destination") not in f["destinations"]:
+            return None
+        return _Fact(True, gone.date, gone.source, gone.id)
+
+
+def departure_of(spec: ModelSpec, question: Question) -> tuple[str, str] | None:
+    """Return the departure a ``leaves``, ``event`` or switch ``holds`` question is about."""
+    f = question.fields
+    if question.kind in ("leaves", "event"):
+        return f["hazard"], f.get("actor", "")
+    switch = spec.conditions[f["condition"]].switch if question.kind == "holds" else None
+    return None if switch is None else switch.after
+
+
+def implied(item: Item) -> bool:
+    """Return whether an item is the survival time passing implies (:func:`time_passing`)."""
+    return item.kind == "no_event" and item.id.startswith(IMPLIED) and item.recorded_at is None
 
 
 def _seen_true(question: Question, items: Sequence[Item]) -> dict[str, Item]:
@@ -99,19 +223,6 @@ def _seen_true(question: Question, items: Sequence[Item]) -> dict[str, Item]:
         for i in items
         if i.kind == "outcome" and i.fields["value"] and i.date <= question.horizon
     }
-
-
-def _alliance(
-    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes when one of the question's actors left and was seen allied, both by the horizon."""
-    f, seen = question.fields, _seen_true(question, items)
-    for actor in f["actors"]:
-        gone, allied = left.get((f["hazard"], actor)), seen.get(f"{f['aligns']}.{actor}")
-        if gone is not None and allied is not None and gone.date <= question.horizon:
-            when = max(gone.date, allied.date)
-            return Resolution(question.id, True, when, allied.source, allied.id)
-    return None
 
 
 def _absorption(
@@ -165,22 +276,6 @@ def _escalation(
     return _crossed(question, gains, needed)
 
 
-def _exits(
-    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes when one of the question's actors left for one of its destinations by the horizon."""
-    f = question.fields
-    for actor in f["actors"]:
-        gone = left.get((f["hazard"], actor))
-        if (
-            gone is not None
-            and gone.date <= question.horizon
-            and gone.fields.get("destination") in f["destinations"]
-        ):
-            return Resolution(question.id, True, gone.date, gone.source, gone.id)
-    return None
-
-
 def _count(
     spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
 ) -> Resolution | None:
@@ -230,11 +325,9 @@ def _crossed(
 
 
 RESOLVED_BY_RECORD = {
-    "alliance": _alliance,
     "absorption": _absorption,
     "escalation": _escalation,
     "count": _count,
-    "exits": _exits,
     "fighters_leave": _count,
 }
 
@@ -274,7 +367,7 @@ def time_passing(
             continue
         out.append(
             Item(
-                f"time_passing_{node}_{actor}" if actor else f"time_passing_{node}",
+                f"{IMPLIED}{node}_{actor}" if actor else f"{IMPLIED}{node}",
                 "no_event",
                 through,
                 f"time passing: no record of {node}{f' for {actor}' if actor else ''} "

@@ -16,9 +16,14 @@ import scipy.special as sp
 
 from allegiance.model.structure import NEVER, structure
 from allegiance.model.switches import patterns, switch_months
+from allegiance.spec import ModelSpec, count_threshold
 
 if TYPE_CHECKING:
     from allegiance.model import Quantities
+
+EXACT = 4096  # longest grid a sum of differently switched months is convolved on, exactly
+CELLS = 2**20  # (draw, sub-configuration, count) cells convolved at once
+LOST = 1e-12  # the mass of the rest of a sum its grid may leave out
 
 
 def unrecorded(q: Quantities, channel: int, first: int, horizon: int) -> np.ndarray:
@@ -100,28 +105,106 @@ def _blocks_tail(
         return np.ones(shape)
     if not blocks:
         return np.broadcast_to((needed <= 0).astype(float), shape).copy()
-    if len(blocks) == 1:
-        n, mu = blocks[0]
-        mean, size = n * mu, n * per_month
-        tail = sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean))
-        return np.where(needed <= 0, 1.0, tail)
-    # P(sum <= N - 1) = sum over a < N of P(rest = a) P(last <= N - 1 - a), rest convolved.
+    tail = _matched_tail if len(blocks) == 1 else _sum_tail  # one block: NB(n mu, n r), exact
+    return np.where(needed <= 0, 1.0, tail(blocks, per_month, needed))
+
+
+def _sum_tail(
+    blocks: list[tuple[int, np.ndarray]], per_month: np.ndarray, needed: np.ndarray
+) -> np.ndarray:
+    """P(a sum of negative binomial blocks >= needed), (S, M), in bounded memory.
+
+    ``P(sum <= N - 1)`` is the sum over ``a`` of ``P(rest = a) P(last <= N - 1 - a)``,
+    the rest's pmf convolved on a grid that stops at ``N`` or where the rest has all but
+    :data:`LOST` of its mass, whichever is first (the widest block is the last, in closed
+    form), a few draws at a time (:data:`CELLS`). A grid longer than :data:`EXACT` gives
+    way to one negative binomial with the sum's mean and variance (exact when the
+    blocks' means per unit of size agree; within a tenth of the smaller tail of the
+    exact sum where that tail is above 2 %, ``tests/test_counts_memory.py``).
+    """
     import scipy.stats as ss  # here: a second of imports that only switched counts need
+
+    spread = [ss.nbinom.ppf(1.0 - LOST / len(blocks), *_odds(n, mu, per_month)) for n, mu in blocks]
+    last = int(np.argmax([np.max(x) for x in spread]))
+    # The rest exceeds the sum of its blocks' quantiles only if one block exceeds its own.
+    top = int(min(np.max(needed), np.max(sum(x for i, x in enumerate(spread) if i != last)) + 1))
+    if top > EXACT:
+        return _matched_tail(blocks, per_month, needed)
+    ordered = [*(b for i, b in enumerate(blocks) if i != last), blocks[last]]
+    n_draws, width = blocks[0][1].shape
+    step = max(1, CELLS // (width * top))
+    return np.concatenate([
+        _convolved(
+            [(n, mu[i : i + step]) for n, mu in ordered],
+            per_month[i : i + step],
+            needed[i : i + step] if needed.ndim else needed,
+            top,
+        )
+        for i in range(0, n_draws, step)
+    ])  # fmt: skip
+
+
+def _odds(n: int, mu: np.ndarray, per_month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Size and success probability of ``n`` months of mean ``mu`` each (scipy's nbinom)."""
+    size = n * per_month
+    return size, size / (size + n * mu)
+
+
+def _convolved(
+    blocks: list[tuple[int, np.ndarray]], per_month: np.ndarray, needed: np.ndarray, top: int
+) -> np.ndarray:
+    """P(sum >= needed), the blocks but the last convolved on a grid of ``top`` counts."""
+    import scipy.stats as ss
     from scipy.signal import fftconvolve
 
-    top = int(np.max(needed))
     grid = np.arange(top)
     pmf = None
     for n, mu in blocks[:-1]:
-        size = n * per_month
-        block = ss.nbinom.pmf(grid, size[..., None], (size / (size + n * mu))[..., None])
+        size, p = _odds(n, mu, per_month)
+        block = ss.nbinom.pmf(grid, size[..., None], p[..., None])
         pmf = block if pmf is None else np.clip(fftconvolve(pmf, block, axes=-1)[..., :top], 0, 1)
-    n, mu = blocks[-1]
-    size = n * per_month
-    k = np.asarray(needed)[..., None] - 1.0 - grid  # (S or 1, 1, top)
-    last = np.where(
-        k >= 0, ss.nbinom.cdf(k, size[..., None], (size / (size + n * mu))[..., None]), 0
-    )
     assert pmf is not None
-    below = np.sum(pmf * last, axis=-1)
-    return np.where(needed <= 0, 1.0, np.clip(1.0 - below, 0.0, 1.0))
+    size, p = _odds(*blocks[-1], per_month)
+    k = needed[..., None] - 1.0 - grid  # (S or 1, 1, top)
+    below = np.sum(pmf * np.where(k >= 0, ss.nbinom.cdf(k, size[..., None], p[..., None]), 0), -1)
+    return np.clip(1.0 - below, 0.0, 1.0)
+
+
+def _matched_tail(
+    blocks: list[tuple[int, np.ndarray]], per_month: np.ndarray, needed: np.ndarray
+) -> np.ndarray:
+    """P(sum >= needed) of the negative binomial with the blocks' summed mean and variance.
+
+    A month is NB(mu, r), of variance ``mu (1 + mu / r)``; the matched size is
+    ``mean**2 / (variance - mean)``, and ``P(X >= k) = I_{1-p}(k, size)`` for k >= 1.
+    """
+    mean = sum(n * mu for n, mu in blocks)
+    variance = sum(n * mu * (1.0 + mu / per_month) for n, mu in blocks)
+    size = mean**2 / (variance - mean)
+    return np.asarray(sp.betainc(np.maximum(needed, 1.0), size, mean / (size + mean)))
+
+
+def costly(spec: ModelSpec, draws: int) -> list[str]:
+    """Return a line for each count question whose sum is long: a threshold past :data:`EXACT`.
+
+    On a series moved by switches such a sum is approximated past the bound
+    (:func:`_sum_tail`); summed exactly it would hold ``draws x configurations x
+    threshold`` numbers per month a pending switch may come in.
+    """
+    st, out = structure(spec), []
+    for q in spec.questions.values():
+        f = q.fields
+        if q.kind not in ("count", "fighters_leave", "absorption"):
+            continue
+        r = st.n_slots + spec.channels.index((f["series"], f["category"]))
+        needed = count_threshold(spec, q) if q.kind != "absorption" else float(f["threshold"])
+        if needed <= EXACT or not np.any(st.row_switches[r] >= 0):
+            continue
+        size = draws * st.n_configurations * needed * 8
+        out.append(
+            f"questions.{q.id}: a sum of at least {needed:,.0f} on {f['series']}.{f['category']}, "
+            f"a series moved by switches: an exact sum would hold {size / 1e9:,.1f} GB at "
+            f"{draws:,} draws per month a pending switch may come in; past {EXACT:,} it is "
+            "approximated (a negative binomial of the same mean and variance)."
+        )
+    return out

@@ -151,26 +151,31 @@ def summarise(
             continue
         x = np.ravel(per_draw[qid])
         w = np.full(x.size, 1.0 / x.size) if weights is None else weights
-        mean = float(np.sum(w * x))
-        lo, hi = weighted_quantiles(x, w, [tail, 1.0 - tail])
+        mean = _probability(np.sum(w * x))
+        lo, hi = (_probability(v) for v in weighted_quantiles(x, w, [tail, 1.0 - tail]))
         results.append(
             QuestionForecast(
                 qid,
                 question.text,
                 question.horizon.isoformat(),
                 mean,
-                float(lo),
-                float(hi),
+                lo,
+                hi,
                 estimative_word(mean),
                 covers=question.covers,
             )
         )
     conditions = {
-        k.split(":", 1)[1]: float(np.average(np.ravel(v), weights=weights))
+        k.split(":", 1)[1]: _probability(np.average(np.ravel(v), weights=weights))
         for k, v in per_draw.items()
         if k.startswith("condition:")
     }
     return Forecast(spec.id, results, diagnostics, provenance, conditions, method, reason)
+
+
+def _probability(value: float | np.floating) -> float:
+    # Weights sum to 1 only up to round-off, so a weighted mean of ones can be 1 + 2e-16.
+    return float(np.clip(value, 0.0, 1.0))
 
 
 def _resolved(question: Question, outcome: Resolution) -> QuestionForecast:
