@@ -66,6 +66,7 @@ def test_the_densities_are_the_pymc_model_s_for_the_one_hazard_model(spec: Model
     np.testing.assert_allclose(lp + ll, want_joint, rtol=1e-8)
 
 
+@pytest.mark.slow  # compiles the reference model's log density: 20-40 s on a cold cache
 def test_the_densities_are_the_pymc_model_s_for_the_reference_model(
     reference_spec: ModelSpec, reference_evidence: EvidenceSet
 ) -> None:
