@@ -61,16 +61,21 @@ def prepare(spec: ModelSpec, estimates: bool = False) -> Any:
         Compiled with no evidence; :func:`fit` swaps evidence in with ``with_data``.
     """
     import nutpie
+    import pytensor
 
     key = f"{spec.sha256}+estimates" if estimates else spec.sha256
     if key not in _COMPILED:
         log = logging.getLogger(REWRITE_LOG)
         known = KnownRewriteFailure()
         log.addFilter(known)
+        # Without fast-math: with it, LLVM reassociates sums differently in a function
+        # compiled now than in one loaded from PyTensor's on-disk cache, so the draws of
+        # the same seed differed between a process with a cold cache and a later one.
         try:
-            _COMPILED[key] = nutpie.compile_pymc_model(
-                build_model(spec, no_evidence(spec), estimates), backend="numba"
-            )
+            with pytensor.config.change_flags(numba__fastmath=False):
+                _COMPILED[key] = nutpie.compile_pymc_model(
+                    build_model(spec, no_evidence(spec), estimates), backend="numba"
+                )
         finally:
             log.removeFilter(known)
     return _COMPILED[key]
