@@ -35,7 +35,7 @@ from allegiance.spec.fields import (
 )
 
 if TYPE_CHECKING:
-    from allegiance.model import Quantities
+    from allegiance.model import ModelData, Quantities
     from allegiance.spec import ModelSpec, Question
 
 
@@ -264,6 +264,51 @@ assert set(COMPUTE) == set(QUESTION_FIELDS), "every question kind needs its fiel
 def compute(q: Quantities, question: Question) -> np.ndarray:
     """Return a question's probability per draw and configuration, (draw, configuration)."""
     return COMPUTE[question.kind](q, question)
+
+
+# What of the evidence arrays a compute function reads, and along which axis: by a slot
+# the question reads (first axis), by a channel it reads from the analysis month on
+# (first axis, months after the history), or whole. The fast update path caches each
+# question on exactly these parts (:func:`evidence_read`); tests/test_cache_keys.py
+# changes every other part of every array and checks that no question moves.
+SLOT, CHANNEL_FORWARD, WHOLE = "slot", "channel_forward", "whole"
+EVIDENCE_READ: dict[str, str] = {
+    "slot_events": SLOT,
+    "slot_nonevents": SLOT,
+    "slot_log_lr": SLOT,
+    "slot_outcome_log_lr": SLOT,
+    "slot_outcome_months": SLOT,
+    "counts": CHANNEL_FORWARD,
+    "count_mask": CHANNEL_FORWARD,
+    "exit_observed": WHOLE,  # where departures went: few, and rarely changed
+}
+
+
+def evidence_read(
+    spec: ModelSpec, read: tuple[list[int], list[int]], data: ModelData
+) -> list[np.ndarray]:
+    """Return the parts of the evidence arrays a question reads (:data:`EVIDENCE_READ`).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    read : (list of int, list of int)
+        The question's slots and channels, from :func:`reads`.
+    data : ModelData
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One part per array, in the declaration's order: equal parts give equal values.
+    """
+    slots, channels = read
+    arrays = data.arrays()
+    take = {
+        SLOT: lambda a: a[slots],
+        CHANNEL_FORWARD: lambda a: a[channels, spec.history_months :],
+        WHOLE: lambda a: a,
+    }
+    return [take[axis](arrays[name]) for name, axis in EVIDENCE_READ.items()]
 
 
 def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:

@@ -55,6 +55,7 @@ from allegiance.forecast import (
     reads,
     summarise,
 )
+from allegiance.forecast.questions import evidence_read
 from allegiance.model import (
     QUANTITY_TERMS,
     numpy_ops,
@@ -258,23 +259,12 @@ class Updater:
     def _per_config(self, qid: str, data: ModelData) -> list[np.ndarray]:
         """Return one question's probability per draw and configuration, by block, cached.
 
-        The cache key is the evidence the question reads (:func:`reads`): a
-        report, or a count of another channel, leaves it as it was.
+        The cache key is the evidence the question reads (:func:`reads`,
+        :func:`evidence_read`): a report, or a count of another channel, leaves it as it was.
         """
-        slots, channels = self._reads[qid]
-        h = self.spec.history_months
         key = b"".join(
             np.ascontiguousarray(a).tobytes()
-            for a in (
-                data.slot_events[slots],
-                data.slot_nonevents[slots],
-                data.slot_log_lr[slots],
-                data.slot_outcome_log_lr[slots],
-                data.slot_outcome_months[slots],
-                data.counts[channels, h:],
-                data.count_mask[channels, h:],
-                data.exit_observed,  # where departures went: few, and rarely changed
-            )
+            for a in evidence_read(self.spec, self._reads[qid], data)
         )
         question = self.spec.questions[qid]
         # (S, Z) floats each: keep a few per question
