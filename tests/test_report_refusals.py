@@ -136,23 +136,25 @@ def test_the_report_command_refuses_a_sandbox_escape_with_exit_2(
     assert not (tmp_path / "MARKER").exists() and not (tmp_path / "out" / "report.md").exists()
 
 
-def _no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+def _refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str) -> str:
+    """Run ``report`` on the minimal model, which must refuse before any work; return stderr."""
     import allegiance.workflow.reporting as reporting
 
     monkeypatch.setattr(reporting, "gather", lambda *a, **k: pytest.fail("worked"))
+    model = tmp_path / "minimal.yaml"
+    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
+    done = runner.invoke(app, ["report", str(model), *options])
+    assert done.exit_code == EXIT_BAD_INPUT, (done.output, done.exception)
+    assert "Fix:" in done.stderr and "Traceback" not in done.output
+    return " ".join(done.stderr.split())
 
 
 def test_a_missing_templates_folder_is_refused_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _no_work(monkeypatch)
-    model = tmp_path / "minimal.yaml"
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
     missing = tmp_path / "nowhere"
-    done = runner.invoke(app, ["report", str(model), "--out", str(tmp_path / "out"),
-                               "--templates", str(missing)])  # fmt: skip
-    assert done.exit_code == EXIT_BAD_INPUT, (done.output, done.exception)
-    said = " ".join(done.stderr.split())
+    out = ("--out", str(tmp_path / "out"))
+    said = _refused(tmp_path, monkeypatch, *out, "--templates", str(missing))
     assert f"{missing}: no such folder of templates. Fix:" in said, said
     assert not (tmp_path / "out").exists()
 
@@ -160,31 +162,20 @@ def test_a_missing_templates_folder_is_refused_before_any_work(
 def test_a_template_syntax_error_is_refused_with_its_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _no_work(monkeypatch)
-    model = tmp_path / "minimal.yaml"
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
     mine = tmp_path / "templates"
     mine.mkdir()
     (mine / "report.html.j2").write_text("<h1>{{ title }}</h1>\n\n{% for q in questions %}\n")
-    done = runner.invoke(app, ["report", str(model), "--out", str(tmp_path / "out"),
-                               "--templates", str(mine)])  # fmt: skip
-    assert done.exit_code == EXIT_BAD_INPUT, (done.output, done.exception)
-    said = " ".join(done.stderr.split())
+    out = ("--out", str(tmp_path / "out"))
+    said = _refused(tmp_path, monkeypatch, *out, "--templates", str(mine))
     assert f"{mine / 'report.html.j2'}, line 3: not a valid Jinja2 template" in said, said
-    assert "Fix:" in said and "Traceback" not in done.output
 
 
 def test_report_out_an_existing_file_is_refused_and_the_file_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _no_work(monkeypatch)
-    model = tmp_path / "minimal.yaml"
-    shutil.copy(FIXTURES / "models" / "minimal.yaml", model)
     taken = tmp_path / "notes.txt"
     taken.write_text("mine\n")
     for out in (taken, taken / "sub"):
-        done = runner.invoke(app, ["report", str(model), "--out", str(out)])
-        assert done.exit_code == EXIT_BAD_INPUT, (done.output, done.exception)
-        said = " ".join(done.stderr.split())
-        assert f"{taken} is a file, not a folder" in said and "Fix:" in said, said
+        said = _refused(tmp_path, monkeypatch, "--out", str(out))
+        assert f"{taken} is a file, not a folder" in said, said
     assert taken.read_text() == "mine\n"
