@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from allegiance.evidence import EvidenceSet
 from allegiance.forecast import forecast, question_draws
 from allegiance.posterior import FitSettings
 from allegiance.update import K_MAX, Updater, weighted_ess
@@ -198,9 +199,11 @@ def test_attribution_finds_the_item_that_moved_the_forecast(reference_evidence, 
         likelihood_ratio=200.0,
     )
     ties = type(ties)(**{**ties.__dict__, "grade": "A1"})
-    # Without the shipped reports, whose pull on the deal moves every faction at once.
-    counts_only = with_items(reference_evidence, drop=lambda i: i.kind == "report")
-    evidence = with_items(counts_only, ties)
+    # Without the shipped reports, whose pull on the deal moves every faction at once; as of
+    # the analysis date (as of today, every departure would be settled by the record's rules).
+    kept = [i for i in reference_evidence.items if i.kind != "report"]
+    counts_only = EvidenceSet.of(kept, as_of=reference_evidence.as_of)
+    evidence = EvidenceSet.of([*kept, ties], as_of=reference_evidence.as_of)
     rows = updater.explain(evidence, "alliance_24m")
     assert {r.item_id for r in rows} == {i.id for i in evidence.items}
     top = rows[0]
