@@ -163,9 +163,9 @@ def fit_and_store(
 
     posterior = fit(spec, evidence, settings, progress=progress)
     result = forecast(posterior, reason=reason, evidence=evidence)
-    if not_finite(result):
+    if bad := not_finite(result):
         raise DamagedFitError(
-            f"the fit made now gives {not_finite(result)} a probability that is not a number; "
+            f"the fit made now gives {bad} a probability that is not a number; "
             "it was not stored or shown. Fix: refit with another --seed, and check the model's "
             "priors for extreme ranges."
         )
@@ -244,12 +244,12 @@ def run_forecast(
         if path == here:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
             result = forecast(base, reason=reason, evidence=evidence)
-            if not_finite(result):  # never shown: the fit is damaged, whatever its checks said
+            if bad := not_finite(result):  # never shown: the fit is damaged, whatever its checks
                 moved = store.set_aside(path)
                 where = f"set aside as {moved.name}" if moved else "could not be set aside"
                 out.notes.append(
                     f"skipped stored fit {path.name}, damaged ({where}): it gives "
-                    f"{not_finite(result)} a probability that is not a number"
+                    f"{bad} a probability that is not a number"
                 )
                 continue
             out.fit_path, out.forecast = path, result
@@ -260,10 +260,10 @@ def run_forecast(
         failed = rw.reason
         if rw.accepted:
             result = updater.forecast(evidence, allow_refit=False)
-            if not not_finite(result):
+            if not (bad := not_finite(result)):
                 out.forecast = result
                 return out
-            failed = f"it gives {not_finite(result)} a probability that is not a number"
+            failed = f"it gives {bad} a probability that is not a number"
         reason = f"refitted: reweighting {path.name} failed ({failed})"
         break
     else:
