@@ -283,10 +283,10 @@ def test_evidence_on_a_switch_is_its_event_not_the_condition(spec: ModelSpec) ->
             "hazards and count series only",
         ),
         (
-            "    condition: capital_taken\n    targets: [leave]",
-            "    condition: capital_taken\n    targets: [leader_killed]",
+            "    condition: leader_dead\n    targets: [absorbed, leave.splinter]",
+            "    condition: leader_dead\n    targets: [absorbed, leader_killed]",
             "conditions.leader_dead.after",
-            "chains of switches",
+            "leader_killed (switch leader_dead) → leader_killed",
         ),
         (
             "    date: 2020-05-15\n",
@@ -301,7 +301,7 @@ def test_evidence_on_a_switch_is_its_event_not_the_condition(spec: ModelSpec) ->
         "chance",
         "no_actor",
         "chance_target",
-        "chain",
+        "own_event",
         "two_pending_on_a_series",
     ],
 )

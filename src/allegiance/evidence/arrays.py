@@ -18,7 +18,7 @@ from allegiance.evidence.items import EvidenceSet, Item
 from allegiance.model.data import MAX_ESTIMATES, MAX_STOCK_ESTIMATES, ModelData, seen_counts
 from allegiance.model.stocks import estimate_sd, merged_fighters
 from allegiance.model.structure import structure
-from allegiance.model.switches import pattern_months, patterns, switch_months
+from allegiance.model.switches import closed_event, pattern_months, patterns, switch_months
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import grade_weight, report_ratio
@@ -295,6 +295,17 @@ class _Arrays:
         months = switch_months(st, data.slot_events, data.slot_nonevents)
         for k, (left, t) in enumerate(zip(data.slot_events, data.slot_nonevents, strict=True)):
             data.slot_pattern_nonevents[k] = pattern_months(st, k, months, 0, t)
+            if left and closed_event(st, k, months, int(t)):
+                node, actor = self.spec.slots[k]
+                gate = self.spec.propensities[node].at_risk_after
+                assert gate is not None  # only a gate closes a slot's months
+                raise self.r.fail(
+                    f"items.{self.observed[('event', k)].id}",
+                    f"records {'.'.join(filter(None, (node, actor)))}'s event before it is at "
+                    f"risk: only after an event of {'.'.join(filter(None, (gate.hazard, actor)))}"
+                    " on record (the model's at_risk_after).",
+                    "record that earlier event too, or correct this event's month.",
+                )
             if left:
                 data.slot_pattern_events[k, patterns(st, k, months, t)] = left
             elif data.slot_outcome_log_lr[k]:

@@ -4,7 +4,8 @@ A month's count is NB(mu, r) (``r = 1 / overdispersion``); a sum of ``n``
 such months is NB(n mu, n r). A channel moved by switch conditions has one
 ``mu`` per pattern of switches, so its months form blocks with their own
 means, summed exactly by convolving the blocks' distributions; a switch set
-off by an event not yet on record is summed over the months it may come in.
+off by an event not yet on record is summed over the months it may come in
+(each with its chance, moved by any events upstream of it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.special as sp
 
+from allegiance.model.reactions import event_by_month
 from allegiance.model.structure import NEVER, structure
 from allegiance.model.switches import patterns, switch_months
 from allegiance.spec import ModelSpec, count_threshold
@@ -54,20 +56,22 @@ def at_least(
     if not pending:
         return _blocks_tail(q, channel, patterns(st, r, when, months), needed)[:, index]
     # One switch set off by an event not on record (the spec allows one per series): in
-    # effect from month s when the event comes in month s - 1, from its months survived on.
+    # effect from month s + lag when the event comes in month s, from its months survived on
+    # (its chance each month moved by the events upstream of it, if any).
     (c,) = pending
-    a = int(st.switch_trigger[c])
-    fire, survived = q.slot_p(a), q.exposure_months(a)
+    a, lag = int(st.switch_trigger[c]), int(st.switch_lag[c])
+    survived = q.exposure_months(a)
     total = np.zeros((q.n_draws, q.n_configurations))
-    quiet = np.ones_like(total)  # P(no event before month s - 1)
-    for s in range(survived + 1, horizon):
-        chance = quiet * fire
-        quiet = quiet * (1.0 - fire)
+    before = np.zeros_like(total)  # P(the event before month s)
+    for s, by in zip(range(survived, horizon - lag), event_by_month(q, a, survived, horizon - lag),
+                     strict=True):  # fmt: skip
         scenario = when.copy()
-        scenario[c] = s
+        scenario[c] = s + lag
         tail = _blocks_tail(q, channel, patterns(st, r, scenario, months), needed)
-        total += chance * tail[:, index]
-    return total + quiet * _blocks_tail(q, channel, patterns(st, r, when, months), needed)[:, index]
+        total += (by - before) * tail[:, index]
+        before = by
+    last = _blocks_tail(q, channel, patterns(st, r, when, months), needed)[:, index]
+    return total + (1.0 - before) * last
 
 
 def count_tail(

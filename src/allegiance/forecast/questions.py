@@ -23,6 +23,7 @@ import numpy as np
 from allegiance.forecast.counts import at_least
 from allegiance.model.stocks import joining
 from allegiance.model.structure import structure
+from allegiance.model.switches import upstream
 from allegiance.spec import count_threshold, months_between
 from allegiance.spec.fields import (
     ACTOR,
@@ -349,10 +350,8 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         for c, tc in kind.items()
         if tc == CATEGORY
     ]
-    # A hazard or channel moved by a switch set off by another hazard's event reads that
-    # hazard too.
+    # A hazard or channel moved by a switch set off by another hazard's event (or at risk
+    # only after one) reads that hazard too, and those upstream of it in a chain.
     st = structure(spec)
-    rows = [*slots, *(st.n_slots + j for j in channels)]
-    moved_by = [int(c) for c in st.row_switches[rows].ravel() if c >= 0]
-    slots = sorted({*slots, *(int(st.switch_trigger[c]) for c in moved_by)} - {-1})
+    slots = sorted({*slots, *upstream(st, [*slots, *(st.n_slots + j for j in channels)])})
     return slots, sorted({*channels, *flows})

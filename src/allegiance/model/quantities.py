@@ -12,9 +12,9 @@ import scipy.special as sp
 from allegiance.cache import LRU
 from allegiance.model.data import ModelData, seen_counts
 from allegiance.model.ops import numpy_ops
+from allegiance.model.reactions import event_between
 from allegiance.model.stocks import STOCK_GROWTH, STOCK_START, merged_fighters, stock_size
-from allegiance.model.structure import NEVER, Structure, structure
-from allegiance.model.switches import pattern_months, switch_months
+from allegiance.model.structure import structure
 from allegiance.model.terms import terms
 from allegiance.spec import ModelSpec
 
@@ -120,37 +120,12 @@ class Quantities:
         """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration).
 
         A hazard moved by switches has the hazard of the switches in effect
-        each month. A switch whose event is not on record may come any month
-        from its hazard's months survived, with that hazard's chance, and is in
-        effect from the month after: the months are followed one by one over
-        the ``2**u`` histories of the ``u`` such switches.
+        each month; while an event upstream of it (one that sets off a switch
+        moving it, or opens it, directly or through other hazards) is not on
+        record, the months are followed over the histories of those events
+        (:func:`allegiance.model.reactions.event_between`).
         """
-        st = structure(self.spec)
-        mine = st.row_switches[k][st.row_switches[k] >= 0]
-        if not mine.size:
-            return self.slot_within(k, max(end - start, 0))
-        months = switch_months(st, self.data.slot_events, self.data.slot_nonevents)
-        log1m = np.take(self.sub_log1m_p_pattern[:, k], self.sub_index[k], axis=1)  # (S, Z, P)
-        if not (pending := _pending(st, mine, months)):
-            return -np.expm1(log1m @ pattern_months(st, k, months, start, end))
-        triggers = [(bit, int(st.switch_trigger[mine[bit]])) for bit in pending]
-        known = [bit for bit in range(len(mine)) if bit not in pending]
-        first = min([start, *(self.exposure_months(a) for _, a in triggers)])
-        histories = {0: np.ones(log1m.shape[:2])}  # switches on so far -> P(that, no event)
-        for m in range(first, end):
-            on = sum(1 << bit for bit in known if m >= months[mine[bit]])
-            if m >= start:
-                for h in histories:
-                    histories[h] = histories[h] * np.exp(log1m[..., on | h])
-            for bit, a in triggers:
-                if m < self.exposure_months(a):
-                    continue
-                fire = self.slot_p(a)
-                for h in [h for h in histories if not h >> bit & 1]:
-                    moved = histories[h] * fire
-                    histories[h] = histories[h] - moved
-                    histories[h | 1 << bit] = histories.get(h | 1 << bit, 0.0) + moved
-        return 1.0 - np.sum(list(histories.values()), axis=0)
+        return event_between(self, k, start, end)
 
     def _memoised(self, k: int, periods: int, sub: Callable[[], np.ndarray]) -> np.ndarray:
         # periods 0 stands for the per-period probability itself
@@ -248,8 +223,3 @@ def quantities(
         stock_start=t.get("stock_start", np.zeros((n, 0))),
         stock_growth=t.get("stock_growth", np.zeros((n, 0))),
     )
-
-
-def _pending(st: Structure, mine: np.ndarray, months: np.ndarray) -> list[int]:
-    """Bits of a row's switches set off by a hazard's event that is not on record yet."""
-    return [bit for bit, c in enumerate(mine) if months[c] == NEVER and st.switch_trigger[c] >= 0]

@@ -43,8 +43,12 @@ class Structure:
     exit_slot: np.ndarray  # (X,) the slot each exit is a destination of
     shift_pattern: np.ndarray  # (E, R, P): x_e of switch effect e in row r's pattern p
     row_switches: np.ndarray  # (R, W): the switches that reach each row (bit i of a pattern), -1
+    # Switches are the switch conditions, then one gate per slot at risk only after an event.
     switch_trigger: np.ndarray  # (C,): the slot whose event sets off each switch, -1 for a date
     switch_on: np.ndarray  # (C,): first month a dated switch is in effect (NEVER for the others)
+    switch_off: np.ndarray  # (C,): first month a switch is no longer in effect (NEVER: never)
+    switch_lag: np.ndarray  # (C,): months from its event's month to its first month in effect
+    pattern_open: np.ndarray  # (R, P): 0 where a pattern leaves a gated slot not at risk
     stock_flow: np.ndarray  # (N, J): +1 where a channel flows into a stock, -1 out of it
     stock_channels: np.ndarray  # (F,): the channels that flow into or out of some stock
     stock_gather: np.ndarray  # (F, M, Z): one-hot of each configuration's sub-configuration
@@ -144,6 +148,9 @@ def _structure(spec: ModelSpec) -> Structure:
         row_switches=switches["row_switches"],
         switch_trigger=switches["switch_trigger"],
         switch_on=switches["switch_on"],
+        switch_off=switches["switch_off"],
+        switch_lag=switches["switch_lag"],
+        pattern_open=switches["pattern_open"],
         stock_flow=stocks["stock_flow"],
         stock_channels=stocks["stock_channels"],
         stock_gather=stocks["stock_gather"],
@@ -166,37 +173,56 @@ def _stocks(spec: ModelSpec, channel_index: np.ndarray, m_sub: int) -> dict[str,
 
 
 def _switches(spec: ModelSpec, shifts: list[Any], rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Wire the switch conditions: which rows each reaches, and each one's date or trigger.
+    """Wire the switches: which rows each reaches, and each one's dates or trigger.
 
     A row's *pattern* says which of the switches that reach it are on: bit
     ``i`` for its ``i``-th switch, so a row reached by ``w`` switches has
-    ``2**w`` patterns. Without switches every row has one pattern.
+    ``2**w`` patterns. Without switches every row has one pattern. A slot at
+    risk only after another slot's event (a gate) has a switch of its own,
+    with no effect: the patterns with it off are closed (``pattern_open``).
     """
-    ids = spec.switch_conditions
+    ids, slots = spec.switch_conditions, spec.slots
+    gated = [(k, spec.propensities[node].at_risk_after, actor)
+             for k, (node, actor) in enumerate(slots)
+             if spec.propensities[node].at_risk_after is not None]  # fmt: skip
+    n_switches = len(ids) + len(gated)
     by_effect = np.array([[e.condition == c for c in ids] for e in shifts], dtype=float)
-    reach = (rows.T @ by_effect.reshape(len(shifts), len(ids))) > 0  # (R, C)
+    reach = np.zeros((rows.shape[1], n_switches), dtype=bool)
+    reach[:, : len(ids)] = (rows.T @ by_effect.reshape(len(shifts), len(ids))) > 0  # (R, C)
+    trigger, lag = np.full(n_switches, -1, dtype=int), np.ones(n_switches, dtype=int)
+    on_month, off_month = np.full(n_switches, NEVER, dtype=int), np.full(n_switches, NEVER)
+    for j, cid in enumerate(ids):
+        switch = spec.conditions[cid].switch
+        assert switch is not None
+        if switch.after is not None:
+            trigger[j], lag[j] = slots.index(switch.after), switch.lag
+        else:
+            assert switch.date is not None
+            on_month[j] = known_switch_month(spec.analysis_date, switch.date)
+        if switch.until is not None:
+            off_month[j] = known_switch_month(spec.analysis_date, switch.until)
+    for g, (k, gate, actor) in enumerate(gated):
+        reach[k, len(ids) + g] = True
+        trigger[len(ids) + g], lag[len(ids) + g] = slots.index((gate.hazard, actor)), gate.lag
     width = max((int(r.sum()) for r in reach), default=0)
     row_switches = np.full((rows.shape[1], width), -1, dtype=int)
     pattern = np.zeros((len(shifts), rows.shape[1], 2**width))
+    is_open = np.ones((rows.shape[1], 2**width))
     bits = (np.arange(2**width)[:, None] >> np.arange(width)) & 1  # (P, W)
     for r, on in enumerate(reach):
         mine = np.flatnonzero(on)
         row_switches[r, : len(mine)] = mine
         for i, c in enumerate(mine):
-            pattern[:, r, :] += (by_effect[:, c] * rows[:, r])[:, None] * bits[:, i]
-    slots = spec.slots
-    trigger, on_month = np.full(len(ids), -1, dtype=int), np.full(len(ids), NEVER, dtype=int)
-    for j, cid in enumerate(ids):
-        switch = spec.conditions[cid].switch
-        assert switch is not None
-        if switch.after is not None:
-            trigger[j] = slots.index(switch.after)
-        else:
-            assert switch.date is not None
-            on_month[j] = known_switch_month(spec.analysis_date, switch.date)
+            if c < len(ids):
+                pattern[:, r, :] += (by_effect[:, c] * rows[:, r])[:, None] * bits[:, i]
+            else:
+                is_open[r] *= bits[:, i]
     return {
         "shift_pattern": pattern,
         "row_switches": row_switches,
         "switch_trigger": trigger,
         "switch_on": on_month,
+        "switch_off": off_month,
+        "switch_lag": lag,
+        "pattern_open": is_open,
     }

@@ -47,7 +47,14 @@ and 1 from it on; its shifts add :math:`s_e \beta_e A_{ek} [t \ge s_c]` to
 *pattern* (which switches are on). Its months survived, its departure and a
 report's months ahead are split by pattern in the data, and
 :math:`\ell_{\text{slots}}` sums over patterns; a count channel's months from
-the analysis date on likewise, each at its pattern's rate.
+the analysis date on likewise, each at its pattern's rate. A switch may end
+(:math:`[s_c \le t < e_c]`), may take effect in its event's own month, and
+a hazard moved by one may set off another (a chain without loops). A
+*gated* hazard (at risk only after another hazard's event for the same
+actor) has :math:`p = 0` in the months before: its patterns with the gate
+off are closed, their months carry no :math:`\log(1 - p)`, and an event in
+them is refused as evidence. The month conventions are in
+:mod:`allegiance.model.switches`.
 
 Counts. Channel :math:`j` (a series category) has monthly counts
 :math:`y_{jt} \sim \mathrm{NegBin}(\mu_{jt}, \alpha_j)` with
@@ -255,23 +262,26 @@ def _slot_terms(
         absent = st.necessary_absent[:, ks, :]
         log_p = log_p + ops.tensordot(log_leak, absent, axes=1)[..., None]
     log1m_p = ops.log1mexp(log_p)
+    survive = log1m_p
+    if not st.pattern_open.all():  # a gated slot's closed patterns: no risk, survival certain
+        survive = log1m_p * st.pattern_open[: st.n_slots][ks][:, None, :]
     # Reports on a chance outcome are virtual evidence: P(report) ∝ p * LR + (1 - p).
     lr = d["slot_log_lr"][ks, None]
     # A report that a hazard's event happened by the end of month m, with survival through
     # month t on record: P(report) ∝ S + LR (1 - S) = 1 + (LR - 1)(1 - S), S = (1 - p)^(m - t)
     # (a product over the months' patterns). Written with expm1 so that no report (LR 1, or
     # nothing ahead: m <= t, or an event on record) is exactly 0 with a finite gradient.
-    ahead = ops.sum(d["slot_pattern_ahead"][ks][:, None, :] * log1m_p, axis=-1)
+    ahead = ops.sum(d["slot_pattern_ahead"][ks][:, None, :] * survive, axis=-1)
     outcome = ops.log1p(ops.expm1(d["slot_outcome_log_lr"][ks, None]) * -ops.expm1(ahead))
     survival = d["slot_pattern_events"][ks][:, None, :] * log_p
-    survival = survival + d["slot_pattern_nonevents"][ks][:, None, :] * log1m_p
+    survival = survival + d["slot_pattern_nonevents"][ks][:, None, :] * survive
     row_ll = (
         ops.sum(survival, axis=-1) + ops.logaddexp(log_p[..., 0] + lr, log1m_p[..., 0]) + outcome
     )
     return {
         "log_p": log_p[..., 0],
         "log1m_p": log1m_p[..., 0],
-        "log1m_p_pattern": log1m_p,
+        "log1m_p_pattern": survive,
         "row_ll": row_ll,
     }
 

@@ -23,7 +23,7 @@ from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
 from allegiance.spec.scenarios import read_scenarios
 from allegiance.spec.stocks import check_receiving, read_stocks
-from allegiance.spec.switches import check_switches, read_switch
+from allegiance.spec.switches import check_switches, read_gate, read_switch
 from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
 
 SCHEMA_VERSION = 1
@@ -95,7 +95,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     effects = read_effects(r, doc.get("effects") or [], conditions, propensities, series)
     check_receiving(r, propensities, actors)
     stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
-    check_switches(r, conditions, propensities, effects, series, stocks)
+    check_switches(r, conditions, propensities, effects, series, stocks, analysis_date)
     questions = read_questions(
         r, doc["questions"], analysis_date, actors, propensities, series, conditions, stocks
     )
@@ -235,7 +235,8 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             body,
             key,
             ("kind", "text", "baseline"),
-            ("actors", "within_months", "public", "public_after_months", "destinations"),
+            ("actors", "within_months", "public", "public_after_months", "destinations")
+            + ("at_risk_after",),
         )
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
@@ -266,6 +267,9 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             destinations=read_destinations(r, body["destinations"], f"{key}.destinations", kind)
             if "destinations" in body
             else {},
+            at_risk_after=read_gate(r, f"{key}.at_risk_after", body["at_risk_after"])
+            if "at_risk_after" in body
+            else None,
         )
     return out
 

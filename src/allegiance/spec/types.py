@@ -34,15 +34,32 @@ class Justified:
 
 @dataclass(frozen=True)
 class Switch:
-    """When a ``switch`` condition turns true: on a known date, or on a hazard's event.
+    """When a ``switch`` condition is true: from a known date or a hazard's event, to ``until``.
 
     Exactly one of ``date`` and ``after`` (a hazard's slot: hazard id,
     actor id or ``""``) is set. A switch is in effect from the first whole
-    month on or after its date, or from the month after the event's month.
+    month on or after its date, or ``lag`` months after the event's month (1:
+    the next month; 0: the event's own month), and no longer from the first
+    whole month on or after ``until`` (a month is in effect when the switch
+    holds on its first day).
     """
 
     date: dt.date | None = None
     after: tuple[str, str] | None = None
+    lag: int = 1
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A hazard at risk only after another hazard's event for the same actor (join, then quit).
+
+    The months before are no risk; from ``lag`` months after the event's
+    month (1: the next month; 0: its own month) the hazard has its own chance.
+    """
+
+    hazard: str
+    lag: int = 1
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,9 @@ class Propensity:
     A hazard's baseline is stated as the chance of the event within
     ``within_months`` months. A *public* hazard's event would be public news
     within ``public_after_months`` months (``None``: not public), so no record
-    of it by a date is survival through that date, less the lag.
+    of it by a date is survival through that date, less the lag. A hazard
+    with ``at_risk_after`` is at risk only once another hazard's event for the
+    same actor has happened (:class:`Gate`).
     """
 
     id: str
@@ -103,6 +122,7 @@ class Propensity:
     within_months: int = 1
     public_after_months: int | None = None
     destinations: Mapping[str, Destination] = field(default_factory=dict)
+    at_risk_after: Gate | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""A hazard's chance over months when events not yet on record may switch it (or open it).
+
+A hazard moved by switches set off by other hazards' events, or at risk only
+after another hazard's event (a gate), has each month the chance of the
+switches in effect. While such an event is not on record it may come any
+month from its hazard's months survived on, with that hazard's own chance,
+itself moved by the switches of the events upstream of it (a chain). The
+months are followed one by one over the histories of which of these events
+have come: in each month the events are drawn upstream first, so that a
+switch in effect from its event's own month moves the hazards below it in
+that same month, and then the hazard survives the month or not with the
+switches each history holds (the conventions of :mod:`allegiance.model.switches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from allegiance.model.structure import NEVER, Structure, structure
+from allegiance.model.switches import pattern_months, pending_upstream, switch_months
+
+if TYPE_CHECKING:
+    from allegiance.model.quantities import Quantities
+
+History = tuple[int, int]  # (events come before this month, events come in it), bit per slot
+
+
+def event_between(q: Quantities, k: int, start: int, end: int) -> np.ndarray:
+    """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration)."""
+    st = structure(q.spec)
+    if not np.any(st.row_switches[k] >= 0):
+        return q.slot_within(k, max(end - start, 0))
+    months = switch_months(st, q.data.slot_events, q.data.slot_nonevents)
+    if not pending_upstream(st, k, months):
+        return -np.expm1(_log1m(q, k) @ pattern_months(st, k, months, start, end))
+    out = np.zeros((q.n_draws, q.n_configurations))
+    for by in event_by_month(q, k, start, end):
+        out = by
+    return out
+
+
+def event_by_month(q: Quantities, k: int, start: int, end: int) -> Iterator[np.ndarray]:
+    """Yield the probability of slot ``k``'s event in ``[start, m + 1)`` for each month ``m``."""
+    st = structure(q.spec)
+    months = switch_months(st, q.data.slot_events, q.data.slot_nonevents)
+    chain = pending_upstream(st, k, months) if np.any(st.row_switches[k] >= 0) else []
+    if not chain:
+        for m in range(start, end):
+            yield event_between(q, k, start, m + 1)
+        return
+    bit = {a: 1 << i for i, a in enumerate(chain)}
+    log1m = {r: _log1m(q, r) for r in (k, *chain)}
+    fire = {a: -np.expm1(log1m[a]) for a in chain}
+    histories: dict[int, np.ndarray] = {0: np.ones((q.n_draws, q.n_configurations))}
+    for m in range(min([start, *(q.exposure_months(a) for a in chain)]), end):
+        now: dict[History, np.ndarray] = {(f, 0): mass for f, mass in histories.items()}
+        for a in chain:
+            if m < q.exposure_months(a):
+                continue
+            drawn: dict[History, np.ndarray] = {}
+            for (f, n), mass in now.items():
+                if (f | n) & bit[a]:
+                    _add(drawn, (f, n), mass)
+                    continue
+                moved = mass * fire[a][..., _pattern(st, a, m, months, bit, f, n)]
+                _add(drawn, (f, n), mass - moved)
+                _add(drawn, (f, n | bit[a]), moved)
+            now = drawn
+        if m >= start:
+            for (f, n), mass in now.items():
+                mass *= np.exp(log1m[k][..., _pattern(st, k, m, months, bit, f, n)])
+        histories = {}
+        for (f, n), mass in now.items():
+            histories[f | n] = histories[f | n] + mass if f | n in histories else mass
+        if m >= start:
+            yield 1.0 - np.sum(list(histories.values()), axis=0)
+
+
+def _log1m(q: Quantities, r: int) -> np.ndarray:
+    """Slot ``r``'s log(1 - p) per pattern, per draw and configuration, (S, Z, P)."""
+    return np.take(q.sub_log1m_p_pattern[:, r], q.sub_index[r], axis=1)
+
+
+def _pattern(
+    st: Structure, r: int, m: int, months: np.ndarray, bit: dict[int, int], before: int, now: int
+) -> int:
+    """Row ``r``'s pattern in month ``m`` of a history: the pending events come by then."""
+    pattern = 0
+    for i, c in enumerate(st.row_switches[r][st.row_switches[r] >= 0]):
+        a = int(st.switch_trigger[c])
+        if m >= st.switch_off[c]:
+            continue
+        if a >= 0 and months[c] == NEVER:
+            on = bool(before & bit[a]) or (st.switch_lag[c] == 0 and bool(now & bit[a]))
+        else:
+            on = m >= months[c]
+        pattern |= int(on) << i
+    return pattern
+
+
+def _add(histories: dict[History, np.ndarray], key: History, mass: np.ndarray) -> None:
+    histories[key] = histories[key] + mass if key in histories else mass
