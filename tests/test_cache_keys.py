@@ -52,7 +52,10 @@ def test_a_stored_fit_of_other_evidence_is_refused(spec: ModelSpec, tmp_path: Pa
 
 # --- The question cache's key: what each question reads, declared and checked ---------------
 
-MODELS = [REFERENCE, *(FIXTURES / "models" / f"{m}.yaml" for m in ("kinds", "switches", "stocks"))]
+MODELS = [
+    REFERENCE,
+    *(FIXTURES / "models" / f"{m}.yaml" for m in ("kinds", "switches", "reactions", "stocks")),
+]
 
 
 def _shifted(a: np.ndarray, rng: np.random.Generator, low: int) -> np.ndarray:

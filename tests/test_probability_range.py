@@ -13,7 +13,10 @@ from allegiance.spec import ModelSpec, load_spec
 from conftest import FIXTURES, REFERENCE
 from helpers import prior_draws
 
-MODELS = [REFERENCE, *(FIXTURES / "models" / f"{m}.yaml" for m in ("kinds", "switches", "stocks"))]
+MODELS = [
+    REFERENCE,
+    *(FIXTURES / "models" / f"{m}.yaml" for m in ("kinds", "switches", "reactions", "stocks")),
+]
 
 
 def _weightings(n: int) -> list[np.ndarray]:
