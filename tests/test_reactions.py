@@ -280,31 +280,37 @@ def test_a_quit_before_its_join_is_refused(spec):
             "    until: 2019-12-01",
             "conditions.offensive_on.until",
             "on or before the analysis date",
-        ),  # fmt: skip
+        ),
         (
             "from: same_month}\n    until",
             "from: at_once}\n    until",
             "conditions.offensive_on.after.from",
             "not one of next_month, same_month",
-        ),  # fmt: skip
+        ),
         (
             "at_risk_after: join",
             "at_risk_after: join.tribe",
             "propensities.quit.at_risk_after",
             "names an actor",
-        ),  # fmt: skip
+        ),
         (
             "at_risk_after: join",
             "at_risk_after: quit",
             "propensities.quit.at_risk_after",
             "not another hazard",
-        ),  # fmt: skip
+        ),
         (
             "at_risk_after: join",
             "at_risk_after: offensive",
             "propensities.quit.at_risk_after",
             "for the same actor",
-        ),  # fmt: skip
+        ),
+        (
+            "joins the coalition.\n    actors: [militia, tribe]",
+            "joins the coalition.\n    actors: [militia]",
+            "propensities.quit.at_risk_after",
+            "lists actors [militia] and quit [militia, tribe]",
+        ),
     ],
     ids=[
         "loop",
@@ -314,7 +320,8 @@ def test_a_quit_before_its_join_is_refused(spec):
         "gate_actor",
         "gate_itself",
         "gate_other_actors",
-    ],  # fmt: skip
+        "gate_fewer_actors",
+    ],
 )
 def test_malformed_reactions_are_refused_with_their_key(tmp_path: Path, old, new, key, fragment):
     err = edited_spec_error(REACTIONS, old, new, tmp_path)
