@@ -339,3 +339,25 @@ def test_a_loop_through_a_gate_is_refused(tmp_path: Path) -> None:
     assert info.value.key == "conditions.offensive_on.after"
     loop = "quit.tribe (switch offensive_on) → join.tribe (at_risk_after) → quit.tribe"
     assert loop in info.value.problem
+
+
+def test_too_many_events_upstream_are_refused(tmp_path: Path, monkeypatch) -> None:
+    """The tribe's quit has three events upstream: the offensive, the death and its join."""
+    monkeypatch.setattr("allegiance.spec.switches.MAX_UPSTREAM", 2)
+    path = tmp_path / "reactions.yaml"
+    path.write_text(REACTIONS.read_text())
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.key == "conditions"
+    assert "3 events lie upstream of quit.tribe" in info.value.problem
+
+
+def test_the_histories_give_the_same_forecast_a_few_draws_at_a_time(spec, monkeypatch) -> None:
+    draws = prior_draws(spec, 6, seed=64)
+    q = quantities(spec, model_data(spec, PENDING), draws)
+    whole = {x.id: COMPUTE[x.kind](q, x) for x in spec.questions.values()}
+    monkeypatch.setattr("allegiance.model.reactions.CELLS", 1)  # one draw at a time
+    q = quantities(spec, model_data(spec, PENDING), draws)
+    for question in spec.questions.values():
+        np.testing.assert_allclose(COMPUTE[question.kind](q, question), whole[question.id],
+                                   rtol=1e-12)  # fmt: skip

@@ -174,7 +174,12 @@ def _went(q: Quantities, hazard: str, actor: str, destinations: tuple[str, ...])
 
 
 def _holds(q: Quantities, question: Question) -> np.ndarray:
-    """Return whether a binary condition holds (per configuration) or a switch has switched."""
+    """Return whether a binary condition holds (per configuration) or a switch has switched.
+
+    A switch has switched by the horizon when its date, or its hazard's event,
+    comes before it, whether the switch takes effect in the event's month or
+    the next and whether or not it has ended since (``until``).
+    """
     cid = question.fields["condition"]
     switch = q.spec.conditions[cid].switch
     if switch is None:

@@ -26,20 +26,31 @@ if TYPE_CHECKING:
     from allegiance.model.quantities import Quantities
 
 History = tuple[int, int]  # (events come before this month, events come in it), bit per slot
+CELLS = 2**22  # (draw, configuration) numbers of all histories held at once, per block of draws
 
 
 def event_between(q: Quantities, k: int, start: int, end: int) -> np.ndarray:
-    """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration)."""
+    """Probability of slot ``k``'s event in months ``[start, end)``, (draw, configuration).
+
+    The histories are followed a few draws at a time: each holds one number
+    per draw and configuration (at most :data:`CELLS` at once).
+    """
     st = structure(q.spec)
     if not np.any(st.row_switches[k] >= 0):
         return q.slot_within(k, max(end - start, 0))
     months = switch_months(st, q.data.slot_events, q.data.slot_nonevents)
-    if not pending_upstream(st, k, months):
+    chain = pending_upstream(st, k, months)
+    if not chain:
         return -np.expm1(_log1m(q, k) @ pattern_months(st, k, months, start, end))
-    out = np.zeros((q.n_draws, q.n_configurations))
-    for by in event_by_month(q, k, start, end):
-        out = by
-    return out
+    step = max(1, CELLS // (q.n_configurations * 3 ** len(chain)))
+    parts = []
+    for i in range(0, q.n_draws, step):
+        draws = slice(i, min(i + step, q.n_draws))
+        out = np.zeros((draws.stop - i, q.n_configurations))
+        for by in _forward(q, k, chain, months, start, end, draws):
+            out = by
+        parts.append(out)
+    return np.concatenate(parts)
 
 
 def event_by_month(q: Quantities, k: int, start: int, end: int) -> Iterator[np.ndarray]:
@@ -51,10 +62,31 @@ def event_by_month(q: Quantities, k: int, start: int, end: int) -> Iterator[np.n
         for m in range(start, end):
             yield event_between(q, k, start, m + 1)
         return
+    yield from _forward(q, k, chain, months, start, end, slice(None))
+
+
+def _forward(
+    q: Quantities,
+    k: int,
+    chain: list[int],
+    months: np.ndarray,
+    start: int,
+    end: int,
+    draws: slice,
+) -> Iterator[np.ndarray]:
+    """Follow the months over the histories of the events in ``chain``, for some draws.
+
+    A history is keyed by the events that came before the month and those
+    that came in it: an event whose switches all take effect in its own month
+    needs no such distinction, and is filed with those before.
+    """
+    st = structure(q.spec)
     bit = {a: 1 << i for i, a in enumerate(chain)}
-    log1m = {r: _log1m(q, r) for r in (k, *chain)}
+    same_month = {a: all(st.switch_lag[c] == 0 for c in np.flatnonzero(st.switch_trigger == a))
+                  for a in chain}  # fmt: skip
+    log1m = {r: _log1m(q, r)[draws] for r in (k, *chain)}
     fire = {a: -np.expm1(log1m[a]) for a in chain}
-    histories: dict[int, np.ndarray] = {0: np.ones((q.n_draws, q.n_configurations))}
+    histories: dict[int, np.ndarray] = {0: np.ones(log1m[k].shape[:2])}
     for m in range(min([start, *(q.exposure_months(a) for a in chain)]), end):
         now: dict[History, np.ndarray] = {(f, 0): mass for f, mass in histories.items()}
         for a in chain:
@@ -67,7 +99,7 @@ def event_by_month(q: Quantities, k: int, start: int, end: int) -> Iterator[np.n
                     continue
                 moved = mass * fire[a][..., _pattern(st, a, m, months, bit, f, n)]
                 _add(drawn, (f, n), mass - moved)
-                _add(drawn, (f, n | bit[a]), moved)
+                _add(drawn, (f | bit[a], n) if same_month[a] else (f, n | bit[a]), moved)
             now = drawn
         if m >= start:
             for (f, n), mass in now.items():

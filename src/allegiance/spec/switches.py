@@ -34,7 +34,7 @@ from allegiance.spec.types import (
 SWITCH_KEYS = ("date", "after")
 FROM_MONTH = {"next_month": 1, "same_month": 0}  # months from an event's month to its effect
 MAX_SWITCHES_PER_HAZARD = 3  # the forecast follows 2**n histories of a hazard's switches
-MAX_UPSTREAM = 6  # events upstream of one hazard: a forecast follows 2**n histories of them
+MAX_UPSTREAM = 4  # events upstream of one hazard: a forecast follows up to 3**n histories
 
 
 def read_switch(r: KeyReader, cid: str, key: str, body: Mapping[str, Any]) -> Condition:
@@ -249,7 +249,7 @@ def _check_loops(
                 "conditions",
                 f"{len(ahead)} events lie upstream of {_name(slot)}: "
                 f"{', '.join(sorted(map(_name, ahead)))}.",
-                f"use at most {MAX_UPSTREAM}: a forecast follows 2**n histories of them.",
+                f"use at most {MAX_UPSTREAM}: a forecast follows up to 3**n histories of them.",
             )
 
 
