@@ -361,3 +361,17 @@ def test_the_histories_give_the_same_forecast_a_few_draws_at_a_time(spec, monkey
     for question in spec.questions.values():
         np.testing.assert_allclose(COMPUTE[question.kind](q, question), whole[question.id],
                                    rtol=1e-12)  # fmt: skip
+
+
+def test_a_gate_from_the_same_month_admits_a_quit_in_the_join_month(tmp_path: Path) -> None:
+    path = tmp_path / "reactions.yaml"
+    path.write_text(REACTIONS.read_text().replace(
+        "at_risk_after: join", "at_risk_after: {hazard: join, from: same_month}"))  # fmt: skip
+    same = load_spec(path)
+    both = EvidenceSet.of([_event("join", "tribe", "2020-03"), _event("quit", "tribe", "2020-03")])
+    data = model_data(same, both)
+    k = same.slots.index(("quit", "tribe"))
+    assert data.slot_pattern_events[k].sum() == 1 and data.slot_pattern_nonevents[k].sum() == 2
+    with pytest.raises(EvidenceError):
+        model_data(same, EvidenceSet.of([_event("join", "tribe", "2020-03"),
+                                         _event("quit", "tribe", "2020-02")]))  # fmt: skip
