@@ -154,8 +154,10 @@ def test_a_dated_provenance_on_or_before_the_analysis_date_is_kept(tmp_path):
     assert rival.known_from is not None and rival.known_from.date == dt.date(2020, 1, 1)
 
 
-@pytest.mark.parametrize(("when", "flagged"), [("2020-06-21", True), ("2020-07-31", True),
-                                               ("2020-05-31", False), ("2020-08-01", False)])  # fmt: skip
+NEAR = [("2020-06-21", True), ("2020-07-31", True), ("2020-05-31", False), ("2020-08-01", False)]
+
+
+@pytest.mark.parametrize(("when", "flagged"), NEAR)
 def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(tmp_path, when, flagged):
     from typer.testing import CliRunner
 
@@ -171,4 +173,5 @@ def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(tmp_path, whe
     assert result.exit_code == 0, result.output
     lines = [x for x in result.output.splitlines() if "hindsight" in x]
     # rival_raids_6m's horizon is 2020-07-01; the grid asks the same and is never flagged.
-    assert [x.split()[0] for x in lines] == (["questions.rival_raids_6m.horizon"] if flagged else [])
+    expected = ["questions.rival_raids_6m.horizon"] if flagged else []
+    assert [x.split()[0] for x in lines] == expected
