@@ -10,6 +10,7 @@ off by an event not yet on record is summed over the months it may come in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,16 +63,38 @@ def at_least(
     a, lag = int(st.switch_trigger[c]), int(st.switch_lag[c])
     survived = q.exposure_months(a)
     total = np.zeros((q.n_draws, q.n_configurations))
-    before = np.zeros_like(total)  # P(the event before month s)
-    for s, by in zip(range(survived, horizon - lag), event_by_month(q, a, survived, horizon - lag),
-                     strict=True):  # fmt: skip
+    quiet = np.ones_like(total)  # P(no event by the end of the last month drawn)
+    months_fired = range(survived, horizon - lag)
+    for s, (chance, later) in zip(
+        months_fired, _firing(q, a, survived, horizon - lag), strict=True
+    ):
         scenario = when.copy()
         scenario[c] = s + lag
         tail = _blocks_tail(q, channel, patterns(st, r, scenario, months), needed)
-        total += (by - before) * tail[:, index]
+        total += chance * tail[:, index]
+        quiet = later
+    return total + quiet * _blocks_tail(q, channel, patterns(st, r, when, months), needed)[:, index]
+
+
+def _firing(q: Quantities, a: int, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield P(slot ``a``'s event in month ``s``) and P(none by its end), ``s`` in ``[start, end)``.
+
+    Geometric when nothing moves its chance; otherwise from the histories of
+    the events upstream of it (:func:`~allegiance.model.reactions.event_by_month`).
+    """
+    st = structure(q.spec)
+    if not np.any(st.row_switches[a] >= 0):
+        fire = q.slot_p(a)
+        quiet = np.ones((q.n_draws, q.n_configurations))
+        for _ in range(start, end):
+            chance = quiet * fire
+            quiet = quiet * (1.0 - fire)
+            yield chance, quiet
+        return
+    before = np.zeros((q.n_draws, q.n_configurations))
+    for by in event_by_month(q, a, start, end):
+        yield by - before, 1.0 - by
         before = by
-    last = _blocks_tail(q, channel, patterns(st, r, when, months), needed)[:, index]
-    return total + (1.0 - before) * last
 
 
 def count_tail(

@@ -76,39 +76,68 @@ def _forward(
 ) -> Iterator[np.ndarray]:
     """Follow the months over the histories of the events in ``chain``, for some draws.
 
-    A history is keyed by the events that came before the month and those
-    that came in it: an event whose switches all take effect in its own month
-    needs no such distinction, and is filed with those before.
+    Within a month, the events with a switch in effect from their own month
+    come first, upstream first; then slot ``k`` survives the month or not;
+    then the events whose switches all take effect the next month, downstream
+    first (so that none sees another's event of the same month). A history is
+    keyed by the events that have come, and by those of an event with
+    switches of both kinds that came this month.
     """
     st = structure(q.spec)
     bit = {a: 1 << i for i, a in enumerate(chain)}
-    same_month = {a: all(st.switch_lag[c] == 0 for c in np.flatnonzero(st.switch_trigger == a))
-                  for a in chain}  # fmt: skip
+    lags = {
+        a: {int(st.switch_lag[c]) for c in np.flatnonzero(st.switch_trigger == a)} for a in chain
+    }
     log1m = {r: _log1m(q, r)[draws] for r in (k, *chain)}
-    fire = {a: -np.expm1(log1m[a]) for a in chain}
-    histories: dict[int, np.ndarray] = {0: np.ones(log1m[k].shape[:2])}
+    # A trigger moved by nothing has one chance, read as the terms give it (per pattern: P 1).
+    fire = {a: q.slot_p(a)[draws][..., None] if not np.any(st.row_switches[a] >= 0)
+            else -np.expm1(log1m[a]) for a in chain}  # fmt: skip
+    first = [a for a in chain if 0 in lags[a]]
+    after = [a for a in reversed(chain) if 0 not in lags[a]]
+    histories: dict[History, np.ndarray] = {(0, 0): np.ones(log1m[k].shape[:2])}
     for m in range(min([start, *(q.exposure_months(a) for a in chain)]), end):
-        now: dict[History, np.ndarray] = {(f, 0): mass for f, mass in histories.items()}
-        for a in chain:
+        for a in first:
+            if m >= q.exposure_months(a):
+                histories = _drawn(histories, st, a, m, months, bit, fire[a], lags[a] == {0})
+        if m >= start:
+            for (f, n), mass in histories.items():
+                mass *= np.exp(log1m[k][..., _pattern(st, k, m, months, bit, f, n)])
+        for a in after:
             if m < q.exposure_months(a):
                 continue
-            drawn: dict[History, np.ndarray] = {}
-            for (f, n), mass in now.items():
-                if (f | n) & bit[a]:
-                    _add(drawn, (f, n), mass)
-                    continue
-                moved = mass * fire[a][..., _pattern(st, a, m, months, bit, f, n)]
-                _add(drawn, (f, n), mass - moved)
-                _add(drawn, (f | bit[a], n) if same_month[a] else (f, n | bit[a]), moved)
-            now = drawn
-        if m >= start:
-            for (f, n), mass in now.items():
-                mass *= np.exp(log1m[k][..., _pattern(st, k, m, months, bit, f, n)])
-        histories = {}
-        for (f, n), mass in now.items():
-            histories[f | n] = histories[f | n] + mass if f | n in histories else mass
+            for f, n in [key for key in histories if not (key[0] | key[1]) & bit[a]]:
+                moved = histories[(f, n)] * fire[a][..., _pattern(st, a, m, months, bit, f, n)]
+                histories[(f, n)] = histories[(f, n)] - moved
+                _add(histories, (f | bit[a], n), moved)
+        if any(n for _, n in histories):
+            merged: dict[History, np.ndarray] = {}
+            for (f, n), mass in histories.items():
+                _add(merged, (f | n, 0), mass)
+            histories = merged
         if m >= start:
             yield 1.0 - np.sum(list(histories.values()), axis=0)
+
+
+def _drawn(
+    histories: dict[History, np.ndarray],
+    st: Structure,
+    a: int,
+    m: int,
+    months: np.ndarray,
+    bit: dict[int, int],
+    fire: np.ndarray,
+    same_month: bool,
+) -> dict[History, np.ndarray]:
+    """Draw slot ``a``'s event in month ``m`` in each history where it has not come yet."""
+    drawn: dict[History, np.ndarray] = {}
+    for (f, n), mass in histories.items():
+        if (f | n) & bit[a]:
+            _add(drawn, (f, n), mass)
+            continue
+        moved = mass * fire[..., _pattern(st, a, m, months, bit, f, n)]
+        _add(drawn, (f, n), mass - moved)
+        _add(drawn, (f | bit[a], n) if same_month else (f, n | bit[a]), moved)
+    return drawn
 
 
 def _log1m(q: Quantities, r: int) -> np.ndarray:
