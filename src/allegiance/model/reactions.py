@@ -6,10 +6,13 @@ switches in effect. While such an event is not on record it may come any
 month from its hazard's months survived on, with that hazard's own chance,
 itself moved by the switches of the events upstream of it (a chain). The
 months are followed one by one over the histories of which of these events
-have come: in each month the events are drawn upstream first, so that a
-switch in effect from its event's own month moves the hazards below it in
-that same month, and then the hazard survives the month or not with the
-switches each history holds (the conventions of :mod:`allegiance.model.switches`).
+have come. In each month the events with a switch in effect from their own
+month are drawn first, upstream first, so that they move the hazards below
+them in that same month; then the hazard survives the month or not with the
+switches each history holds; then the events whose switches take effect the
+next month are drawn, downstream first (the conventions of
+:mod:`allegiance.model.switches`). A model with none of the new kinds of
+switch follows exactly the order, and so the numbers, it always did.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from allegiance.model.switches import pattern_months, pending_upstream, switch_m
 if TYPE_CHECKING:
     from allegiance.model.quantities import Quantities
 
-History = tuple[int, int]  # (events come before this month, events come in it), bit per slot
+# (events that have come, events of this month with switches of both kinds), a bit per slot
+History = tuple[int, int]
 CELLS = 2**22  # (draw, configuration) numbers of all histories held at once, per block of draws
 
 
