@@ -46,10 +46,27 @@ def spec() -> ModelSpec:
 
 @pytest.fixture(scope="module")
 def next_month(tmp_path_factory: pytest.TempPathFactory) -> ModelSpec:
-    """The same model with the leader's death in effect from the next month."""
+    """The same model with the offensive and the leader's death in effect from the next month."""
     path = tmp_path_factory.mktemp("next") / "reactions.yaml"
-    path.write_text(REACTIONS.read_text().replace(SAME_MONTH, "after: leader_killed"))
+    text = REACTIONS.read_text().replace(SAME_MONTH, "after: leader_killed")
+    path.write_text(text.replace("{hazard: offensive, from: same_month}", "offensive"))
     return load_spec(path)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> ModelSpec:
+    """The truce from the month after the leader's death (to mid-June): his death now sets
+    off a switch in its own month and another from the next."""
+    path = tmp_path_factory.mktemp("mixed") / "reactions.yaml"
+    path.write_text(REACTIONS.read_text().replace("date: 2020-03-01", "after: leader_killed"))
+    return load_spec(path)
+
+
+@pytest.fixture(scope="module")
+def variants(spec, next_month, mixed) -> dict:
+    """Each variant: the model, its offensive's and death's lag, whether the truce follows."""
+    return {"same_month": (spec, 0, False), "next_month": (next_month, 1, False),
+            "mixed": (mixed, 0, True)}  # fmt: skip
 
 
 def _quiet(hazard: str, actor: str, through: str):
@@ -90,13 +107,15 @@ PENDING = EvidenceSet.of([
 ])  # fmt: skip
 
 
-def switches_on(t, when: dict, lag: int) -> dict:
+def switches_on(t, when: dict, lag: int, truce_after: bool = False) -> dict:
     """The model file's switches in month t, given each event's month (inf: none)."""
     return {
         "pressure": None,  # binary: set by the configuration
-        "offensive_on": (when["offensive"] <= t) & (t < OFFENSIVE_ENDS),
+        "offensive_on": (when["offensive"] + lag <= t) & (t < OFFENSIVE_ENDS),
         "leader_dead": when["leader_killed"] + lag <= t,
-        "truce": TRUCE[0] <= t < TRUCE[1],
+        "truce": (when["leader_killed"] + 1 <= t) & (t < TRUCE[1])
+        if truce_after
+        else TRUCE[0] <= t < TRUCE[1],
     }
 
 
@@ -124,7 +143,9 @@ def recorded(spec: ModelSpec, evidence: EvidenceSet) -> tuple[dict, dict]:
     return when, {s: int(data.slot_nonevents[k]) for k, s in enumerate(spec.slots)}
 
 
-def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict, lag: int) -> float:
+def brute_log_likelihood(
+    spec: ModelSpec, evidence: EvidenceSet, p: dict, lag: int, truce_after: bool
+) -> float:
     """Log-likelihood of the evidence, month by month with the switches the record sets."""
     when, survived = recorded(spec, evidence)
     data = model_data(spec, evidence)
@@ -140,7 +161,11 @@ def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict, lag: i
 
             def h(t: int, slot=slot, by_node=by_node, pressure=pressure) -> float:
                 joined = slot[0] != "quit" or when[("join", slot[1])] + 1 <= t
-                return float(hazard(spec, p, slot, pressure, switches_on(t, by_node, lag), joined))
+                return float(
+                    hazard(
+                        spec, p, slot, pressure, switches_on(t, by_node, lag, truce_after), joined
+                    )
+                )
 
             total += sum(math.log1p(-h(t)) for t in range(survived[slot]))
             if when[slot] < math.inf:
@@ -157,21 +182,22 @@ def brute_log_likelihood(spec: ModelSpec, evidence: EvidenceSet, p: dict, lag: i
 
 
 @pytest.mark.parametrize("evidence", [PENDING, FIRED], ids=["pending", "fired"])
-def test_the_likelihood_follows_reactions_month_by_month(spec, next_month, evidence):
-    """Numpy terms, the PyMC graph and the fast patch against plain Python, both conventions."""
-    for model, lag in ((spec, 0), (next_month, 1)):
+def test_the_likelihood_follows_reactions_month_by_month(variants, evidence):
+    """Numpy terms, the PyMC graph and the fast patch against plain Python, every variant."""
+    for model, lag, truce_after in variants.values():
         data = model_data(model, evidence)
         draws = prior_draws(model, 3, seed=61)
         t, engine, graph = engine_and_graph(model, data, draws)
         for s in range(3):
-            brute = brute_log_likelihood(model, evidence, {k: v[s] for k, v in draws.items()}, lag)
+            one = {k: v[s] for k, v in draws.items()}
+            brute = brute_log_likelihood(model, evidence, one, lag, truce_after)
             assert engine[s] == pytest.approx(brute, rel=1e-10)
             assert graph[s] == pytest.approx(brute, rel=1e-9)
         other = FIRED if evidence is PENDING else PENDING
         assert_patch_reaches(model, draws, model_data(model, other), data, t)
 
 
-def simulate(spec, p, evidence, pressure, lag, horizon, rng) -> tuple[dict, np.ndarray]:
+def simulate(spec, p, evidence, pressure, lag, truce_after, horizon, rng):
     """Every slot's event month over N_SIM paths, upstream first within a month; the counts."""
     when, survived = recorded(spec, evidence)
     data = model_data(spec, evidence)
@@ -192,7 +218,7 @@ def simulate(spec, p, evidence, pressure, lag, horizon, rng) -> tuple[dict, np.n
                 "leader_killed": months[("leader_killed", "")],
             }
             joined = slot[0] != "quit" or months.get(("join", slot[1]), 0) + 1 <= t
-            h = hazard(spec, p, slot, pressure, switches_on(t, by_node, lag), joined)
+            h = hazard(spec, p, slot, pressure, switches_on(t, by_node, lag, truce_after), joined)
             now = np.isinf(months[slot]) & (rng.random(N_SIM) < h)
             months[slot][now] = t
         if not data.count_mask[0, spec.history_months + t]:
@@ -211,10 +237,10 @@ def simulated(spec, question, months, total) -> np.ndarray:
 
 
 @pytest.mark.parametrize("evidence", [PENDING, FIRED], ids=["pending", "fired"])
-@pytest.mark.parametrize("same_month", [True, False], ids=["same_month", "next_month"])
-def test_forecasts_match_a_simulation_of_the_reactions(spec, next_month, evidence, same_month):
+@pytest.mark.parametrize("variant", ["same_month", "next_month", "mixed"])
+def test_forecasts_match_a_simulation_of_the_reactions(variants, evidence, variant):
     """Every question, per draw and configuration, within 5 Monte Carlo SEs."""
-    model, lag = (spec, 0) if same_month else (next_month, 1)
+    model, lag, truce_after = variants[variant]
     rng = np.random.default_rng(7)
     draws = prior_draws(model, 2, seed=62)
     q = quantities(model, model_data(model, evidence), draws)
@@ -222,12 +248,71 @@ def test_forecasts_match_a_simulation_of_the_reactions(spec, next_month, evidenc
     exact = {x.id: COMPUTE[x.kind](q, x) for x in model.questions.values()}
     for s, pressure in itertools.product(range(2), (0, 1)):
         one = {k: v[s] for k, v in draws.items()}
-        months, total = simulate(model, one, evidence, pressure, lag, horizon, rng)
+        months, total = simulate(model, one, evidence, pressure, lag, truce_after, horizon, rng)
         for question in model.questions.values():
             sim = simulated(model, question, months, total).mean()
             want = exact[question.id][s, pressure]
             se = math.sqrt(max(want * (1 - want), 1e-4) / N_SIM)
             assert abs(sim - want) < 5 * se, (question.id, s, pressure, sim, want)
+
+
+UPSTREAM = {  # the events each hazard's chance depends on, upstream first (from the file)
+    ("pledge", "militia"): [("offensive", ""), ("leader_killed", "")],
+    ("pledge", "tribe"): [("offensive", ""), ("leader_killed", "")],
+    ("quit", "tribe"): [("offensive", ""), ("leader_killed", ""), ("join", "tribe")],
+    ("quit", "militia"): [("join", "militia")],
+    ("leader_killed", ""): [("offensive", "")],
+}
+
+
+def enumerated(spec, p, evidence, pressure, variant, target, horizon) -> float:
+    """P(target's event before the horizon), summed exactly over the months of the events
+    upstream of it not on record (each in a month from its months survived, or none)."""
+    _, lag, truce_after = variant
+    when, survived = recorded(spec, evidence)
+    pending = [s for s in UPSTREAM[target] if when[s] == math.inf]
+
+    def h(slot: tuple, t: int, at: dict) -> float:
+        by_node = {"offensive": at[("offensive", "")], "leader_killed": at[("leader_killed", "")]}
+        joined = slot[0] != "quit" or at[("join", slot[1])] + 1 <= t
+        on = switches_on(t, by_node, lag, truce_after)
+        return float(hazard(spec, p, slot, pressure, on, joined))
+
+    total = 0.0
+    for months in itertools.product(*[[*range(survived[s], horizon), math.inf] for s in pending]):
+        at = {**when, **dict(zip(pending, months, strict=True))}
+        chance = 1.0
+        for slot, e in zip(pending, months, strict=True):
+            chance *= math.prod(1 - h(slot, t, at) for t in range(survived[slot], min(e, horizon)))
+            chance *= h(slot, int(e), at) if e < math.inf else 1.0
+        stays = math.prod(1 - h(target, t, at) for t in range(survived[target], horizon))
+        total += chance * (1 - stays)
+    return total
+
+
+@pytest.mark.parametrize("evidence", [PENDING, FIRED], ids=["pending", "fired"])
+@pytest.mark.parametrize("variant", ["same_month", "next_month", "mixed"])
+def test_forecasts_equal_an_exact_enumeration_of_the_events_upstream(variants, evidence, variant):
+    """Each hazard's event by its horizon, against a sum over the months of those upstream."""
+    model = variants[variant][0]
+    draws = prior_draws(model, 2, seed=65)
+    q = quantities(model, model_data(model, evidence), draws)
+    when, _ = recorded(model, evidence)
+    checked = 0
+    for question in model.questions.values():
+        f = question.fields
+        target = ("leader_killed", "") if question.kind == "holds" else None
+        target = target or (f.get("hazard"), f.get("actor", ""))
+        if target not in UPSTREAM or when[target] < math.inf:
+            continue
+        exact = COMPUTE[question.kind](q, question)
+        for s, pressure in itertools.product(range(2), (0, 1)):
+            one = {k: v[s] for k, v in draws.items()}
+            want = enumerated(model, one, evidence, pressure, variants[variant], target,
+                              question.horizon_months)  # fmt: skip
+            assert exact[s, pressure] == pytest.approx(want, rel=1e-9), (question.id, s)
+        checked += 1
+    assert checked == (5 if evidence is PENDING else 2)  # the questions not settled on record
 
 
 def test_same_month_reaction_raises_the_forecast(spec, next_month):
