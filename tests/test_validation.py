@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +17,7 @@ from conftest import FIXTURES
 SMALL = ["--draws", "200", "--tune", "200", "--chains", "2"]
 
 
-def _theatre(folder, name, event=None, horizons="[6, 12]"):
+def _theatre(folder: Path, name: str, event: str | None = None, horizons: str = "[6, 12]") -> None:
     text = (FIXTURES / "models" / "beta_binomial.yaml").read_text()
     text = text.replace("id: beta_binomial", f"id: {name}")
     text = text.replace("    within_months: 1\n", "    within_months: 1\n    public: true\n")
@@ -32,7 +33,7 @@ def _theatre(folder, name, event=None, horizons="[6, 12]"):
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(tmp_path: Path) -> Path:
     _theatre(tmp_path, "early", event="2020-04-10")
     _theatre(tmp_path, "late", event="2020-10-20")
     _theatre(tmp_path, "never")
@@ -42,7 +43,7 @@ def folder(tmp_path):
     return tmp_path
 
 
-def test_theatres_are_the_models_with_a_grid_and_their_records(folder):
+def test_theatres_are_the_models_with_a_grid_and_their_records(folder: Path) -> None:
     found = theatres(folder)
     assert [t.spec.id for t in found] == ["early", "late", "never"]
     assert all(t.records == (folder / f"{t.spec.id}.evidence.yaml",) for t in found)
@@ -55,7 +56,7 @@ def test_theatres_are_the_models_with_a_grid_and_their_records(folder):
         theatres(folder)
 
 
-def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folder):
+def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folder: Path) -> None:
     loaded = {t.spec.id: (t, record_of(t.spec, list(t.records))) for t in theatres(folder)}
     # early: left in April (yes at 6 and 12 months); late: left in October (no at 6,
     # yes at 12); never: no at both. The hand question (24 months) is not the grid's.
@@ -68,7 +69,7 @@ def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folde
 
 
 @pytest.mark.slow
-def test_validate_backtests_each_theatre_and_pools_them(folder, tmp_path):
+def test_validate_backtests_each_theatre_and_pools_them(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app, ["validate", str(folder), "--out", str(out), "--theatres", "early,never", *SMALL]
