@@ -152,3 +152,26 @@ def test_a_dated_provenance_on_or_before_the_analysis_date_is_kept(tmp_path):
     path.write_text(text)
     rival = load_spec(path).actors["rival"]
     assert rival.known_from is not None and rival.known_from.date == dt.date(2020, 1, 1)
+
+
+NEAR = [("2020-06-21", True), ("2020-07-31", True), ("2020-05-31", False), ("2020-08-01", False)]
+
+
+@pytest.mark.parametrize(("when", "flagged"), NEAR)
+def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(tmp_path, when, flagged):
+    from typer.testing import CliRunner
+
+    from allegiance.cli import app
+
+    record = tmp_path / "record.yaml"
+    record.write_text(
+        "schema_version: 1\nmodel: kinds\nitems:\n"
+        f"  - {{id: raid, kind: event, date: {when}, source: s, grade: B2,"
+        f" hazard: raids, actor: rival, month: {when[:7]}}}\n"
+    )
+    result = CliRunner().invoke(app, ["check", str(KINDS), "--evidence", str(record)])
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.output.splitlines() if "hindsight" in x]
+    # rival_raids_6m's horizon is 2020-07-01; the grid asks the same and is never flagged.
+    expected = ["questions.rival_raids_6m.horizon"] if flagged else []
+    assert [x.split()[0] for x in lines] == expected
