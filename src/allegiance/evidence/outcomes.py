@@ -244,7 +244,7 @@ def time_passing(
     ``no_event`` through the as-of date (today without one) less the lag,
     within the forecast window. Explicit ``no_event`` items still count for
     hazards that are not public. With ``every_hazard``, every hazard counts
-    as public with no lag (the time-only baseline).
+    as public, with its declared lag or none (the time-only baseline).
     """
     when = as_of or dt.date.today()
     end = add_months(spec.analysis_date.replace(day=1), spec.forward_months)
@@ -252,7 +252,7 @@ def time_passing(
     out = []
     for node, actor in spec.slots:
         lag = spec.propensities[node].public_after_months
-        if every_hazard and spec.propensities[node].kind == "hazard":
+        if every_hazard and spec.propensities[node].kind == "hazard" and lag is None:
             lag = 0
         if lag is None or (node, actor) in left:
             continue
