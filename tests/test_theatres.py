@@ -15,7 +15,12 @@ from allegiance.workflow.forecasting import record_of
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 # Theatres other than the reference model, each with its record after the analysis date.
-THEATRES = ("syria_nusra_2016", "somalia_shabaab_2015", "pakistan_ttp_2014")
+THEATRES = (
+    "syria_nusra_2016",
+    "somalia_shabaab_2015",
+    "pakistan_ttp_2014",
+    "lake_chad_boko_haram_2016",
+)
 MIN_RESOLVED = 15
 
 
