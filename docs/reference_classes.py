@@ -100,7 +100,10 @@ def mmo(folder: Path) -> dict[str, tuple[int, int]]:
             out["alliance_mmo_all"] = (2 * pairs("all", groups, start, end), months)
     # pledges: from the caliphate's declaration (29 June 2014) to the end of 2014
     start, end = ym(2014, 7), ym(2014, 12)
-    out["pledge_is_mmo"] = (pairs("aff", jihadist, start, end, partner=1), exposure(jihadist, start, end))
+    out["pledge_is_mmo"] = (
+        pairs("aff", jihadist, start, end, partner=1),
+        exposure(jihadist, start, end),
+    )
     return out
 
 

@@ -10,12 +10,14 @@ registries of :mod:`allegiance.spec`, never through imports.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from allegiance.reading import KeyReader, read_document, short
+from allegiance.spec.baselines import baseline_reader, hazard_class
 from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
 from allegiance.spec.destinations import read_destinations
 from allegiance.spec.effects import read_effects
@@ -44,6 +46,11 @@ CONDITION_KINDS = ("binary", "level", "switch")
 
 
 PROPENSITY_KINDS = ("hazard", "chance")
+
+
+OPTIONAL_PROPENSITY_KEYS = (
+    "actors", "within_months", "public", "public_after_months", "destinations", "reference_class"
+)  # fmt: skip
 
 
 ACTOR_ROLES = ("parent", "faction", "group", "state", "other")
@@ -86,7 +93,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     analysis_date = r.date(doc["analysis_date"], "analysis_date")
     actors = _actors(r, doc["actors"])
     conditions = _conditions(r, doc["conditions"])
-    propensities = _propensities(r, doc["propensities"], actors)
+    propensities = _propensities(r, doc["propensities"], actors, analysis_date)
     series = _series(r, doc.get("series") or {})
     stock_ids = r.mapping(doc.get("stocks") or {}, "stocks")
     _no_clashes(
@@ -202,12 +209,12 @@ def _conditions(r: KeyReader, node: Any) -> dict[str, Condition]:
 
 
 def _per_member(
-    r: KeyReader, node: Any, key: str, members: tuple[str, ...], convert: Any
+    r: KeyReader, node: Any, key: str, members: tuple[str, ...], read: Any
 ) -> dict[str, Justified]:
     """Read a baseline block shared by all members, or a mapping member → block."""
     node = r.mapping(node, key)
-    if "prior" in node or not members:
-        block = justified(r, node, key, convert)
+    if "prior" in node or "reference_class" in node or not members:
+        block = read(node, key)
         return {m: block for m in members or ("",)}
     out = {}
     for m in members:
@@ -217,7 +224,7 @@ def _per_member(
                 "missing baseline for this member.",
                 "give one block per member, or one shared block with 'prior'.",
             )
-        out[m] = justified(r, node[m], f"{key}.{m}", convert)
+        out[m] = read(node[m], f"{key}.{m}")
     for m in node:
         if m not in members:
             raise r.fail(
@@ -228,14 +235,16 @@ def _per_member(
     return out
 
 
-def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[str, Propensity]:
+def _propensities(
+    r: KeyReader, node: Any, actors: Mapping[str, Actor], analysis_date: dt.date
+) -> dict[str, Propensity]:
     out: dict[str, Propensity] = {}
     for pid, key, body in _entries(r, node, "propensities"):
         r.keys(
             body,
             key,
             ("kind", "text", "baseline"),
-            ("actors", "within_months", "public", "public_after_months", "destinations"),
+            OPTIONAL_PROPENSITY_KEYS,
         )
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
@@ -253,19 +262,20 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
         within = r.integer(
             body.get("within_months", 12 if kind == "hazard" else 1), f"{key}.within_months", 1
         )
+        read = baseline_reader(r, analysis_date, kind, within)
+        baselines = _per_member(r, body["baseline"], f"{key}.baseline", tuple(members), read)
         out[pid] = Propensity(
             id=pid,
             kind=kind,
             text=r.text(body["text"], f"{key}.text"),
             actors=tuple(members),
-            baselines=_per_member(
-                r, body["baseline"], f"{key}.baseline", tuple(members), probability_prior
-            ),
+            baselines=baselines,
             within_months=within,
             public_after_months=_public(r, body, key, kind),
             destinations=read_destinations(r, body["destinations"], f"{key}.destinations", kind)
             if "destinations" in body
             else {},
+            reference_class=hazard_class(r, body, key, kind, baselines, analysis_date),
         )
     return out
 

@@ -37,7 +37,7 @@ class RatePosterior:
         if hi <= lo * (1.0 + 1e-12):
             return lo
         return math.exp(optimize.brentq(lambda x: self.cdf(math.exp(x)) - p,
-                                        math.log(lo), math.log(hi), xtol=1e-10))  # fmt: skip
+                                        math.log(lo), math.log(hi), xtol=1e-8))  # fmt: skip
 
     def scaled(self, factors: np.ndarray, weights: np.ndarray) -> RatePosterior:
         """Return the distribution of the rate times an independent factor (given as atoms)."""
