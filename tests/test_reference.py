@@ -42,7 +42,7 @@ from allegiance.spec.reference import (
     read_classes,
     reference_classes,
 )
-from helpers_spec import MODELS, expect_error
+from helpers_spec import MODELS, ROOT, expect_error
 
 CONTRACT = {
     "splinter_ucdp_all", "splinter_ucdp_2000_2015", "splinter_ucdp_islamist",
@@ -397,3 +397,27 @@ def test_the_baseline_says_nothing_where_it_cannot(tmp_path: Path) -> None:
     spec = load_spec(_model(tmp_path, "      reference_class: split_mmo_all"))
     assert reference_forecast(spec, spec.questions["defections_double_6m"], 0) is None
     assert reference_forecast(spec, spec.questions["splinter_leaves_12m"], 0) is not None
+
+
+def test_a_theatres_grid_questions_get_the_baseline(tmp_path: Path) -> None:
+    text = (ROOT / "models" / "syria_nusra_2016.yaml").read_text()
+    anchor = "  quits_nusra:\n    kind: hazard\n"
+    assert anchor in text
+    path = tmp_path / "syria.yaml"
+    path.write_text(text.replace(anchor, anchor + "    reference_class: split_mmo_syria\n"))
+    spec = load_spec(path)
+    assert spec.propensities["quits_nusra"].reference_class == "split_mmo_syria"
+    assert spec.propensities["joins_nusra"].reference_class == ""
+
+    def chance(name: str) -> float:
+        p = reference_forecast(spec, spec.questions[name], 0)
+        assert p is not None and 0.0 < p < 1.0
+        return p
+
+    for h in (6, 12, 24):
+        one, every = chance(f"grid_quits_nusra_zenki_{h}m"), chance(f"grid_quits_nusra_any_{h}m")
+        # three groups share one rate: more than one alone, less than three independent
+        # (Jensen: E[X^3] >= E[X]^3 for X = exp(-rate x months))
+        assert one < every <= 1 - (1 - one) ** 3
+    assert chance("grid_quits_nusra_zenki_6m") < chance("grid_quits_nusra_zenki_24m")
+    assert reference_forecast(spec, spec.questions["grid_joins_nusra_zenki_12m"], 0) is None
