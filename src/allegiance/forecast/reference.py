@@ -51,8 +51,11 @@ def reference_forecast(
 
     Examples
     --------
-    >>> reference_forecast(spec, spec.questions["grid_split_nusra_12m"], 3)  # doctest: +SKIP
-    0.041
+    Syria's ``quits_nusra`` (three groups) given ``reference_class: split_mmo_syria``,
+    three quiet months after the analysis date:
+
+    >>> reference_forecast(spec, spec.questions["grid_quits_nusra_any_12m"], 3)  # doctest: +SKIP
+    0.101
     """
     f = question.fields
     if question.kind not in KINDS or f.get("hazard") not in spec.propensities:
