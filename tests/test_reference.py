@@ -214,6 +214,8 @@ def test_the_pool_uses_only_rows_ended_before_the_date_and_is_fitted_once() -> N
         > class_rate("split_mmo_syria", late).mean() * 2
     )
     assert class_rate("split_mmo_somalia", early, [record]).mean() == before.mean()
+    with pytest.raises(KeyError, match="unknown reference class 'split_elsewhere'"):
+        class_rate("split_mmo_syria", late, [Extra("split_elsewhere", 1, 10.0)])
 
 
 # -- the prior -------------------------------------------------------------------------------

@@ -303,11 +303,16 @@ def class_rate(class_id: str, analysis_date: dt.date, extra: Iterable[Extra] = (
     Raises
     ------
     KeyError
-        For an unknown class, or one whose period ends on or after ``analysis_date``.
+        For an unknown class, or one whose period ends on or after ``analysis_date``;
+        for counts of an unknown class (counts of a class not yet usable are left out).
     """
     classes = reference_classes()
     if class_id not in classes or not classes[class_id].usable(analysis_date):
         raise KeyError(f"no reference class {class_id!r} usable on {analysis_date}")
+    extra = tuple(extra)
+    for e in extra:
+        if e.id not in classes:
+            raise KeyError(f"counts given for an unknown reference class {e.id!r}")
     rows = tuple(c for c in classes.values() if c.usable(analysis_date))
     usable = {r.id for r in rows}
     kept = sorted(
