@@ -51,11 +51,11 @@ def reference_forecast(
 
     Examples
     --------
-    Syria's ``quits_nusra`` (three groups) given ``reference_class: split_mmo_syria``,
-    three quiet months after the analysis date:
+    The reference model's ``leave`` (three factions) given ``reference_class:
+    splinter_ucdp_islamist``, three quiet months after the analysis date:
 
-    >>> reference_forecast(spec, spec.questions["grid_quits_nusra_any_12m"], 3)  # doctest: +SKIP
-    0.101
+    >>> reference_forecast(spec, spec.questions["grid_leave_any_12m"], 3)  # doctest: +SKIP
+    0.133
     """
     f = question.fields
     if question.kind not in KINDS or f.get("hazard") not in spec.propensities:
