@@ -188,3 +188,22 @@ def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(
     # rival_raids_6m's horizon is 2020-07-01; the grid asks the same and is never flagged.
     expected = ["questions.rival_raids_6m.horizon"] if flagged else []
     assert [x.split()[0] for x in lines] == expected
+
+
+def test_a_public_question_closes_no_at_its_horizon_even_when_the_event_comes_later(
+    tmp_path: Path, kinds: ModelSpec
+) -> None:
+    items = _record(
+        tmp_path,
+        kinds,
+        "  - {id: raid, kind: event, date: 2020-11-05, source: s, grade: B2,"
+        " hazard: raids, actor: rival, month: 2020-11}\n",
+    )
+    found = resolutions(kinds, items, as_of=dt.date(2021, 2, 1))
+    # Raids are public with no lag: by the 6-month horizon's silence the question was no,
+    # known on 1 July, not on the day of the later raid.
+    late = found["grid_raids_rival_6m"]
+    assert not late.outcome and late.date == dt.date(2020, 7, 1)
+    assert found["grid_raids_rival_12m"].outcome and found["grid_raids_rival_12m"].date == (
+        dt.date(2020, 11, 5)
+    )
