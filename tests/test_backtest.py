@@ -70,7 +70,7 @@ def test_backtest_scores_the_replay_beside_the_baselines(spec: ModelSpec, tmp_pa
     rows = list(csv.DictReader((tmp_path / "out" / "backtest.csv").read_text().splitlines()))
     assert len(rows) == len(dates) and float(rows[0]["0.5: brier"]) == 0.25
     doc = json.loads((tmp_path / "out" / "backtest.json").read_text())
-    assert doc["means"]["model"]["pair"]["brier"] == pytest.approx(s.mean("model")["brier"])
+    assert doc["means"]["all"]["model"]["pair"]["brier"] == pytest.approx(s.mean("model")["brier"])
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in files if f.suffix == ".png")
 
 

@@ -122,6 +122,11 @@ def simulate(spec, q, question, s, z, rng):
             went = rng.choice(len(names), size=N_SIM, p=np.array(shares) / sum(shares))
             hit |= leave(a) & np.isin(went, [names.index(d) for d in f["destinations"]])
         return hit, weight
+    if question.kind == "any_event":
+        hit = np.zeros(N_SIM, bool)
+        for a in f["actors"]:
+            hit |= leave(a)
+        return hit, weight
     if question.kind == "friction":
         hit = np.zeros(N_SIM, bool)
         for a in f["actors"]:
@@ -182,7 +187,7 @@ def stocks_setting():
 
 
 # Kinds asked of the fixture models with the features they need, not of the reference model.
-NEW_KINDS = ("event", "count", "exits", "fighters_leave")
+NEW_KINDS = ("event", "any_event", "count", "exits", "fighters_leave")
 SWITCH_KINDS = ("holds",)
 STOCK_KINDS = ("stock_above", "stock_below")
 
@@ -496,8 +501,13 @@ def test_a_departure_with_its_destination_resolves_an_exits_question(tmp_path):
     items = read_items(path, spec)
     found = resolutions(spec, items, as_of=dt.date(2020, 6, 1))
     assert found["splinter_joins_or_allies_12m"].outcome
+    # Gone elsewhere: one departure, so no; on the day it is on record.
     path.write_text(path.read_text().replace("ally_rival", "alone"))
+    elsewhere = resolutions(spec, read_items(path, spec))["splinter_joins_or_allies_12m"]
+    assert not elsewhere.outcome and elsewhere.date == dt.date(2020, 5, 20)
+    # Gone, destination unknown: open.
+    path.write_text(path.read_text().replace(", destination: alone", ""))
     assert "splinter_joins_or_allies_12m" not in resolutions(spec, read_items(path, spec))
-    path.write_text(path.read_text().replace("alone", "surrender"))
+    path.write_text(path.read_text().replace("2020-05}", "2020-05, destination: surrender}"))
     with pytest.raises(EvidenceError, match="not a destination of 'leave'"):
         read_items(path, spec)

@@ -60,9 +60,28 @@ def test_time_only_evidence_is_survival_or_the_departure_on_record(spec: ModelSp
     left = Item(
         "left", "event", dt.date(2020, 3, 10), "press", "A1",
         {"hazard": "leave", "actor": "faction", "month": "2020-03"},
+        recorded_at=dt.datetime(2020, 4, 2, 9, tzinfo=dt.UTC),
     )  # fmt: skip
     assert time_only_evidence(spec, [left], dt.date(2020, 7, 15)).items == (left,)
     assert time_only_evidence(spec, [left], dt.date(2020, 3, 1)).items[0].kind == "no_event"
+    # As the record stood: the departure of 10 March was on record only from 2 April.
+    (before,) = time_only_evidence(spec, [left], dt.date(2020, 3, 20)).items
+    assert before.kind == "no_event" and before.fields["through"] == "2020-03-20"
+
+
+def test_time_only_keeps_a_public_hazard_s_lag(spec: ModelSpec, tmp_path) -> None:
+    text = spec.path.read_text()
+    lagged = tmp_path / "lagged" / spec.path.name
+    lagged.parent.mkdir()
+    lagged.write_text(
+        text.replace(
+            "    within_months: 1\n", "    within_months: 1\n    public_after_months: 2\n", 1
+        )
+    )
+    from allegiance.spec import load_spec
+
+    (still,) = time_only_evidence(load_spec(lagged), [], dt.date(2020, 7, 15)).items
+    assert still.fields["through"] == "2020-05-15"
 
 
 def test_score_recorded_forecasts_beside_the_baselines(spec: ModelSpec) -> None:
@@ -207,3 +226,23 @@ def test_the_prior_baseline_is_a_fit_of_no_evidence_whatever_is_stored(spec: Mod
     (pair,) = scored.pairs
     assert pair.forecasts["prior only"] > pair.forecasts["model"]  # survival lowers the model
     ledger.close()
+
+
+def test_scores_are_kept_by_question_origin() -> None:
+    from allegiance.workflow.scoring import Pair, Scores
+
+    rng = np.random.default_rng(9)
+    pairs = [
+        Pair(f"q{i % 7}", dt.date(2020, 1 + i % 12, 1), bool(rng.random() < 0.3),
+             {"model": float(rng.random())}, "grid" if i % 3 else "hand")
+        for i in range(60)
+    ]  # fmt: skip
+    s = Scores(pairs, ["model"])
+    assert s.origins() == [None, "grid", "hand"]
+    for origin in ("grid", "hand"):
+        mine = [p for p in pairs if p.origin == origin]
+        p = np.array([x.forecasts["model"] for x in mine])
+        y = np.array([x.outcome for x in mine])
+        assert s.mean("model", origin=origin)["brier"] == pytest.approx(np.mean((p - y) ** 2))
+        assert sum(b.count for b in s.calibration("model", origin=origin)) == len(mine)
+    assert Scores([p for p in pairs if p.origin == "hand"], ["model"]).origins() == [None]

@@ -209,13 +209,14 @@ def check(
         ]
     )
     from allegiance.evidence import in_force
-    from allegiance.evidence.conflicts import contradictions
+    from allegiance.evidence.conflicts import contradictions, hindsight
     from allegiance.forecast.counts import costly
     from allegiance.posterior import FitSettings
     from allegiance.spec.effects import shared_channels
 
     settings = FitSettings()
     note([*costly(spec, settings.draws * settings.chains), *contradictions(spec, in_force(items))])
+    note(hindsight(spec, items))
 
     note(
         [

@@ -151,22 +151,26 @@ def score(
 
 
 def _score_table(table: Table, result: Scores) -> None:
+    """Rows of mean scores: every question first, then the grid's and the hand-picked apart."""
     from allegiance.forecast.scores import SCALES
 
-    for name in ("forecaster", "averaged over", SCALES["brier"], SCALES["brier2"], SCALES["log"]):
+    columns = ("questions", "forecaster", "averaged over", SCALES["brier"], SCALES["brier2"])
+    for name in (*columns, SCALES["log"]):
         table.add_column(name)
-    for who in result.forecasters:
-        n = len(result.of(who))
-        for by in ("pair", "question", "date"):
-            m = result.mean(who, by)
-            add_row(
-                table,
-                who if by == "pair" else "",
-                {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
-                f"{m['brier']:.3f}",
-                f"{m['brier2']:.3f}",
-                f"{m['log']:.3f}",
-            )
+    for origin in result.origins():
+        for who in result.forecasters:
+            n = len(result.of(who, origin))
+            for by in ("pair", "question", "date") if origin is None else ("pair",):
+                m = result.mean(who, by, origin)
+                add_row(
+                    table,
+                    (origin or "all") if (by, who) == ("pair", result.forecasters[0]) else "",
+                    who if by == "pair" else "",
+                    {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
+                    f"{m['brier']:.3f}",
+                    f"{m['brier2']:.3f}",
+                    f"{m['log']:.3f}",
+                )
 
 
 @app.command()
@@ -230,7 +234,7 @@ def backtest(
                 k = "k=–" if math.isnan(s.pareto_k) else f"k={s.pareto_k:.2f}"
                 step(f"{s.date}  {s.method:<10}  {k:<6}  {s.seconds:.1f} s")
                 if s.date == dates[-1]:
-                    step("scoring against the baselines (0.5, prior only, time only)", counts=False)
+                    step("scoring against the baselines", counts=False)
 
             result = run(spec, items, dates, settings, questions=named, on_step=done)
     table = Table(

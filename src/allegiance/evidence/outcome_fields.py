@@ -20,6 +20,7 @@ from typing import Any
 
 from allegiance.reading import KeyReader, short
 from allegiance.spec import ModelSpec
+from allegiance.spec.types import GRID
 
 OUTCOMES = {"yes": True, "no": False, "true": True, "false": False}
 
@@ -44,6 +45,13 @@ def resolution_fields(
 ) -> dict[str, Any]:
     """Validate how a question resolved, against its horizon."""
     qid = r.member(body["question"], f"{key}.question", spec.questions, "question")
+    if spec.questions[qid].origin == GRID:
+        raise r.fail(
+            f"{key}.question",
+            f"{qid} is a question of the model's grid: it resolves by the record's rules only "
+            "(a dated event, a no_event, or a public hazard's silence), never by a call.",
+            "record the event itself (kind: event) or a no_event, not a resolution.",
+        )
     outcome = (
         OUTCOMES.get(str(body["outcome"]).lower())
         if not isinstance(body["outcome"], bool)

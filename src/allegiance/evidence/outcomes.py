@@ -29,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from allegiance.evidence.items import Item
+from allegiance.evidence.tallies import RESOLVED_BY_RECORD
 from allegiance.reading import iso_date
-from allegiance.spec import ModelSpec, Question, count_threshold, months_between
+from allegiance.spec import ModelSpec, Question, months_between
+from allegiance.spec.types import GRID, HAND
 
 IMPLIED = "time_passing_"  # the id of an item time passing implies, before its slot
 
@@ -78,14 +78,17 @@ def resolutions(
             out[f["question"]] = Resolution(
                 f["question"], bool(f["outcome"]), item.date, item.source, item.id
             )
-    record = _Record(spec, items, as_of, dict(out))
+    # A grid question resolves by the record's rules only, never by an analyst's call.
+    records = {HAND: _Record(spec, items, as_of, dict(out)), GRID: _Record(spec, items, as_of, {})}
     for qid, question in spec.questions.items():
         if qid in out:
             continue
+        record = records[question.origin]
         if question.kind in RESOLVED_BY_RECORD:
             found = RESOLVED_BY_RECORD[question.kind](spec, question, record.left, items)
             if found is not None:
-                out[qid] = found
+                when, item = found
+                out[qid] = Resolution(qid, True, when, item.source, item.id)
         elif (fact := record.answer(question)) is not None:
             out[qid] = Resolution(qid, fact.value, fact.date, fact.source, fact.item_id)
     return out
@@ -141,7 +144,9 @@ class _Record:
                 [_all([self.left_by(f["hazard"], a, h), self.seen(f["aligns"], a, h)])
                  for a in f["actors"]]
             )  # fmt: skip
-        if question.kind == "exits":  # a departure gone elsewhere is left open
+        if question.kind == "any_event":
+            return _any([self.left_by(f["hazard"], a, h) for a in f["actors"]])
+        if question.kind == "exits":
             return _any(
                 [_all([self.left_by(f["hazard"], a, h), self.went(f["hazard"], a, f)])
                  for a in f["actors"]]
@@ -195,11 +200,16 @@ class _Record:
         return None
 
     def went(self, hazard: str, actor: str, f: Mapping[str, Any]) -> _Fact | None:
-        """Return the actor's departure if it is on record going to one of the destinations."""
+        """Return whether the actor's departure on record went to one of the destinations.
+
+        A departure on record without its destination leaves it open.
+        """
         gone = self.left.get((hazard, actor))
-        if gone is None or gone.fields.get("destination") not in f["destinations"]:
+        if gone is None or not gone.fields.get("destination"):
             return None
-        return _Fact(True, gone.date, gone.source, gone.id)
+        return _Fact(
+            gone.fields["destination"] in f["destinations"], gone.date, gone.source, gone.id
+        )
 
 
 def departure_of(spec: ModelSpec, question: Question) -> tuple[str, str] | None:
@@ -214,122 +224,6 @@ def departure_of(spec: ModelSpec, question: Question) -> tuple[str, str] | None:
 def implied(item: Item) -> bool:
     """Return whether an item is the survival time passing implies (:func:`time_passing`)."""
     return item.kind == "no_event" and item.id.startswith(IMPLIED) and item.recorded_at is None
-
-
-def _seen_true(question: Question, items: Sequence[Item]) -> dict[str, Item]:
-    """Chance outcomes observed true by the question's horizon, by target."""
-    return {
-        i.fields["target"]: i
-        for i in items
-        if i.kind == "outcome" and i.fields["value"] and i.date <= question.horizon
-    }
-
-
-def _absorption(
-    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes once the counts on record and the factions seen merging reach the threshold.
-
-    Counts of the question's channel in the months it covers count in full
-    (their grade weighs their likelihood, not the number); a faction counts
-    with its fighters once its departure, its alliance and its merger are all
-    on record by the horizon. The day is the one the running total crossed.
-    """
-    f, seen = question.fields, _seen_true(question, items)
-    gains = [
-        (i.date, n, i)
-        for month, n, i in _counted(spec, question, items)
-        if 0 <= month < question.horizon_months
-    ]
-    for actor in f["actors"]:
-        parts = [
-            left.get((f["hazard"], actor)),
-            seen.get(f"{f['aligns']}.{actor}"),
-            seen.get(f"{f['joins']}.{actor}"),
-        ]
-        if all(p is not None and p.date <= question.horizon for p in parts):
-            last = max((p for p in parts if p is not None), key=lambda p: p.date)
-            gains.append((last.date, float(spec.actors[actor].fighters), last))
-    return _crossed(question, gains, float(f["threshold"]))
-
-
-def _escalation(
-    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes once the counts since the analysis month reach the ratio of the past rate.
-
-    The past rate is the mean of the exact monthly totals on record before the
-    analysis month (none on record: no resolution from the record); the
-    threshold is the ratio times the horizon's months at that rate.
-    """
-    counted = _counted(spec, question, items)
-    past: dict[int, float] = {}
-    for month, n, i in counted:
-        if month < 0 and not isinstance(i.fields["count"], dict):
-            past[month] = past.get(month, 0.0) + n
-    if not past:
-        return None
-    needed = (
-        float(question.fields["ratio"]) * question.horizon_months * float(np.mean([*past.values()]))
-    )
-    gains = [(i.date, n, i) for month, n, i in counted if 0 <= month < question.horizon_months]
-    return _crossed(question, gains, needed)
-
-
-def _count(
-    spec: ModelSpec, question: Question, left: dict[tuple[str, str], Item], items: Sequence[Item]
-) -> Resolution | None:
-    """Yes once the counts on record in the question's window reach its threshold."""
-    start = question.fields.get("start")
-    first = 0 if start is None else months_between(spec.analysis_date, start)
-    gains = [
-        (i.date, n, i)
-        for month, n, i in _counted(spec, question, items)
-        if first <= month < question.horizon_months
-    ]
-    return _crossed(question, gains, count_threshold(spec, question))
-
-
-def _counted(
-    spec: ModelSpec, question: Question, items: Sequence[Item]
-) -> list[tuple[int, float, Item]]:
-    """Return the counts on record of the question's channel: (month, count, item).
-
-    Months count from the analysis month (negative before it).
-    A count counts in full whatever its grade (the grade weighs its likelihood,
-    not the number); an estimate counts at its low end.
-    """
-    f, out = question.fields, []
-    for i in items:
-        g = i.fields
-        counted = i.kind == "count" or (
-            i.kind == "faction_event" and g["event"] in ("partial_defection", "clash")
-        )
-        if counted and (g["series"], g["category"]) == (f["series"], f["category"]):
-            month = months_between(spec.analysis_date, dt.date.fromisoformat(f"{g['month']}-01"))
-            n = g["count"]["range"][0] if isinstance(g["count"], dict) else g["count"]
-            out.append((month, float(n), i))
-    return out
-
-
-def _crossed(
-    question: Question, gains: list[tuple[dt.date, float, Item]], needed: float
-) -> Resolution | None:
-    """Yes on the day the running total of dated gains first reaches ``needed``."""
-    total = 0.0
-    for when, gain, item in sorted(gains, key=lambda x: x[0]):
-        total += gain
-        if total >= needed and when <= question.horizon:
-            return Resolution(question.id, True, when, item.source, item.id)
-    return None
-
-
-RESOLVED_BY_RECORD = {
-    "absorption": _absorption,
-    "escalation": _escalation,
-    "count": _count,
-    "fighters_leave": _count,
-}
 
 
 def departures(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
@@ -350,7 +244,7 @@ def time_passing(
     ``no_event`` through the as-of date (today without one) less the lag,
     within the forecast window. Explicit ``no_event`` items still count for
     hazards that are not public. With ``every_hazard``, every hazard counts
-    as public with no lag (the time-only baseline).
+    as public, with its declared lag or none (the time-only baseline).
     """
     when = as_of or dt.date.today()
     end = add_months(spec.analysis_date.replace(day=1), spec.forward_months)
@@ -358,7 +252,7 @@ def time_passing(
     out = []
     for node, actor in spec.slots:
         lag = spec.propensities[node].public_after_months
-        if every_hazard and spec.propensities[node].kind == "hazard":
+        if every_hazard and spec.propensities[node].kind == "hazard" and lag is None:
             lag = 0
         if lag is None or (node, actor) in left:
             continue

@@ -151,12 +151,27 @@ def _event(q: Quantities, question: Question) -> np.ndarray:
     return _leave_by(q, f["hazard"], f.get("actor", ""), question.horizon_months)
 
 
+def _any_event(q: Quantities, question: Question) -> np.ndarray:
+    return _any_left(q, question, lambda actor: 1.0)
+
+
 def _exits(q: Quantities, question: Question) -> np.ndarray:
+    f = question.fields
+    return _any_left(q, question, lambda actor: _went(q, f["hazard"], actor, f["destinations"]))
+
+
+def _any_left(
+    q: Quantities, question: Question, went: Callable[[str], np.ndarray | float]
+) -> np.ndarray:
+    """P(at least one listed actor left and went where asked), (draw, configuration).
+
+    The actors' departures are independent given the draw and the configuration.
+    """
     f = question.fields
     none: np.ndarray | float = 1.0
     for actor in f["actors"]:
         leave = _leave_by(q, f["hazard"], actor, question.horizon_months)
-        none = none * (1.0 - leave * _went(q, f["hazard"], actor, f["destinations"]))
+        none = none * (1.0 - leave * went(actor))
     return 1.0 - np.asarray(none)
 
 
@@ -251,6 +266,7 @@ COMPUTE: dict[str, Compute] = {
     "escalation": _escalation,
     "friction": _friction,
     "event": _event,
+    "any_event": _any_event,
     "count": _count,
     "exits": _exits,
     "fighters_leave": _count,

@@ -21,6 +21,7 @@ def write_backtest(result: Backtest, out: Path) -> list[Path]:
     for pair in s.pairs:
         row: dict[str, object] = {
             "question": pair.question,
+            "origin": pair.origin,
             "date": pair.date.isoformat(),
             "outcome": int(pair.outcome),
         }
@@ -42,8 +43,17 @@ def write_backtest(result: Backtest, out: Path) -> list[Path]:
     summary = {
         "scales": {"brier": "0-1", "brier2": "0-2 (tournament)", "log": "ln p of the outcome"},
         "means": {
-            who: {by: s.mean(who, by) for by in ("pair", "question", "date")}
-            for who in s.forecasters
+            origin or "all": {
+                who: {by: s.mean(who, by, origin) for by in ("pair", "question", "date")}
+                for who in s.forecasters
+            }
+            for origin in s.origins()
+        },
+        "calibration": {
+            origin or "all": {
+                who: [asdict(b) for b in s.calibration(who, origin=origin)] for who in s.forecasters
+            }
+            for origin in s.origins()
         },
         "fits": sum(step.method == "mcmc" for step in result.steps),
         "fit_settings": asdict(result.settings),

@@ -16,7 +16,7 @@ from allegiance.workflow.scoring import MODEL, Scores
 if TYPE_CHECKING:
     from allegiance.workflow.backtest import Backtest
 
-STYLES = ("o-", "s--", "^:", "d-.")  # marker and dash: lines that overlap stay visible
+STYLES = ("o-", "s--", "^:", "d-.", "v-", "x--")  # marker and dash: lines that overlap stay visible
 
 
 def _pyplot() -> Any:
@@ -74,6 +74,7 @@ def backtest_figures(result: Backtest, out: Path) -> list[Path]:
     ax.legend()
     fig.autofmt_xdate()
     paths = [_save(fig, out / "score_over_time.png")]
+    paths += [reliability_figure(s, origin, out) for origin in s.origins()]
     for qid, outcome in s.resolved.items():
         mine = [p for p in s.pairs if p.question == qid]
         if not mine:
@@ -90,6 +91,24 @@ def backtest_figures(result: Backtest, out: Path) -> list[Path]:
         fig.autofmt_xdate()
         paths.append(_save(fig, out / f"path_{qid}.png"))
     return paths
+
+
+def reliability_figure(result: Scores, origin: str | None, out: Path) -> Path:
+    """Draw every forecaster's reliability over the questions of one origin; return the file.
+
+    A forecaster of one constant value (0.5, a climatology) is a single point.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, label="perfect calibration")
+    for who, style in zip(result.forecasters, STYLES, strict=False):
+        bins = result.calibration(who, origin=origin)
+        ax.plot([b.mean_forecast for b in bins], [b.frequency for b in bins], style, color="k",
+                mfc="none", label=f"{who} ({sum(b.count for b in bins)})")  # fmt: skip
+    ax.set(xlabel="forecast probability", ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"Reliability, {origin or 'all'} questions (ten bands)")
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, out / f"reliability_{origin or 'all'}.png")
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -100,6 +100,10 @@ QUESTION_FIELDS: dict[str, QuestionFields] = {
         "hazard of no one actor.",
         frozenset({"actor"}),
     ),
+    "any_event": QuestionFields(
+        {"hazard": HAZARD, "actors": ACTORS},
+        "the hazard's event happens by the horizon for at least one of the listed actors.",
+    ),
     "count": QuestionFields(
         {"series": SERIES, "category": CATEGORY, "threshold": NUMBER, "start": DATE},
         "the category's counts from `start` (default: the analysis date) to the horizon "

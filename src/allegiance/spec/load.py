@@ -10,6 +10,7 @@ registries of :mod:`allegiance.spec`, never through imports.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,12 +20,22 @@ from allegiance.reading import KeyReader, read_document, short
 from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
 from allegiance.spec.destinations import read_destinations
 from allegiance.spec.effects import read_effects
+from allegiance.spec.grid import GRID_PREFIX, grid_questions, known_from
 from allegiance.spec.priors import magnitude_prior, probability_prior
 from allegiance.spec.questions import read_questions
 from allegiance.spec.scenarios import read_scenarios
 from allegiance.spec.stocks import check_receiving, read_stocks
 from allegiance.spec.switches import check_switches, read_switch
-from allegiance.spec.types import Actor, Condition, Justified, ModelSpec, Propensity, Series
+from allegiance.spec.types import (
+    GRID,
+    Actor,
+    Condition,
+    Justified,
+    KnownFrom,
+    ModelSpec,
+    Propensity,
+    Series,
+)
 
 SCHEMA_VERSION = 1
 REQUIRED = (
@@ -37,7 +48,15 @@ REQUIRED = (
     "propensities",
     "questions",
 )
-OPTIONAL = ("history_months", "source", "series", "effects", "scenarios", "stocks")
+OPTIONAL = (
+    "history_months",
+    "source",
+    "series",
+    "effects",
+    "scenarios",
+    "stocks",
+    "question_grid",
+)
 
 
 CONDITION_KINDS = ("binary", "level", "switch")
@@ -84,9 +103,9 @@ def load_spec(path: str | Path) -> ModelSpec:
     r = KeyReader(path)
     doc, raw = read_document(r, REQUIRED, OPTIONAL, SCHEMA_VERSION)
     analysis_date = r.date(doc["analysis_date"], "analysis_date")
-    actors = _actors(r, doc["actors"])
+    actors = _actors(r, doc["actors"], analysis_date)
     conditions = _conditions(r, doc["conditions"])
-    propensities = _propensities(r, doc["propensities"], actors)
+    propensities = _propensities(r, doc["propensities"], actors, analysis_date)
     series = _series(r, doc.get("series") or {})
     stock_ids = r.mapping(doc.get("stocks") or {}, "stocks")
     _no_clashes(
@@ -96,9 +115,19 @@ def load_spec(path: str | Path) -> ModelSpec:
     check_receiving(r, propensities, actors)
     stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
     check_switches(r, conditions, propensities, effects, series, stocks)
-    questions = read_questions(
-        r, doc["questions"], analysis_date, actors, propensities, series, conditions, stocks
-    )
+    parts = (analysis_date, actors, propensities, series, conditions, stocks)
+    questions = read_questions(r, doc["questions"], *parts)
+    if "question_grid" in doc:
+        names = {a.id: a.name for a in actors.values()}
+        grid = grid_questions(r, doc["question_grid"], analysis_date, names, propensities)
+        for qid in questions:
+            if qid.startswith(GRID_PREFIX):
+                raise r.fail(
+                    f"questions.{qid}",
+                    f"ids starting {GRID_PREFIX!r} are the question grid's.",
+                    "rename the question.",
+                )
+        questions |= read_questions(r, grid, *parts, origin=GRID)
     return ModelSpec(
         id=_model_id(r, doc["id"]),
         title=r.text(doc["title"], "title"),
@@ -145,10 +174,10 @@ def _entries(r: KeyReader, node: Any, section: str) -> Iterator[tuple[str, str, 
         yield entry, key, r.mapping(body, key)
 
 
-def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
+def _actors(r: KeyReader, node: Any, analysis_date: dt.date) -> dict[str, Actor]:
     actors: dict[str, Actor] = {}
     for aid, key, body in _entries(r, node, "actors"):
-        r.keys(body, key, ("name", "role"), ("parent", "fighters", "note"))
+        r.keys(body, key, ("name", "role"), ("parent", "fighters", "note", "known_from"))
         actors[aid] = Actor(
             id=aid,
             name=r.text(body["name"], f"{key}.name"),
@@ -156,6 +185,7 @@ def _actors(r: KeyReader, node: Any) -> dict[str, Actor]:
             parent=None if body.get("parent") is None else r.ident(body["parent"], f"{key}.parent"),
             fighters=r.number(body.get("fighters", 0), f"{key}.fighters", 0),
             note=r.text(body.get("note", ""), f"{key}.note", empty=True),
+            known_from=_known(r, body, key, analysis_date),
         )
     for actor in actors.values():
         if actor.parent is not None and actor.parent not in actors:
@@ -228,15 +258,13 @@ def _per_member(
     return out
 
 
-def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[str, Propensity]:
+def _propensities(
+    r: KeyReader, node: Any, actors: Mapping[str, Actor], analysis_date: dt.date
+) -> dict[str, Propensity]:
     out: dict[str, Propensity] = {}
     for pid, key, body in _entries(r, node, "propensities"):
-        r.keys(
-            body,
-            key,
-            ("kind", "text", "baseline"),
-            ("actors", "within_months", "public", "public_after_months", "destinations"),
-        )
+        optional = ("actors", "within_months", "public", "public_after_months", "destinations")
+        r.keys(body, key, ("kind", "text", "baseline"), (*optional, "known_from"))
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
         if not isinstance(members, list):
@@ -266,8 +294,17 @@ def _propensities(r: KeyReader, node: Any, actors: Mapping[str, Actor]) -> dict[
             destinations=read_destinations(r, body["destinations"], f"{key}.destinations", kind)
             if "destinations" in body
             else {},
+            known_from=_known(r, body, key, analysis_date),
         )
     return out
+
+
+def _known(
+    r: KeyReader, body: Mapping[str, Any], key: str, analysis_date: dt.date
+) -> KnownFrom | None:
+    if "known_from" not in body:
+        return None
+    return known_from(r, body["known_from"], f"{key}.known_from", analysis_date)
 
 
 def _public(r: KeyReader, body: Mapping[str, Any], key: str, kind: str) -> int | None:

@@ -12,6 +12,14 @@ from allegiance.spec.priors import Prior
 
 
 @dataclass(frozen=True)
+class KnownFrom:
+    """The public source, dated, that shows a part of a model was known on its analysis date."""
+
+    date: dt.date
+    source: str
+
+
+@dataclass(frozen=True)
 class Actor:
     """An armed group, faction or state."""
 
@@ -21,6 +29,7 @@ class Actor:
     parent: str | None = None
     fighters: float = 0.0
     note: str = ""
+    known_from: KnownFrom | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,7 @@ class Propensity:
     within_months: int = 1
     public_after_months: int | None = None
     destinations: Mapping[str, Destination] = field(default_factory=dict)
+    known_from: KnownFrom | None = None
 
 
 @dataclass(frozen=True)
@@ -165,9 +175,17 @@ class Effect:
     belief: Justified
 
 
+GRID, HAND = "grid", "hand"  # where a question comes from: the model's grid, or picked by hand
+
+
 @dataclass(frozen=True)
 class Question:
-    """A forecast question: a dated event with a resolution rule."""
+    """A forecast question: a dated event with a resolution rule.
+
+    ``origin`` is :data:`GRID` for a question the model's ``question_grid``
+    generates (fixed before any outcome, resolved by the record's rules only)
+    and :data:`HAND` for one written in ``questions``.
+    """
 
     id: str
     kind: str
@@ -177,6 +195,7 @@ class Question:
     horizon_months: int
     fields: Mapping[str, Any]
     covers: str = ""
+    origin: str = HAND
 
 
 @dataclass(frozen=True)

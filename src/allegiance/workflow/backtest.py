@@ -19,7 +19,15 @@ from allegiance.evidence.outcomes import resolutions
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec
 from allegiance.update import ReplayStep, replay
-from allegiance.workflow.scoring import BASELINES, MODEL, Pair, Scores, add_baselines
+from allegiance.workflow.scoring import (
+    BASELINES,
+    MODEL,
+    Climatology,
+    Pair,
+    Scores,
+    add_baselines,
+    forecasters,
+)
 
 MAX_DATES = 600  # a date takes seconds to minutes; a longer replay is a mistake more than a plan
 
@@ -93,6 +101,7 @@ def backtest(
     *,
     questions: Collection[str] | None = None,
     on_step: Callable[[ReplayStep], None] | None = None,
+    climatology: Climatology | None = None,
 ) -> Backtest:
     """Replay the model as of each date, as recorded then, and score it against the outcomes.
 
@@ -109,6 +118,8 @@ def backtest(
         Score only these questions (see :func:`chosen_questions`); by default all.
     on_step : callable, optional
         Called after each date (a progress bar).
+    climatology : Climatology, optional
+        Other theatres' grid outcomes, scored as a baseline beside the others.
 
     Raises
     ------
@@ -123,7 +134,13 @@ def backtest(
         raise ScoreError(f"no question {which} is resolved on record: nothing to score.")
     steps = replay(spec, items, dates, settings, as_recorded=True, on_step=on_step)
     pairs = [
-        Pair(q.id, step.date, outcomes[q.id].outcome, {MODEL: q.probability})
+        Pair(
+            q.id,
+            step.date,
+            outcomes[q.id].outcome,
+            {MODEL: q.probability},
+            spec.questions[q.id].origin,
+        )
         for step in steps
         for q in step.forecast.questions
         if q.id in outcomes and step.date < outcomes[q.id].date and q.probability is not None
@@ -132,5 +149,7 @@ def backtest(
         raise ScoreError(
             "every resolved question resolved before the first date: nothing to score."
         )
-    add_baselines(spec, list(items), pairs, settings)
-    return Backtest(steps, Scores(pairs, [MODEL, *BASELINES], outcomes), settings)
+    add_baselines(spec, list(items), pairs, settings, climatology)
+    return Backtest(
+        steps, Scores(pairs, forecasters(pairs, [MODEL, *BASELINES]), outcomes), settings
+    )

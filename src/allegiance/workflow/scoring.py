@@ -9,7 +9,12 @@ pairs, every baseline is scored too:
 - ``prior only``: the model with no evidence at all;
 - ``time only``: the model given nothing but the passing of time: for each
   actor at risk, the departure on record by that date, or that it had not
-  left by then.
+  left by then (less the hazard's public lag), as the record stood that day;
+- ``climatology`` (when given): the share of grid questions that resolved yes
+  in other theatres, by horizon.
+
+Scores are kept by question origin too (:data:`~allegiance.spec.types.GRID`
+questions, fixed in advance, and hand-picked ones).
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from allegiance.ledger import Ledger
 from allegiance.ledger.history import ANALYST
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec
+from allegiance.spec.types import GRID, HAND
 
 MODEL = "model"
 POOLED = "pooled"
-BASELINES = ("0.5", "prior only", "time only")
+BASELINES = ("0.5", "prior only", "time only", "reference class", "climatology")
+CLIMATOLOGY = "climatology"
+ORIGINS = (None, GRID, HAND)  # every question, then by origin
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class Pair:
     date: dt.date
     outcome: bool
     forecasts: dict[str, float]
+    origin: str = HAND
 
 
 @dataclass
@@ -51,7 +60,9 @@ class Scores:
     forecasters: list[str]  # each forecast at least one pair
     resolved: dict[str, Resolution] = field(default_factory=dict)
 
-    def mean(self, forecaster: str, by: str = "pair") -> dict[str, float]:
+    def mean(
+        self, forecaster: str, by: str = "pair", origin: str | None = None
+    ) -> dict[str, float]:
         """Mean scores of one forecaster: over pairs, or first per question or per date.
 
         Parameters
@@ -60,8 +71,10 @@ class Scores:
         by : {"pair", "question", "date"}
             ``question`` and ``date`` average within each question (date)
             first, so that a question forecast often does not weigh more.
+        origin : {None, "grid", "hand"}
+            Only the questions of this origin (None: all).
         """
-        mine = self.of(forecaster)
+        mine = self.of(forecaster, origin)
         p = np.array([x.forecasts[forecaster] for x in mine])
         y = np.array([x.outcome for x in mine])
         each = scores(p, y)
@@ -75,13 +88,20 @@ class Scores:
             for k, v in each.items()
         }
 
-    def of(self, forecaster: str) -> list[Pair]:
-        """Return the pairs a forecaster forecast (baselines: all of them)."""
-        return [x for x in self.pairs if forecaster in x.forecasts]
+    def of(self, forecaster: str, origin: str | None = None) -> list[Pair]:
+        """Return the pairs a forecaster forecast (baselines: all of them), of one origin."""
+        return [x for x in self.pairs if forecaster in x.forecasts and origin in (None, x.origin)]
 
-    def calibration(self, forecaster: str = MODEL, bins: int = 10) -> list[CalibrationBin]:
+    def origins(self) -> list[str | None]:
+        """Return None (every pair) and each origin the pairs have, in :data:`ORIGINS` order."""
+        have = {x.origin for x in self.pairs}
+        return [o for o in ORIGINS if o is None or (o in have and len(have) > 1)]
+
+    def calibration(
+        self, forecaster: str = MODEL, bins: int = 10, origin: str | None = None
+    ) -> list[CalibrationBin]:
         """Return the reliability table of one forecaster over the pairs it forecast."""
-        mine = self.of(forecaster)
+        mine = self.of(forecaster, origin)
         p = np.array([x.forecasts[forecaster] for x in mine])
         return calibration(p, np.array([x.outcome for x in mine]), bins)
 
@@ -118,7 +138,9 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
             if late or str(row["word"]).startswith("resolved"):
                 continue
             who = ANALYST if row["fit_method"] == ANALYST else MODEL
-            pair = by_pair.setdefault((qid, when), Pair(qid, when, outcome.outcome, {}))
+            pair = by_pair.setdefault(
+                (qid, when), Pair(qid, when, outcome.outcome, {}, spec.questions[qid].origin)
+            )
             pair.forecasts[who] = float(row["probability"])
     pairs = sorted(by_pair.values(), key=lambda p: (p.date, p.question))
     if not pairs:
@@ -130,8 +152,12 @@ def score(spec: ModelSpec, ledger: Ledger, settings: FitSettings | None = None) 
     add_pooled(pairs, resolved)
     # Only who forecast something: a judgment of a day the model was not forecast is
     # scored, and pooled with nothing.
-    named = [MODEL, ANALYST, POOLED, *BASELINES]
-    return Scores(pairs, [w for w in named if any(w in p.forecasts for p in pairs)], resolved)
+    return Scores(pairs, forecasters(pairs, [MODEL, ANALYST, POOLED, *BASELINES]), resolved)
+
+
+def forecasters(pairs: list[Pair], named: list[str]) -> list[str]:
+    """Return the named forecasters that forecast at least one pair, in order."""
+    return [w for w in named if any(w in p.forecasts for p in pairs)]
 
 
 def add_pooled(pairs: list[Pair], resolved: dict[str, Resolution]) -> None:
@@ -158,8 +184,24 @@ def add_pooled(pairs: list[Pair], resolved: dict[str, Resolution]) -> None:
         pair.forecasts[POOLED] = pooled([pair.forecasts[MODEL], pair.forecasts[ANALYST]], weights)
 
 
+@dataclass(frozen=True)
+class Climatology:
+    """How often grid questions resolved yes elsewhere: by horizon (months), and overall."""
+
+    by_horizon: dict[int, float]
+    overall: float
+
+    def of(self, months: int) -> float:
+        """Return the share for a horizon of ``months`` (the overall share for another)."""
+        return self.by_horizon.get(months, self.overall)
+
+
 def add_baselines(
-    spec: ModelSpec, items: list[Item], pairs: list[Pair], settings: FitSettings
+    spec: ModelSpec,
+    items: list[Item],
+    pairs: list[Pair],
+    settings: FitSettings,
+    climatology: Climatology | None = None,
 ) -> None:
     """Add each baseline's forecast to every pair (the prior-only fit is stored and reused)."""
     from allegiance.posterior import load_posterior
@@ -183,10 +225,19 @@ def add_baselines(
             q.probability for q in prior.forecast.questions if q.id == pair.question
         )
         pair.forecasts["time only"] = at[pair.date][pair.question]
+        if climatology is not None:
+            pair.forecasts[CLIMATOLOGY] = climatology.of(
+                spec.questions[pair.question].horizon_months
+            )
 
 
 def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> EvidenceSet:
-    """Return the passing of time by ``when``: who had left (on record) and who had not."""
-    record = in_force(items, when)
+    """Return the passing of time by ``when``: who had left and who had not, as then recorded.
+
+    A departure counts once it was on record (recorded by ``when``); no record
+    of one is survival through ``when`` less the hazard's declared public lag
+    (no lag for a hazard the model does not call public).
+    """
+    record = in_force(items, when, as_recorded=True)
     left = list(departures(record).values())
     return EvidenceSet.of([*left, *time_passing(spec, record, when, every_hazard=True)], as_of=when)
