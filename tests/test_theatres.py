@@ -15,7 +15,7 @@ from allegiance.workflow.forecasting import record_of
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 # Theatres other than the reference model, each with its record after the analysis date.
-THEATRES = ("syria_nusra_2016", "somalia_shabaab_2015")
+THEATRES = ("syria_nusra_2016", "somalia_shabaab_2015", "sahel_jihadists_2016")
 MIN_RESOLVED = 15
 
 
