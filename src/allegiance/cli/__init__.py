@@ -4,7 +4,14 @@ A face of the package: it reads arguments, calls :mod:`allegiance.workflow`
 and the core, and prints. Nothing below it imports it.
 """
 
-from allegiance.cli import commands, evidence, outcomes, reports, scenarios  # noqa: F401  (each registers commands)
+from allegiance.cli import (  # noqa: F401  (each registers commands)
+    commands,
+    evidence,
+    outcomes,
+    reports,
+    scenarios,
+    validation,
+)
 from allegiance.cli.app import EXIT_BAD_INPUT, EXIT_UNTRUSTWORTHY, app
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_UNTRUSTWORTHY", "app"]

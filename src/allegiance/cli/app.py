@@ -8,6 +8,7 @@ under a warning banner and exits with status 3, so scripts notice.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,3 +131,18 @@ def note(lines: list[str]) -> None:
 def add_row(table: Table, *cells: object) -> None:
     """Add a row of user text: escaped, so that brackets and escape codes are shown, not obeyed."""
     table.add_row(*(shown(c) for c in cells))
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse a folder that cannot be made or written in, before any work."""
+    for path in (out, *out.parents):
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            what = "is a file" if path == out else f"is inside {path}, a file"
+            raise refuse(
+                f"--out {out} {what}: give a folder (made if missing) for the tables and figures."
+            )
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise refuse(f"--out {out}: {path} cannot be written in; give a folder you can write.")
+        return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,17 +23,17 @@ from allegiance.cli.app import (
     TuneOpt,
     add_row,
     app,
+    check_out_folder,
     parse_date,
     plain,
-    refuse,
     shown,
     user_errors,
 )
 from allegiance.cli.evidence import open_model
+from allegiance.cli.output import score_table
 
 if TYPE_CHECKING:
     from allegiance.update import ReplayStep
-    from allegiance.workflow.scoring import Scores
 
 
 @app.command()
@@ -126,7 +125,7 @@ def score(
         title=f"Scores: {spec.id}, {len(result.pairs)} forecasts of {questions} resolved "
         "questions, each made before its outcome was on record"
     )
-    _score_table(table, result)
+    score_table(table, result)
     out = Console()
     out.print(table)
     if MODEL not in result.forecasters:
@@ -148,29 +147,6 @@ def score(
 
         for path in score_figures(result, plots):
             typer.echo(f"wrote {plain(path)}")
-
-
-def _score_table(table: Table, result: Scores) -> None:
-    """Rows of mean scores: every question first, then the grid's and the hand-picked apart."""
-    from allegiance.forecast.scores import SCALES
-
-    columns = ("questions", "forecaster", "averaged over", SCALES["brier"], SCALES["brier2"])
-    for name in (*columns, SCALES["log"]):
-        table.add_column(name)
-    for origin in result.origins():
-        for who in result.forecasters:
-            n = len(result.of(who, origin))
-            for by in ("pair", "question", "date") if origin is None else ("pair",):
-                m = result.mean(who, by, origin)
-                add_row(
-                    table,
-                    (origin or "all") if (by, who) == ("pair", result.forecasters[0]) else "",
-                    who if by == "pair" else "",
-                    {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
-                    f"{m['brier']:.3f}",
-                    f"{m['brier2']:.3f}",
-                    f"{m['log']:.3f}",
-                )
 
 
 @app.command()
@@ -220,7 +196,7 @@ def backtest(
     )
     with user_errors():  # everything refusable is refused before the ledger opens
         dates = dates_between(first, last, every)
-        _check_folder(out)
+        check_out_folder(out)
         spec = load_spec(model)
         chosen_questions(spec, named)
         if evidence:
@@ -243,26 +219,10 @@ def backtest(
         f"question{'' if len(result.scores.resolved) == 1 else 's'}, "
         f"{sum(s.method == 'mcmc' for s in result.steps)} fits"
     )
-    _score_table(table, result.scores)
+    score_table(table, result.scores)
     Console().print(table)
     for path in write_backtest(result, out):
         typer.echo(f"wrote {plain(path)}")
-
-
-def _check_folder(out: Path) -> None:
-    """Refuse a folder that cannot be made or written in, before any work."""
-    for path in (out, *out.parents):
-        if not path.exists():
-            continue
-        if not path.is_dir():
-            what = "is a file" if path == out else f"is inside {path}, a file"
-            raise refuse(
-                f"--out {out} {what}: give a folder (made if missing) for "
-                "backtest.csv, backtest.json and the figures."
-            )
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise refuse(f"--out {out}: {path} cannot be written in; give a folder you can write.")
-        return
 
 
 @app.command()

@@ -7,7 +7,7 @@ import io
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -17,6 +17,9 @@ from rich.table import Table
 from allegiance.cli.app import add_row, shown
 from allegiance.forecast import Forecast
 from allegiance.spreadsheet import spreadsheet_text
+
+if TYPE_CHECKING:
+    from allegiance.workflow.scoring import Scores
 
 
 def forecast_table(result: Forecast) -> None:
@@ -157,3 +160,26 @@ class Steps:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.stop()
+
+
+def score_table(table: Table, result: Scores) -> None:
+    """Add rows of mean scores: every question, then the grid's and the hand-picked apart."""
+    from allegiance.forecast.scores import SCALES
+
+    columns = ("questions", "forecaster", "averaged over", SCALES["brier"], SCALES["brier2"])
+    for name in (*columns, SCALES["log"]):
+        table.add_column(name)
+    for origin in result.origins():
+        for who in result.forecasters:
+            n = len(result.of(who, origin))
+            for by in ("pair", "question", "date") if origin is None else ("pair",):
+                m = result.mean(who, by, origin)
+                add_row(
+                    table,
+                    (origin or "all") if (by, who) == ("pair", result.forecasters[0]) else "",
+                    who if by == "pair" else "",
+                    {"pair": f"{n} forecasts", "question": "questions", "date": "dates"}[by],
+                    f"{m['brier']:.3f}",
+                    f"{m['brier2']:.3f}",
+                    f"{m['log']:.3f}",
+                )

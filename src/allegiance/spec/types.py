@@ -101,7 +101,9 @@ class Propensity:
     A hazard's baseline is stated as the chance of the event within
     ``within_months`` months. A *public* hazard's event would be public news
     within ``public_after_months`` months (``None``: not public), so no record
-    of it by a date is survival through that date, less the lag.
+    of it by a date is survival through that date, less the lag. A hazard's
+    ``reference_class`` (``""``: none) is the outside view its event belongs
+    to: a row of ``data/reference_classes.csv``.
     """
 
     id: str
@@ -113,6 +115,7 @@ class Propensity:
     public_after_months: int | None = None
     destinations: Mapping[str, Destination] = field(default_factory=dict)
     known_from: KnownFrom | None = None
+    reference_class: str = ""
 
 
 @dataclass(frozen=True)

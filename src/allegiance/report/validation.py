@@ -1,0 +1,45 @@
+"""A leave-one-theatre-out validation's files: tables, reliability diagrams, backtests."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from allegiance.report.backtest import write_backtest
+from allegiance.report.figures import reliability_figure
+from allegiance.workflow.validation import Validation
+
+
+def write_validation(result: Validation, out: Path) -> list[Path]:
+    """Write a validation's tables, pooled reliability diagrams and each theatre's backtest.
+
+    ``validation.csv`` and ``validation.json`` hold the mean scores per theatre
+    and pooled, by question origin and forecaster; each theatre's backtest
+    files go in a folder of its own. Return the files.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    scored = [*((n, b.scores) for n, b in result.backtests.items()), ("pooled", result.pooled)]
+    for name, scores in scored:
+        for origin in ("grid", "hand"):
+            for who in result.pooled.forecasters:
+                n = len(scores.of(who, origin))
+                if n:
+                    m = scores.mean(who, origin=origin)
+                    rows.append({"theatre": name, "questions": origin, "forecaster": who,
+                                 "forecasts": n, "brier": m["brier"], "log": m["log"]})  # fmt: skip
+    table = out / "validation.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    doc = out / "validation.json"
+    climates = {n: {"by_horizon": c.by_horizon, "overall": c.overall}
+                for n, c in result.climatologies.items()}  # fmt: skip
+    doc.write_text(json.dumps({"rows": rows, "climatology": climates}, indent=2), "utf-8")
+    paths = [table, doc]
+    paths += [reliability_figure(result.pooled, o, out) for o in result.pooled.origins()]
+    for name, backtest in result.backtests.items():
+        paths += write_backtest(backtest, out / name)
+    return paths

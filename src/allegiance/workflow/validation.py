@@ -1,0 +1,170 @@
+"""Leave-one-theatre-out validation: each theatre backtested with what the others teach.
+
+Every theatre of a folder that has a question grid is held out in turn. What
+is learned across theatres is learned again without it: the climatology of
+the others' grid questions (the share that resolved yes, by horizon). Then
+the held-out theatre is backtested (:func:`~allegiance.workflow.backtest.backtest`)
+as of every month from its analysis date to its last horizon, as recorded,
+beside every baseline, and its scores are kept by question origin. The pooled
+scores put every theatre's pairs together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from allegiance.errors import ScoreError
+from allegiance.evidence import Item, in_force
+from allegiance.evidence.outcomes import Resolution, resolutions
+from allegiance.posterior import FitSettings
+from allegiance.spec import ModelSpec, load_spec
+from allegiance.spec.types import GRID
+from allegiance.update import ReplayStep
+from allegiance.workflow.backtest import Backtest, backtest, dates_between
+from allegiance.workflow.forecasting import record_of
+from allegiance.workflow.scoring import BASELINES, MODEL, Climatology, Scores, forecasters
+
+RECORD_SUFFIXES = (".evidence.yaml", ".record.yaml")  # a theatre's files beside its model
+
+
+@dataclass(frozen=True)
+class Theatre:
+    """A model with a question grid, and the files of its record."""
+
+    spec: ModelSpec
+    records: tuple[Path, ...]
+
+
+@dataclass
+class Validation:
+    """Each held-out theatre's backtest, and every pair pooled."""
+
+    backtests: dict[str, Backtest]
+    climatologies: dict[str, Climatology]
+    pooled: Scores
+
+
+def theatres(folder: Path, only: Sequence[str] = ()) -> list[Theatre]:
+    """Return the theatres of a folder: model files with a ``question_grid``, and their records.
+
+    Raises
+    ------
+    ScoreError
+        When fewer than two theatres have a grid, or ``only`` names one that is not there.
+    """
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        if "." in path.stem:  # <id>.evidence.yaml and <id>.record.yaml are records
+            continue
+        spec = load_spec(path)
+        if not any(q.origin == GRID for q in spec.questions.values()):
+            continue
+        records = [path.with_name(path.stem + s) for s in RECORD_SUFFIXES]
+        found.append(Theatre(spec, tuple(p for p in records if p.exists())))
+    names = [t.spec.id for t in found]
+    for name in only:
+        if name not in names:
+            raise ScoreError(
+                f"{name!r} is not a theatre with a question grid in {folder}: "
+                + (", ".join(names) or "there is none")
+                + "."
+            )
+    if len(found) < 2:
+        raise ScoreError(
+            f"{folder} has {len(found)} theatre(s) with a question_grid: leaving one out needs "
+            "at least two. Add a question_grid to the model files."
+        )
+    return found
+
+
+def grid_outcomes(spec: ModelSpec, items: Sequence[Item]) -> dict[str, Resolution]:
+    """Return the resolved grid questions of a theatre's record."""
+    return {
+        q: r
+        for q, r in resolutions(spec, in_force(items)).items()
+        if spec.questions[q].origin == GRID
+    }
+
+
+def climatology(others: Sequence[tuple[Theatre, Sequence[Item]]]) -> Climatology:
+    """Return the share of the others' resolved grid questions that resolved yes, by horizon.
+
+    Raises
+    ------
+    ScoreError
+        When none of the others has a resolved grid question.
+    """
+    yes: dict[int, int] = {}
+    asked: dict[int, int] = {}
+    for theatre, items in others:
+        for qid, outcome in grid_outcomes(theatre.spec, items).items():
+            months = theatre.spec.questions[qid].horizon_months
+            asked[months] = asked.get(months, 0) + 1
+            yes[months] = yes.get(months, 0) + outcome.outcome
+    if not asked:
+        raise ScoreError("no other theatre has a resolved grid question: no climatology.")
+    return Climatology(
+        {m: yes[m] / asked[m] for m in sorted(asked)}, sum(yes.values()) / sum(asked.values())
+    )
+
+
+def validate(
+    folder: Path,
+    settings: FitSettings | None = None,
+    *,
+    only: Sequence[str] = (),
+    every: str = "month",
+    on_step: Callable[[str, ReplayStep], None] | None = None,
+) -> Validation:
+    """Hold out each theatre in turn, learn from the others, and backtest it.
+
+    Parameters
+    ----------
+    folder : Path
+        Model files and their records (``<id>.evidence.yaml``, ``<id>.record.yaml``).
+    settings : FitSettings, optional
+        Settings of every fit.
+    only : sequence of str, optional
+        Hold out only these theatres (the others still teach).
+    every : {"month", "week"}
+    on_step : callable, optional
+        Called with the theatre's id after each of its dates.
+    """
+    settings = settings or FitSettings()
+    loaded = [(t, record_of(t.spec, list(t.records))) for t in theatres(folder, only)]
+    backtests, climates = {}, {}
+    for theatre, items in loaded:
+        spec = theatre.spec
+        if only and spec.id not in only:
+            continue
+        climates[spec.id] = climatology([x for x in loaded if x[0] is not theatre])
+        last = max(q.horizon for q in spec.questions.values())
+        step = None if on_step is None else _named(spec.id, on_step)
+        dates = dates_between(spec.analysis_date, last, every)
+        backtests[spec.id] = backtest(
+            spec, items, dates, settings, on_step=step, climatology=climates[spec.id]
+        )
+    return Validation(backtests, climates, pooled(backtests))
+
+
+def pooled(backtests: dict[str, Backtest]) -> Scores:
+    """Return every theatre's pairs as one set, question ids prefixed with the theatre's."""
+    pairs = [
+        dataclasses.replace(p, question=f"{name}:{p.question}")
+        for name, result in backtests.items()
+        for p in result.scores.pairs
+    ]
+    resolved = {
+        f"{name}:{q}": r
+        for name, result in backtests.items()
+        for q, r in result.scores.resolved.items()
+    }
+    everyone = [w for w in [MODEL, *BASELINES] if all(w in p.forecasts for p in pairs)]
+    return Scores(pairs, forecasters(pairs, everyone), resolved)
+
+
+def _named(name: str, on_step: Callable[[str, ReplayStep], None]) -> Callable[[ReplayStep], None]:
+    return lambda step: on_step(name, step)

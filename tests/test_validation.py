@@ -1,0 +1,96 @@
+"""Leave-one-theatre-out validation: what the other theatres teach, and the pooled scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from allegiance.cli import app
+from allegiance.errors import ScoreError
+from allegiance.workflow.forecasting import record_of
+from allegiance.workflow.validation import climatology, theatres
+from conftest import FIXTURES
+
+SMALL = ["--draws", "200", "--tune", "200", "--chains", "2"]
+
+
+def _theatre(folder: Path, name: str, event: str | None = None, horizons: str = "[6, 12]") -> None:
+    text = (FIXTURES / "models" / "beta_binomial.yaml").read_text()
+    text = text.replace("id: beta_binomial", f"id: {name}")
+    text = text.replace("    within_months: 1\n", "    within_months: 1\n    public: true\n")
+    (folder / f"{name}.yaml").write_text(text + f"question_grid:\n  horizons: {horizons}\n")
+    items = "items: []\n"
+    if event:
+        items = (
+            f"items:\n  - {{id: gone, kind: event, date: {event}, source: s, grade: A1,"
+            f" hazard: leave, actor: faction, month: {event[:7]},"
+            f" recorded_at: '{event}T12:00:00Z'}}\n"
+        )
+    (folder / f"{name}.evidence.yaml").write_text(f"schema_version: 1\nmodel: {name}\n{items}")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    _theatre(tmp_path, "early", event="2020-04-10")
+    _theatre(tmp_path, "late", event="2020-10-20")
+    _theatre(tmp_path, "never")
+    (tmp_path / "no_grid.yaml").write_text(
+        (FIXTURES / "models" / "beta_binomial.yaml").read_text().replace("beta_binomial", "no_grid")
+    )
+    return tmp_path
+
+
+def test_theatres_are_the_models_with_a_grid_and_their_records(folder: Path) -> None:
+    found = theatres(folder)
+    assert [t.spec.id for t in found] == ["early", "late", "never"]
+    assert all(t.records == (folder / f"{t.spec.id}.evidence.yaml",) for t in found)
+    with pytest.raises(ScoreError, match="'nope' is not a theatre"):
+        theatres(folder, ["nope"])
+    for name in ("late", "never"):
+        for path in folder.glob(f"{name}.*"):
+            path.unlink()
+    with pytest.raises(ScoreError, match="at least two"):
+        theatres(folder)
+
+
+def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folder: Path) -> None:
+    loaded = {t.spec.id: (t, record_of(t.spec, list(t.records))) for t in theatres(folder)}
+    # early: left in April (yes at 6 and 12 months); late: left in October (no at 6,
+    # yes at 12); never: no at both. The hand question (24 months) is not the grid's.
+    held_early = climatology([loaded["late"], loaded["never"]])
+    assert held_early.by_horizon == {6: 0.0, 12: 0.5} and held_early.overall == 0.25
+    held_never = climatology([loaded["early"], loaded["late"]])
+    assert held_never.by_horizon == {6: 0.5, 12: 1.0} and held_never.of(9) == 0.75
+    with pytest.raises(ScoreError, match="no other theatre"):
+        climatology([])
+
+
+@pytest.mark.slow
+def test_validate_backtests_each_theatre_and_pools_them(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["validate", str(folder), "--out", str(out), "--theatres", "early,never", *SMALL]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "validation.json").read_text())
+    rows = {(r["theatre"], r["questions"], r["forecaster"]): r for r in doc["rows"]}
+    # Only the held-out theatres are backtested; all three teach the climatology.
+    assert {r["theatre"] for r in doc["rows"]} == {"early", "never", "pooled"}
+    assert doc["climatology"]["early"]["by_horizon"] == {"6": 0.0, "12": 0.5}
+    early = json.loads((out / "early" / "backtest.json").read_text())
+    n_early = sum(p["origin"] == "grid" for p in early["pairs"])
+    assert rows[("early", "grid", "model")]["forecasts"] == n_early
+    # The climatology forecasts its constant: its Brier is the mean of (c - outcome)^2.
+    pairs = [p for p in early["pairs"] if p["origin"] == "grid"]
+    expected = sum((p["climatology: p"] - p["outcome"]) ** 2 for p in pairs) / len(pairs)
+    assert rows[("early", "grid", "climatology")]["brier"] == pytest.approx(expected)
+    pooled = rows[("pooled", "grid", "model")]
+    never = rows[("never", "grid", "model")]
+    assert pooled["forecasts"] == n_early + never["forecasts"]
+    weighted = (rows[("early", "grid", "model")]["brier"] * n_early
+                + never["brier"] * never["forecasts"]) / pooled["forecasts"]  # fmt: skip
+    assert pooled["brier"] == pytest.approx(weighted)
+    assert (out / "reliability_grid.png").stat().st_size > 0
