@@ -20,6 +20,7 @@ THEATRES = (
     "somalia_shabaab_2015",
     "pakistan_ttp_2014",
     "lake_chad_boko_haram_2016",
+    "sahel_jihadists_2016",
 )
 MIN_RESOLVED = 15
 
