@@ -62,6 +62,8 @@ def test_backtest_scores_the_replay_beside_the_baselines(spec: ModelSpec, tmp_pa
     for p in s.pairs:
         assert p.forecasts["model"] == pytest.approx(p.forecasts["time only"], abs=0.03)
         assert p.forecasts["prior only"] == pytest.approx(s.pairs[0].forecasts["prior only"])
+        # Its hazard names no reference class: that baseline falls back on the prior.
+        assert p.forecasts["reference class"] == p.forecasts["prior only"]
     assert s.mean("model")["brier"] < s.mean("prior only")["brier"]
 
     files = write_backtest(result, tmp_path / "out")
@@ -91,8 +93,12 @@ def test_the_reference_model_is_scored_on_its_real_record(tmp_path: Path) -> Non
     dates = [dt.date(2019, 12, 1), dt.date(2020, 6, 1), dt.date(2021, 6, 1)]
     result = backtest(spec, record_of(spec, files), dates, SETTINGS)
     s = result.scores
-    assert len(s.pairs) == 8 + 8 + 4 and {p.outcome for p in s.pairs} == {False}
-    assert {p.question for p in s.pairs if p.date == dates[2]} == {
+    hand = [p for p in s.pairs if p.origin == "hand"]
+    assert len(hand) == 8 + 8 + 4 and {p.outcome for p in s.pairs} == {False}
+    # The grid: its 12 questions at each of the first two dates (a 6-month question closes
+    # a month after its horizon), its four 24-month ones at the last.
+    assert len(s.pairs) - len(hand) == 12 + 12 + 4
+    assert {p.question for p in hand if p.date == dates[2]} == {
         "haqqani_leaves_24m", "north_shura_leaves_24m", "eastern_fronts_leave_24m", "alliance_24m"
     }  # fmt: skip
     for forecaster in ("model", "prior only", "time only"):

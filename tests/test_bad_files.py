@@ -197,6 +197,12 @@ KEYS = {
     "model_series_no_categories.yaml": "series.defectors.categories",
     "model_series_range_reversed.yaml": "series.defectors.categories.rank_and_file.prior.range",
     "model_stock_unknown_actor.yaml": "stocks.splinter_fighters.actor",
+    # a baseline from a reference class: unknown, not yet known on the analysis date, badly
+    # adjusted, or on a one-off chance
+    "model_reference_class_unknown.yaml": "propensities.leave.baseline.reference_class",
+    "model_reference_class_after_analysis.yaml": "propensities.leave.baseline.reference_class",
+    "model_reference_adjust_range_reversed.yaml": "propensities.leave.baseline.adjust.range",
+    "model_reference_class_on_chance.yaml": "propensities.lobby.baseline.reference_class",
     "model_switch_after_unknown_hazard.yaml": "conditions.capital_taken.after",
     "model_switch_date_and_after.yaml": "conditions.capital_taken",
     "model_switch_neither.yaml": "conditions.capital_taken",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from allegiance.errors import EvidenceError
-from allegiance.evidence import read_items
+from allegiance.evidence import Item, read_items
 from allegiance.evidence.outcomes import resolutions
-from allegiance.spec import load_spec
+from allegiance.spec import ModelSpec, load_spec
 from conftest import FIXTURES
 from helpers_spec import edited_spec_error
 
@@ -17,11 +18,13 @@ KINDS = FIXTURES / "models" / "kinds.yaml"
 
 
 @pytest.fixture(scope="module")
-def kinds():
+def kinds() -> ModelSpec:
     return load_spec(KINDS)
 
 
-def test_the_grid_asks_every_hazard_of_every_actor_destination_and_horizon(kinds):
+def test_the_grid_asks_every_hazard_of_every_actor_destination_and_horizon(
+    kinds: ModelSpec,
+) -> None:
     grid = {q.id: q for q in kinds.questions.values() if q.origin == "grid"}
     expected = set()
     for h in (p for p in kinds.propensities.values() if p.kind == "hazard"):
@@ -42,7 +45,7 @@ def test_the_grid_asks_every_hazard_of_every_actor_destination_and_horizon(kinds
     assert all(q.origin == "hand" for q in kinds.questions.values() if q.id not in grid)
 
 
-def test_a_grid_on_the_last_day_of_a_month_keeps_to_real_days(tmp_path):
+def test_a_grid_on_the_last_day_of_a_month_keeps_to_real_days(tmp_path: Path) -> None:
     text = KINDS.read_text().replace("analysis_date: 2020-01-01", "analysis_date: 2020-01-31")
     text = text.replace("horizons: [6, 12]", "horizons: [1, 13]")
     path = tmp_path / "kinds.yaml"
@@ -52,13 +55,15 @@ def test_a_grid_on_the_last_day_of_a_month_keeps_to_real_days(tmp_path):
     assert spec.questions["grid_raids_rival_13m"].horizon == dt.date(2021, 2, 28)
 
 
-def _record(tmp_path, spec, *lines):
+def _record(tmp_path: Path, spec: ModelSpec, *lines: str) -> list[Item]:
     path = tmp_path / "ev.yaml"
     path.write_text("schema_version: 1\nmodel: kinds\nitems:\n" + "".join(lines))
     return read_items(path, spec)
 
 
-def test_grid_questions_resolve_by_the_record_and_never_by_a_call(tmp_path, kinds):
+def test_grid_questions_resolve_by_the_record_and_never_by_a_call(
+    tmp_path: Path, kinds: ModelSpec
+) -> None:
     items = _record(
         tmp_path,
         kinds,
@@ -84,13 +89,15 @@ def test_grid_questions_resolve_by_the_record_and_never_by_a_call(tmp_path, kind
     assert found["grid_raids_any_6m"].date == dt.date(2020, 7, 1)
 
 
-def test_a_public_grid_question_stays_open_until_its_horizon_passes(tmp_path, kinds):
+def test_a_public_grid_question_stays_open_until_its_horizon_passes(
+    tmp_path: Path, kinds: ModelSpec
+) -> None:
     found = resolutions(kinds, [], as_of=dt.date(2020, 10, 1))
     assert not found["grid_raids_any_6m"].outcome
     assert "grid_raids_any_12m" not in found
 
 
-def test_any_event_is_yes_on_the_first_actor_event(tmp_path, kinds):
+def test_any_event_is_yes_on_the_first_actor_event(tmp_path: Path, kinds: ModelSpec) -> None:
     items = _record(
         tmp_path,
         kinds,
@@ -102,7 +109,9 @@ def test_any_event_is_yes_on_the_first_actor_event(tmp_path, kinds):
     assert "grid_raids_parent_group_6m" not in found
 
 
-def test_a_call_on_a_grid_question_is_refused_naming_the_key(tmp_path, kinds):
+def test_a_call_on_a_grid_question_is_refused_naming_the_key(
+    tmp_path: Path, kinds: ModelSpec
+) -> None:
     with pytest.raises(EvidenceError) as info:
         _record(
             tmp_path,
@@ -137,13 +146,15 @@ def test_a_call_on_a_grid_question_is_refused_naming_the_key(tmp_path, kinds):
         ),  # fmt: skip
     ],
 )
-def test_a_wrong_grid_or_provenance_is_refused(tmp_path, old, new, key, words):
+def test_a_wrong_grid_or_provenance_is_refused(
+    tmp_path: Path, old: str, new: str, key: str, words: str
+) -> None:
     error = edited_spec_error(KINDS, old, new, tmp_path)
     assert error.key == key, str(error)
     assert words in str(error) and error.fix
 
 
-def test_a_dated_provenance_on_or_before_the_analysis_date_is_kept(tmp_path):
+def test_a_dated_provenance_on_or_before_the_analysis_date_is_kept(tmp_path: Path) -> None:
     text = KINDS.read_text().replace(
         "  rival: {name: Rival group, role: group}",
         "  rival: {name: Rival group, role: group, known_from: {date: 2020-01-01, source: s}}",
@@ -158,7 +169,9 @@ NEAR = [("2020-06-21", True), ("2020-07-31", True), ("2020-05-31", False), ("202
 
 
 @pytest.mark.parametrize(("when", "flagged"), NEAR)
-def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(tmp_path, when, flagged):
+def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(
+    tmp_path: Path, when: str, flagged: bool
+) -> None:
     from typer.testing import CliRunner
 
     from allegiance.cli import app
@@ -175,3 +188,22 @@ def test_check_flags_a_hand_picked_horizon_near_an_event_on_record(tmp_path, whe
     # rival_raids_6m's horizon is 2020-07-01; the grid asks the same and is never flagged.
     expected = ["questions.rival_raids_6m.horizon"] if flagged else []
     assert [x.split()[0] for x in lines] == expected
+
+
+def test_a_public_question_closes_no_at_its_horizon_even_when_the_event_comes_later(
+    tmp_path: Path, kinds: ModelSpec
+) -> None:
+    items = _record(
+        tmp_path,
+        kinds,
+        "  - {id: raid, kind: event, date: 2020-11-05, source: s, grade: B2,"
+        " hazard: raids, actor: rival, month: 2020-11}\n",
+    )
+    found = resolutions(kinds, items, as_of=dt.date(2021, 2, 1))
+    # Raids are public with no lag: by the 6-month horizon's silence the question was no,
+    # known on 1 July, not on the day of the later raid.
+    late = found["grid_raids_rival_6m"]
+    assert not late.outcome and late.date == dt.date(2020, 7, 1)
+    assert found["grid_raids_rival_12m"].outcome and found["grid_raids_rival_12m"].date == (
+        dt.date(2020, 11, 5)
+    )

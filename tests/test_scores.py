@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def test_time_only_evidence_is_survival_or_the_departure_on_record(spec: ModelSp
     assert before.kind == "no_event" and before.fields["through"] == "2020-03-20"
 
 
-def test_time_only_keeps_a_public_hazard_s_lag(spec: ModelSpec, tmp_path) -> None:
+def test_time_only_keeps_a_public_hazard_s_lag(spec: ModelSpec, tmp_path: Path) -> None:
     text = spec.path.read_text()
     lagged = tmp_path / "lagged" / spec.path.name
     lagged.parent.mkdir()

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from allegiance.cli import app
 from allegiance.errors import ScoreError
+from allegiance.spec.reference import Extra
 from allegiance.workflow.forecasting import record_of
-from allegiance.workflow.validation import climatology, theatres
+from allegiance.workflow.validation import class_counts, climatology, theatres
 from conftest import FIXTURES
 
 SMALL = ["--draws", "200", "--tune", "200", "--chains", "2"]
 
 
-def _theatre(folder, name, event=None, horizons="[6, 12]"):
+def _theatre(folder: Path, name: str, event: str | None = None, horizons: str = "[6, 12]") -> None:
     text = (FIXTURES / "models" / "beta_binomial.yaml").read_text()
     text = text.replace("id: beta_binomial", f"id: {name}")
-    text = text.replace("    within_months: 1\n", "    within_months: 1\n    public: true\n")
+    text = text.replace(
+        "    within_months: 1\n",
+        "    within_months: 1\n    public: true\n    reference_class: splinter_ucdp_all\n",
+    )
     (folder / f"{name}.yaml").write_text(text + f"question_grid:\n  horizons: {horizons}\n")
     items = "items: []\n"
     if event:
@@ -32,7 +38,7 @@ def _theatre(folder, name, event=None, horizons="[6, 12]"):
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(tmp_path: Path) -> Path:
     _theatre(tmp_path, "early", event="2020-04-10")
     _theatre(tmp_path, "late", event="2020-10-20")
     _theatre(tmp_path, "never")
@@ -42,7 +48,7 @@ def folder(tmp_path):
     return tmp_path
 
 
-def test_theatres_are_the_models_with_a_grid_and_their_records(folder):
+def test_theatres_are_the_models_with_a_grid_and_their_records(folder: Path) -> None:
     found = theatres(folder)
     assert [t.spec.id for t in found] == ["early", "late", "never"]
     assert all(t.records == (folder / f"{t.spec.id}.evidence.yaml",) for t in found)
@@ -55,7 +61,7 @@ def test_theatres_are_the_models_with_a_grid_and_their_records(folder):
         theatres(folder)
 
 
-def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folder):
+def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folder: Path) -> None:
     loaded = {t.spec.id: (t, record_of(t.spec, list(t.records))) for t in theatres(folder)}
     # early: left in April (yes at 6 and 12 months); late: left in October (no at 6,
     # yes at 12); never: no at both. The hand question (24 months) is not the grid's.
@@ -67,8 +73,21 @@ def test_the_climatology_of_a_held_out_theatre_is_the_others_grid_outcomes(folde
         climatology([])
 
 
+def test_other_theatres_teach_the_reference_classes_only_what_came_before(folder: Path) -> None:
+    loaded = {t.spec.id: (t, record_of(t.spec, list(t.records))) for t in theatres(folder)}
+    spec, items = loaded["late"][0].spec, loaded["late"][1]
+    cls = "splinter_ucdp_all"
+    # It left on 20 October 2020, nine months in (recorded that day).
+    assert class_counts(spec, items, dt.date(2021, 6, 1)) == [Extra(cls, 1, 9.0)]
+    # Held out from June 2020: five quiet months, the departure not yet known.
+    assert class_counts(spec, items, dt.date(2020, 6, 1)) == [Extra(cls, 0, 5.0)]
+    assert class_counts(spec, items, dt.date(2019, 6, 1)) == []
+    never, quiet = loaded["never"]
+    assert class_counts(never.spec, quiet, dt.date(2030, 1, 1)) == [Extra(cls, 0, 24.0)]
+
+
 @pytest.mark.slow
-def test_validate_backtests_each_theatre_and_pools_them(folder, tmp_path):
+def test_validate_backtests_each_theatre_and_pools_them(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app, ["validate", str(folder), "--out", str(out), "--theatres", "early,never", *SMALL]
@@ -93,3 +112,12 @@ def test_validate_backtests_each_theatre_and_pools_them(folder, tmp_path):
                 + never["brier"] * never["forecasts"]) / pooled["forecasts"]  # fmt: skip
     assert pooled["brier"] == pytest.approx(weighted)
     assert (out / "reliability_grid.png").stat().st_size > 0
+    # The outside view: the class's rate with the others' counts before 2020-01-01 (none).
+    from allegiance.forecast.reference import reference_forecast
+    from allegiance.spec import load_spec, months_between
+
+    spec = load_spec(folder / "early.yaml")
+    for p in pairs:
+        survived = months_between(spec.analysis_date, dt.date.fromisoformat(p["date"]))
+        exact = reference_forecast(spec, spec.questions[p["question"]], survived)
+        assert p["reference class: p"] == pytest.approx(exact)

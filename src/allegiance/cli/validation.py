@@ -66,8 +66,9 @@ def validate(
         check_out_folder(out)
         found(folder, named)
         result = run(folder, settings, only=named, every=every, on_step=done)
+    console = Console(width=None if Console().is_terminal else 160)  # a file gets whole rows
     for scale, title in (("brier", "Brier (0–1), lower is better"), ("log", "log score")):
-        Console().print(_table(result, scale, title))
+        console.print(_table(result, scale, title))
     from allegiance.report.validation import write_validation
 
     for path in write_validation(result, out):

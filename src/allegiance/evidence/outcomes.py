@@ -171,8 +171,12 @@ class _Record:
         hazard's silence past the horizon and its lag.
         """
         gone = self.left.get((hazard, actor))
+        lag = self.spec.propensities[hazard].public_after_months
         if gone is not None:
-            return _Fact(gone.date <= horizon, gone.date, gone.source, gone.id)
+            when = gone.date
+            if gone.date > horizon and lag is not None:  # its silence closed it first
+                when = min(when, add_months(horizon, lag))
+            return _Fact(gone.date <= horizon, when, gone.source, gone.id)
         facts = []
         for qid, call in self.called.items():
             other = self.spec.questions[qid]
@@ -185,7 +189,6 @@ class _Record:
             through = months_between(self.spec.analysis_date, iso_date(i.fields["through"]))
             if (i.fields["hazard"], i.fields["actor"]) == (hazard, actor) and through >= needed:
                 facts.append(_Fact(False, max(i.date, horizon), i.source, i.id))
-        lag = self.spec.propensities[hazard].public_after_months
         if lag is not None and self.as_of >= (closed := add_months(horizon, lag)):
             source = f"no departure on record by the horizon ({hazard} is public)"
             facts.append(_Fact(False, closed, source, ""))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from allegiance.spec.types import GRID
 from allegiance.workflow.scoring import MODEL, Scores
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ def score_figures(result: Scores, out: Path) -> list[Path]:
 
 
 def backtest_figures(result: Backtest, out: Path) -> list[Path]:
-    """Draw the score over time per forecaster and each question's path; return the files."""
+    """Draw the score over time, the reliability by origin and each hand-picked question's path.
+
+    Return the files.
+    """
     plt = _pyplot()
     s = result.scores
     dates = sorted({p.date for p in s.pairs})
@@ -75,8 +79,8 @@ def backtest_figures(result: Backtest, out: Path) -> list[Path]:
     fig.autofmt_xdate()
     paths = [_save(fig, out / "score_over_time.png")]
     paths += [reliability_figure(s, origin, out) for origin in s.origins()]
-    for qid, outcome in s.resolved.items():
-        mine = [p for p in s.pairs if p.question == qid]
+    for qid, outcome in s.resolved.items():  # a grid's many paths are read in its tables
+        mine = [p for p in s.pairs if p.question == qid and p.origin != GRID]
         if not mine:
             continue
         fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from allegiance.reading import KeyReader, read_document, short
+from allegiance.spec.baselines import baseline_reader, hazard_class
 from allegiance.spec.beliefs import ANALYST_JUDGMENT, justified
 from allegiance.spec.destinations import read_destinations
 from allegiance.spec.effects import read_effects
@@ -232,12 +233,12 @@ def _conditions(r: KeyReader, node: Any) -> dict[str, Condition]:
 
 
 def _per_member(
-    r: KeyReader, node: Any, key: str, members: tuple[str, ...], convert: Any
+    r: KeyReader, node: Any, key: str, members: tuple[str, ...], read: Any
 ) -> dict[str, Justified]:
     """Read a baseline block shared by all members, or a mapping member → block."""
     node = r.mapping(node, key)
-    if "prior" in node or not members:
-        block = justified(r, node, key, convert)
+    if "prior" in node or "reference_class" in node or not members:
+        block = read(node, key)
         return {m: block for m in members or ("",)}
     out = {}
     for m in members:
@@ -247,7 +248,7 @@ def _per_member(
                 "missing baseline for this member.",
                 "give one block per member, or one shared block with 'prior'.",
             )
-        out[m] = justified(r, node[m], f"{key}.{m}", convert)
+        out[m] = read(node[m], f"{key}.{m}")
     for m in node:
         if m not in members:
             raise r.fail(
@@ -264,7 +265,12 @@ def _propensities(
     out: dict[str, Propensity] = {}
     for pid, key, body in _entries(r, node, "propensities"):
         optional = ("actors", "within_months", "public", "public_after_months", "destinations")
-        r.keys(body, key, ("kind", "text", "baseline"), (*optional, "known_from", "at_risk_after"))
+        r.keys(
+            body,
+            key,
+            ("kind", "text", "baseline"),
+            (*optional, "known_from", "reference_class", "at_risk_after"),
+        )
         kind = r.choice(body["kind"], f"{key}.kind", PROPENSITY_KINDS)
         members = body.get("actors", [])
         if not isinstance(members, list):
@@ -281,14 +287,14 @@ def _propensities(
         within = r.integer(
             body.get("within_months", 12 if kind == "hazard" else 1), f"{key}.within_months", 1
         )
+        read = baseline_reader(r, analysis_date, kind, within)
+        baselines = _per_member(r, body["baseline"], f"{key}.baseline", tuple(members), read)
         out[pid] = Propensity(
             id=pid,
             kind=kind,
             text=r.text(body["text"], f"{key}.text"),
             actors=tuple(members),
-            baselines=_per_member(
-                r, body["baseline"], f"{key}.baseline", tuple(members), probability_prior
-            ),
+            baselines=baselines,
             within_months=within,
             public_after_months=_public(r, body, key, kind),
             destinations=read_destinations(r, body["destinations"], f"{key}.destinations", kind)
@@ -298,6 +304,7 @@ def _propensities(
             if "at_risk_after" in body
             else None,
             known_from=_known(r, body, key, analysis_date),
+            reference_class=hazard_class(r, body, key, kind, baselines, analysis_date),
         )
     return out
 

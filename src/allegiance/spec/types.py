@@ -118,9 +118,11 @@ class Propensity:
     A hazard's baseline is stated as the chance of the event within
     ``within_months`` months. A *public* hazard's event would be public news
     within ``public_after_months`` months (``None``: not public), so no record
-    of it by a date is survival through that date, less the lag. A hazard
-    with ``at_risk_after`` is at risk only once another hazard's event for the
-    same actor has happened (:class:`Gate`).
+    of it by a date is survival through that date, less the lag. A hazard's
+    ``reference_class`` (``""``: none) is the outside view its event belongs
+    to: a row of ``data/reference_classes.csv``. A hazard with ``at_risk_after``
+    is at risk only once another hazard's event for the same actor has happened
+    (:class:`Gate`).
     """
 
     id: str
@@ -133,6 +135,7 @@ class Propensity:
     destinations: Mapping[str, Destination] = field(default_factory=dict)
     at_risk_after: Gate | None = None
     known_from: KnownFrom | None = None
+    reference_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from allegiance.evidence import Item, in_force
 from allegiance.evidence.outcomes import resolutions
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec
+from allegiance.spec.reference import Extra
 from allegiance.update import ReplayStep, replay
 from allegiance.workflow.scoring import (
     BASELINES,
@@ -102,6 +103,7 @@ def backtest(
     questions: Collection[str] | None = None,
     on_step: Callable[[ReplayStep], None] | None = None,
     climatology: Climatology | None = None,
+    extra: Sequence[Extra] = (),
 ) -> Backtest:
     """Replay the model as of each date, as recorded then, and score it against the outcomes.
 
@@ -120,6 +122,8 @@ def backtest(
         Called after each date (a progress bar).
     climatology : Climatology, optional
         Other theatres' grid outcomes, scored as a baseline beside the others.
+    extra : sequence of Extra, optional
+        Other records' counts, added to the reference classes of that baseline.
 
     Raises
     ------
@@ -149,7 +153,7 @@ def backtest(
         raise ScoreError(
             "every resolved question resolved before the first date: nothing to score."
         )
-    add_baselines(spec, list(items), pairs, settings, climatology)
+    add_baselines(spec, list(items), pairs, settings, climatology, extra)
     return Backtest(
         steps, Scores(pairs, forecasters(pairs, [MODEL, *BASELINES]), outcomes), settings
     )

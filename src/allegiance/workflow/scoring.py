@@ -10,6 +10,10 @@ pairs, every baseline is scored too:
 - ``time only``: the model given nothing but the passing of time: for each
   actor at risk, the departure on record by that date, or that it had not
   left by then (less the hazard's public lag), as the record stood that day;
+- ``reference class``: the outside view alone: the rate of the hazard's
+  reference class (:mod:`allegiance.forecast.reference`), updated only for
+  the months survived on record (less the public lag); for a question on no
+  hazard with a class, the prior only;
 - ``climatology`` (when given): the share of grid questions that resolved yes
   in other theatres, by horizon.
 
@@ -20,6 +24,7 @@ questions, fixed in advance, and hand-picked ones).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,17 +32,20 @@ import numpy as np
 from allegiance.errors import ScoreError
 from allegiance.evidence import EvidenceSet, Item, in_force
 from allegiance.evidence.outcomes import Resolution, departures, resolutions, time_passing
+from allegiance.forecast.reference import reference_forecast
 from allegiance.forecast.scores import CalibrationBin, calibration, pooled, scores
 from allegiance.ledger import Ledger
 from allegiance.ledger.history import ANALYST
 from allegiance.posterior import FitSettings
-from allegiance.spec import ModelSpec
+from allegiance.spec import ModelSpec, months_between
+from allegiance.spec.reference import Extra
 from allegiance.spec.types import GRID, HAND
 
 MODEL = "model"
 POOLED = "pooled"
 BASELINES = ("0.5", "prior only", "time only", "reference class", "climatology")
 CLIMATOLOGY = "climatology"
+REFERENCE = "reference class"
 ORIGINS = (None, GRID, HAND)  # every question, then by origin
 
 
@@ -202,8 +210,13 @@ def add_baselines(
     pairs: list[Pair],
     settings: FitSettings,
     climatology: Climatology | None = None,
+    extra: Sequence[Extra] = (),
 ) -> None:
-    """Add each baseline's forecast to every pair (the prior-only fit is stored and reused)."""
+    """Add each baseline's forecast to every pair (the prior-only fit is stored and reused).
+
+    ``extra`` adds other records' counts to the reference classes (a validation's
+    other theatres).
+    """
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
     from allegiance.workflow.forecasting import run_forecast
@@ -225,10 +238,21 @@ def add_baselines(
             q.probability for q in prior.forecast.questions if q.id == pair.question
         )
         pair.forecasts["time only"] = at[pair.date][pair.question]
+        outside = _outside_view(spec, pair, extra)
+        pair.forecasts[REFERENCE] = pair.forecasts["prior only"] if outside is None else outside
         if climatology is not None:
             pair.forecasts[CLIMATOLOGY] = climatology.of(
                 spec.questions[pair.question].horizon_months
             )
+
+
+def _outside_view(spec: ModelSpec, pair: Pair, extra: Sequence[Extra]) -> float | None:
+    """Return the reference class's forecast of a pair, after the months survived (less lag)."""
+    question = spec.questions[pair.question]
+    hazard = spec.propensities.get(question.fields.get("hazard", ""))
+    lag = (hazard.public_after_months if hazard else None) or 0
+    survived = max(months_between(spec.analysis_date, pair.date) - lag, 0)
+    return reference_forecast(spec, question, survived, extra)
 
 
 def time_only_evidence(spec: ModelSpec, items: list[Item], when: dt.date) -> EvidenceSet:

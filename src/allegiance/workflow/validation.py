@@ -2,7 +2,10 @@
 
 Every theatre of a folder that has a question grid is held out in turn. What
 is learned across theatres is learned again without it: the climatology of
-the others' grid questions (the share that resolved yes, by horizon). Then
+the others' grid questions (the share that resolved yes, by horizon), and the
+reference classes pooled with what the others' records show of them (their
+groups' months at risk and departures, counted only before the held-out
+theatre's analysis date, so that no outside view uses what came later). Then
 the held-out theatre is backtested (:func:`~allegiance.workflow.backtest.backtest`)
 as of every month from its analysis date to its last horizon, as recorded,
 beside every baseline, and its scores are kept by question origin. The pooled
@@ -12,15 +15,17 @@ scores put every theatre's pairs together.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from allegiance.errors import ScoreError
 from allegiance.evidence import Item, in_force
-from allegiance.evidence.outcomes import Resolution, resolutions
+from allegiance.evidence.outcomes import Resolution, departures, resolutions
 from allegiance.posterior import FitSettings
-from allegiance.spec import ModelSpec, load_spec
+from allegiance.spec import ModelSpec, load_spec, months_between
+from allegiance.spec.reference import Extra
 from allegiance.spec.types import GRID
 from allegiance.update import ReplayStep
 from allegiance.workflow.backtest import Backtest, backtest, dates_between
@@ -45,6 +50,7 @@ class Validation:
     backtests: dict[str, Backtest]
     climatologies: dict[str, Climatology]
     pooled: Scores
+    extras: dict[str, list[Extra]] = dataclasses.field(default_factory=dict)
 
 
 def theatres(folder: Path, only: Sequence[str] = ()) -> list[Theatre]:
@@ -135,19 +141,53 @@ def validate(
     """
     settings = settings or FitSettings()
     loaded = [(t, record_of(t.spec, list(t.records))) for t in theatres(folder, only)]
-    backtests, climates = {}, {}
+    backtests, climates, extras = {}, {}, {}
     for theatre, items in loaded:
         spec = theatre.spec
         if only and spec.id not in only:
             continue
-        climates[spec.id] = climatology([x for x in loaded if x[0] is not theatre])
+        others = [x for x in loaded if x[0] is not theatre]
+        climates[spec.id] = climatology(others)
+        extras[spec.id] = [
+            e for t, i in others for e in class_counts(t.spec, i, spec.analysis_date)
+        ]
         last = max(q.horizon for q in spec.questions.values())
         step = None if on_step is None else _named(spec.id, on_step)
         dates = dates_between(spec.analysis_date, last, every)
         backtests[spec.id] = backtest(
-            spec, items, dates, settings, on_step=step, climatology=climates[spec.id]
+            spec,
+            items,
+            dates,
+            settings,
+            on_step=step,
+            climatology=climates[spec.id],
+            extra=extras[spec.id],
         )
-    return Validation(backtests, climates, pooled(backtests))
+    return Validation(backtests, climates, pooled(backtests), extras)
+
+
+def class_counts(spec: ModelSpec, items: Sequence[Item], until: dt.date) -> list[Extra]:
+    """Return what a theatre's record shows of its hazards' reference classes before a date.
+
+    Each actor at risk of a hazard with a class adds its months at risk from
+    the analysis date to its departure on record, ``until``, or the theatre's
+    last horizon, whichever comes first, and the departure if it came before
+    ``until``.
+    """
+    record = in_force(items, until, as_recorded=True)
+    gone = departures(record)
+    end = min(until, max(q.horizon for q in spec.questions.values()))
+    out = []
+    for hazard in spec.propensities.values():
+        if not hazard.reference_class:
+            continue
+        for actor in hazard.actors or ("",):
+            left = gone.get((hazard.id, actor))
+            event = left is not None and left.date <= end
+            months = months_between(spec.analysis_date, left.date if event else end)
+            if months > 0 or event:  # an event in the analysis month counts a month at risk
+                out.append(Extra(hazard.reference_class, int(event), float(max(months, 1))))
+    return out
 
 
 def pooled(backtests: dict[str, Backtest]) -> Scores:
