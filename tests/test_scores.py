@@ -103,7 +103,7 @@ def test_score_recorded_forecasts_beside_the_baselines(spec: ModelSpec) -> None:
     ledger.append([resolution])
     result = score(spec, ledger, SETTINGS)
     assert [p.date for p in result.pairs] == [dt.date(2020, 3, 1), dt.date(2020, 9, 1)]
-    assert result.forecasters == ["model", "0.5", "prior only", "time only"]
+    assert result.forecasters == ["model", "0.5", "prior only", "time only", "reference class"]
     assert result.mean("0.5")["brier"] == pytest.approx(0.25)
     recorded = [r["probability"] for r in ledger.history("leaves_24m")]
     assert result.mean("model")["brier"] == pytest.approx(np.mean(np.square(recorded)))
@@ -121,7 +121,15 @@ def test_score_recorded_forecasts_beside_the_baselines(spec: ModelSpec) -> None:
         ledger.record_judgment("nothing", 0.5, as_of=dt.date(2020, 3, 1))
     ledger.record_judgment("leaves_24m", 0.2, as_of=dt.date(2020, 3, 1), author="me")
     judged = score(spec, ledger, SETTINGS)
-    assert judged.forecasters == ["model", "analyst", "pooled", "0.5", "prior only", "time only"]
+    assert judged.forecasters == [
+        "model",
+        "analyst",
+        "pooled",
+        "0.5",
+        "prior only",
+        "time only",
+        "reference class",
+    ]
     (both,) = judged.of("analyst")
     assert both.date == dt.date(2020, 3, 1) and both.forecasts["analyst"] == 0.2
     assert judged.of("pooled") == [both] and len(judged.of("model")) == 2
@@ -247,3 +255,25 @@ def test_scores_are_kept_by_question_origin() -> None:
         assert s.mean("model", origin=origin)["brier"] == pytest.approx(np.mean((p - y) ** 2))
         assert sum(b.count for b in s.calibration("model", origin=origin)) == len(mine)
     assert Scores([p for p in pairs if p.origin == "hand"], ["model"]).origins() == [None]
+
+
+@pytest.mark.parametrize(("a", "b"), [(-0.5, 0.7), (0.3, 1.4), (0.0, 1.0)])
+def test_a_recalibration_recovers_the_logistic_map_that_made_the_outcomes(
+    a: float, b: float
+) -> None:
+    from allegiance.forecast.scores import recalibration
+
+    rng = np.random.default_rng(21)
+    n = 100_000
+    p = rng.beta(0.6, 1.5, n)
+    z = np.log(np.clip(p, 1e-4, 1 - 1e-4) / (1 - np.clip(p, 1e-4, 1 - 1e-4)))
+    truth = 1 / (1 + np.exp(-(a + b * z)))
+    y = rng.random(n) < truth
+    fit = recalibration(p, y)
+    # Standard errors from the Fisher information at the truth, computed apart.
+    x = np.column_stack([np.ones(n), z])
+    se = np.sqrt(np.diag(np.linalg.inv((x * (truth * (1 - truth))[:, None]).T @ x)))
+    assert abs(fit.a - a) < 5 * se[0] and abs(fit.b - b) < 5 * se[1], (fit, se)
+    assert np.allclose(fit(p), 1 / (1 + np.exp(-(fit.a + fit.b * z))))
+    with pytest.raises(ScoreError, match="both yes and no"):
+        recalibration(p[:10], np.zeros(10, bool))

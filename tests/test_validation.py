@@ -121,3 +121,43 @@ def test_validate_backtests_each_theatre_and_pools_them(folder: Path, tmp_path: 
         survived = months_between(spec.analysis_date, dt.date.fromisoformat(p["date"]))
         exact = reference_forecast(spec, spec.questions[p["question"]], survived)
         assert p["reference class: p"] == pytest.approx(exact)
+
+
+def test_a_theatre_is_recalibrated_only_on_the_others_grids() -> None:
+    import numpy as np
+
+    from allegiance.forecast.scores import recalibration
+    from allegiance.workflow.backtest import Backtest
+    from allegiance.workflow.scoring import Pair, Scores
+    from allegiance.workflow.validation import RECALIBRATED, recalibrate
+
+    rng = np.random.default_rng(3)
+
+    def theatre(flip: bool) -> Backtest:
+        pairs = []
+        for i in range(300):
+            p = float(rng.random())
+            y = bool(rng.random() < min(1.0, 1.5 * p)) != flip
+            pairs.append(Pair(f"q{i}", dt.date(2020, 1, 1), y, {"model": p},
+                              "grid" if i % 4 else "hand"))  # fmt: skip
+        return Backtest([], Scores(pairs, ["model"]))
+
+    runs = {}
+    for flip in (False, True):
+        rng = np.random.default_rng(3)
+        backtests = {"a": theatre(flip), "b": theatre(False), "c": theatre(False)}
+        fits = recalibrate(backtests)
+        runs[flip] = (backtests, fits)
+        others = [p for n in ("b", "c") for p in backtests[n].scores.pairs if p.origin == "grid"]
+        expected = recalibration(
+            np.array([p.forecasts["model"] for p in others]), np.array([p.outcome for p in others])
+        )
+        assert fits["a"] == expected
+        assert all(
+            p.forecasts[RECALIBRATED] == pytest.approx(float(expected(p.forecasts["model"])))
+            for p in backtests["a"].scores.pairs
+        )
+        assert backtests["a"].scores.forecasters == ["model", RECALIBRATED]
+    # Theatre a's own outcomes move the others' recalibrations, never its own.
+    assert runs[False][1]["a"] == runs[True][1]["a"]
+    assert runs[False][1]["b"] != runs[True][1]["b"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from allegiance.errors import ScoreError
 
@@ -127,3 +128,51 @@ def pooled(probabilities: list[float], weights: list[float], extremise: float = 
     w = np.asarray(weights, dtype=float)
     z = extremise * float(w @ np.log(p / (1 - p))) / float(w.sum())
     return float(1.0 / (1.0 + np.exp(-z)))
+
+
+CLIP = 1e-4  # a forecast's log-odds are read from [CLIP, 1 - CLIP]: a 0 or 1 stays finite
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """A logistic recalibration of forecasts: ``logit p' = a + b logit p``."""
+
+    a: float
+    b: float
+
+    def __call__(self, p: np.ndarray | float) -> np.ndarray:
+        """Return the recalibrated probabilities."""
+        return np.asarray(expit(self.a + self.b * _logit(np.asarray(p, dtype=float))))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, CLIP, 1 - CLIP)
+    return np.asarray(np.log(p / (1 - p)))
+
+
+def recalibration(p: np.ndarray, outcome: np.ndarray, steps: int = 50) -> Recalibration:
+    """Fit ``logit P(y) = a + b logit p`` to forecasts and outcomes by maximum likelihood.
+
+    Newton's method on the two parameters (the log-likelihood is concave), from
+    the identity ``a = 0, b = 1``. ``b < 1`` says the forecasts were too
+    extreme, ``b > 1`` too timid; ``a`` shifts them all.
+
+    Raises
+    ------
+    ScoreError
+        When the outcomes are all one way (no finite fit), or as :func:`scores`.
+    """
+    p, y = _checked(p, outcome)
+    if y.min() == y.max():
+        raise ScoreError("every outcome is the same: a recalibration needs both yes and no.")
+    x = np.column_stack([np.ones_like(p), _logit(p)])
+    theta = np.array([0.0, 1.0])
+    for _ in range(steps):
+        q = expit(x @ theta)
+        gradient = x.T @ (y - q)
+        hessian = (x * (q * (1 - q))[:, None]).T @ x
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return Recalibration(float(theta[0]), float(theta[1]))

@@ -37,7 +37,9 @@ def write_validation(result: Validation, out: Path) -> list[Path]:
     doc = out / "validation.json"
     climates = {n: {"by_horizon": c.by_horizon, "overall": c.overall}
                 for n, c in result.climatologies.items()}  # fmt: skip
-    doc.write_text(json.dumps({"rows": rows, "climatology": climates}, indent=2), "utf-8")
+    refits = {n: {"a": r.a, "b": r.b} for n, r in result.recalibrations.items()}
+    summary = {"rows": rows, "climatology": climates, "recalibration": refits}
+    doc.write_text(json.dumps(summary, indent=2), "utf-8")
     paths = [table, doc]
     paths += [reliability_figure(result.pooled, o, out) for o in result.pooled.origins()]
     for name, backtest in result.backtests.items():

@@ -8,8 +8,11 @@ groups' months at risk and departures, counted only before the held-out
 theatre's analysis date, so that no outside view uses what came later). Then
 the held-out theatre is backtested (:func:`~allegiance.workflow.backtest.backtest`)
 as of every month from its analysis date to its last horizon, as recorded,
-beside every baseline, and its scores are kept by question origin. The pooled
-scores put every theatre's pairs together.
+beside every baseline, and its scores are kept by question origin. When every
+theatre is held out, each one's model forecasts are also recalibrated
+(:func:`~allegiance.forecast.scores.recalibration`, fitted to the *other*
+theatres' grid forecasts and outcomes) and scored as one more forecaster. The
+pooled scores put every theatre's pairs together.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from allegiance.errors import ScoreError
 from allegiance.evidence import Item, in_force
 from allegiance.evidence.outcomes import Resolution, departures, resolutions
+from allegiance.forecast.scores import Recalibration, recalibration
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec, load_spec, months_between
 from allegiance.spec.reference import Extra
@@ -33,6 +39,8 @@ from allegiance.workflow.forecasting import record_of
 from allegiance.workflow.scoring import BASELINES, MODEL, Climatology, Scores, forecasters
 
 RECORD_SUFFIXES = (".evidence.yaml", ".record.yaml")  # a theatre's files beside its model
+RECALIBRATED = "model, recalibrated"
+NAMED = [MODEL, RECALIBRATED, *BASELINES]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Validation:
     climatologies: dict[str, Climatology]
     pooled: Scores
     extras: dict[str, list[Extra]] = dataclasses.field(default_factory=dict)
+    recalibrations: dict[str, Recalibration] = dataclasses.field(default_factory=dict)
 
 
 def theatres(folder: Path, only: Sequence[str] = ()) -> list[Theatre]:
@@ -163,7 +172,28 @@ def validate(
             climatology=climates[spec.id],
             extra=extras[spec.id],
         )
-    return Validation(backtests, climates, pooled(backtests), extras)
+    fitted = recalibrate(backtests) if not only else {}
+    return Validation(backtests, climates, pooled(backtests), extras, fitted)
+
+
+def recalibrate(backtests: dict[str, Backtest]) -> dict[str, Recalibration]:
+    """Add to each theatre's pairs its model recalibrated on the other theatres' grids.
+
+    Returns each theatre's recalibration (fitted without it).
+    """
+    out = {}
+    for name, result in backtests.items():
+        others = [
+            p for n, b in backtests.items() if n != name for p in b.scores.pairs if p.origin == GRID
+        ]
+        fit = recalibration(
+            np.array([p.forecasts[MODEL] for p in others]), np.array([p.outcome for p in others])
+        )
+        for pair in result.scores.pairs:
+            pair.forecasts[RECALIBRATED] = float(fit(pair.forecasts[MODEL]))
+        result.scores.forecasters = forecasters(result.scores.pairs, NAMED)
+        out[name] = fit
+    return out
 
 
 def class_counts(spec: ModelSpec, items: Sequence[Item], until: dt.date) -> list[Extra]:
@@ -202,7 +232,7 @@ def pooled(backtests: dict[str, Backtest]) -> Scores:
         for name, result in backtests.items()
         for q, r in result.scores.resolved.items()
     }
-    everyone = [w for w in [MODEL, *BASELINES] if all(w in p.forecasts for p in pairs)]
+    everyone = [w for w in NAMED if all(w in p.forecasts for p in pairs)]
     return Scores(pairs, forecasters(pairs, everyone), resolved)
 
 
