@@ -207,3 +207,25 @@ def test_a_public_question_closes_no_at_its_horizon_even_when_the_event_comes_la
     assert found["grid_raids_rival_12m"].outcome and found["grid_raids_rival_12m"].date == (
         dt.date(2020, 11, 5)
     )
+
+
+def test_a_forecast_says_which_questions_the_grid_asked(kinds: ModelSpec) -> None:
+    import csv
+    import json
+
+    import numpy as np
+
+    from allegiance.forecast.summary import summarise
+    from allegiance.posterior import Diagnostics
+
+    per_draw = {q: np.full(4, 0.3) for q in kinds.questions}
+    ids = {"model_sha256": "m", "evidence_sha256": "e"}
+    shown = summarise(
+        kinds, per_draw, Diagnostics(1.0, 1000.0, 1000.0, 0), ids, method="mcmc", reason="t",
+        resolved=resolutions(kinds, [], dt.date(2020, 8, 1)), as_of=dt.date(2020, 8, 1),
+    )  # fmt: skip
+    expected = {q.id: q.origin for q in kinds.questions.values()}
+    assert {q["id"]: q["origin"] for q in json.loads(shown.to_json())["questions"]} == expected
+    rows = csv.DictReader(shown.to_csv().splitlines())
+    assert {r["question"]: r["origin"] for r in rows} == expected
+    assert set(expected.values()) == {"grid", "hand"}

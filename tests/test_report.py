@@ -270,8 +270,8 @@ def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
         assert f"| {q.id} | {p:.0%} | {' | '.join(cells)} |" in md
         s = data.sensitivity[q.id]
         assert f"| {q.id} | {s.prior:.3g} | {s.likelihood:.3g} |" in md
-        # the headline table's last column carries the diagnosis
-        assert re.search(rf"\| {q.id} \| {q.horizon} \| .* \| {s.diagnosis} \|\n", md)
+        # the headline table's "priors" column carries the diagnosis, then who asked it
+        assert re.search(rf"\| {q.id} \| {q.horizon} \| .* \| {s.diagnosis} \| by hand \|\n", md)
 
 
 def test_the_report_says_what_changed_since_the_last_report(tmp_path: Path) -> None:

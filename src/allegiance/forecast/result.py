@@ -26,7 +26,8 @@ class QuestionForecast:
     and which nothing on record resolves has no forecast: its probability and
     interval are None and its word says why (:data:`PAST_HORIZON`).
     ``covers`` names the months the question's horizon covers
-    (:data:`allegiance.spec.MONTH_CONVENTION`).
+    (:data:`allegiance.spec.MONTH_CONVENTION`); ``origin`` says whether the
+    model's grid asked it (``grid``) or an analyst picked it (``hand``).
     """
 
     id: str
@@ -40,6 +41,7 @@ class QuestionForecast:
     resolved_on: str = ""
     resolved_by: str = ""
     covers: str = ""
+    origin: str = "hand"
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Forecast:
 CSV_COLUMNS = (
     "question", "horizon", "probability", "lower90", "upper90", "word", "trustworthy",
     "max_rhat", "min_ess", "divergences", "model_sha256", "evidence_sha256", "resolved",
-    "resolved_on",
+    "resolved_on", "origin",
 )  # fmt: skip
 
 
@@ -135,6 +137,7 @@ def forecast_csv(result: Forecast) -> str:
                 p["evidence_sha256"],
                 q.resolved,
                 q.resolved_on,
+                q.origin,
             ]
         )
     return out.getvalue()

@@ -146,6 +146,7 @@ def summarise(
                     None,
                     PAST_HORIZON,
                     covers=question.covers,
+                    origin=question.origin,
                 )
             )
             continue
@@ -163,6 +164,7 @@ def summarise(
                 hi,
                 estimative_word(mean),
                 covers=question.covers,
+                origin=question.origin,
             )
         )
     conditions = {
@@ -192,6 +194,7 @@ def _resolved(question: Question, outcome: Resolution) -> QuestionForecast:
         outcome.date.isoformat(),
         outcome.item_id,
         question.covers,
+        question.origin,
     )
 
 

@@ -22,6 +22,7 @@ from allegiance.report.layout import rendered, report_templates
 from allegiance.report.priors import prior_posterior_figures
 from allegiance.report.trajectories import trajectory
 from allegiance.spec.beliefs import stated, stated_beliefs
+from allegiance.spec.types import GRID
 from allegiance.workflow.reporting import ReportData
 
 
@@ -60,6 +61,7 @@ def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
                 "alt": alt,
                 "flag": _flag(data, q.id) if q.probability is not None else "",
                 "change": _change(data, q.id, q.probability),
+                "asked": "grid" if q.origin == GRID else "by hand",
             }
         )
     return out
