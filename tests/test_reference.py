@@ -402,14 +402,9 @@ def test_the_baseline_says_nothing_where_it_cannot(tmp_path: Path) -> None:
 
 
 def test_a_theatres_grid_questions_get_the_baseline(tmp_path: Path) -> None:
-    text = (ROOT / "models" / "syria_nusra_2016.yaml").read_text()
-    anchor = "  quits_nusra:\n    kind: hazard\n"
-    assert anchor in text
-    path = tmp_path / "syria.yaml"
-    path.write_text(text.replace(anchor, anchor + "    reference_class: split_mmo_syria\n"))
-    spec = load_spec(path)
-    assert spec.propensities["quits_nusra"].reference_class == "split_mmo_syria"
-    assert spec.propensities["joins_nusra"].reference_class == ""
+    spec = load_spec(ROOT / "models" / "syria_nusra_2016.yaml")
+    assert spec.propensities["quits_nusra"].reference_class == "splinter_ucdp_islamist"
+    assert spec.propensities["nusra_ahrar_fighting"].reference_class == ""
 
     def chance(name: str) -> float:
         p = reference_forecast(spec, spec.questions[name], 0)
@@ -422,4 +417,4 @@ def test_a_theatres_grid_questions_get_the_baseline(tmp_path: Path) -> None:
         # (Jensen: E[X^3] >= E[X]^3 for X = exp(-rate x months))
         assert one < every <= 1 - (1 - one) ** 3
     assert chance("grid_quits_nusra_zenki_6m") < chance("grid_quits_nusra_zenki_24m")
-    assert reference_forecast(spec, spec.questions["grid_joins_nusra_zenki_12m"], 0) is None
+    assert reference_forecast(spec, spec.questions["grid_nusra_ahrar_fighting_12m"], 0) is None
