@@ -229,3 +229,22 @@ def test_a_forecast_says_which_questions_the_grid_asked(kinds: ModelSpec) -> Non
     rows = csv.DictReader(shown.to_csv().splitlines())
     assert {r["question"]: r["origin"] for r in rows} == expected
     assert set(expected.values()) == {"grid", "hand"}
+
+
+def test_check_reads_the_model_s_own_record_for_hindsight(tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from allegiance.cli import app
+
+    model = tmp_path / "kinds.yaml"
+    shutil.copy(KINDS, model)
+    (tmp_path / "kinds.record.yaml").write_text(
+        "schema_version: 1\nmodel: kinds\nitems:\n"
+        "  - {id: raid, kind: event, date: 2020-06-25, source: s, grade: B2,"
+        " hazard: raids, actor: rival, month: 2020-06}\n"
+    )
+    result = CliRunner().invoke(app, ["check", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "questions.rival_raids_6m.horizon 2020-07-01 is 6 days after raid" in result.output

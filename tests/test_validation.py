@@ -161,3 +161,27 @@ def test_a_theatre_is_recalibrated_only_on_the_others_grids() -> None:
     # Theatre a's own outcomes move the others' recalibrations, never its own.
     assert runs[False][1]["a"] == runs[True][1]["a"]
     assert runs[False][1]["b"] != runs[True][1]["b"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--theatres", "early,nope"], "'nope' is not a theatre"),
+        (["--every", "day"], "--every 'day'"),
+    ],
+)
+def test_validate_refuses_before_anything_runs(
+    folder: Path, tmp_path: Path, args: list[str], words: str
+) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["validate", str(folder), "--out", str(out), *args])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_validate_refuses_an_out_that_is_a_file(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.write_text("mine")
+    result = CliRunner().invoke(app, ["validate", str(folder), "--out", str(out)])
+    assert result.exit_code == 2 and "is a file" in result.output
+    assert out.read_text() == "mine"

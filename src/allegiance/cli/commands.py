@@ -193,6 +193,9 @@ def check(
         spec = load_spec(model)
         path = evidence or shipped_evidence(spec)
         items = read_items(path, spec) if path.exists() else []
+        # What happened after the analysis date, beside the model: its own record.
+        record = spec.path.with_name(f"{spec.path.stem}.record.yaml")
+        known = read_items(record, spec) if record.exists() and record != path else []
     typer.echo(
         f"{plain(model)}: valid ({len(spec.conditions)} conditions, {len(spec.effects)} effects, "
         f"{len(spec.questions)} questions); evidence: {len(items)} items"
@@ -216,7 +219,7 @@ def check(
 
     settings = FitSettings()
     note([*costly(spec, settings.draws * settings.chains), *contradictions(spec, in_force(items))])
-    note(hindsight(spec, items))
+    note(hindsight(spec, [*items, *known]))
 
     note(
         [
