@@ -138,7 +138,9 @@ def engine_and_graph(
     from pytensor.graph.replace import graph_replace
     from scipy import special
 
-    from allegiance.model import build_model, numpy_ops, structure, terms
+    from allegiance.model import build_model, numpy_ops
+    from allegiance.model.structure import structure
+    from allegiance.model.terms import terms
 
     t = terms(draws, data.arrays(), structure(spec), numpy_ops())
     engine = special.logsumexp(t["log_joint"], axis=-1) + t["constant"]
@@ -158,7 +160,9 @@ def assert_patch_reaches(
     spec: ModelSpec, draws: dict[str, np.ndarray], before: Any, after: Any, t: dict
 ) -> None:
     """The fast patch from ``before``'s data to ``after``'s equals ``after``'s terms ``t``."""
-    from allegiance.model import numpy_ops, patch_terms, structure, terms
+    from allegiance.model import numpy_ops, patch_terms
+    from allegiance.model.structure import structure
+    from allegiance.model.terms import terms
 
     st, d0 = structure(spec), before.arrays()
     patched = patch_terms(draws, terms(draws, d0, st, numpy_ops()), d0, after.arrays(), st)

@@ -21,7 +21,8 @@ from allegiance.forecast.questions import (
     evidence_read,
     reads,
 )
-from allegiance.model import ModelData, Quantities, quantities
+from allegiance.model import ModelData, Quantities
+from allegiance.model.quantities import quantities
 from allegiance.posterior import FitSettings, Posterior, load_posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.update import Updater

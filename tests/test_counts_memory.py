@@ -12,7 +12,8 @@ from scipy import stats
 from allegiance.evidence import EvidenceSet, model_data
 from allegiance.forecast import counts
 from allegiance.forecast.questions import compute
-from allegiance.model import Quantities, quantities
+from allegiance.model import Quantities
+from allegiance.model.quantities import quantities
 from allegiance.model.structure import NEVER, structure
 from allegiance.model.switches import switch_months
 from allegiance.spec import ModelSpec, load_spec

@@ -135,7 +135,7 @@ def test_user_text_is_shown_not_obeyed_by_the_terminal(tmp_path: Path) -> None:
 
 
 def test_a_package_hint_in_brackets_keeps_its_text() -> None:
-    from allegiance.cli.app import shown
+    from allegiance.cli.shared import shown
 
     console = Console(file=io.StringIO(), width=200)
     console.print(shown("install allegiance[postgres] (psycopg)"))

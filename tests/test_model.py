@@ -20,9 +20,9 @@ from allegiance.model import (
     OVERDISPERSION,
     STOCK_GROWTH,
     STOCK_START,
-    quantities,
-    structure,
 )
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
 from allegiance.spec import ModelSpec, months_between
 from allegiance.words import grade_weight
 from helpers import (
@@ -268,7 +268,8 @@ def test_marginal_likelihood_matches_enumeration(reference_spec, rich_evidence):
     draws = prior_draws(reference_spec, 3, seed=1)
     data = model_data(reference_spec, rich_evidence)
     q = quantities(reference_spec, data, draws)
-    from allegiance.model import numpy_ops, terms
+    from allegiance.model import numpy_ops
+    from allegiance.model.terms import terms
 
     assert np.count_nonzero(data.estimate_weight) == 2  # the two estimated totals are in
     t = terms(draws, data.arrays(), structure(reference_spec), numpy_ops())
@@ -309,7 +310,8 @@ def test_survival_months_come_from_dates(reference_spec, rich_evidence):
 
 def test_patched_terms_equal_a_full_evaluation(reference_spec, reference_evidence, rich_evidence):
     """Recomputing only the rows whose evidence changed must give the full terms."""
-    from allegiance.model import changed_rows, numpy_ops, patch_terms, terms
+    from allegiance.model import changed_rows, numpy_ops, patch_terms
+    from allegiance.model.terms import terms
 
     st = structure(reference_spec)
     draws = prior_draws(reference_spec, 20, seed=4)
@@ -342,7 +344,8 @@ def test_a_rows_terms_do_not_depend_on_the_rows_computed_with_it(reference_spec,
 
 def test_patching_refuses_an_evidence_array_it_does_not_know(reference_spec, reference_evidence):
     """A new array patch_terms ignored would make every fast update stale: it is refused."""
-    from allegiance.model import numpy_ops, patch_terms, terms
+    from allegiance.model import numpy_ops, patch_terms
+    from allegiance.model.terms import terms
 
     st = structure(reference_spec)
     draws = prior_draws(reference_spec, 5, seed=8)
@@ -357,7 +360,8 @@ def test_the_pymc_graph_computes_the_numpy_terms(reference_spec, rich_evidence):
     import pytensor.tensor as pt
     from pytensor.graph.replace import graph_replace
 
-    from allegiance.model import build_model, numpy_ops, terms
+    from allegiance.model import build_model, numpy_ops
+    from allegiance.model.terms import terms
 
     data = model_data(reference_spec, rich_evidence)
     model = build_model(reference_spec, data)
@@ -380,7 +384,8 @@ def test_the_pymc_graph_computes_the_numpy_terms(reference_spec, rich_evidence):
 @pytest.mark.parametrize("month", ["2019-08", "2020-05"])
 def test_an_estimate_of_one_value_is_that_count(reference_spec, reference_evidence, month):
     """A range [k, k] is the exact count k: the incomplete-beta path equals the NB kernel."""
-    from allegiance.model import numpy_ops, terms
+    from allegiance.model import numpy_ops
+    from allegiance.model.terms import terms
 
     def likelihood(count: object) -> np.ndarray:
         obs = item("tal", "count", f"{month}-28", series="defectors_to_isk", category="taliban",
@@ -414,7 +419,8 @@ def test_exit_shares_and_their_likelihood_match_enumeration(exits_setting):
     import pytensor.tensor as pt
     from pytensor.graph.replace import graph_replace
 
-    from allegiance.model import build_model, numpy_ops, patch_terms, terms
+    from allegiance.model import build_model, numpy_ops, patch_terms
+    from allegiance.model.terms import terms
 
     spec, before, after = exits_setting
     draws = prior_draws(spec, 4, seed=31)

@@ -9,7 +9,7 @@ from scipy import stats
 from allegiance.evidence import EvidenceSet, model_data
 from allegiance.forecast import probabilities
 from allegiance.forecast.questions import COMPUTE
-from allegiance.model import quantities
+from allegiance.model.quantities import quantities
 from allegiance.model.stocks import joining
 from allegiance.spec import load_spec, months_between
 from allegiance.spec.fields import QUESTION_FIELDS

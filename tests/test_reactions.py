@@ -18,14 +18,8 @@ from scipy import special, stats
 from allegiance.errors import EvidenceError, SpecError
 from allegiance.evidence import EvidenceSet, model_data
 from allegiance.forecast.questions import COMPUTE, reads
-from allegiance.model import (
-    BASELINE,
-    CONDITION_PROBABILITY,
-    LOG_RATE,
-    LOG_RATIO,
-    OVERDISPERSION,
-    quantities,
-)
+from allegiance.model import BASELINE, CONDITION_PROBABILITY, LOG_RATE, LOG_RATIO, OVERDISPERSION
+from allegiance.model.quantities import quantities
 from allegiance.spec import ModelSpec, load_spec
 from conftest import FIXTURES
 from helpers import assert_patch_reaches, engine_and_graph, item, prior_draws

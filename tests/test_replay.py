@@ -271,7 +271,9 @@ def test_replay_agrees_with_independent_refits(reference_spec, reference_evidenc
 def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_evidence):
     """The proposal's log-likelihood is the mean of the two it bridges (terms linear in data)."""
     from allegiance.evidence import model_data
-    from allegiance.model import numpy_ops, structure, terms
+    from allegiance.model import numpy_ops
+    from allegiance.model.structure import structure
+    from allegiance.model.terms import terms
     from allegiance.update.timeline import _midway
     from helpers import prior_draws, with_items
 

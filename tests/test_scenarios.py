@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 from allegiance.cli import EXIT_BAD_INPUT, app
 from allegiance.evidence import EvidenceSet, ModelData, in_force, model_data, read_items
 from allegiance.forecast import compute, probabilities
-from allegiance.model import numpy_ops, quantities, structure, terms
+from allegiance.model import numpy_ops
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
+from allegiance.model.terms import terms
 from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.update.scenarios import scenario_draws

@@ -13,7 +13,10 @@ from scipy import special
 from allegiance.errors import EvidenceError
 from allegiance.evidence import EvidenceSet, model_data, parse_item
 from allegiance.forecast.questions import COMPUTE, reads
-from allegiance.model import numpy_ops, quantities, structure, terms
+from allegiance.model import numpy_ops
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
+from allegiance.model.terms import terms
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from conftest import FIXTURES

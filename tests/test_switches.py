@@ -13,14 +13,8 @@ from scipy import special, stats
 from allegiance.errors import EvidenceError
 from allegiance.evidence import EvidenceSet, model_data, parse_item
 from allegiance.forecast.questions import COMPUTE, reads
-from allegiance.model import (
-    BASELINE,
-    CONDITION_PROBABILITY,
-    LOG_RATE,
-    LOG_RATIO,
-    OVERDISPERSION,
-    quantities,
-)
+from allegiance.model import BASELINE, CONDITION_PROBABILITY, LOG_RATE, LOG_RATIO, OVERDISPERSION
+from allegiance.model.quantities import quantities
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec, months_between
 from conftest import FIXTURES

@@ -12,6 +12,6 @@ from allegiance.cli import (  # noqa: F401  (each registers commands)
     scenarios,
     validation,
 )
-from allegiance.cli.app import EXIT_BAD_INPUT, EXIT_UNTRUSTWORTHY, app
+from allegiance.cli.shared import EXIT_BAD_INPUT, EXIT_UNTRUSTWORTHY, app
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_UNTRUSTWORTHY", "app"]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import (
+from allegiance.cli.shared import (
     EXIT_UNTRUSTWORTHY,
     FIT,
     ChainsOpt,

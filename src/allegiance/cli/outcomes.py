@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import (
+from allegiance.cli.evidence import open_model
+from allegiance.cli.output import score_table
+from allegiance.cli.shared import (
     FIT,
     ChainsOpt,
     DrawsOpt,
@@ -29,8 +31,6 @@ from allegiance.cli.app import (
     shown,
     user_errors,
 )
-from allegiance.cli.evidence import open_model
-from allegiance.cli.output import score_table
 
 if TYPE_CHECKING:
     from allegiance.update import ReplayStep

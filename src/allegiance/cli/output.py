@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.status import Status
 from rich.table import Table
 
-from allegiance.cli.app import add_row, shown
+from allegiance.cli.shared import add_row, shown
 from allegiance.forecast import Forecast
 from allegiance.spreadsheet import spreadsheet_text
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from allegiance.cli.app import (
+from allegiance.cli.output import Steps
+from allegiance.cli.shared import (
     LedgerOpt,
     ModelArg,
     app,
@@ -17,7 +18,6 @@ from allegiance.cli.app import (
     refuse,
     user_errors,
 )
-from allegiance.cli.output import Steps
 
 
 @app.command()

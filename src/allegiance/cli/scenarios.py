@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import (
+from allegiance.cli.shared import (
     LedgerOpt,
     ModelArg,
     add_row,

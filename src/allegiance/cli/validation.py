@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allegiance.cli.app import (
+from allegiance.cli.shared import (
     FIT,
     ChainsOpt,
     DrawsOpt,
@@ -49,7 +49,7 @@ def validate(
     Each date's line goes to stderr; the tables (mean Brier 0–1 and log score, per theatre
     and pooled, grid and hand-picked questions apart) to stdout.
     """
-    from allegiance.cli.app import note
+    from allegiance.cli.shared import note
     from allegiance.posterior import FitSettings
     from allegiance.workflow.validation import theatres as found
     from allegiance.workflow.validation import validate as run

@@ -20,7 +20,8 @@ from allegiance.evidence import EvidenceSet, ModelData, model_data
 from allegiance.evidence.outcomes import Resolution, resolutions
 from allegiance.forecast.questions import compute
 from allegiance.forecast.result import PAST_HORIZON, Forecast, QuestionForecast
-from allegiance.model import quantities, structure
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
 from allegiance.posterior import Diagnostics, Posterior, diagnose
 from allegiance.provenance import versions
 from allegiance.spec import MONTH_CONVENTION, ModelSpec, Question

@@ -4,15 +4,19 @@
 channels; :mod:`~allegiance.model.terms` holds the equations, written once for
 PyTensor (:mod:`~allegiance.model.build`) and numpy draws
 (:mod:`~allegiance.model.quantities`, :mod:`~allegiance.model.patch`).
+
+The functions named as their modules (``terms``, ``quantities``, ``structure``)
+are imported from those modules, never from here: ``allegiance.model.terms`` is
+the module, so ``mock.patch`` paths and documentation links resolve.
 """
 
 from allegiance.model.build import build_model, coordinates, variable_beliefs
 from allegiance.model.data import DATA_NAMES, ModelData
 from allegiance.model.ops import numpy_ops, pytensor_ops
 from allegiance.model.patch import changed_rows, patch_terms, row_evidence, row_terms
-from allegiance.model.quantities import QUANTITY_TERMS, Quantities, quantities
+from allegiance.model.quantities import QUANTITY_TERMS, Quantities
 from allegiance.model.stocks import STOCK_GROWTH, STOCK_START
-from allegiance.model.structure import Structure, structure
+from allegiance.model.structure import Structure
 from allegiance.model.terms import (
     BASELINE,
     CONDITION_PROBABILITY,
@@ -25,7 +29,6 @@ from allegiance.model.terms import (
     OVERDISPERSION,
     config_log_prior,
     level_log_likelihood,
-    terms,
 )
 
 __all__ = [
@@ -53,10 +56,7 @@ __all__ = [
     "numpy_ops",
     "patch_terms",
     "pytensor_ops",
-    "quantities",
     "row_evidence",
     "row_terms",
-    "structure",
-    "terms",
     "variable_beliefs",
 ]

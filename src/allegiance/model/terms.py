@@ -77,7 +77,7 @@ evidence changes data, never the graph.
 Examples
 --------
 >>> from allegiance.spec import load_spec
->>> from allegiance.model import build_model, structure
+>>> from allegiance.model import build_model
 >>> from allegiance.evidence import no_evidence
 >>> spec = load_spec("models/afghanistan_2020.yaml")  # doctest: +SKIP
 >>> pymc_model = build_model(spec, no_evidence(spec))  # doctest: +SKIP

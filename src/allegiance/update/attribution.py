@@ -12,8 +12,8 @@ import numpy as np
 from allegiance.errors import AllegianceError
 from allegiance.evidence import EvidenceSet, Item, model_data
 from allegiance.forecast import Forecast, reads
-from allegiance.model import structure
 from allegiance.model.patch import changed_rows
+from allegiance.model.structure import structure
 from allegiance.spec import ModelSpec
 
 if TYPE_CHECKING:

@@ -27,7 +27,8 @@ import numpy as np
 
 from allegiance.evidence import ModelData
 from allegiance.forecast import CHUNK, compute
-from allegiance.model import quantities, structure
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
 from allegiance.spec import ModelSpec
 
 MODES = ("do", "observe")

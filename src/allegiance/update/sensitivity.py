@@ -34,15 +34,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from allegiance.forecast import CHUNK, compute
-from allegiance.model import (
-    LOG_RATE,
-    ModelData,
-    numpy_ops,
-    quantities,
-    structure,
-    terms,
-    variable_beliefs,
-)
+from allegiance.model import LOG_RATE, ModelData, numpy_ops, variable_beliefs
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
+from allegiance.model.terms import terms
 from allegiance.spec import ModelSpec
 from allegiance.update.psis import psislw
 

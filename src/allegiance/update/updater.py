@@ -56,16 +56,10 @@ from allegiance.forecast import (
     summarise,
 )
 from allegiance.forecast.questions import evidence_read
-from allegiance.model import (
-    QUANTITY_TERMS,
-    numpy_ops,
-    patch_terms,
-    quantities,
-    row_evidence,
-    row_terms,
-    structure,
-    terms,
-)
+from allegiance.model import QUANTITY_TERMS, numpy_ops, patch_terms, row_evidence, row_terms
+from allegiance.model.quantities import quantities
+from allegiance.model.structure import structure
+from allegiance.model.terms import terms
 from allegiance.posterior import FitSettings, Posterior, diagnose, fit
 from allegiance.spec import ModelSpec
 from allegiance.update.attribution import Attribution, explain
