@@ -218,11 +218,10 @@ LONG_FUNCTIONS = {
     "spec/questions.py:_question_field", "forecast/summary.py:summarise",
     "model/patch.py:patch_terms", "model/structure.py:_structure",
     "spec/questions.py:read_questions", "ledger/history.py:record_forecast",
-    "cli/outcomes.py:backtest", "spec/load.py:load_spec", "ledger/imports.py:import_file",
+    "cli/outcomes.py:backtest", "ledger/imports.py:import_file",
     "spec/switches.py:check_switches", "update/timeline.py:_midway",
     "posterior/store.py:load_posterior", "evidence/files.py:_csv_rows", "cli/scenarios.py:scenario",
-    "cli/commands.py:explain", "model/channels.py:channel_terms", "workflow/backtest.py:backtest",
-    "posterior/sampling.py:fit", "cli/reports.py:report",
+    "model/channels.py:channel_terms",
 }  # fmt: skip
 
 

@@ -73,7 +73,7 @@ def _files(root: Path) -> set[Path]:
         (["--from", "1900-01-01", "--to", "1990-01-01"], ["1081 dates", "shorter range"]),
         (["--from", "2020-04-01", "--to", "2020-02-01"], ["2020-04-01 is after", "2020-02-01"]),
         (["--out", "{tmp}/record.yaml"], ["record.yaml is a file", "give a folder"]),
-        (["--out", "{tmp}/record.yaml/bt"], ["is inside", "record.yaml, a file"]),
+        (["--out", "{tmp}/record.yaml/bt"], ["record.yaml is a file, not", "give a folder"]),
         (["--questions", "leaves_24m,nope"], ["'nope'", "leaves_24m, leaves_12m"]),
         (["--questions", "leaves_24m", "--questions", "nope"], ["'nope'"]),
     ],

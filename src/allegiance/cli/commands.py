@@ -305,19 +305,6 @@ def explain(
         rows = Updater(base, settings, origin=used.fit_path.name).explain(
             ev, question, allow_refit=allow_refit
         )
-    p = rows[0].with_item if rows else float("nan")
-    table = Table(title=f"What moved {shown(question)} (now {p:.1%})")
-    for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
-        table.add_column(name)
-    for r in rows[:top]:
-        add_row(
-            table,
-            r.item_id,
-            r.kind,
-            f"{r.without_item:.1%}",
-            f"{r.delta:+.1%}",
-            f"{r.delta_log_odds:+.3f}",
-            r.method,
-            r.note[:60],
-        )
-    Console().print(table)
+    from allegiance.cli.output import attribution_table
+
+    Console().print(attribution_table(question, rows[:top], rows[0].with_item if rows else None))

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import time
+from math import nan
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from allegiance.forecast import Forecast
 from allegiance.spreadsheet import spreadsheet_text
 
 if TYPE_CHECKING:
+    from allegiance.update import Attribution
     from allegiance.workflow.scoring import Scores
 
 
@@ -183,3 +185,22 @@ def score_table(table: Table, result: Scores) -> None:
                     f"{m['brier2']:.3f}",
                     f"{m['log']:.3f}",
                 )
+
+
+def attribution_table(question: str, rows: list[Attribution], now: float | None) -> Table:
+    """Return the table of what moved a forecast, strongest first."""
+    table = Table(title=f"What moved {shown(question)} (now {now if now is not None else nan:.1%})")
+    for name in ("item", "kind", "without it", "change", "log-odds", "method", "note"):
+        table.add_column(name)
+    for r in rows:
+        add_row(
+            table,
+            r.item_id,
+            r.kind,
+            f"{r.without_item:.1%}",
+            f"{r.delta:+.1%}",
+            f"{r.delta_log_odds:+.3f}",
+            r.method,
+            r.note[:60],
+        )
+    return table

@@ -12,10 +12,10 @@ from allegiance.cli.shared import (
     LedgerOpt,
     ModelArg,
     app,
+    check_out_folder,
     note,
     parse_date,
     plain,
-    refuse,
     user_errors,
 )
 
@@ -52,12 +52,7 @@ def report(
     if since is not None and since_report:
         raise typer.BadParameter("give --since or --since-report, not both.", param_hint="--since")
     # Before any work: where the report goes, and the templates it is written with.
-    taken = next((p for p in (out, *out.parents) if p.exists()), None)
-    if taken is not None and not taken.is_dir():
-        raise refuse(
-            f"--out {out}: {taken} is a file, not a folder: the report is several files. "
-            "Fix: give a folder (it is made if missing)."
-        )
+    check_out_folder(out)
     with user_errors():
         report_templates(templates)
     with user_errors(), Steps() as step:

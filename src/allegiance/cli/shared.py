@@ -139,9 +139,9 @@ def check_out_folder(out: Path) -> None:
         if not path.exists():
             continue
         if not path.is_dir():
-            what = "is a file" if path == out else f"is inside {path}, a file"
             raise refuse(
-                f"--out {out} {what}: give a folder (made if missing) for the tables and figures."
+                f"--out {out}: {path} is a file, not a folder. Fix: give a folder (it is made "
+                "if missing) for the files written."
             )
         if not os.access(path, os.W_OK | os.X_OK):
             raise refuse(f"--out {out}: {path} cannot be written in; give a folder you can write.")

@@ -111,27 +111,13 @@ def fit(
     """
     import time
 
-    import nutpie
-
     settings = settings or FitSettings()
     # Containers a model never reads (no levels, say) are pruned by the compiler.
     arrays = (model_data(spec, evidence) if data is None else data).arrays()
     compiled = prepare(spec, bool(arrays["estimate_weight"].any()))
     compiled = compiled.with_data(**{k: v for k, v in arrays.items() if k in compiled.shared_data})
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        idata = nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            seed=settings.seed,
-            progress_bar=progress,
-            low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
-            target_accept=settings.target_accept,
-        )
+    idata = _sample(compiled, settings, progress)
     seconds = time.perf_counter() - start
     for group in ("warmup_posterior", "warmup_sample_stats"):
         if group in idata.groups():
@@ -154,3 +140,22 @@ def _identity(spec: ModelSpec, evidence: EvidenceSet, settings: FitSettings) -> 
         "versions": json.dumps(versions()),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def _sample(compiled: Any, settings: FitSettings, progress: bool) -> Any:
+    """Run nutpie's sampler with the settings (its FutureWarnings about itself hushed)."""
+    import nutpie
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            seed=settings.seed,
+            progress_bar=progress,
+            low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+            target_accept=settings.target_accept,
+        )

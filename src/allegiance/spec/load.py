@@ -35,6 +35,7 @@ from allegiance.spec.types import (
     KnownFrom,
     ModelSpec,
     Propensity,
+    Question,
     Series,
 )
 
@@ -117,18 +118,6 @@ def load_spec(path: str | Path) -> ModelSpec:
     stocks = read_stocks(r, doc.get("stocks") or {}, actors, series)
     check_switches(r, conditions, propensities, effects, series, stocks, analysis_date)
     parts = (analysis_date, actors, propensities, series, conditions, stocks)
-    questions = read_questions(r, doc["questions"], *parts)
-    if "question_grid" in doc:
-        names = {a.id: a.name for a in actors.values()}
-        grid = grid_questions(r, doc["question_grid"], analysis_date, names, propensities)
-        for qid in questions:
-            if qid.startswith(GRID_PREFIX):
-                raise r.fail(
-                    f"questions.{qid}",
-                    f"ids starting {GRID_PREFIX!r} are the question grid's.",
-                    "rename the question.",
-                )
-        questions |= read_questions(r, grid, *parts, origin=GRID)
     return ModelSpec(
         id=_model_id(r, doc["id"]),
         title=r.text(doc["title"], "title"),
@@ -140,13 +129,31 @@ def load_spec(path: str | Path) -> ModelSpec:
         propensities=propensities,
         series=series,
         effects=effects,
-        questions=questions,
+        questions=_questions(r, doc, parts),
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
         text=raw.decode("utf-8"),
         scenarios=read_scenarios(r, doc.get("scenarios") or {}, conditions),
         stocks=stocks,
     )
+
+
+def _questions(r: KeyReader, doc: Mapping[str, Any], parts: tuple[Any, ...]) -> dict[str, Question]:
+    """Read the hand-picked questions, and those the model's grid asks."""
+    questions = read_questions(r, doc["questions"], *parts)
+    if "question_grid" not in doc:
+        return questions
+    analysis_date, actors, propensities = parts[:3]
+    names = {a.id: a.name for a in actors.values()}
+    grid = grid_questions(r, doc["question_grid"], analysis_date, names, propensities)
+    for qid in questions:
+        if qid.startswith(GRID_PREFIX):
+            raise r.fail(
+                f"questions.{qid}",
+                f"ids starting {GRID_PREFIX!r} are the question grid's.",
+                "rename the question.",
+            )
+    return questions | read_questions(r, grid, *parts, origin=GRID)
 
 
 MAX_MONTHS = 600  # fifty years of months: the engine allocates arrays per month

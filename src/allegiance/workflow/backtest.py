@@ -138,13 +138,7 @@ def backtest(
         raise ScoreError(f"no question {which} is resolved on record: nothing to score.")
     steps = replay(spec, items, dates, settings, as_recorded=True, on_step=on_step)
     pairs = [
-        Pair(
-            q.id,
-            step.date,
-            outcomes[q.id].outcome,
-            {MODEL: q.probability},
-            spec.questions[q.id].origin,
-        )
+        Pair(q.id, step.date, outcomes[q.id].outcome, {MODEL: q.probability}, q.origin)
         for step in steps
         for q in step.forecast.questions
         if q.id in outcomes and step.date < outcomes[q.id].date and q.probability is not None
@@ -154,6 +148,5 @@ def backtest(
             "every resolved question resolved before the first date: nothing to score."
         )
     add_baselines(spec, list(items), pairs, settings, climatology, extra)
-    return Backtest(
-        steps, Scores(pairs, forecasters(pairs, [MODEL, *BASELINES]), outcomes), settings
-    )
+    scored = Scores(pairs, forecasters(pairs, [MODEL, *BASELINES]), outcomes)
+    return Backtest(steps, scored, settings)
