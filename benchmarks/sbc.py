@@ -41,7 +41,9 @@ THIN = 99  # ranks 0..99
 def _simulate(spec, theta, rng):  # type: ignore[no-untyped-def]
     """Evidence arrays drawn from the model given one draw of the free variables."""
     from allegiance.evidence import no_evidence
-    from allegiance.model import numpy_ops, structure, terms
+    from allegiance.model import numpy_ops
+    from allegiance.model.structure import structure
+    from allegiance.model.terms import terms
 
     st = structure(spec)
     data = no_evidence(spec)

@@ -155,7 +155,9 @@ def evidence_doc(
 ) -> dict[str, Any]:
     """Evidence simulated from the model: one prior draw, one configuration."""
     from allegiance.evidence import no_evidence
-    from allegiance.model import numpy_ops, structure, terms
+    from allegiance.model import numpy_ops
+    from allegiance.model.structure import structure
+    from allegiance.model.terms import terms
 
     rng = np.random.default_rng(seed)
     truth, st, binary = prior_draws(spec, 1, rng), structure(spec), spec.binary_conditions
@@ -253,7 +255,8 @@ def write_model(folder: Path, b: int, args: argparse.Namespace) -> dict[str, Any
     import allegiance.spec.load as load
     from allegiance.errors import SpecError
     from allegiance.evidence import load_evidence, model_data
-    from allegiance.model import quantities, structure
+    from allegiance.model.quantities import quantities
+    from allegiance.model.structure import structure
     from allegiance.spec import load_spec
 
     path, out = folder / f"b{b}.yaml", {"b": b, "configurations": 2**b}

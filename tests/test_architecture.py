@@ -239,3 +239,18 @@ def test_no_function_grows_past_sixty_lines() -> None:
     assert not LONG_FUNCTIONS - long, "shorter now, so off the list: " + ", ".join(
         sorted(LONG_FUNCTIONS - long)
     )
+
+
+def test_every_name_the_benchmarks_import_exists() -> None:
+    """The benchmarks import inside their functions: a renamed or moved name would only
+    show when one is run."""
+    import importlib
+
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("allegiance"):
+                module = importlib.import_module(str(node.module))
+                for alias in node.names:
+                    found = hasattr(module, alias.name)
+                    if not found:
+                        importlib.import_module(f"{node.module}.{alias.name}")
