@@ -241,16 +241,24 @@ def test_no_function_grows_past_sixty_lines() -> None:
     )
 
 
-def test_every_name_the_benchmarks_import_exists() -> None:
-    """The benchmarks import inside their functions: a renamed or moved name would only
-    show when one is run."""
+def test_every_name_the_benchmarks_import_exists_and_is_what_they_call() -> None:
+    """The benchmarks import inside their functions: a moved or renamed name, or a module
+    imported where a function of its name was meant, would only show when one is run."""
     import importlib
+    import inspect
 
     for path in sorted((ROOT / "benchmarks").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("allegiance"):
                 module = importlib.import_module(str(node.module))
                 for alias in node.names:
-                    found = hasattr(module, alias.name)
-                    if not found:
-                        importlib.import_module(f"{node.module}.{alias.name}")
+                    name = alias.asname or alias.name
+                    if hasattr(module, alias.name):
+                        thing = getattr(module, alias.name)
+                    else:
+                        thing = importlib.import_module(f"{node.module}.{alias.name}")
+                    called = re.search(rf"(?<![.\w]){name}\(", text)
+                    assert not (inspect.ismodule(thing) and called), (
+                        f"{path.name}: {name} is a module"
+                    )
