@@ -119,3 +119,41 @@ def test_a_damaged_stored_fit_is_set_aside_and_refitted(spec: ModelSpec) -> None
     assert again.forecast is not None and again.forecast.method == "mcmc"
     assert any("skipped stored fit" in n for n in again.notes)
     assert again.forecast.questions == first.forecast.questions  # the same seed, refitted
+
+
+def test_forecast_and_record_records_or_says_why_not(spec: ModelSpec) -> None:
+    from allegiance.ledger import Ledger, default_url
+    from allegiance.workflow import forecast_and_record
+
+    evidence = EvidenceSet.of([], as_of=dt.date(2020, 6, 1))
+    with Ledger(default_url(spec), spec) as book:
+        made = forecast_and_record(
+            spec, evidence, SETTINGS, book, as_of=dt.date(2020, 6, 1), report=True
+        )
+        assert made.forecast is not None
+        (row,) = book.history("leaves_24m")
+        assert row["probability"] == pytest.approx(made.forecast.questions[0].probability)
+        assert row["as_of"] == dt.date(2020, 6, 1) and book.last_report() is not None
+        assert not any("not recorded" in n for n in made.notes)
+    path = default_url(spec).removeprefix("sqlite:///")
+    before = Path(path).read_bytes()
+    with Ledger(f"sqlite:///file:{path}?mode=ro&uri=true", spec) as read_only:
+        again = forecast_and_record(spec, evidence, SETTINGS, read_only)
+    assert again.forecast is not None and again.forecast.questions == made.forecast.questions
+    (said,) = [n for n in again.notes if "not recorded" in n]
+    assert said.startswith("warning: this forecast was not recorded in the ledger's history")
+    assert Path(path).read_bytes() == before
+
+
+def test_explain_uses_the_settings_it_is_given(spec: ModelSpec) -> None:
+    from allegiance.evidence import Item
+    from allegiance.workflow import explain
+
+    quiet = Item("quiet", "no_event", dt.date(2020, 6, 1), "press", "A1",
+                 {"hazard": "leave", "actor": "faction", "through": "2020-06-01"})  # fmt: skip
+    evidence = EvidenceSet.of([quiet], as_of=dt.date(2020, 6, 1))
+    other = FitSettings(draws=400, tune=400, seed=11)
+    rows, used = explain(spec, evidence, "leaves_24m", other)
+    assert used.fit_path == FitStore(spec).path(evidence, other) and used.fit_path.exists()
+    (row,) = rows
+    assert row.item_id == "quiet" and row.delta < 0  # months survived lower the chance

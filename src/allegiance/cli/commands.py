@@ -33,7 +33,6 @@ from allegiance.cli.shared import (
     shown,
     user_errors,
 )
-from allegiance.errors import LedgerError
 from allegiance.evidence.outcomes import add_months
 from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
 from allegiance.spec.beliefs import stated, stated_beliefs
@@ -85,7 +84,7 @@ def forecast(
 
     from allegiance.cli.output import forecast_table
     from allegiance.posterior import FitSettings
-    from allegiance.workflow import evidence_in_force, run_forecast
+    from allegiance.workflow import evidence_in_force, forecast_and_record
 
     when = parse_date(as_of, "--as-of")
     if as_recorded and when is None:
@@ -132,33 +131,19 @@ def forecast(
         settings = FitSettings(
             draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
         )
-        outcome = run_forecast(
-            spec, ev, settings, refit=refit, exact=exact, progress=sys.stderr.isatty()
-        )
+        outcome = forecast_and_record(
+            spec, ev, settings, book, as_of=when, as_recorded=as_recorded, refit=refit,
+            exact=exact, progress=sys.stderr.isatty(),
+        )  # fmt: skip
         note(outcome.notes)
         result = outcome.forecast
         assert result is not None
-    unrecorded = None
-    if book is not None:
-        try:
-            book.record_forecast(
-                result, as_of=when, as_recorded=as_recorded, fit_method=result.method
-            )
-        except LedgerError as exc:  # a read-only ledger still gives its forecast
-            unrecorded = exc
     if fmt is Format.json:
         typer.echo(result.to_json())
     elif fmt is Format.csv:
         typer.echo(result.to_csv(), nl=False)
     else:
         forecast_table(result)
-    if unrecorded is not None:
-        err.print(
-            "[bold yellow]warning:[/] this forecast was not recorded in the ledger's "
-            f"history: {shown(unrecorded)}",
-            highlight=False,
-            soft_wrap=True,
-        )
     if not result.trustworthy:
         err.print(
             "[bold red]WARNING: the fit FAILED its sampling diagnostics ("
@@ -270,17 +255,26 @@ def explain(
         bool, typer.Option(help="Refit when leaving an item out cannot be reweighted (slow).")
     ] = False,
     ledger: LedgerOpt = None,
+    seed: SeedOpt = FIT.seed,
+    draws: DrawsOpt = FIT.draws,
+    tune: TuneOpt = FIT.tune,
+    chains: ChainsOpt = FIT.chains,
+    target_accept: TargetAcceptOpt = FIT.target_accept,
 ) -> None:
     """List the evidence items that moved one forecast most (leave one out, reweighted).
 
-    The base is the fit a forecast of this evidence uses (a stored fit of exactly this
-    evidence, else the latest stored fit if the weights pass, else a new fit, stored).
+    The base is the fit a forecast of this evidence with these settings uses (a stored
+    fit of exactly this evidence, else the latest stored fit if the weights pass, else a
+    new fit, stored).
     """
-    from allegiance.posterior import FitSettings, load_posterior
-    from allegiance.update import Updater
-    from allegiance.workflow import evidence_in_force, run_forecast
+    from allegiance.posterior import FitSettings
+    from allegiance.workflow import evidence_in_force
+    from allegiance.workflow import explain as explained
 
     when = parse_date(as_of, "--as-of")
+    settings = FitSettings(
+        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+    )
     warnings.simplefilter("ignore", FutureWarning)
     with user_errors():
         spec = load_spec(model)
@@ -289,22 +283,12 @@ def explain(
             spec, evidence_file=evidence, ledger_url=ledger, as_of=when, as_recorded=as_recorded
         )
         note(chosen.notes)
-        ev = chosen.evidence
-        assert ev is not None
-        settings = FitSettings()
-        used = run_forecast(spec, ev, settings)
+        assert chosen.evidence is not None
+        rows, used = explained(spec, chosen.evidence, question, settings, allow_refit=allow_refit)
         note(used.notes)
         assert used.fit_path is not None and used.forecast is not None
-        base = load_posterior(used.fit_path, spec)
-        err.print(
-            f"base: {shown(used.fit_path)} "
-            f"({used.forecast.method}: {shown(used.forecast.method_reason)})",
-            highlight=False,
-            soft_wrap=True,
-        )
-        rows = Updater(base, settings, origin=used.fit_path.name).explain(
-            ev, question, allow_refit=allow_refit
-        )
+        method, why = used.forecast.method, used.forecast.method_reason
+        note([f"base: {used.fit_path} ({method}: {why})"])
     from allegiance.cli.output import attribution_table
 
     Console().print(attribution_table(question, rows[:top], rows[0].with_item if rows else None))

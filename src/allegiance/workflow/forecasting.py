@@ -18,8 +18,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from allegiance.errors import DamagedFitError, ProvenanceError
+from allegiance.errors import DamagedFitError, LedgerError, ProvenanceError
 from allegiance.evidence import EvidenceSet, Item, in_force, read_items, shipped_evidence
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
@@ -27,6 +28,9 @@ from allegiance.ledger import Imported, Ledger, default_url
 from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec
 from allegiance.workflow.store import FitStore
+
+if TYPE_CHECKING:
+    from allegiance.update import Attribution
 
 
 @dataclass
@@ -286,6 +290,63 @@ def run_forecast(
     )
     out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
     return out
+
+
+def forecast_and_record(
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    settings: FitSettings,
+    book: Ledger | None,
+    *,
+    as_of: dt.date | None = None,
+    as_recorded: bool = False,
+    report: bool = False,
+    refit: bool = False,
+    exact: bool = False,
+    progress: bool = False,
+) -> Outcome:
+    """Forecast (:func:`run_forecast`) and record the forecast in the ledger's history.
+
+    With ``report``, the report made from it is recorded too (what the next
+    report's "since the last report" compares with). A ledger that cannot be
+    written (read-only) still gives its forecast: a note says it was not
+    recorded, and nothing else changes.
+    """
+    out = run_forecast(spec, evidence, settings, refit=refit, exact=exact, progress=progress)
+    result = out.forecast
+    if book is None or result is None:
+        return out
+    try:
+        book.record_forecast(result, as_of=as_of, as_recorded=as_recorded, fit_method=result.method)
+        if report:
+            book.record_report(result, evidence)
+    except LedgerError as exc:
+        what = "report" if report else "forecast"
+        out.notes.append(f"warning: this {what} was not recorded in the ledger's history: {exc}")
+    return out
+
+
+def explain(
+    spec: ModelSpec,
+    evidence: EvidenceSet,
+    question: str,
+    settings: FitSettings,
+    *,
+    allow_refit: bool = False,
+) -> tuple[list[Attribution], Outcome]:
+    """Return what moved one forecast most (each item left out, reweighted), strongest first.
+
+    The base is the fit a forecast of this evidence with these settings uses
+    (:func:`run_forecast`); the outcome says which, and how it was reached.
+    """
+    from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+
+    used = run_forecast(spec, evidence, settings)
+    assert used.fit_path is not None
+    base = load_posterior(used.fit_path, spec)
+    updater = Updater(base, settings, origin=used.fit_path.name)
+    return updater.explain(evidence, question, allow_refit=allow_refit), used
 
 
 def record_of(spec: ModelSpec, files: list[Path]) -> list[Item]:

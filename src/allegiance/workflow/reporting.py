@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from allegiance.errors import LedgerError, SpecError
+from allegiance.errors import SpecError
 from allegiance.evidence import EvidenceSet, Item
 from allegiance.forecast import Forecast
 from allegiance.posterior import ESS_MIN, FitSettings
 from allegiance.spec import ModelSpec
-from allegiance.workflow.forecasting import evidence_in_force, run_forecast
+from allegiance.workflow.forecasting import evidence_in_force, forecast_and_record, run_forecast
 
 if TYPE_CHECKING:
     from allegiance.model import ModelData
@@ -141,24 +141,17 @@ def gather(
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
     assert chosen.evidence is not None and chosen.ledger is not None
     evidence = chosen.evidence
+    book = chosen.ledger
+    previous = book.last_report() if since_report else None  # before this one is recorded
     progress("fitting, or reading the stored fit of exactly this evidence")
     # A fit of exactly this evidence: a report's numbers never depend on what is stored.
-    outcome = run_forecast(spec, evidence, settings, exact=True)
+    outcome = forecast_and_record(
+        spec, evidence, settings, book, as_of=as_of, as_recorded=as_recorded, report=True,
+        exact=True,
+    )  # fmt: skip
     assert outcome.forecast is not None and outcome.fit_path is not None
     found = _what_matters(spec, evidence, outcome.forecast, outcome.fit_path, progress)
-    book = chosen.ledger
-    previous = book.last_report() if since_report else None
     notes = [*chosen.notes, *outcome.notes]
-    try:
-        book.record_forecast(
-            outcome.forecast,
-            as_of=as_of,
-            as_recorded=as_recorded,
-            fit_method=outcome.forecast.method,
-        )
-        book.record_report(outcome.forecast, evidence)
-    except LedgerError as exc:  # a read-only ledger still gives its report
-        notes.append(f"warning: this report was not recorded in the ledger: {exc}")
     on_record = book.items()
     withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
     label, before, new_items = "", None, []
