@@ -102,7 +102,6 @@ def forecast(
         )
         note(chosen.notes)
         ev, book = chosen.evidence, chosen.ledger
-        assert ev is not None
         if as_recorded and not ev.items and book is not None and book.items():
             first = min(i.recorded_at for i in book.items() if i.recorded_at is not None)
             err.print(
@@ -137,7 +136,6 @@ def forecast(
         )  # fmt: skip
         note(outcome.notes)
         result = outcome.forecast
-        assert result is not None
     if fmt is Format.json:
         typer.echo(result.to_json())
     elif fmt is Format.csv:
@@ -232,7 +230,6 @@ def history(
         opened = open_ledger(spec, ledger)
     note(opened.notes)
     _check_question(spec, question)
-    assert opened.ledger is not None
     rows = opened.ledger.history(question)
     if fmt is Format.table:
         history_table(question, rows)
@@ -283,10 +280,8 @@ def explain(
             spec, evidence_file=evidence, ledger_url=ledger, as_of=when, as_recorded=as_recorded
         )
         note(chosen.notes)
-        assert chosen.evidence is not None
         rows, used = explained(spec, chosen.evidence, question, settings, allow_refit=allow_refit)
         note(used.notes)
-        assert used.fit_path is not None and used.forecast is not None
         method, why = used.forecast.method, used.forecast.method_reason
         note([f"base: {used.fit_path} ({method}: {why})"])
     from allegiance.cli.output import attribution_table

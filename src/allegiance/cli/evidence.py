@@ -41,7 +41,6 @@ def open_model(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
     spec = load_spec(model)
     opened = open_ledger(spec, ledger)
     note(opened.notes)
-    assert opened.ledger is not None
     return spec, opened.ledger
 
 

@@ -72,7 +72,6 @@ def scenario(
     with user_errors():
         chosen = evidence_in_force(spec, evidence_file=evidence, ledger_url=ledger, as_of=when)
         note(chosen.notes)
-        assert chosen.evidence is not None
         base, result = run_scenario(spec, chosen.evidence, setting, mode=mode)
     words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
     called = f"{name}: " if name else ""

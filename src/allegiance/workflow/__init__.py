@@ -4,7 +4,9 @@ The command line and the reports use it; it prints nothing.
 """
 
 from allegiance.workflow.forecasting import (
-    Outcome,
+    Forecasted,
+    InForce,
+    Opened,
     evidence_in_force,
     explain,
     fit_and_store,
@@ -18,7 +20,9 @@ from allegiance.workflow.store import FitStore
 
 __all__ = [
     "FitStore",
-    "Outcome",
+    "Forecasted",
+    "InForce",
+    "Opened",
     "evidence_in_force",
     "explain",
     "fit_and_store",

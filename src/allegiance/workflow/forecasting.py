@@ -8,7 +8,8 @@ stored fit (unreadable, not a regular file, or draws that do not match their
 hash or their basic facts, or a probability that is not a number) is never
 served: it is set aside as ``<name>.damaged`` and the search goes on. No
 forecast with a probability that is not a finite number is returned. Nothing
-here prints: each step says what it did in the returned :class:`Outcome`.
+here prints: each step says what it did in its result (:class:`Opened`, :class:`InForce`,
+:class:`Forecasted`).
 """
 
 from __future__ import annotations
@@ -34,31 +35,36 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Outcome:
-    """What a workflow step produced and did.
+class Opened:
+    """A model's ledger, open, and what opening it did (a first import, in words)."""
 
-    Attributes
-    ----------
-    forecast : Forecast, optional
-        The forecast, when one was asked for.
-    evidence : EvidenceSet, optional
-        The evidence in force it used.
-    ledger : Ledger, optional
-        The ledger the evidence came from, if any.
-    fit_path : Path, optional
-        The stored fit the forecast comes from (reused, reweighted or new).
-    notes : list of str
-        What was done, in words (imports, fits, stale stored fits skipped).
-    """
-
-    forecast: Forecast | None = None
-    evidence: EvidenceSet | None = None
-    ledger: Ledger | None = None
-    fit_path: Path | None = None
+    ledger: Ledger
     notes: list[str] = field(default_factory=list)
 
 
-def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
+@dataclass
+class InForce:
+    """The evidence in force, the ledger it came from (None for a file or for none), notes."""
+
+    evidence: EvidenceSet
+    ledger: Ledger | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Forecasted:
+    """A forecast, the stored fit it comes from (reused, reweighted or new), and what was done.
+
+    ``notes`` says it in words: fits made, stale or damaged stored fits skipped,
+    a forecast a read-only ledger could not record.
+    """
+
+    forecast: Forecast
+    fit_path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def open_ledger(spec: ModelSpec, url: str | None = None) -> Opened:
     """Open the model's ledger; on first use, fill it from the evidence file shipped beside it.
 
     Parameters
@@ -69,12 +75,12 @@ def open_ledger(spec: ModelSpec, url: str | None = None) -> Outcome:
 
     Returns
     -------
-    Outcome
-        With ``ledger`` set, and a note when shipped items were imported.
+    Opened
+        The ledger, and a note when shipped items were imported.
     """
     ledger = Ledger(url or default_url(spec), spec)
     shipped = shipped_evidence(spec)
-    out = Outcome(ledger=ledger)
+    out = Opened(ledger)
     if shipped.exists() and not ledger.items():
         # seed, not append: another process may be filling the new ledger at this moment.
         stored = ledger.seed(read_items(shipped, spec))
@@ -117,7 +123,7 @@ def evidence_in_force(
     as_of: dt.date | None = None,
     as_recorded: bool = False,
     none: bool = False,
-) -> Outcome:
+) -> InForce:
     """Return the evidence in force: from a file, from the model's ledger, or none.
 
     Parameters
@@ -136,21 +142,18 @@ def evidence_in_force(
 
     Returns
     -------
-    Outcome
-        With ``evidence`` (and ``ledger`` when it came from one) set.
+    InForce
+        The evidence, and the ledger when it came from one.
     """
     if none:
-        return Outcome(evidence=EvidenceSet.of([], as_of=as_of, as_recorded=as_recorded))
+        return InForce(EvidenceSet.of([], as_of=as_of, as_recorded=as_recorded))
     if evidence_file is not None:
         items = in_force(read_items(evidence_file, spec), as_of, as_recorded)
         items = with_time_passing(spec, items, as_of)
-        return Outcome(
-            evidence=EvidenceSet.of(items, evidence_file, as_of=as_of, as_recorded=as_recorded)
-        )
-    out = open_ledger(spec, ledger_url)
-    assert out.ledger is not None
-    out.evidence = out.ledger.evidence(as_of=as_of, as_recorded=as_recorded)
-    return out
+        return InForce(EvidenceSet.of(items, evidence_file, as_of=as_of, as_recorded=as_recorded))
+    opened = open_ledger(spec, ledger_url)
+    evidence = opened.ledger.evidence(as_of=as_of, as_recorded=as_recorded)
+    return InForce(evidence, opened.ledger, opened.notes)
 
 
 def fit_and_store(
@@ -193,7 +196,7 @@ def run_forecast(
     refit: bool = False,
     exact: bool = False,
     progress: bool = False,
-) -> Outcome:
+) -> Forecasted:
     """Forecast with as little sampling as the evidence allows (see the module's policy).
 
     Parameters
@@ -214,8 +217,8 @@ def run_forecast(
 
     Returns
     -------
-    Outcome
-        With ``forecast`` and ``fit_path`` set.
+    Forecasted
+        The forecast, its fit and what was done.
 
     Raises
     ------
@@ -228,7 +231,7 @@ def run_forecast(
     from allegiance.posterior import load_posterior
     from allegiance.update import Updater
 
-    store, out = FitStore(spec), Outcome(evidence=evidence)
+    store, notes = FitStore(spec), []
     here = store.path(evidence, settings)
     others = [] if exact else [p for p in store.fits(settings) if p != here]
     candidates = [] if refit else [here, *others]
@@ -240,10 +243,10 @@ def run_forecast(
         except DamagedFitError as exc:
             moved = store.set_aside(path)
             where = f"set aside as {moved.name}" if moved else "could not be set aside"
-            out.notes.append(f"skipped stored fit {path.name}, damaged ({where}): {exc}")
+            notes.append(f"skipped stored fit {path.name}, damaged ({where}): {exc}")
             continue
         except ProvenanceError as exc:
-            out.notes.append(f"skipped stored fit {path.name}: {exc}")
+            notes.append(f"skipped stored fit {path.name}: {exc}")
             continue
         if path == here:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
@@ -251,29 +254,26 @@ def run_forecast(
             if bad := not_finite(result):  # never shown: the fit is damaged, whatever its checks
                 moved = store.set_aside(path)
                 where = f"set aside as {moved.name}" if moved else "could not be set aside"
-                out.notes.append(
+                notes.append(
                     f"skipped stored fit {path.name}, damaged ({where}): it gives "
                     f"{bad} a probability that is not a number"
                 )
                 continue
-            out.fit_path, out.forecast = path, result
-            return out
-        out.fit_path = path
+            return Forecasted(result, path, notes)
         updater = Updater(base, settings, origin=path.name)
         rw = updater.reweight(evidence)
         failed = rw.reason
         if rw.accepted:
             result = updater.forecast(evidence, allow_refit=False)
             if not (bad := not_finite(result)):
-                out.forecast = result
-                return out
+                return Forecasted(result, path, notes)
             failed = f"it gives {bad} a probability that is not a number"
         reason = f"refitted: reweighting {path.name} failed ({failed})"
         break
     else:
         elsewhere = store.other_settings(settings) if not refit else []
         if elsewhere and not others:
-            out.notes.append(
+            notes.append(
                 "no stored fit with these settings; stored fits exist with "
                 + ", ".join(elsewhere)
                 + " (seed, chains x draws, tuning, target acceptance): pass --seed, --chains,"
@@ -285,11 +285,11 @@ def run_forecast(
             else "fitted by MCMC: no stored fit" + (" of exactly this evidence" if exact else "")
         )
     store.check_writable()
-    posterior, out.fit_path, out.forecast = fit_and_store(
+    posterior, path, result = fit_and_store(
         spec, evidence, settings, progress=progress, reason=reason
     )
-    out.notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {out.fit_path}")
-    return out
+    notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {path}")
+    return Forecasted(result, path, notes)
 
 
 def forecast_and_record(
@@ -304,7 +304,7 @@ def forecast_and_record(
     refit: bool = False,
     exact: bool = False,
     progress: bool = False,
-) -> Outcome:
+) -> Forecasted:
     """Forecast (:func:`run_forecast`) and record the forecast in the ledger's history.
 
     With ``report``, the report made from it is recorded too (what the next
@@ -314,7 +314,7 @@ def forecast_and_record(
     """
     out = run_forecast(spec, evidence, settings, refit=refit, exact=exact, progress=progress)
     result = out.forecast
-    if book is None or result is None:
+    if book is None:
         return out
     try:
         book.record_forecast(result, as_of=as_of, as_recorded=as_recorded, fit_method=result.method)
@@ -333,7 +333,7 @@ def explain(
     settings: FitSettings,
     *,
     allow_refit: bool = False,
-) -> tuple[list[Attribution], Outcome]:
+) -> tuple[list[Attribution], Forecasted]:
     """Return what moved one forecast most (each item left out, reweighted), strongest first.
 
     The base is the fit a forecast of this evidence with these settings uses
@@ -343,7 +343,6 @@ def explain(
     from allegiance.update import Updater
 
     used = run_forecast(spec, evidence, settings)
-    assert used.fit_path is not None
     base = load_posterior(used.fit_path, spec)
     updater = Updater(base, settings, origin=used.fit_path.name)
     return updater.explain(evidence, question, allow_refit=allow_refit), used

@@ -139,7 +139,7 @@ def gather(
     settings = settings or FitSettings()
     progress("reading the evidence in force")
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
-    assert chosen.evidence is not None and chosen.ledger is not None
+    assert chosen.ledger is not None  # a report reads the model's ledger, never a file
     evidence = chosen.evidence
     book = chosen.ledger
     previous = book.last_report() if since_report else None  # before this one is recorded
@@ -149,7 +149,6 @@ def gather(
         spec, evidence, settings, book, as_of=as_of, as_recorded=as_recorded, report=True,
         exact=True,
     )  # fmt: skip
-    assert outcome.forecast is not None and outcome.fit_path is not None
     found = _what_matters(spec, evidence, outcome.forecast, outcome.fit_path, progress)
     notes = [*chosen.notes, *outcome.notes]
     on_record = book.items()
@@ -159,7 +158,6 @@ def gather(
         progress(f"forecasting as of {since}, as recorded then")
         then = book.evidence(as_of=since, as_recorded=True)
         earlier = run_forecast(spec, then, settings).forecast
-        assert earlier is not None
         label, before = str(since), {q.id: q.probability for q in earlier.questions}
         # New, or changed since (time passing extends its survival item).
         new_items = [i.id for i in evidence.items if i not in then.items]
@@ -298,7 +296,6 @@ def run_scenario(
             "use one of: " + ", ".join(spec.binary_conditions) + ".",
         )
     outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
-    assert outcome.forecast is not None and outcome.fit_path is not None
     posterior = load_posterior(outcome.fit_path, spec, evidence)
     data = model_data(spec, evidence)
     base = outcome.forecast

@@ -225,7 +225,6 @@ def add_baselines(
     # date: nothing is resolved or has passed yet.
     nothing = EvidenceSet.of([], as_of=spec.analysis_date)
     prior = run_forecast(spec, nothing, settings, exact=True)
-    assert prior.forecast is not None and prior.fit_path is not None
     updater = Updater(load_posterior(prior.fit_path, spec, nothing), settings)
     at: dict[dt.date, dict[str, float]] = {}
     for pair in pairs:
