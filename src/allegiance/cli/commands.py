@@ -33,8 +33,7 @@ from allegiance.cli.shared import (
     shown,
     user_errors,
 )
-from allegiance.evidence.outcomes import add_months
-from allegiance.spec import MONTH_CONVENTION, ModelSpec, load_spec
+from allegiance.spec import MONTH_CONVENTION, ModelSpec, add_months, load_spec
 from allegiance.spec.beliefs import stated, stated_beliefs
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from allegiance.evidence.items import Item
 from allegiance.evidence.tallies import RESOLVED_BY_RECORD
 from allegiance.reading import iso_date
-from allegiance.spec import ModelSpec, Question, months_between
+from allegiance.spec import ModelSpec, Question, add_months, months_between
 from allegiance.spec.types import GRID, HAND
 
 IMPLIED = "time_passing_"  # the id of an item time passing implies, before its slot
@@ -279,12 +279,3 @@ def time_passing(
 def with_time_passing(spec: ModelSpec, items: Sequence[Item], as_of: dt.date | None) -> list[Item]:
     """Return items in force with the survival that public hazards imply added."""
     return [*items, *time_passing(spec, items, as_of)]
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Return the same day ``months`` calendar months later (earlier if negative), clamped."""
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
-            30, 31, 31, 30, 31, 30, 31][month]  # fmt: skip
-    return dt.date(year, month + 1, min(day.day, last))

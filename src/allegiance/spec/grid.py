@@ -13,13 +13,12 @@ hazard's event was in question, on the analysis date.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from allegiance.reading import KeyReader, short
-from allegiance.spec.types import KnownFrom, Propensity
+from allegiance.spec.types import KnownFrom, Propensity, add_months
 
 GRID_PREFIX = "grid_"
 GRID_KEYS = ("horizons", "hazards", "destinations", "any_actor")
@@ -92,7 +91,7 @@ def grid_questions(
     for hid in hazards:
         hazard = propensities[hid]
         for months in horizons:
-            horizon = _add_months(analysis_date, months)
+            horizon = add_months(analysis_date, months)
             bodies += _asked(hazard, horizon, months, names, each_way, any_actor)
     return bodies
 
@@ -154,9 +153,3 @@ def _asked(
              f"{horizon} for any of {who}?", "resolution": rule}
         )  # fmt: skip
     return out
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """Return the same day ``months`` calendar months later (clamped to the month's end)."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -326,3 +327,13 @@ def months_covered(start: dt.date, end: dt.date) -> str:
     """
     year, month = divmod(end.year * 12 + end.month - 2, 12)
     return f"{start:%Y-%m} to {year:04d}-{month + 1:02d} ({months_between(start, end)} months)"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return the same day ``months`` calendar months later (earlier if negative), clamped.
+
+    >>> add_months(dt.date(2020, 1, 31), 1)
+    datetime.date(2020, 2, 29)
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
