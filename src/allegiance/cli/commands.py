@@ -26,6 +26,7 @@ from allegiance.cli.shared import (
     add_row,
     app,
     err,
+    fit_settings,
     note,
     parse_date,
     plain,
@@ -82,7 +83,6 @@ def forecast(
     import sys
 
     from allegiance.cli.output import forecast_table
-    from allegiance.posterior import FitSettings
     from allegiance.workflow import evidence_in_force, forecast_and_record
 
     when = parse_date(as_of, "--as-of")
@@ -126,9 +126,7 @@ def forecast(
                     "(a question then past its horizon gets no probability)."
                 ]
             )
-        settings = FitSettings(
-            draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
-        )
+        settings = fit_settings(seed, draws, tune, chains, target_accept)
         outcome = forecast_and_record(
             spec, ev, settings, book, as_of=when, as_recorded=as_recorded, refit=refit,
             exact=exact, progress=sys.stderr.isatty(),
@@ -263,14 +261,11 @@ def explain(
     fit of exactly this evidence, else the latest stored fit if the weights pass, else a
     new fit, stored).
     """
-    from allegiance.posterior import FitSettings
     from allegiance.workflow import evidence_in_force
     from allegiance.workflow import explain as explained
 
     when = parse_date(as_of, "--as-of")
-    settings = FitSettings(
-        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
-    )
+    settings = fit_settings(seed, draws, tune, chains, target_accept)
     warnings.simplefilter("ignore", FutureWarning)
     with user_errors():
         spec = load_spec(model)

@@ -26,6 +26,7 @@ from allegiance.cli.shared import (
     add_row,
     app,
     check_out_folder,
+    fit_settings,
     parse_date,
     plain,
     shown,
@@ -181,7 +182,6 @@ def backtest(
     Each date's line (its method, Pareto k and time) goes to stderr; the scores to stdout.
     """
     from allegiance.cli.output import Steps
-    from allegiance.posterior import FitSettings
     from allegiance.report import write_backtest
     from allegiance.spec import load_spec
     from allegiance.workflow import record_of
@@ -191,9 +191,7 @@ def backtest(
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     assert first is not None and last is not None
     named = [q.strip() for given in questions or () for q in given.split(",")]
-    settings = FitSettings(
-        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
-    )
+    settings = fit_settings(seed, draws, tune, chains, target_accept)
     with user_errors():  # everything refusable is refused before the ledger opens
         dates = dates_between(first, last, every)
         check_out_folder(out)

@@ -67,6 +67,15 @@ TargetAcceptOpt = Annotated[
 ]
 
 
+def fit_settings(
+    seed: int, draws: int, tune: int, chains: int, target_accept: float
+) -> FitSettings:
+    """Return the settings a command's sampler options give (the ``...Opt`` above)."""
+    return FitSettings(
+        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+    )
+
+
 # C0 and C1 control characters but tab and newline, and the bidirectional overrides that
 # reorder what a terminal shows
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

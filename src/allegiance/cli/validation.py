@@ -19,13 +19,14 @@ from allegiance.cli.shared import (
     add_row,
     app,
     check_out_folder,
+    fit_settings,
     plain,
     user_errors,
 )
 
 if TYPE_CHECKING:
     from allegiance.update import ReplayStep
-    from allegiance.workflow.validation import Validation
+    from allegiance.workflow.validation import ScoreRow
 
 
 @app.command()
@@ -50,41 +51,36 @@ def validate(
     and pooled, grid and hand-picked questions apart) to stdout.
     """
     from allegiance.cli.shared import note
-    from allegiance.posterior import FitSettings
-    from allegiance.workflow.validation import theatres as found
     from allegiance.workflow.validation import validate as run
 
     named = [t.strip() for given in theatres or () for t in given.split(",")]
-    settings = FitSettings(
-        draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
-    )
+    settings = fit_settings(seed, draws, tune, chains, target_accept)
 
     def done(name: str, s: ReplayStep) -> None:
         note([f"{name}  {s.date}  {s.method:<10}  {s.seconds:.1f} s"])
 
     with user_errors():
-        check_out_folder(out)
-        found(folder, named)
+        check_out_folder(out)  # the theatres named are checked before any fit, too
         result = run(folder, settings, only=named, every=every, on_step=done)
     console = Console(width=None if Console().is_terminal else 160)  # a file gets whole rows
+    rows, who = result.rows(), result.pooled.forecasters
     for scale, title in (("brier", "Brier (0–1), lower is better"), ("log", "log score")):
-        console.print(_table(result, scale, title))
+        console.print(_table(rows, who, scale, title))
     from allegiance.report.validation import write_validation
 
     for path in write_validation(result, out):
         typer.echo(f"wrote {plain(path)}")
 
 
-def _table(result: Validation, scale: str, title: str) -> Table:
-    who = result.pooled.forecasters
+def _table(rows: list[ScoreRow], who: list[str], scale: str, title: str) -> Table:
+    """One row per theatre and question origin, a column per forecaster."""
     table = Table(title=f"Leave-one-theatre-out: {title}, mean over forecasts")
     for name in ("theatre", "questions", "forecasts", *who):
         table.add_column(name)
-    rows = [*((n, b.scores) for n, b in result.backtests.items()), ("pooled", result.pooled)]
-    for name, scores in rows:
-        for origin in ("grid", "hand"):
-            n = len(scores.of(who[0], origin))
-            if n:
-                means = [scores.mean(w, origin=origin)[scale] for w in who]
-                add_row(table, name, origin, str(n), *(f"{m:.3f}" for m in means))
+    by: dict[tuple[str, str], dict[str, ScoreRow]] = {}
+    for row in rows:
+        by.setdefault((row.theatre, row.questions), {})[row.forecaster] = row
+    for (name, origin), cells in by.items():
+        means = (f"{getattr(cells[w], scale):.3f}" for w in who)
+        add_row(table, name, origin, str(cells[who[0]].forecasts), *means)
     return table

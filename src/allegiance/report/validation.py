@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,16 +20,7 @@ def write_validation(result: Validation, out: Path) -> list[Path]:
     files go in a folder of its own. Return the files.
     """
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    scored = [*((n, b.scores) for n, b in result.backtests.items()), ("pooled", result.pooled)]
-    for name, scores in scored:
-        for origin in ("grid", "hand"):
-            for who in result.pooled.forecasters:
-                n = len(scores.of(who, origin))
-                if n:
-                    m = scores.mean(who, origin=origin)
-                    rows.append({"theatre": name, "questions": origin, "forecaster": who,
-                                 "forecasts": n, "brier": m["brier"], "log": m["log"]})  # fmt: skip
+    rows = [dataclasses.asdict(r) for r in result.rows()]
     table = out / "validation.csv"
     with table.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

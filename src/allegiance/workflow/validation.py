@@ -32,7 +32,7 @@ from allegiance.forecast.scores import Recalibration, recalibration
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec, load_spec, months_between
 from allegiance.spec.reference import Extra
-from allegiance.spec.types import GRID
+from allegiance.spec.types import GRID, HAND
 from allegiance.update import ReplayStep
 from allegiance.workflow.backtest import Backtest, backtest, dates_between
 from allegiance.workflow.forecasting import record_of
@@ -51,6 +51,18 @@ class Theatre:
     records: tuple[Path, ...]
 
 
+@dataclass(frozen=True)
+class ScoreRow:
+    """One forecaster's mean scores over one theatre's (or the pool's) questions of one origin."""
+
+    theatre: str
+    questions: str
+    forecaster: str
+    forecasts: int
+    brier: float
+    log: float
+
+
 @dataclass
 class Validation:
     """Each held-out theatre's backtest, and every pair pooled."""
@@ -60,6 +72,21 @@ class Validation:
     pooled: Scores
     extras: dict[str, list[Extra]] = dataclasses.field(default_factory=dict)
     recalibrations: dict[str, Recalibration] = dataclasses.field(default_factory=dict)
+
+    def rows(self) -> list[ScoreRow]:
+        """Return the mean scores per theatre, then pooled; by question origin and forecaster.
+
+        Origins with no scored pair are left out.
+        """
+        scored = [*((n, b.scores) for n, b in self.backtests.items()), ("pooled", self.pooled)]
+        return [
+            ScoreRow(name, origin, who, len(scores.of(who, origin)), m["brier"], m["log"])
+            for name, scores in scored
+            for origin in (GRID, HAND)
+            if scores.of(MODEL, origin)
+            for who in self.pooled.forecasters
+            for m in [scores.mean(who, origin=origin)]
+        ]
 
 
 def theatres(folder: Path, only: Sequence[str] = ()) -> list[Theatre]:
@@ -232,8 +259,7 @@ def pooled(backtests: dict[str, Backtest]) -> Scores:
         for name, result in backtests.items()
         for q, r in result.scores.resolved.items()
     }
-    everyone = [w for w in NAMED if all(w in p.forecasts for p in pairs)]
-    return Scores(pairs, forecasters(pairs, everyone), resolved)
+    return Scores(pairs, [w for w in NAMED if all(w in p.forecasts for p in pairs)], resolved)
 
 
 def _named(name: str, on_step: Callable[[str, ReplayStep], None]) -> Callable[[ReplayStep], None]:
