@@ -219,9 +219,8 @@ LONG_FUNCTIONS = {
     "model/patch.py:patch_terms", "model/structure.py:_structure",
     "spec/questions.py:read_questions", "ledger/history.py:record_forecast",
     "cli/outcomes.py:backtest", "ledger/imports.py:import_file",
-    "spec/switches.py:check_switches", "update/timeline.py:_midway",
-    "posterior/store.py:load_posterior", "evidence/files.py:_csv_rows", "cli/scenarios.py:scenario",
-    "model/channels.py:channel_terms",
+    "spec/switches.py:check_switches", "posterior/store.py:load_posterior",
+    "evidence/files.py:_csv_rows", "cli/scenarios.py:scenario", "model/channels.py:channel_terms",
 }  # fmt: skip
 
 

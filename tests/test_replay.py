@@ -272,9 +272,9 @@ def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_e
     """The proposal's log-likelihood is the mean of the two it bridges (terms linear in data)."""
     from allegiance.evidence import model_data
     from allegiance.model import numpy_ops
+    from allegiance.model.data import midway
     from allegiance.model.structure import structure
     from allegiance.model.terms import terms
-    from allegiance.update.timeline import _midway
     from helpers import prior_draws, with_items
 
     quiet = item(
@@ -286,7 +286,7 @@ def test_midway_evidence_halves_each_likelihood_term(reference_spec, reference_e
     deal = item("deal", "condition", "2020-02-29", condition="deal_signed", value=True)
     a = model_data(reference_spec, with_items(reference_evidence, quiet))
     b = model_data(reference_spec, with_items(reference_evidence, quiet, split, deal))
-    mid = _midway(a, b)
+    mid = midway(a, b)
     st, draws = structure(reference_spec), prior_draws(reference_spec, 30, seed=9)
 
     def parts(d):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from allegiance.forecast.counts import at_least
+from allegiance.model.data import CHANNEL_FORWARD, SLOT, WHOLE, evidence_reads
 from allegiance.model.stocks import joining
 from allegiance.model.structure import structure
 from allegiance.model.switches import upstream
@@ -290,20 +291,11 @@ def compute(q: Quantities, question: Question) -> np.ndarray:
 
 # What of the evidence arrays a compute function reads, and along which axis: by a slot
 # the question reads (first axis), by a channel it reads from the analysis month on
-# (first axis, months after the history), or whole. The fast update path caches each
-# question on exactly these parts (:func:`evidence_read`); tests/test_cache_keys.py
-# changes every other part of every array and checks that no question moves.
-SLOT, CHANNEL_FORWARD, WHOLE = "slot", "channel_forward", "whole"
-EVIDENCE_READ: dict[str, str] = {
-    "slot_events": SLOT,
-    "slot_nonevents": SLOT,
-    "slot_log_lr": SLOT,
-    "slot_outcome_log_lr": SLOT,
-    "slot_outcome_months": SLOT,
-    "counts": CHANNEL_FORWARD,
-    "count_mask": CHANNEL_FORWARD,
-    "exit_observed": WHOLE,  # where departures went: few, and rarely changed
-}
+# (first axis, months after the history), or whole: each array's declared read
+# (model/data.py). The fast update path caches each question on exactly these parts
+# (:func:`evidence_read`); tests/test_cache_keys.py changes every other part of every
+# array and checks that no question moves.
+EVIDENCE_READ: dict[str, str] = evidence_reads()
 
 
 def evidence_read(

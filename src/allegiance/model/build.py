@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from allegiance import dims
-from allegiance.model.data import DATA_NAMES, ModelData
+from allegiance.model.data import ModelData, graph_names
 from allegiance.model.ops import pytensor_ops
 from allegiance.model.structure import structure
 from allegiance.model.terms import (
@@ -93,8 +93,7 @@ def build_model(spec: ModelSpec, data: ModelData, estimates: bool | None = None)
     with pm.Model(coords=coordinates(spec)) as model:
         if estimates is None:
             estimates = bool(np.any(data.estimate_weight))
-        names = [n for n in DATA_NAMES if estimates or not n.startswith("estimate_")]
-        names = [n for n in names if spec.stocks or not n.startswith("stock_")]
+        names = graph_names(estimates=estimates, stocks=bool(spec.stocks))
         d = {name: pm.Data(name, getattr(data, name)) for name in names}
         p = {
             name: _variable(pm, name, beliefs, dim)

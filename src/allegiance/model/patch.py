@@ -6,43 +6,36 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from allegiance.model.data import DATA_NAMES
+from allegiance.model.data import (
+    CHANNEL_ROW,
+    CONDITION,
+    DATA_NAMES,
+    ESTIMATE_OF,
+    ESTIMATE_ROW,
+    EXIT_ROW,
+    LEVEL_ROLE,
+    ROLES,
+    SLOT_ROW,
+    STOCK_ROLE,
+    named,
+)
 from allegiance.model.ops import numpy_ops
 from allegiance.model.stocks import stock_log_likelihood
 from allegiance.model.structure import Structure
 from allegiance.model.terms import level_log_likelihood, terms
 
-# Every evidence array patch_terms accounts for: the rows' own (row_evidence), the evidence
-# on the conditions (a shift over configurations) and the levels (recomputed).
-SLOT_ARRAYS = (
-    "slot_events",
-    "slot_nonevents",
-    "slot_log_lr",
-    "slot_outcome_log_lr",
-    "slot_outcome_months",
-    "slot_pattern_events",
-    "slot_pattern_nonevents",
-    "slot_pattern_ahead",
-)
-ESTIMATE_ARRAYS = (
-    "estimate_low",
-    "estimate_high",
-    "estimate_weight",
-    "estimate_post",
-    "estimate_pattern",
-)
-ROW_ARRAYS = (
-    *SLOT_ARRAYS,
-    "counts",
-    "count_mask",
-    "count_pattern",
-    *ESTIMATE_ARRAYS,
-    "estimate_channel",
-    "exit_observed",
-)
-LEVEL_ARRAYS = ("level_value", "level_mask", "level_log_lr")
-STOCK_ARRAYS = tuple(n for n in DATA_NAMES if n.startswith("stock_estimate_"))
-PATCHED = frozenset((*ROW_ARRAYS, "condition_loglik", *LEVEL_ARRAYS, *STOCK_ARRAYS))
+# Every evidence array patch_terms accounts for, by its declared role (model/data.py): the
+# rows' own (row_evidence), the evidence on the conditions (a shift over configurations),
+# the levels and the stocks (recomputed whole).
+SLOT_ARRAYS = named(role=SLOT_ROW)
+CHANNEL_ARRAYS = named(role=CHANNEL_ROW)
+ESTIMATE_ARRAYS = named(role=ESTIMATE_ROW)
+(ESTIMATE_CHANNEL,) = named(role=ESTIMATE_OF)
+EXIT_ARRAYS = named(role=EXIT_ROW)
+CONDITION_ARRAYS = named(role=CONDITION)
+LEVEL_ARRAYS = named(role=LEVEL_ROLE)
+STOCK_ARRAYS = named(role=STOCK_ROLE)
+PATCHED = frozenset(name for role in ROLES for name in named(role=role))
 assert PATCHED == set(DATA_NAMES), "patch_terms must account for every evidence array"
 
 
@@ -55,11 +48,11 @@ def row_evidence(d: Mapping[str, np.ndarray], st: Structure, r: int) -> bytes:
     if r < st.n_slots:
         parts = [d[name][r] for name in SLOT_ARRAYS]
     elif r >= st.n_slots + st.n_channels:  # an exit
-        parts = [d["exit_observed"][r - st.n_slots - st.n_channels]]
+        parts = [d[name][r - st.n_slots - st.n_channels] for name in EXIT_ARRAYS]
     else:
         j = r - st.n_slots
-        mine = d["estimate_channel"][:, j] > 0  # the channel's estimated months
-        parts = [d["counts"][j], d["count_mask"][j], d["count_pattern"][j]]
+        mine = d[ESTIMATE_CHANNEL][:, j] > 0  # the channel's estimated months
+        parts = [d[name][j] for name in CHANNEL_ARRAYS]
         parts += [d[n][mine] for n in ESTIMATE_ARRAYS]
     return b"".join(np.ascontiguousarray(x).tobytes() for x in parts)
 
@@ -139,10 +132,12 @@ def patch_terms(
     rows = rows or (lambda which: row_terms(p, d1, st, which))
     config_prior, level_constant = base["config_prior"], base["level_constant"]
     log_joint = base["log_joint"]
-    if not np.array_equal(d0["condition_loglik"], d1["condition_loglik"]):
+    for name in CONDITION_ARRAYS:
+        if np.array_equal(d0[name], d1[name]):
+            continue
         # The evidence on the conditions enters the configuration prior additively and
         # does not depend on the draws: its change is one vector over configurations.
-        delta = d1["condition_loglik"] - d0["condition_loglik"]
+        delta = d1[name] - d0[name]
         zc = st.configurations
         shift = delta[:, 1] @ zc + delta[:, 0] @ (1.0 - zc)
         config_prior, log_joint = config_prior + shift, log_joint + shift

@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from allegiance.evidence import EvidenceSet, Item, ModelData, in_force, model_data
+from allegiance.evidence import EvidenceSet, Item, in_force, model_data
 from allegiance.evidence.outcomes import with_time_passing
 from allegiance.forecast import Forecast
+from allegiance.model.data import midway
 from allegiance.posterior import ESS_MIN, FitSettings, Posterior, fit
 from allegiance.spec import ModelSpec
 from allegiance.update.updater import Updater
@@ -182,7 +181,7 @@ def _fit_step(
     """Fit at date ``i``: midway to date ``ahead`` if that reaches back to ``i``, else exactly."""
     evidence = evidences[i]
     if ahead > i:
-        proposal = _midway(model_data(spec, evidence), model_data(spec, evidences[ahead]))
+        proposal = midway(model_data(spec, evidence), model_data(spec, evidences[ahead]))
         posterior = fit(spec, evidence, settings, data=proposal)
         posterior.attrs["proposal"] = (
             f"midway between the evidence of {dates[i]} ({evidence.sha256[:12]}) and of "
@@ -221,7 +220,7 @@ def _reach(
     here = model_data(spec, evidences[i])
 
     def reaches(ahead: int) -> bool:
-        proposal = _midway(here, model_data(spec, evidences[ahead]))
+        proposal = midway(here, model_data(spec, evidences[ahead]))
         return updater.predicted_ess(here, proposal) >= REACH_MARGIN * ESS_MIN
 
     span = 2 * max(i - fitted_at, 1)
@@ -235,84 +234,3 @@ def _reach(
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
-
-
-def _midway(a: ModelData, b: ModelData) -> ModelData:
-    """Return evidence arrays halfway between two: each likelihood term at half weight.
-
-    The terms are linear in these arrays (months, events, log-likelihood
-    ratios, count cells through their mask), so the midpoint is the geometric
-    bridge between the two posteriors, wider than the later one and centred
-    between them: a proposal that importance sampling carries to both.
-    """
-    mask = (a.count_mask + b.count_mask) / 2
-    total = a.count_mask * a.counts + b.count_mask * b.counts
-    level_mask = (a.level_mask + b.level_mask) / 2
-    level_total = a.level_mask * a.level_value + b.level_mask * b.level_value
-    same = (
-        (a.estimate_low == b.estimate_low)
-        & (a.estimate_high == b.estimate_high)
-        & (a.estimate_post == b.estimate_post)
-        & np.all(a.estimate_channel == b.estimate_channel, axis=1)
-    )
-    return ModelData(
-        condition_loglik=(a.condition_loglik + b.condition_loglik) / 2,
-        slot_log_lr=(a.slot_log_lr + b.slot_log_lr) / 2,
-        level_value=np.divide(
-            level_total, 2 * level_mask, out=np.zeros_like(level_total), where=level_mask > 0
-        ),
-        level_mask=level_mask,
-        level_log_lr=(a.level_log_lr + b.level_log_lr) / 2,
-        slot_events=(a.slot_events + b.slot_events) / 2,
-        slot_nonevents=(a.slot_nonevents + b.slot_nonevents) / 2,
-        # Reports of outcomes are not linear in their month: the later data's month.
-        slot_outcome_log_lr=(a.slot_outcome_log_lr + b.slot_outcome_log_lr) / 2,
-        slot_outcome_months=np.where(
-            b.slot_outcome_log_lr != 0, b.slot_outcome_months, a.slot_outcome_months
-        ),
-        slot_pattern_events=(a.slot_pattern_events + b.slot_pattern_events) / 2,
-        slot_pattern_nonevents=(a.slot_pattern_nonevents + b.slot_pattern_nonevents) / 2,
-        slot_pattern_ahead=np.where(
-            (b.slot_outcome_log_lr != 0)[:, None], b.slot_pattern_ahead, a.slot_pattern_ahead
-        ),
-        counts=np.divide(total, 2 * mask, out=np.zeros_like(total), where=mask > 0),
-        count_mask=mask,
-        # Estimates are not linear in their ranges: the later data's, each at the mean of
-        # its two weights where both hold it, at half its weight where only the later does.
-        exit_observed=(a.exit_observed + b.exit_observed) / 2,
-        estimate_low=b.estimate_low,
-        estimate_high=b.estimate_high,
-        estimate_weight=np.where(
-            same, (a.estimate_weight + b.estimate_weight) / 2, b.estimate_weight / 2
-        ),  # fmt: skip
-        estimate_channel=b.estimate_channel,
-        estimate_post=b.estimate_post,
-        # Which switches are in effect is not a weight: the later data's.
-        count_pattern=b.count_pattern,
-        estimate_pattern=b.estimate_pattern,
-        # Estimates of stocks likewise: the later data's, at the mean weight where both hold one.
-        stock_estimate_stock=b.stock_estimate_stock,
-        stock_estimate_month=b.stock_estimate_month,
-        stock_estimate_log_mid=b.stock_estimate_log_mid,
-        stock_estimate_sd=b.stock_estimate_sd,
-        stock_estimate_weight=np.where(
-            _same_stock_estimates(a, b),
-            (a.stock_estimate_weight + b.stock_estimate_weight) / 2,
-            b.stock_estimate_weight / 2,
-        ),
-        stock_estimate_seen=b.stock_estimate_seen,
-        stock_estimate_unseen=b.stock_estimate_unseen,
-        stock_estimate_merged=b.stock_estimate_merged,
-    )
-
-
-def _same_stock_estimates(a: ModelData, b: ModelData) -> np.ndarray:
-    """Which estimate slots of stocks hold the same estimate in both data sets."""
-    same = (a.stock_estimate_month == b.stock_estimate_month) & (
-        a.stock_estimate_log_mid == b.stock_estimate_log_mid
-    )
-    same &= a.stock_estimate_sd == b.stock_estimate_sd
-    same &= np.all(a.stock_estimate_stock == b.stock_estimate_stock, axis=1)
-    same &= np.all(a.stock_estimate_seen == b.stock_estimate_seen, axis=1)
-    same &= np.all(a.stock_estimate_unseen == b.stock_estimate_unseen, axis=1)
-    return same & (a.stock_estimate_merged == b.stock_estimate_merged)
