@@ -21,7 +21,7 @@ from allegiance.evidence import (
     parse_item,
     read_items,
 )
-from allegiance.evidence.arrays import HARD
+from allegiance.evidence.kinds.base import HARD
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from helpers_spec import (

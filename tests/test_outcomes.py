@@ -156,7 +156,7 @@ def test_the_reference_record_resolves_its_questions_with_sources() -> None:
 
 def test_a_departure_and_an_observed_alliance_resolve_the_alliance_questions() -> None:
     from allegiance.evidence import EvidenceSet, model_data
-    from allegiance.evidence.arrays import HARD, observed_log_likelihood
+    from allegiance.evidence.kinds.base import HARD, observed_log_likelihood
     from helpers_spec import REFERENCE
 
     spec = load_spec(REFERENCE)

@@ -1,12 +1,12 @@
 """Evidence: dated, graded observations, validated against a model.
 
 :mod:`~allegiance.evidence.items` holds items and what is in force,
-:mod:`~allegiance.evidence.kinds` the fields of each kind,
+:mod:`~allegiance.evidence.kinds` each kind's fields and how it fills the arrays,
 :mod:`~allegiance.evidence.files` reading and writing YAML and CSV, and
 :mod:`~allegiance.evidence.arrays` the arrays the model reads.
 """
 
-from allegiance.evidence.arrays import model_data, no_evidence, report_log_ratio
+from allegiance.evidence.arrays import model_data, no_evidence
 from allegiance.evidence.files import (
     FIELD_COLUMNS,
     dump_csv,
@@ -18,6 +18,7 @@ from allegiance.evidence.files import (
 )
 from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
 from allegiance.evidence.kinds import EVIDENCE_KINDS, parse_item
+from allegiance.evidence.kinds.base import report_log_ratio
 from allegiance.model.data import ModelData
 
 __all__ = [

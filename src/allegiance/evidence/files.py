@@ -13,7 +13,7 @@ import yaml
 from allegiance.errors import EvidenceError
 from allegiance.evidence.arrays import model_data
 from allegiance.evidence.items import EvidenceSet, Item, check_retractions, in_force
-from allegiance.evidence.kinds import parse_item
+from allegiance.evidence.kinds import field_columns, parse_item
 from allegiance.reading import (
     KeyReader,
     file_text,
@@ -108,11 +108,9 @@ def _yaml_items(r: KeyReader, spec: ModelSpec) -> list[Any]:
 TEXT_COLUMNS = ("id", "kind", "date", "recorded_at", "source", "grade", "note", "author")
 
 
-FIELD_COLUMNS = (
-    "condition", "value", "series", "category", "month", "count", "hazard", "actor",
-    "through", "target", "favours", "likelihood_ratio", "strength", "event", "retracts",
-    "question", "outcome", "destination", "stock", "range",
-)  # fmt: skip
+# Every field of the kinds, once each (a kind registered later gets its columns in
+# dump_csv, which asks the registry again).
+FIELD_COLUMNS = field_columns()
 
 
 def _csv_rows(r: KeyReader) -> list[dict[str, Any]]:
@@ -202,7 +200,8 @@ def dump_csv(items: Sequence[Item]) -> str:
     """
     out = io.StringIO()
     # Rows end in CRLF (RFC 4180): the writer then quotes a cell holding a lone CR too.
-    writer = csv.DictWriter(out, fieldnames=[*TEXT_COLUMNS, *FIELD_COLUMNS], lineterminator="\r\n")
+    columns = [*TEXT_COLUMNS, *field_columns()]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for item in items:
         row = {}

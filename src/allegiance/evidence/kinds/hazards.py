@@ -1,4 +1,4 @@
-"""Fields of the items on a hazard's event: ``no_event`` (time passing) and ``event``.
+"""Evidence on a hazard's event: ``no_event`` (time passing) and ``event``.
 
 ``no_event``
     The event of a ``hazard`` did not happen for ``actor`` (none for a hazard
@@ -10,11 +10,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from allegiance.evidence.kinds.base import EvidenceKind
 from allegiance.reading import KeyReader, iso_date, short
 from allegiance.spec import ModelSpec, months_between
+from allegiance.words import grade_weight
+
+if TYPE_CHECKING:
+    from allegiance.evidence.arrays import Arrays
+    from allegiance.evidence.items import Item
 
 
 def hazard_slot(r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec) -> str:
@@ -96,3 +103,35 @@ def event_fields(
             )
         out["destination"] = body["destination"]
     return out
+
+
+def fill_no_event(arrays: Arrays, item: Item) -> None:
+    """Keep the latest date a slot's event had not happened by (applied when all are in)."""
+    f = item.fields
+    k = arrays.spec.slots.index((f["hazard"], f["actor"]))
+    months = months_between(arrays.spec.analysis_date, dt.date.fromisoformat(f["through"]))
+    if months > arrays.survived.get(k, (-1, item))[0]:
+        arrays.survived[k] = (months, item)
+
+
+def fill_event(arrays: Arrays, item: Item) -> None:
+    """Record a slot's event, once: its month and, weighed by its grade, where it went."""
+    f, spec, data = item.fields, arrays.spec, arrays.data
+    k = spec.slots.index((f["hazard"], f["actor"]))
+    about = "the event of " + ".".join(filter(None, (f["hazard"], f["actor"])))
+    if not arrays.first(("event", k), item, about):
+        return
+    first = dt.date.fromisoformat(f"{f['month']}-01")
+    data.slot_events[k] = 1.0
+    data.slot_nonevents[k] = months_between(spec.analysis_date, first)
+    if f.get("destination"):  # where it went, weighed by the grade of the report
+        x = spec.exits.index((f["hazard"], f["actor"], f["destination"]))
+        data.exit_observed[x] = grade_weight(item.grade)
+
+
+NO_EVENT = EvidenceKind(
+    "no_event", ("hazard", "through"), ("actor",), no_event_fields, fill_no_event
+)
+EVENT = EvidenceKind(
+    "event", ("hazard", "month"), ("actor", "destination"), event_fields, fill_event
+)

@@ -1,10 +1,14 @@
-"""Fields of the items that record outcomes: ``outcome`` (observed) and ``resolution``.
+"""Items that record rather than measure: ``retraction``, ``outcome`` and ``resolution``.
+
+``retraction``
+    Withdraws the item named in ``retracts``; nothing is edited in place. What
+    is in force (:func:`allegiance.evidence.items.in_force`) leaves out both.
 
 ``outcome``
     A chance outcome observed: ``target`` (``propensity.actor`` of a chance
     propensity, e.g. ``aligns_with_isk.haqqani``: the faction that left allied
     with IS-K) and ``value`` (true/false). Weighed by its grade as an observed
-    condition is (:func:`allegiance.evidence.arrays.observed_log_likelihood`).
+    condition is (:func:`allegiance.evidence.kinds.base.observed_log_likelihood`).
     With a departure on record, an observed alliance resolves the ``alliance``
     questions of that actor (:func:`allegiance.evidence.outcomes.resolutions`).
 ``resolution``
@@ -16,13 +20,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from allegiance.evidence.kinds.base import EvidenceKind, observed_log_likelihood
 from allegiance.reading import KeyReader, short
 from allegiance.spec import ModelSpec
 from allegiance.spec.types import GRID
 
+if TYPE_CHECKING:
+    from allegiance.evidence.arrays import Arrays
+    from allegiance.evidence.items import Item
+
 OUTCOMES = {"yes": True, "no": False, "true": True, "false": False}
+
+
+def retraction_fields(
+    r: KeyReader, body: Mapping[str, Any], key: str, spec: ModelSpec
+) -> dict[str, Any]:
+    """Read the id of the item a retraction withdraws."""
+    return {"retracts": r.ident(body["retracts"], f"{key}.retracts")}
+
+
+def fill_retraction(arrays: Arrays, item: Item) -> None:
+    """Fill nothing: a retraction and the item it withdraws are not in force."""
 
 
 def outcome_fields(
@@ -77,3 +97,33 @@ def resolution_fields(
             "date the resolution on or after the horizon.",
         )
     return {"question": qid, "outcome": outcome}
+
+
+def fill_outcome(arrays: Arrays, item: Item) -> None:
+    """Record an observed chance outcome, once: a report with the ratio its grade allows."""
+    f = item.fields
+    node, _, actor = f["target"].partition(".")
+    k = arrays.spec.slots.index((node, actor))
+    if not arrays.first(("outcome", k), item, f["target"]):
+        return
+    seen, other = observed_log_likelihood(item.grade)
+    arrays.data.slot_log_lr[k] += (seen - other) if f["value"] else (other - seen)
+
+
+def fill_resolution(arrays: Arrays, item: Item) -> None:
+    """Check a resolution against the others of its question: an outcome, not evidence."""
+    f, where = item.fields, ("resolution", item.fields["question"])
+    if where in arrays.observed and arrays.observed[where].fields != f:
+        raise arrays.r.fail(
+            f"items.{item.id}",
+            f"resolves {f['question']!r} otherwise than item {arrays.observed[where].id!r}.",
+            "keep one; a correction retracts the other.",
+        )
+    arrays.observed[where] = item
+
+
+RETRACTION = EvidenceKind("retraction", ("retracts",), (), retraction_fields, fill_retraction)
+OUTCOME = EvidenceKind("outcome", ("target", "value"), (), outcome_fields, fill_outcome)
+RESOLUTION = EvidenceKind(
+    "resolution", ("question", "outcome"), (), resolution_fields, fill_resolution
+)
