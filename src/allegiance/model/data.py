@@ -83,7 +83,26 @@ MIDPOINT_RULES = ("mean", "weighted", "later", "later_where", "weight")
 
 @dataclass(frozen=True)
 class Array:
-    """The declaration of one evidence array (a :class:`ModelData` field's metadata)."""
+    """The declaration of one evidence array (a :class:`ModelData` field's metadata).
+
+    Attributes
+    ----------
+    shape : tuple of str
+        Its dimensions: ``dims.BINARY``, ``dims.LEVEL``, ``dims.SLOT``,
+        ``dims.CHANNEL``, ``dims.MONTH`` (the count window), :data:`STATE`,
+        :data:`PATTERN`, :data:`EXIT`, :data:`STOCK`, :data:`ESTIMATE`
+        (``MAX_ESTIMATES``) or :data:`STOCK_ESTIMATE` (``MAX_STOCK_ESTIMATES``).
+    role : str
+        What the fast update recomputes when it changes (one of :data:`ROLES`).
+    midpoint : Midpoint
+        Its rule in :func:`midway`.
+    read : str
+        What a question reads of it (one of :data:`READS`).
+    fill : float
+        Its value with no evidence.
+    group : str, optional
+        :data:`ESTIMATES` or :data:`STOCKS`: left out of the graph when unneeded.
+    """
 
     shape: tuple[str, ...]
     role: str
@@ -121,6 +140,7 @@ class ModelData:
     condition_loglik: np.ndarray = _array(dims.BINARY, STATE, role=CONDITION)
     # (K,): tempered log-likelihood ratio of reports on chance slots
     slot_log_lr: np.ndarray = _array(dims.SLOT, role=SLOT_ROW, read=SLOT)
+    # (L,): each observed level's value; 0.5 unobserved
     level_value: np.ndarray = _array(
         dims.LEVEL, role=LEVEL_ROLE, fill=0.5, midpoint=Midpoint("weighted", ("level_mask",))
     )
