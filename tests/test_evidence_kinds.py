@@ -209,6 +209,24 @@ def test_the_derived_lists_cover_the_arrays_exactly() -> None:
     assert list(EVIDENCE_READ) == [n for n in DATA_NAMES if n in read]
 
 
+@pytest.mark.parametrize(
+    "module", ["model/patch.py", "model/build.py", "update/timeline.py", "forecast/questions.py"]
+)
+def test_the_generic_code_lists_no_array_by_name(module: str) -> None:
+    """The update, the graph, the replay and the questions' reads take the arrays from the table:
+    a new array needs none of them edited."""
+    import ast
+
+    path = Path(__file__).parents[1] / "src" / "allegiance" / module
+    named = {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert not named & set(DATA_NAMES)
+    assert not {n for n in named if n.startswith(("estimate_", "stock_estimate_"))}
+
+
 def test_the_empty_arrays_take_the_declared_shapes(reference_spec: ModelSpec) -> None:
     spec = load_spec(Path(__file__).parent / "fixtures" / "models" / "stocks.yaml")
     for s in (reference_spec, spec):
