@@ -20,8 +20,6 @@ from allegiance.spec.types import (
     months_covered,
 )
 
-LEAVING_A_PARENT = ("leaves", "stays_as_lobby", "friction")  # kinds whose actors have a parent
-
 
 def read_questions(
     r: KeyReader,
@@ -113,35 +111,40 @@ def _check_kind(
     propensities: Mapping[str, Propensity],
 ) -> None:
     """Check what a kind needs of its fields together: an event's actor, a count's window."""
-    if kind == "event" and propensities[fields["hazard"]].actors and "actor" not in fields:
-        members = propensities[fields["hazard"]].actors
-        raise r.fail(
-            f"{key}.actor",
-            f"{short(fields['hazard'])} is a hazard per actor: say whose event.",
-            "add 'actor:' (one of " + ", ".join(members) + ").",
-        )
-    if kind in LEAVING_A_PARENT:
+    schema = qk.QUESTION_FIELDS[kind]
+    types = {t: name for name, t in schema.fields.items()}
+    hazard, actor = types.get(qk.HAZARD, ""), types.get(qk.ACTOR, "")
+    if hazard in fields and actor in schema.optional and actor not in fields:
+        members = propensities[fields[hazard]].actors
+        if members:
+            raise r.fail(
+                f"{key}.{actor}",
+                f"{short(fields[hazard])} is a hazard per actor: say whose event.",
+                f"add '{actor}:' (one of " + ", ".join(members) + ").",
+            )
+    if schema.parent:
         named = [("actor", fields["actor"])] if "actor" in fields else []
         named += [(f"actors[{j}]", a) for j, a in enumerate(fields.get("actors", ()))]
-        for where, actor in named:
-            if actors[actor].parent is None:
+        for where, who in named:
+            if actors[who].parent is None:
                 raise r.fail(
                     f"{key}.{where}",
-                    f"{short(actor)} has no parent: a {kind!r} question is about an actor "
+                    f"{short(who)} has no parent: a {kind!r} question is about an actor "
                     "leaving its parent (or staying inside it).",
                     "give the actor a 'parent:' under 'actors', or ask an 'event' question.",
                 )
-    if kind == "fighters_leave":
-        if not 0.0 < fields["share"] <= 1.0:
+    share = types.get(qk.SHARE, "")
+    if share and actor:
+        if not 0.0 < fields[share] <= 1.0:
             raise r.fail(
-                f"{key}.share",
-                f"share {fields['share']:g} is not in (0, 1].",
+                f"{key}.{share}",
+                f"share {fields[share]:g} is not in (0, 1].",
                 "give the share of the actor's fighters as a fraction, e.g. 0.33 for a third.",
             )
-        if not actors[fields["actor"]].fighters > 0:
+        if not actors[fields[actor]].fighters > 0:
             raise r.fail(
-                f"{key}.actor",
-                f"{short(fields['actor'])} has no fighters declared.",
+                f"{key}.{actor}",
+                f"{short(fields[actor])} has no fighters declared.",
                 "give the actor 'fighters:' (its strength on the analysis date).",
             )
     start = fields.get("start")
@@ -187,7 +190,7 @@ def _question_field(
     propensities: Mapping[str, Propensity],
     series: Mapping[str, Series],
 ) -> Any:
-    if ftype == qk.NUMBER:
+    if ftype in (qk.NUMBER, qk.SHARE):
         return r.number(value, key, 0)
     if ftype == qk.DATE:
         return r.date(value, key)
