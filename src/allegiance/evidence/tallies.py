@@ -17,7 +17,7 @@ from allegiance.evidence.items import Item
 from allegiance.spec import ModelSpec, Question, count_threshold, months_between
 
 Crossing = tuple[dt.date, Item]  # the day a running total reached its threshold, and the item
-Tally = Callable[
+TallyFunction = Callable[
     [ModelSpec, Question, dict[tuple[str, str], Item], Sequence[Item]], Crossing | None
 ]
 
@@ -130,7 +130,7 @@ def _crossed(
     return None
 
 
-TALLIES: dict[str, Tally] = {
+TALLIES: dict[str, TallyFunction] = {
     "absorption": _absorption,
     "escalation": _escalation,
     "count": _count,

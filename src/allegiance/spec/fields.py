@@ -151,13 +151,11 @@ def _check_rule(rule: Rule, fields: Mapping[str, str]) -> None:
         raise ValueError(f"seen({rule.field!r}) names no chance field of the kind")
     if not needs <= types:
         raise ValueError(f"{rule} needs fields of type {sorted(needs - types)}")
-    parts = (
-        rule.parts
-        if isinstance(rule, All)
-        else (rule.part,)
-        if isinstance(rule, Not | AnyActor)
-        else ()
-    )
+    parts: tuple[Rule, ...] = ()
+    if isinstance(rule, All):
+        parts = rule.parts
+    elif isinstance(rule, Not | AnyActor):
+        parts = (rule.part,)
     for part in parts:
         _check_rule(part, fields)
 
