@@ -215,9 +215,9 @@ MAX_FUNCTION_LINES = 60
 LONG_FUNCTIONS = {
     "cli/commands.py:forecast", "update/timeline.py:replay", "workflow/forecasting.py:run_forecast",
     "workflow/reporting.py:gather", "report/document.py:write_report", "model/terms.py:terms",
-    "spec/questions.py:_question_field", "forecast/summary.py:summarise",
+    "forecast/summary.py:summarise",
     "model/patch.py:patch_terms", "model/structure.py:_structure",
-    "spec/questions.py:read_questions", "ledger/history.py:record_forecast",
+    "ledger/history.py:record_forecast",
     "cli/outcomes.py:backtest", "ledger/imports.py:import_file",
     "spec/switches.py:check_switches", "posterior/store.py:load_posterior",
     "evidence/files.py:_csv_rows", "cli/scenarios.py:scenario", "model/channels.py:channel_terms",

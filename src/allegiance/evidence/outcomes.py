@@ -1,10 +1,12 @@
 """What happened: the questions the record resolves, and what time passing says.
 
 A question is resolved by a ``resolution`` item (an analyst's call, with its
-source); a ``count`` question once the counts on record in its window reach
-its threshold; an ``absorption`` question once the counts on record and the
-factions seen merging reach it; an ``escalation`` question once the counts
-since the analysis month reach its ratio of the past rate on record.
+source), or by the rule its kind declares (:mod:`allegiance.spec.fields`),
+read here for any kind: a tally (:data:`~allegiance.evidence.tallies.TALLIES`)
+once a running total on record reaches the question's threshold (a ``count``
+question's counts in its window, an ``absorption`` question's counts and the
+factions seen merging, an ``escalation`` question's counts since the analysis
+month against its ratio of the past rate on record).
 
 Questions on departures resolve by the same rule for every kind: a departure
 by the horizon is settled by the actor's departure on record (``event`` or
@@ -16,8 +18,8 @@ record of it once the horizon plus the lag has passed. A ``leaves``, ``event``
 or switch ``holds`` question is that departure; ``alliance`` and ``exits`` need
 one actor to leave (and be seen allied, or go to a listed destination);
 ``stays_as_lobby`` and ``friction`` need one to stay (and be seen a lobby, and
-in friction). Each resolves once its parts are settled, yes on the day the
-first way to yes is, no on the day the last way to yes closes. Retractions
+in friction). Each resolves once its rule's parts are settled, yes on the day
+the first way to yes is, no on the day the last way to yes closes. Retractions
 apply as to any item (:func:`in_force`); no record of a public hazard's event
 is also survival through the as-of date less the lag (:func:`time_passing`).
 """
@@ -25,14 +27,31 @@ is also survival through the as-of date less the lag (:func:`time_passing`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from allegiance.evidence.items import Item
-from allegiance.evidence.tallies import RESOLVED_BY_RECORD
+from allegiance.evidence.tallies import TALLIES
 from allegiance.reading import iso_date
 from allegiance.spec import ModelSpec, Question, add_months, months_between
+from allegiance.spec.fields import (
+    ACTOR,
+    ACTORS,
+    CONDITION,
+    DESTINATIONS,
+    HAZARD,
+    LEFT,
+    QUESTION_FIELDS,
+    All,
+    AnyActor,
+    Left,
+    Not,
+    Rule,
+    Seen,
+    Tally,
+    Went,
+)
 from allegiance.spec.types import GRID, HAND
 
 IMPLIED = "time_passing_"  # the id of an item time passing implies, before its slot
@@ -83,13 +102,7 @@ def resolutions(
     for qid, question in spec.questions.items():
         if qid in out:
             continue
-        record = records[question.origin]
-        if question.kind in RESOLVED_BY_RECORD:
-            found = RESOLVED_BY_RECORD[question.kind](spec, question, record.left, items)
-            if found is not None:
-                when, item = found
-                out[qid] = Resolution(qid, True, when, item.source, item.id)
-        elif (fact := record.answer(question)) is not None:
+        if (fact := records[question.origin].answer(question)) is not None:
             out[qid] = Resolution(qid, fact.value, fact.date, fact.source, fact.item_id)
     return out
 
@@ -128,38 +141,37 @@ class _Record:
     def __init__(
         self, spec: ModelSpec, items: Sequence[Item], as_of: dt.date, called: dict[str, Resolution]
     ) -> None:
-        self.spec, self.as_of, self.called = spec, as_of, called
+        self.spec, self.items, self.as_of, self.called = spec, items, as_of, called
         self.left = departures(items)
         self.quiet = [i for i in items if i.kind == "no_event" and not implied(i)]
         self.outcomes = sorted((i for i in items if i.kind == "outcome"), key=lambda i: i.date)
 
     def answer(self, question: Question) -> _Fact | None:
-        """Return the question's outcome from its departures and chance outcomes, if settled."""
-        f, h = question.fields, question.horizon
-        if question.kind in ("leaves", "event", "holds"):
-            slot = departure_of(self.spec, question)
-            return None if slot is None else self.left_by(*slot, h)
-        if question.kind == "alliance":
-            return _any(
-                [_all([self.left_by(f["hazard"], a, h), self.seen(f["aligns"], a, h)])
-                 for a in f["actors"]]
-            )  # fmt: skip
-        if question.kind == "any_event":
-            return _any([self.left_by(f["hazard"], a, h) for a in f["actors"]])
-        if question.kind == "exits":
-            return _any(
-                [_all([self.left_by(f["hazard"], a, h), self.went(f["hazard"], a, f)])
-                 for a in f["actors"]]
-            )  # fmt: skip
-        if question.kind == "stays_as_lobby":
-            stays = _not(self.left_by(f["hazard"], f["actor"], h))
-            return _all([stays, self.seen(f["lobby"], f["actor"], h)])
-        if question.kind == "friction":
-            return _any(
-                [_all([_not(self.left_by(f["hazard"], a, h)), self.seen(f["lobby"], a, h),
-                       self.seen(f["friction"], a, h)])
-                 for a in f["actors"]]
-            )  # fmt: skip
+        """Return the question's outcome by its kind's rule on the record, if settled."""
+        rule = QUESTION_FIELDS[question.kind].settled
+        return None if rule is None else self.settle(question, rule, _field(question, ACTOR) or "")
+
+    def settle(self, question: Question, rule: Rule, actor: str) -> _Fact | None:
+        """Return what the record settles of a rule (:mod:`allegiance.spec.fields`) for an actor."""
+        h = question.horizon
+        match rule:
+            case Left():
+                slot = _departure(self.spec, question, actor)
+                return None if slot is None else self.left_by(*slot, h)
+            case Seen(field):
+                return self.seen(question.fields[field], actor, h)
+            case Went():
+                return self.went(_field(question, HAZARD), actor, _field(question, DESTINATIONS))
+            case Not(part):
+                return _not(self.settle(question, part, actor))
+            case All(parts):
+                return _all([self.settle(question, p, actor) for p in parts])
+            case AnyActor(part):
+                return _any([self.settle(question, part, a) for a in _field(question, ACTORS)])
+            case Tally(name):
+                if found := TALLIES[name](self.spec, question, self.left, self.items):
+                    when, item = found  # a tally settles only a yes
+                    return _Fact(True, when, item.source, item.id)
         return None
 
     def left_by(self, hazard: str, actor: str, horizon: dt.date) -> _Fact | None:
@@ -202,7 +214,7 @@ class _Record:
                 return _Fact(bool(i.fields["value"]), i.date, i.source, i.id)
         return None
 
-    def went(self, hazard: str, actor: str, f: Mapping[str, Any]) -> _Fact | None:
+    def went(self, hazard: str, actor: str, destinations: Sequence[str]) -> _Fact | None:
         """Return whether the actor's departure on record went to one of the destinations.
 
         A departure on record without its destination leaves it open.
@@ -210,18 +222,33 @@ class _Record:
         gone = self.left.get((hazard, actor))
         if gone is None or not gone.fields.get("destination"):
             return None
-        return _Fact(
-            gone.fields["destination"] in f["destinations"], gone.date, gone.source, gone.id
-        )
+        return _Fact(gone.fields["destination"] in destinations, gone.date, gone.source, gone.id)
 
 
 def departure_of(spec: ModelSpec, question: Question) -> tuple[str, str] | None:
-    """Return the departure a ``leaves``, ``event`` or switch ``holds`` question is about."""
-    f = question.fields
-    if question.kind in ("leaves", "event"):
-        return f["hazard"], f.get("actor", "")
-    switch = spec.conditions[f["condition"]].switch if question.kind == "holds" else None
+    """Return the departure a question is about, when its kind's rule is that departure.
+
+    Such a question (its rule :data:`~allegiance.spec.fields.LEFT`, as ``leaves``,
+    ``event`` and ``holds``) settles the departure for every other question on it.
+    """
+    if QUESTION_FIELDS[question.kind].settled != LEFT:
+        return None
+    return _departure(spec, question, _field(question, ACTOR) or "")
+
+
+def _departure(spec: ModelSpec, question: Question, actor: str) -> tuple[str, str] | None:
+    """Return the actor's departure by the question's hazard, or the one its switch awaits."""
+    hazard = _field(question, HAZARD)
+    if hazard is not None:
+        return hazard, actor
+    switch = spec.conditions[_field(question, CONDITION)].switch
     return None if switch is None else switch.after
+
+
+def _field(question: Question, ftype: str) -> Any:
+    """Return the question's field of a type (None: its kind has none, or it is left out)."""
+    kind = QUESTION_FIELDS[question.kind].fields
+    return next((question.fields.get(n) for n, t in kind.items() if t == ftype), None)
 
 
 def implied(item: Item) -> bool:

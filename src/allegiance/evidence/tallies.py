@@ -1,13 +1,15 @@
-"""Questions the counts on record resolve: counts, escalations and absorptions.
+"""Running totals on record that settle a question: counts, escalations and absorptions.
 
-Each resolver returns the day the running total on record reached the
-question's threshold, and the item that took it there (a yes), or None.
+A kind names its tally in its declaration (:func:`allegiance.spec.fields.tally`);
+:data:`TALLIES` holds them by that name. Each returns the day the running total
+on record reached the question's threshold, and the item that took it there
+(a yes), or None.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -15,6 +17,9 @@ from allegiance.evidence.items import Item
 from allegiance.spec import ModelSpec, Question, count_threshold, months_between
 
 Crossing = tuple[dt.date, Item]  # the day a running total reached its threshold, and the item
+TallyFunction = Callable[
+    [ModelSpec, Question, dict[tuple[str, str], Item], Sequence[Item]], Crossing | None
+]
 
 
 def _seen_true(question: Question, items: Sequence[Item]) -> dict[str, Item]:
@@ -125,9 +130,8 @@ def _crossed(
     return None
 
 
-RESOLVED_BY_RECORD = {
+TALLIES: dict[str, TallyFunction] = {
     "absorption": _absorption,
     "escalation": _escalation,
     "count": _count,
-    "fighters_leave": _count,
 }

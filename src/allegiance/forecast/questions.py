@@ -2,8 +2,9 @@
 
 A question asks for the probability of a dated event. Its *kind* names a
 function here that turns the model's per-draw, per-configuration quantities
-into that probability. A new kind of outcome is a new entry in
-:data:`COMPUTE` (its fields in :data:`allegiance.spec.fields.QUESTION_FIELDS`);
+into that probability. A new kind of outcome is its declaration in
+:data:`allegiance.spec.fields.QUESTION_FIELDS` (its fields, which say what it
+reads, and how the record settles it) and its entry in :data:`COMPUTE`;
 model files name kinds, never code.
 
 Every compute function receives a :class:`~allegiance.model.quantities.Quantities`
@@ -31,9 +32,11 @@ from allegiance.spec.fields import (
     ACTORS,
     CATEGORY,
     CHANCE,
+    CONDITION,
     HAZARD,
     QUESTION_FIELDS,
     SERIES,
+    STOCK,
 )
 
 if TYPE_CHECKING:
@@ -329,13 +332,14 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
     """Return the slots and channels whose evidence a question's value can depend on.
 
     A compute function reads the evidence only through the quantities of the
-    slots and channels its fields name (months survived, departures, reports
-    on chance outcomes, counts
-    seen), so a question's value changes only when these change. The fast
-    update path caches each question's values on exactly this evidence.
+    slots and channels its fields name by their types (months survived,
+    departures, reports on chance outcomes, counts seen), so a question's value
+    changes only when these change. The fast update path caches each question's
+    values on exactly this evidence.
     """
     kind = QUESTION_FIELDS[question.kind].fields
     f = question.fields
+    typed = {t: f[name] for name, t in kind.items() if name in f}
     actors = [f[name] for name, t in kind.items() if t == ACTOR and name in f]
     actors += [a for name, t in kind.items() if t == ACTORS for a in f[name]]
     index = {s: i for i, s in enumerate(spec.slots)}
@@ -348,13 +352,13 @@ def reads(spec: ModelSpec, question: Question) -> tuple[list[int], list[int]]:
         }
         - {-1}
     )
-    switches = spec.conditions[f["condition"]].switch if "condition" in f else None
+    switches = spec.conditions[typed[CONDITION]].switch if CONDITION in typed else None
     if switches is not None and switches.after is not None:
         slots = [index[switches.after]]
     flows: list[int] = []
-    if "stock" in f:  # the departures that would join it, and the channels flowing in and out
-        stock = spec.stocks[f["stock"]]
-        slots = sorted({index[x[:2]] for x in joining(spec, f["stock"])})
+    if STOCK in typed:  # the departures that would join it, and the channels flowing in and out
+        stock = spec.stocks[typed[STOCK]]
+        slots = sorted({index[x[:2]] for x in joining(spec, typed[STOCK])})
         flows = [spec.channels.index(c) for c in (*stock.inflows, *stock.outflows)]
     channels = [
         spec.channels.index((f[s], f[c]))

@@ -20,8 +20,6 @@ from allegiance.spec.types import (
     months_covered,
 )
 
-LEAVING_A_PARENT = ("leaves", "stays_as_lobby", "friction")  # kinds whose actors have a parent
-
 
 def read_questions(
     r: KeyReader,
@@ -49,42 +47,19 @@ def read_questions(
     for i, body in enumerate(node):
         key = f"questions[{i}]"
         body = r.mapping(body, key)
-        kind = r.choice(body.get("kind"), f"{key}.kind", qk.QUESTION_FIELDS)
-        schema = qk.QUESTION_FIELDS[kind]
-        spec_fields = schema.fields
-        required = [name for name in spec_fields if name not in schema.optional]
-        r.keys(
-            body,
-            key,
-            ("id", "kind", "text", "resolution", "horizon", *required),
-            (*schema.optional,),
-        )
+        kind = _kind(r, body, key)
         qid = r.ident(body["id"], f"{key}.id")
         key = f"questions.{qid}"
         if qid in out:
             raise r.fail(key, "duplicate question id.", "give each question its own id.")
-        horizon = r.date(body["horizon"], f"{key}.horizon")
-        months = months_between(analysis_date, horizon)
-        if months > 600:  # the engine allocates arrays per month of the window
-            raise r.fail(
-                f"{key}.horizon",
-                f"horizon {horizon} is {months} months after the analysis date.",
-                "forecast at most 600 months (fifty years) ahead.",
-            )
-        if months < 1:
-            raise r.fail(
-                f"{key}.horizon",
-                f"horizon {horizon} is not at least a month after "
-                f"the analysis date {analysis_date}.",
-                "move the horizon later.",
-            )
+        horizon, months = _horizon(r, body["horizon"], f"{key}.horizon", analysis_date)
         fields = {
             name: _question_field(
                 r, body[name], f"{key}.{name}", ftype, body, actors, propensities, series
             )
             if ftype not in (qk.CONDITION, qk.STOCK)
             else _named(r, body[name], f"{key}.{name}", ftype, conditions, stocks)
-            for name, ftype in spec_fields.items()
+            for name, ftype in qk.QUESTION_FIELDS[kind].fields.items()
             if name in body
         }
         _check_kind(r, key, kind, fields, analysis_date, horizon, actors, propensities)
@@ -102,6 +77,39 @@ def read_questions(
     return out
 
 
+def _kind(r: KeyReader, body: Mapping[str, Any], key: str) -> str:
+    """Return a question's kind, once its keys are those the kind declares."""
+    kind = r.choice(body.get("kind"), f"{key}.kind", qk.QUESTION_FIELDS)
+    schema = qk.QUESTION_FIELDS[kind]
+    required = [name for name in schema.fields if name not in schema.optional]
+    r.keys(
+        body,
+        key,
+        ("id", "kind", "text", "resolution", "horizon", *required),
+        (*schema.optional,),
+    )
+    return kind
+
+
+def _horizon(r: KeyReader, value: Any, key: str, analysis_date: dt.date) -> tuple[dt.date, int]:
+    """Return a question's horizon and its months after the analysis date (1 to 600)."""
+    horizon = r.date(value, key)
+    months = months_between(analysis_date, horizon)
+    if months > 600:  # the engine allocates arrays per month of the window
+        raise r.fail(
+            key,
+            f"horizon {horizon} is {months} months after the analysis date.",
+            "forecast at most 600 months (fifty years) ahead.",
+        )
+    if months < 1:
+        raise r.fail(
+            key,
+            f"horizon {horizon} is not at least a month after the analysis date {analysis_date}.",
+            "move the horizon later.",
+        )
+    return horizon, months
+
+
 def _check_kind(
     r: KeyReader,
     key: str,
@@ -113,35 +121,40 @@ def _check_kind(
     propensities: Mapping[str, Propensity],
 ) -> None:
     """Check what a kind needs of its fields together: an event's actor, a count's window."""
-    if kind == "event" and propensities[fields["hazard"]].actors and "actor" not in fields:
-        members = propensities[fields["hazard"]].actors
-        raise r.fail(
-            f"{key}.actor",
-            f"{short(fields['hazard'])} is a hazard per actor: say whose event.",
-            "add 'actor:' (one of " + ", ".join(members) + ").",
-        )
-    if kind in LEAVING_A_PARENT:
+    schema = qk.QUESTION_FIELDS[kind]
+    types = {t: name for name, t in schema.fields.items()}
+    hazard, actor = types.get(qk.HAZARD, ""), types.get(qk.ACTOR, "")
+    if hazard in fields and actor in schema.optional and actor not in fields:
+        members = propensities[fields[hazard]].actors
+        if members:
+            raise r.fail(
+                f"{key}.{actor}",
+                f"{short(fields[hazard])} is a hazard per actor: say whose event.",
+                f"add '{actor}:' (one of " + ", ".join(members) + ").",
+            )
+    if schema.parent:
         named = [("actor", fields["actor"])] if "actor" in fields else []
         named += [(f"actors[{j}]", a) for j, a in enumerate(fields.get("actors", ()))]
-        for where, actor in named:
-            if actors[actor].parent is None:
+        for where, who in named:
+            if actors[who].parent is None:
                 raise r.fail(
                     f"{key}.{where}",
-                    f"{short(actor)} has no parent: a {kind!r} question is about an actor "
+                    f"{short(who)} has no parent: a {kind!r} question is about an actor "
                     "leaving its parent (or staying inside it).",
                     "give the actor a 'parent:' under 'actors', or ask an 'event' question.",
                 )
-    if kind == "fighters_leave":
-        if not 0.0 < fields["share"] <= 1.0:
+    share = types.get(qk.SHARE, "")
+    if share and actor:
+        if not 0.0 < fields[share] <= 1.0:
             raise r.fail(
-                f"{key}.share",
-                f"share {fields['share']:g} is not in (0, 1].",
+                f"{key}.{share}",
+                f"share {fields[share]:g} is not in (0, 1].",
                 "give the share of the actor's fighters as a fraction, e.g. 0.33 for a third.",
             )
-        if not actors[fields["actor"]].fighters > 0:
+        if not actors[fields[actor]].fighters > 0:
             raise r.fail(
-                f"{key}.actor",
-                f"{short(fields['actor'])} has no fighters declared.",
+                f"{key}.{actor}",
+                f"{short(fields[actor])} has no fighters declared.",
                 "give the actor 'fighters:' (its strength on the analysis date).",
             )
     start = fields.get("start")
@@ -187,57 +200,16 @@ def _question_field(
     propensities: Mapping[str, Propensity],
     series: Mapping[str, Series],
 ) -> Any:
-    if ftype == qk.NUMBER:
+    if ftype in (qk.NUMBER, qk.SHARE):
         return r.number(value, key, 0)
     if ftype == qk.DATE:
         return r.date(value, key)
     if ftype == qk.DESTINATIONS:
-        hazard = body.get("hazard")
-        known = (
-            propensities[hazard].destinations
-            if isinstance(hazard, str) and hazard in propensities
-            else {}
-        )
-        if not isinstance(value, list) or not value:
-            raise r.fail(
-                key,
-                "expected a non-empty list of destinations.",
-                "use some of: " + (", ".join(known) or "(none declared)") + ".",
-            )
-        for j, name in enumerate(value):
-            if r.ident(name, f"{key}[{j}]") not in known:
-                raise r.fail(
-                    f"{key}[{j}]",
-                    f"{short(name)} is not a destination of {short(body.get('hazard'))}.",
-                    "use one of: " + (", ".join(known) or "(none declared)") + ".",
-                )
-        return tuple(value)
+        return _destinations(r, value, key, body, propensities)
     if ftype in (qk.HAZARD, qk.CHANCE, qk.SERIES, qk.CATEGORY, qk.ACTOR):
         value = r.ident(value, key)
     if ftype in (qk.HAZARD, qk.CHANCE):
-        if value not in propensities or propensities[value].kind != ftype:
-            known = [p for p, v in propensities.items() if v.kind == ftype]
-            raise r.fail(
-                key,
-                f"{short(value)} is not a {ftype} propensity.",
-                "use one of: " + ", ".join(known) + ".",
-            )
-        node = propensities[value]
-        who = body.get("actors", [body.get("actor")])
-        # A chance of no one actor answers for every actor; a hazard of no one
-        # actor is one event, not each actor's.
-        if isinstance(who, list) and (node.actors or ftype == qk.HAZARD):
-            for a in who:
-                if a is not None and a not in node.actors:
-                    raise r.fail(
-                        key,
-                        f"{short(value)} has no member {short(a)}.",
-                        "add the actor to the propensity's 'actors'."
-                        if node.actors
-                        else f"{short(value)} is a hazard of no one actor: ask an 'event' question "
-                        "without 'actor'.",
-                    )
-        return value
+        return _propensity(r, value, key, ftype, body, propensities)
     if ftype == qk.SERIES:
         return r.member(value, key, series, "series")
     if ftype == qk.CATEGORY:
@@ -263,3 +235,67 @@ def _question_field(
                 f"{key}[{j}]", f"unknown actor {short(a)}.", "name an actor under 'actors'."
             )
     return tuple(value)
+
+
+def _destinations(
+    r: KeyReader,
+    value: Any,
+    key: str,
+    body: Mapping[str, Any],
+    propensities: Mapping[str, Propensity],
+) -> tuple[str, ...]:
+    """Read the destinations a question names, each one of its hazard's."""
+    hazard = body.get("hazard")
+    known = (
+        propensities[hazard].destinations
+        if isinstance(hazard, str) and hazard in propensities
+        else {}
+    )
+    if not isinstance(value, list) or not value:
+        raise r.fail(
+            key,
+            "expected a non-empty list of destinations.",
+            "use some of: " + (", ".join(known) or "(none declared)") + ".",
+        )
+    for j, name in enumerate(value):
+        if r.ident(name, f"{key}[{j}]") not in known:
+            raise r.fail(
+                f"{key}[{j}]",
+                f"{short(name)} is not a destination of {short(body.get('hazard'))}.",
+                "use one of: " + (", ".join(known) or "(none declared)") + ".",
+            )
+    return tuple(value)
+
+
+def _propensity(
+    r: KeyReader,
+    value: str,
+    key: str,
+    ftype: str,
+    body: Mapping[str, Any],
+    propensities: Mapping[str, Propensity],
+) -> str:
+    """Read a hazard or chance a question names, with its actors among the propensity's."""
+    if value not in propensities or propensities[value].kind != ftype:
+        known = [p for p, v in propensities.items() if v.kind == ftype]
+        raise r.fail(
+            key,
+            f"{short(value)} is not a {ftype} propensity.",
+            "use one of: " + ", ".join(known) + ".",
+        )
+    node = propensities[value]
+    who = body.get("actors", [body.get("actor")])
+    # A chance of no one actor answers for every actor; a hazard of no one
+    # actor is one event, not each actor's.
+    if isinstance(who, list) and (node.actors or ftype == qk.HAZARD):
+        for a in who:
+            if a is not None and a not in node.actors:
+                raise r.fail(
+                    key,
+                    f"{short(value)} has no member {short(a)}.",
+                    "add the actor to the propensity's 'actors'."
+                    if node.actors
+                    else f"{short(value)} is a hazard of no one actor: ask an 'event' question "
+                    "without 'actor'.",
+                )
+    return value
