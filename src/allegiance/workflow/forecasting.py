@@ -56,12 +56,15 @@ class Forecasted:
     """A forecast, the stored fit it comes from (reused, reweighted or new), and what was done.
 
     ``notes`` says it in words: fits made, stale or damaged stored fits skipped,
-    a forecast a read-only ledger could not record.
+    a forecast a read-only ledger could not record. ``posterior`` is the fit in
+    memory when it is one of exactly this evidence (None when reweighted), so
+    what follows the forecast need not read it again.
     """
 
     forecast: Forecast
     fit_path: Path
     notes: list[str] = field(default_factory=list)
+    posterior: Posterior | None = None
 
 
 def open_ledger(spec: ModelSpec, url: str | None = None) -> Opened:
@@ -259,7 +262,7 @@ def run_forecast(
                     f"{bad} a probability that is not a number"
                 )
                 continue
-            return Forecasted(result, path, notes)
+            return Forecasted(result, path, notes, base)
         updater = Updater(base, settings, origin=path.name)
         rw = updater.reweight(evidence)
         failed = rw.reason
@@ -289,7 +292,7 @@ def run_forecast(
         spec, evidence, settings, progress=progress, reason=reason
     )
     notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {path}")
-    return Forecasted(result, path, notes)
+    return Forecasted(result, path, notes, posterior)
 
 
 def forecast_and_record(
