@@ -30,8 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from allegiance.evidence import ModelData
-from allegiance.forecast import CHUNK, compute
-from allegiance.model.quantities import quantities
+from allegiance.forecast.summary import question_blocks
 from allegiance.model.structure import structure
 from allegiance.spec import ModelSpec
 
@@ -53,13 +52,7 @@ def draw_blocks(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray
     draws : mapping
         Free variables, each of shape ``(draws, dim)``.
     """
-    n = next(iter(draws.values())).shape[0]
-    out = []
-    for start in range(0, n, CHUNK):
-        q = quantities(spec, data, {k: v[start : start + CHUNK] for k, v in draws.items()})
-        per_config = {qid: compute(q, question) for qid, question in spec.questions.items()}
-        out.append((np.exp(q.log_weights), per_config))
-    return out
+    return [(np.exp(log_w), per_config) for log_w, per_config in question_blocks(spec, data, draws)]
 
 
 def _mask(spec: ModelSpec, setting: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:

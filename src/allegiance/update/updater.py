@@ -56,6 +56,7 @@ from allegiance.forecast import (
     summarise,
 )
 from allegiance.forecast.questions import evidence_read
+from allegiance.forecast.summary import summed
 from allegiance.model import QUANTITY_TERMS, numpy_ops, patch_terms, row_evidence, row_terms
 from allegiance.model.quantities import quantities
 from allegiance.model.structure import structure
@@ -270,6 +271,20 @@ class Updater:
     def per_draw(self, evidence: EvidenceSet) -> dict[str, np.ndarray]:
         """Return each question's and binary condition's probability per draw under evidence."""
         return self._per_draw(self._evaluate(evidence))
+
+    def question_draws(self) -> dict[str, np.ndarray]:
+        """Return :func:`~allegiance.forecast.question_draws` of the base fit, from the kept terms.
+
+        Summed as :func:`~allegiance.forecast.probabilities` sums them, to the last bit.
+        """
+        data = self._base.data
+        per_config = {qid: self._per_config(qid, data) for qid in self.spec.questions}
+        blocks = (
+            (q.log_weights, {qid: pc[i] for qid, pc in per_config.items()})
+            for i, q in enumerate(self._quantities)
+        )
+        shape = self.posterior.shape
+        return {k: v.reshape(shape) for k, v in summed(self.spec, blocks).items()}
 
     def blocks(self, evidence: EvidenceSet) -> list[Block]:
         """Return the draws under evidence as :data:`~allegiance.update.scenarios.Block` s.

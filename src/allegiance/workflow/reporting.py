@@ -226,14 +226,12 @@ def _what_matters(
     One :class:`~allegiance.update.Updater` evaluates the model's terms on the
     draws once, and every part reads them from it.
     """
-    from allegiance.update import Updater
     from allegiance.update.attribution import effect_matrix
     from allegiance.update.scenarios import what_matters
     from allegiance.update.sensitivity import forecast_sensitivity
 
-    posterior, base = outcome.posterior, outcome.forecast
-    assert posterior is not None  # an exact forecast keeps its fit in memory
-    spec, updater = posterior.spec, Updater(posterior, posterior.settings)
+    updater, base = _updater(outcome), outcome.forecast
+    spec, posterior = updater.spec, updater.posterior
     blocks = updater.blocks(evidence)  # kept here: the items' forecasts below evaluate others
     progress("what learning each condition, and setting it, would do to each forecast")
     information, effects = what_matters(spec, blocks)
@@ -318,8 +316,6 @@ def run_scenario(
     (Forecast, Forecast)
         The forecast as it stands, and under the scenario (its method names it).
     """
-    from allegiance.update import Updater
-
     unknown = [c for c in setting if c not in spec.binary_conditions]
     if unknown:
         raise SpecError(
@@ -329,8 +325,16 @@ def run_scenario(
             "use one of: " + ", ".join(spec.binary_conditions) + ".",
         )
     outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
-    assert outcome.posterior is not None  # an exact forecast keeps its fit in memory
-    updater = Updater(outcome.posterior, outcome.posterior.settings)
-    base = outcome.forecast
+    updater, base = _updater(outcome), outcome.forecast
     blocks = updater.blocks(evidence)
     return base, _scenario(updater, blocks, base, setting, mode, evidence.as_of)
+
+
+def _updater(outcome: Forecasted) -> Updater:
+    """Return the updater of an exact forecast's fit: the forecast's own, or one made now."""
+    from allegiance.update import Updater
+
+    if outcome.updater is not None:
+        return outcome.updater
+    assert outcome.posterior is not None  # an exact forecast keeps its fit in memory
+    return Updater(outcome.posterior, outcome.posterior.settings)
