@@ -211,6 +211,45 @@ def test_the_matrix_shows_each_items_effect_and_what_was_retracted(
     assert "<del>defectors_2020_02</del>" in (tmp_path / "report.html").read_text()
 
 
+def test_the_report_s_numbers_are_those_of_the_draws_evaluated_afresh(data: ReportData) -> None:
+    """The forecast, the value of learning each condition, the do() effects, each
+    question's power-scaling and each named scenario, computed here from the stored fit's
+    draws with the model's terms evaluated again, block by block: the report's, which
+    evaluates them once and passes them along."""
+    import numpy as np
+
+    from allegiance.evidence import model_data
+    from allegiance.forecast import probabilities
+    from allegiance.posterior import load_posterior
+    from allegiance.update.scenarios import draw_blocks, scenario_draws, what_matters
+    from allegiance.update.sensitivity import log_likelihood, log_prior, power_scaling
+    from allegiance.workflow import FitStore
+
+    spec, ev = data.spec, EvidenceSet.of(data.evidence, as_of=None)
+    fits = FitStore(spec).fits(SETTINGS)
+    path = next(p for p in fits if load_posterior(p, spec).evidence.sha256 == ev.sha256)
+    draws = load_posterior(path, spec, ev).flat_draws()
+    arrays = model_data(spec, ev)
+    per_draw, blocks = probabilities(spec, arrays, draws), draw_blocks(spec, arrays, draws)
+    for q in data.forecast.questions:
+        assert q.probability == pytest.approx(float(np.mean(per_draw[q.id])), rel=1e-12)
+    information, effects = what_matters(spec, blocks)
+    for qid, values in information.items():
+        assert data.information[qid] == pytest.approx(values, rel=1e-9, abs=1e-15)
+    for c, values in effects.items():
+        assert data.effects[c] == pytest.approx(values, rel=1e-9, abs=1e-15)
+    lp, ll = log_prior(spec, draws), log_likelihood(spec, arrays, draws)
+    assert data.sensitivity.keys() == set(spec.questions)
+    for qid, s in data.sensitivity.items():
+        assert s.prior == pytest.approx(power_scaling(per_draw[qid], lp), rel=1e-9)
+        assert s.likelihood == pytest.approx(power_scaling(per_draw[qid], ll), rel=1e-9)
+    for name, scenario in spec.scenarios.items():
+        under, log_w = scenario_draws(spec, blocks, scenario.setting, scenario.mode)
+        for q in data.scenarios[name].questions:
+            want = float(np.exp(log_w) @ under[q.id])
+            assert q.probability == pytest.approx(want, rel=1e-9), (name, q.id)
+
+
 def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
     import dataclasses
     import datetime as dt

@@ -21,7 +21,7 @@ from allegiance.model.structure import structure
 from allegiance.model.terms import terms
 from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec, load_spec
-from allegiance.update.scenarios import scenario_draws
+from allegiance.update.scenarios import draw_blocks, scenario_draws
 from helpers import item, prior_draws
 from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
 
@@ -43,7 +43,7 @@ def test_observing_a_condition_is_conditioning_on_a_certain_observation(
     proportional to the marginal likelihood of that observation, from the model's terms."""
     draws = prior_draws(spec, 40, seed=21)
     data = model_data(spec, evidence)
-    got, log_w = scenario_draws(spec, data, draws, {"funding": True}, "observe")
+    got, log_w = scenario_draws(spec, draw_blocks(spec, data, draws), {"funding": True}, "observe")
     seen = dataclasses.replace(item("f", "condition", "2020-01-05", condition="funding",
                                     value=True), grade="A1")  # fmt: skip
     with_seen = model_data(spec, EvidenceSet.of([*evidence.items, seen]))
@@ -65,7 +65,7 @@ def test_setting_a_condition_moves_each_configuration_onto_its_counterpart(
 ) -> None:
     draws = prior_draws(spec, 30, seed=22)
     data = model_data(spec, evidence)
-    got, log_w = scenario_draws(spec, data, draws, {"deal": False}, "do")
+    got, log_w = scenario_draws(spec, draw_blocks(spec, data, draws), {"deal": False}, "do")
     assert np.allclose(log_w, -np.log(30))
     q = quantities(spec, data, draws)
     configs = structure(spec).configurations
@@ -97,8 +97,8 @@ def test_do_and_observe_differ_where_the_evidence_explains_away(
     posterior = fitted(spec, evidence, FitSettings(draws=1000, tune=500))
     data, draws = model_data(spec, evidence), posterior.flat_draws()
     qid = "splinter_leaves_12m"
-    done, _ = scenario_draws(spec, data, draws, {"funding": True}, "do")
-    seen, log_w = scenario_draws(spec, data, draws, {"funding": True}, "observe")
+    done, _ = scenario_draws(spec, draw_blocks(spec, data, draws), {"funding": True}, "do")
+    seen, log_w = scenario_draws(spec, draw_blocks(spec, data, draws), {"funding": True}, "observe")
     p_do, p_seen = done[qid].mean(), float(np.exp(log_w) @ seen[qid])
     # Monte Carlo error of the difference, both from the same chains.
     n = done[qid].size
@@ -127,7 +127,7 @@ def test_the_value_of_learning_a_condition_is_the_expected_change(
 
     draws = prior_draws(spec, 25, seed=23)
     data = model_data(spec, evidence)
-    value = information_value(spec, data, draws)
+    value = information_value(spec, draw_blocks(spec, data, draws))
     q = quantities(spec, data, draws)
     configs = structure(spec).configurations
     base = probabilities(spec, data, draws)
@@ -138,7 +138,9 @@ def test_the_value_of_learning_a_condition_is_the_expected_change(
             p = base[qid].mean()
             want = 0.0
             for v, pv in ((True, p_true), (False, 1 - p_true)):
-                seen, log_w = scenario_draws(spec, data, draws, {c: v}, "observe")
+                seen, log_w = scenario_draws(
+                    spec, draw_blocks(spec, data, draws), {c: v}, "observe"
+                )
                 want += pv * abs(float(np.exp(log_w) @ seen[qid]) - p)
             assert value[qid][c] == pytest.approx(want, rel=1e-9, abs=1e-12)
     assert any(v > 0.01 for v in value["splinter_leaves_12m"].values())
@@ -149,10 +151,10 @@ def test_the_one_pass_effects_are_the_do_scenarios(spec: ModelSpec, evidence: Ev
 
     draws = prior_draws(spec, 20, seed=24)
     data = model_data(spec, evidence)
-    _, effects = what_matters(spec, data, draws)
+    _, effects = what_matters(spec, draw_blocks(spec, data, draws))
     for c in spec.binary_conditions:
-        on, _ = scenario_draws(spec, data, draws, {c: True})
-        off, _ = scenario_draws(spec, data, draws, {c: False})
+        on, _ = scenario_draws(spec, draw_blocks(spec, data, draws), {c: True})
+        off, _ = scenario_draws(spec, draw_blocks(spec, data, draws), {c: False})
         for qid in spec.questions:
             want = on[qid].mean() - off[qid].mean()
             assert effects[c][qid] == pytest.approx(want, rel=1e-9, abs=1e-12)

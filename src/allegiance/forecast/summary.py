@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,16 +59,37 @@ def probabilities(
         ``question id -> array (draws,)``, plus ``condition:<id>`` entries with
         each binary condition's posterior probability per draw.
     """
+    return summed(spec, question_blocks(spec, data, draws))
+
+
+def question_blocks(
+    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Evaluate the model's terms on the draws, in blocks of :data:`CHUNK` draws.
+
+    Yields
+    ------
+    (array, dict)
+        Each configuration's log weight within each draw of the block, and
+        question id -> its probability per draw and configuration.
+    """
+    for block in _chunks(dict(draws), CHUNK):
+        q = quantities(spec, data, block)
+        yield q.log_weights, {qid: compute(q, question) for qid, question in spec.questions.items()}
+
+
+def summed(
+    spec: ModelSpec, blocks: Iterable[tuple[np.ndarray, Mapping[str, np.ndarray]]]
+) -> dict[str, np.ndarray]:
+    """Return :func:`probabilities` from blocks of draws as :func:`question_blocks` yields them."""
     configs = structure(spec).configurations
     conds = [f"condition:{c}" for c in spec.binary_conditions]
     out: dict[str, list[np.ndarray]] = {k: [] for k in [*spec.questions, *conds]}
-    for block in _chunks(dict(draws), CHUNK):
-        q = quantities(spec, data, block)
-        weights = np.exp(q.log_weights)
-        for qid, question in spec.questions.items():
-            per_config = compute(q, question)
+    for log_weights, per_config in blocks:
+        weights = np.exp(log_weights)
+        for qid in spec.questions:
             # Weights sum to 1 only up to round-off; keep probabilities in [0, 1].
-            out[qid].append(np.clip(np.sum(weights * per_config, axis=-1), 0.0, 1.0))
+            out[qid].append(np.clip(np.sum(weights * per_config[qid], axis=-1), 0.0, 1.0))
         for name, row in zip(conds, configs, strict=True):
             out[name].append(weights @ row)
     return {k: np.concatenate(v) for k, v in out.items()}

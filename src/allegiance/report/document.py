@@ -14,12 +14,15 @@ one :class:`~allegiance.forecast.Forecast`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from allegiance.posterior import ESS_MIN, RHAT_MAX
+from allegiance.report.figures import drawn
 from allegiance.report.layout import rendered, report_templates
-from allegiance.report.priors import prior_posterior_figures
+from allegiance.report.priors import prior_posterior_calls
 from allegiance.report.trajectories import trajectory
 from allegiance.spec.beliefs import stated, stated_beliefs
 from allegiance.spec.types import GRID
@@ -35,13 +38,20 @@ def _image(png: Path) -> str:
     return base64.b64encode(png.read_bytes()).decode("ascii")
 
 
-def _questions(data: ReportData, figures: Path) -> list[dict[str, Any]]:
+def _trajectories(data: ReportData, figures: Path) -> list[Callable[[], tuple[Path, str]]]:
+    """Return the calls that draw each question's trajectory (its PNG and alt text)."""
     evidence_dates = sorted({i.date for i in data.evidence})
+    return [
+        partial(trajectory, q.id, data.history.get(q.id, []), evidence_dates, figures,
+                outcome=q.resolved)
+        for q in data.forecast.questions
+    ]  # fmt: skip
+
+
+def _questions(data: ReportData, drawn: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+    """Return each question's row of the forecasts' table, with its trajectory drawn."""
     out = []
-    for q in data.forecast.questions:
-        png, alt = trajectory(
-            q.id, data.history.get(q.id, []), evidence_dates, figures, outcome=q.resolved
-        )
+    for q, (png, alt) in zip(data.forecast.questions, drawn, strict=True):
         interval = (
             "–"
             if q.lower is None or q.upper is None
@@ -193,6 +203,50 @@ def write_pdf(html: Path, out: Path) -> tuple[Path | None, str]:
     return pdf, ""
 
 
+def _context(
+    data: ReportData, title: str, questions: list[dict[str, Any]], priors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return what the templates lay out: the data, and each question's and prior's figure."""
+    forecast = data.forecast
+    named, under = _named(data)
+    provenance = forecast.provenance
+    return {
+        "title": title or data.spec.title,
+        "spec": data.spec,
+        "forecast": forecast,
+        "as_of": provenance.get("as_of"),
+        "as_recorded": provenance.get("as_recorded"),
+        "questions": questions,
+        "evidence": data.evidence,
+        "retracted": data.retracted,
+        "rhat_max": RHAT_MAX,
+        "ess_min": ESS_MIN,
+        "learn": _learn(data),
+        "sensitivity": _sensitivity(data),
+        "named": named,
+        "under": under,
+        "priors": priors,
+        "since": data.since,
+        "changes": _changes(data),
+        "question_ids": list(data.spec.questions),
+        "matrix": _matrix(data),
+        "conditions": list(data.effects),
+        "effects": [
+            {"question": q, "cells": [_pp(data.effects[c][q]) for c in data.effects]}
+            for q in data.spec.questions
+        ],
+        "beliefs": [
+            {
+                "name": name,
+                "stated": stated(b),
+                "rationale": b.rationale,
+                "provenance": b.provenance,
+            }
+            for name, b in stated_beliefs(data.spec)
+        ],  # fmt: skip
+    }
+
+
 def write_report(
     data: ReportData,
     out: Path,
@@ -225,50 +279,16 @@ def write_report(
     templates = report_templates(template_dir)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    forecast = data.forecast
-    named, under = _named(data)
-    priors = [
-        {"figure": png.name, "image": _image(png), "alt": alt}
-        for png, alt in prior_posterior_figures(
-            data.spec, data.draws, forecast.condition_probability, figures
-        )
+    trajectories = _trajectories(data, figures)
+    priors = prior_posterior_calls(
+        data.spec, data.draws, data.forecast.condition_probability, figures
+    )
+    # Every figure at once: drawing them is most of a report's time, and they share it out.
+    pngs = drawn([*priors, *trajectories])  # the largest first
+    shown = [
+        {"figure": png.name, "image": _image(png), "alt": alt} for png, alt in pngs[: len(priors)]
     ]
-    provenance = forecast.provenance
-    context = {
-        "title": title or data.spec.title,
-        "spec": data.spec,
-        "forecast": forecast,
-        "as_of": provenance.get("as_of"),
-        "as_recorded": provenance.get("as_recorded"),
-        "questions": _questions(data, figures),
-        "evidence": data.evidence,
-        "retracted": data.retracted,
-        "rhat_max": RHAT_MAX,
-        "ess_min": ESS_MIN,
-        "learn": _learn(data),
-        "sensitivity": _sensitivity(data),
-        "named": named,
-        "under": under,
-        "priors": priors,
-        "since": data.since,
-        "changes": _changes(data),
-        "question_ids": list(data.spec.questions),
-        "matrix": _matrix(data),
-        "conditions": list(data.effects),
-        "effects": [
-            {"question": q, "cells": [_pp(data.effects[c][q]) for c in data.effects]}
-            for q in data.spec.questions
-        ],
-        "beliefs": [
-            {
-                "name": name,
-                "stated": stated(b),
-                "rationale": b.rationale,
-                "provenance": b.provenance,
-            }
-            for name, b in stated_beliefs(data.spec)
-        ],  # fmt: skip
-    }
+    context = _context(data, title, _questions(data, pngs[len(priors) :]), shown)
     texts = {
         name: rendered(template, context, template_dir) for name, template in templates.items()
     }
@@ -283,7 +303,7 @@ def write_report(
     elif notes is not None:
         notes.append(why)
     table = out / "forecasts.csv"
-    table.write_text(forecast.to_csv(), encoding="utf-8")
+    table.write_text(data.forecast.to_csv(), encoding="utf-8")
     doc = out / "forecasts.json"
-    doc.write_text(forecast.to_json(), encoding="utf-8")
+    doc.write_text(data.forecast.to_json(), encoding="utf-8")
     return [*written, table, doc, *sorted(figures.iterdir())]

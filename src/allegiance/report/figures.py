@@ -6,8 +6,12 @@ as well as colour, so they stay readable printed in black and white.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +22,41 @@ if TYPE_CHECKING:
     from allegiance.workflow.backtest import Backtest
 
 STYLES = ("o-", "s--", "^:", "d-.", "v-", "x--")  # marker and dash: lines that overlap stay visible
+
+
+R = TypeVar("R")
+
+
+def drawn(calls: Sequence[Callable[[], R]]) -> list[R]:
+    """Make each call (each draws and saves figures), in parallel processes where cores allow.
+
+    Figures do not depend on one another, and drawing them is most of a
+    report's time: worker processes forked from this one (no import, nothing
+    pickled but the calls and their results) share them out. Where forking is
+    not available, or there is one core, they are made here, in order.
+
+    Parameters
+    ----------
+    calls : sequence of callables
+        Functions without arguments (``functools.partial`` of a module-level
+        function), each returning what the figure's caller needs.
+
+    Returns
+    -------
+    list
+        Each call's result, in order.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(len(calls), cores or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [call() for call in calls]
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=fork) as pool:
+        return list(pool.map(_call, calls))
+
+
+def _call(call: Callable[[], R]) -> R:
+    return call()
 
 
 def _pyplot() -> Any:

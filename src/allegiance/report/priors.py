@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from allegiance import model as m
 from allegiance.model import coordinates
-from allegiance.report.figures import _pyplot
+from allegiance.report.figures import _pyplot, drawn
 from allegiance.spec import ModelSpec
 from allegiance.spec.priors import FAMILIES, Prior
 
@@ -205,8 +206,22 @@ def prior_posterior_figures(
         Each PNG written and its alt text. Variables the model lacks, or the
         draws lack, get no figure; nor do conditions when there are none.
     """
+    return drawn(prior_posterior_calls(spec, draws, condition_probability, out))
+
+
+def prior_posterior_calls(
+    spec: ModelSpec,
+    draws: Mapping[str, np.ndarray],
+    condition_probability: Mapping[str, float],
+    out: Path,
+) -> list[Callable[[], tuple[Path, str]]]:
+    """Return the calls that draw :func:`prior_posterior_figures`.
+
+    The numbers are summarised here; each call only draws and saves (for
+    :func:`~allegiance.report.figures.drawn`), and returns its PNG with its alt text.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    calls: list[Callable[[], tuple[Path, str]]] = []
     rows = condition_rows(spec, condition_probability)
     if rows:
         items = "; ".join(f"{c} prior {_n(p)}, posterior {_n(q)}" for c, p, q in rows)
@@ -214,13 +229,19 @@ def prior_posterior_figures(
             "Binary conditions, probability of being true: prior (open circle, mean of its "
             f"Beta prior) against posterior (filled circle): {items}"
         )
-        png = _save(conditions_figure(rows), out / "prior_posterior_conditions.png")
-        written.append((png, alt))
+        png = out / "prior_posterior_conditions.png"
+        calls.append(partial(_saved, conditions_figure, rows, png, alt))
     for name, (beliefs, _) in m.variable_beliefs(spec).items():
         if not beliefs or name not in draws or np.size(draws[name]) == 0:
             continue
         panels = variable_panels(spec, name, draws[name])
         centre = FAMILIES[beliefs[0].prior.family].centre
-        png = _save(variable_figure(name, panels), out / f"prior_posterior_{name}.png")
-        written.append((png, variable_alt(name, centre, panels)))
-    return written
+        png = out / f"prior_posterior_{name}.png"
+        alt = variable_alt(name, centre, panels)
+        calls.append(partial(_saved, partial(variable_figure, name), panels, png, alt))
+    return calls
+
+
+def _saved(figure: Callable[[Any], Any], what: Any, png: Path, alt: str) -> tuple[Path, str]:
+    """Draw ``figure(what)``, save it as ``png`` and SVG; return the PNG and its alt text."""
+    return _save(figure(what), png), alt

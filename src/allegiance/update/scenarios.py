@@ -17,21 +17,42 @@ Two questions an analyst asks, with different answers:
 Both reuse the posterior draws; no refit. An observation of something the
 posterior finds unlikely leaves few effective draws: the forecast's checks
 then say so, as for any reweighting.
+
+Every function here reads the draws as :data:`Block` s: the model's terms
+evaluated once (by :func:`draw_blocks`, or kept by
+:meth:`~allegiance.update.updater.Updater.blocks`) serve every scenario.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from allegiance.evidence import ModelData
-from allegiance.forecast import CHUNK, compute
-from allegiance.model.quantities import quantities
+from allegiance.forecast.summary import question_blocks
 from allegiance.model.structure import structure
 from allegiance.spec import ModelSpec
 
 MODES = ("do", "observe")
+
+Block = tuple[np.ndarray, dict[str, np.ndarray]]
+"""A block of draws: each configuration's weight within each draw, (draws, configurations),
+and question id -> the question's probability per draw and configuration, the same shape."""
+
+
+def draw_blocks(spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]) -> list[Block]:
+    """Evaluate the model's terms on the draws, in blocks of :data:`~allegiance.forecast.CHUNK`.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    data : ModelData
+        The evidence the draws are conditioned on.
+    draws : mapping
+        Free variables, each of shape ``(draws, dim)``.
+    """
+    return [(np.exp(log_w), per_config) for log_w, per_config in question_blocks(spec, data, draws)]
 
 
 def _mask(spec: ModelSpec, setting: Mapping[str, bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -48,21 +69,15 @@ def _mask(spec: ModelSpec, setting: Mapping[str, bool]) -> tuple[np.ndarray, np.
 
 
 def scenario_draws(
-    spec: ModelSpec,
-    data: ModelData,
-    draws: Mapping[str, np.ndarray],
-    setting: Mapping[str, bool],
-    mode: str = "do",
+    spec: ModelSpec, blocks: Sequence[Block], setting: Mapping[str, bool], mode: str = "do"
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-draw probability of every question under a scenario, and each draw's log weight.
 
     Parameters
     ----------
     spec : ModelSpec
-    data : ModelData
-        The evidence the draws were fitted to.
-    draws : mapping
-        Free variables, each of shape ``(draws, dim)``.
+    blocks : sequence of Block
+        The draws, evaluated under the evidence they were fitted to.
     setting : mapping
         Binary condition id -> the value it is set to (or observed at).
     mode : {"do", "observe"}
@@ -78,13 +93,10 @@ def scenario_draws(
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: use do or observe")
     agree, counterpart = _mask(spec, setting)
-    n = next(iter(draws.values())).shape[0]
+    n = sum(w.shape[0] for w, _ in blocks)
     out: dict[str, list[np.ndarray]] = {qid: [] for qid in spec.questions}
     mass = []
-    for start in range(0, n, CHUNK):
-        block = {k: v[start : start + CHUNK] for k, v in draws.items()}
-        q = quantities(spec, data, block)
-        w = np.exp(q.log_weights)
+    for w, per_config in blocks:
         if mode == "observe":
             kept = w * agree
             mass.append(kept.sum(axis=-1))
@@ -93,8 +105,8 @@ def scenario_draws(
             moved = np.zeros_like(w)
             np.add.at(moved.T, counterpart, w.T)  # each configuration's weight to its counterpart
             w = moved
-        for qid, question in spec.questions.items():
-            out[qid].append(np.clip(np.sum(w * compute(q, question), axis=-1), 0.0, 1.0))
+        for qid, pc in per_config.items():
+            out[qid].append(np.clip(np.sum(w * pc, axis=-1), 0.0, 1.0))
     per_draw = {k: np.concatenate(v) for k, v in out.items()}
     if mode == "do":
         return per_draw, np.full(n, -np.log(n))
@@ -102,9 +114,7 @@ def scenario_draws(
     return per_draw, log_mass - np.logaddexp.reduce(log_mass)
 
 
-def information_value(
-    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
-) -> dict[str, dict[str, float]]:
+def information_value(spec: ModelSpec, blocks: Sequence[Block]) -> dict[str, dict[str, float]]:
     """Return the expected absolute change of each question once a condition is learned.
 
     For a binary condition ``c`` not yet certain, ``sum_v P(c = v | E) |P(q | E, c = v) -
@@ -117,18 +127,17 @@ def information_value(
     dict
         Question id -> condition id -> expected absolute change in probability.
     """
-    return what_matters(spec, data, draws)[0]
+    return what_matters(spec, blocks)[0]
 
 
 def what_matters(
-    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray]
+    spec: ModelSpec, blocks: Sequence[Block]
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Return :func:`information_value` and each condition's do() effect, in one pass.
 
     The do() effect of ``c`` on ``q`` is ``P(q | do(c = true)) - P(q | do(c = false))``
-    (as ``do`` scenarios of :func:`scenario_draws`). The model's quantities and each
-    question's per-configuration values are computed once per block of draws and
-    serve every condition.
+    (as ``do`` scenarios of :func:`scenario_draws`). Each block's weights and
+    per-configuration values serve every condition.
 
     Returns
     -------
@@ -136,27 +145,23 @@ def what_matters(
         Question id -> condition id -> value of information; condition id ->
         question id -> do() effect.
     """
-    configs = structure(spec).configurations
-    n = next(iter(draws.values())).shape[0]
+    configs = structure(spec).configurations  # (B, Z)
+    n = sum(w.shape[0] for w, _ in blocks)
     conditions = spec.binary_conditions
-    counterparts = [
-        [_mask(spec, {c: bool(v)})[1] for v in (0, 1)] for c in conditions
-    ]  # per condition and value: each configuration's counterpart with it set
+    # Per condition and value, (B, 2, ...): which configurations agree with it, and each
+    # configuration's counterpart with it set.
+    agree = np.stack([configs == v for v in (0, 1)], axis=1).astype(float)
+    counterparts = np.array([[_mask(spec, {c: bool(v)})[1] for v in (0, 1)] for c in conditions])
+    columns = np.arange(configs.shape[1])
     mass = np.zeros((len(conditions), 2))
     joint = {qid: np.zeros_like(mass) for qid in spec.questions}
     done = {qid: np.zeros_like(mass) for qid in spec.questions}
-    for start in range(0, n, CHUNK):
-        block = {k: v[start : start + CHUNK] for k, v in draws.items()}
-        q = quantities(spec, data, block)
-        w = np.exp(q.log_weights)
-        per_config = {qid: compute(q, question) for qid, question in spec.questions.items()}
-        for b in range(configs.shape[0]):
-            for v in (0, 1):
-                agree = configs[b] == v
-                mass[b, v] += (w * agree).sum()
-                for qid, pc in per_config.items():
-                    joint[qid][b, v] += (w * agree * pc).sum()
-                    done[qid][b, v] += (w * pc[:, counterparts[b][v]]).sum()
+    for w, per_config in blocks:
+        mass += agree @ w.sum(axis=0)
+        for qid, pc in per_config.items():
+            joint[qid] += agree @ (w * pc).sum(axis=0)
+            moved = w.T @ pc  # (Z, Z): the draws' weight of z times their value at z'
+            done[qid] += moved[columns, counterparts].sum(axis=-1)
     information: dict[str, dict[str, float]] = {}
     for qid in spec.questions:
         p = joint[qid].sum(axis=1)[0] / n  # the same total whichever condition splits it

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from allegiance.forecast import CHUNK, compute
+from allegiance.forecast import CHUNK
 from allegiance.model import LOG_RATE, ModelData, numpy_ops, variable_beliefs
-from allegiance.model.quantities import quantities
 from allegiance.model.structure import structure
 from allegiance.model.terms import terms
 from allegiance.spec import ModelSpec
@@ -151,22 +150,29 @@ def power_scaling(values: np.ndarray, log_component: np.ndarray, delta: float = 
 
 
 def forecast_sensitivity(
-    spec: ModelSpec, data: ModelData, draws: Mapping[str, np.ndarray], delta: float = DELTA
+    spec: ModelSpec,
+    draws: Mapping[str, np.ndarray],
+    per_draw: Mapping[str, np.ndarray],
+    log_lik: np.ndarray,
+    delta: float = DELTA,
 ) -> dict[str, Sensitivity]:
     """Return the power-scaling sensitivity of every question's probability.
 
-    One pass over the draws, in blocks of :data:`~allegiance.forecast.CHUNK`:
-    the model's terms of each block give both its log-likelihood and the
-    questions' probabilities per draw.
+    The probabilities and the log-likelihood per draw are the model's terms
+    already evaluated (:meth:`~allegiance.update.updater.Updater.per_draw` and
+    :meth:`~allegiance.update.updater.Updater.log_likelihood`, or
+    :func:`~allegiance.forecast.probabilities` and :func:`log_likelihood`).
 
     Parameters
     ----------
     spec : ModelSpec
         The model the draws come from.
-    data : ModelData
-        The evidence the draws were fitted to.
     draws : mapping
         Free variables, each of shape ``(draws, dim)``, chains one after the other.
+    per_draw : mapping
+        Question id -> its probability at each draw (other keys are ignored).
+    log_lik : array (draws,)
+        The log-likelihood of the fitted evidence at each draw.
     delta : float
         Step of the finite difference in the power.
 
@@ -175,26 +181,14 @@ def forecast_sensitivity(
     dict
         Question id -> :class:`Sensitivity` of its probability per draw.
     """
-    st, ops, arrays = structure(spec), numpy_ops(), data.arrays()
-    n = len(next(iter(draws.values())))
-    per_draw = {qid: np.empty(n) for qid in spec.questions}
-    log_lik = np.empty(n)
-    for start in range(0, n, CHUNK):
-        block = {k: v[start : start + CHUNK] for k, v in draws.items()}
-        t = terms(block, arrays, st, ops)
-        rows = slice(start, start + CHUNK)
-        log_lik[rows] = _marginal(t)
-        q = quantities(spec, data, block, t=t)
-        w = np.exp(q.log_weights)
-        for qid, question in spec.questions.items():
-            per_draw[qid][rows] = np.clip(np.sum(w * compute(q, question), axis=-1), 0.0, 1.0)
     prior = _scaled_weights(log_prior(spec, draws), delta)
     likelihood = _scaled_weights(log_lik, delta)
     return {
         qid: Sensitivity(
-            prior=_sensitivity(x, *prior, delta), likelihood=_sensitivity(x, *likelihood, delta)
+            prior=_sensitivity(per_draw[qid], *prior, delta),
+            likelihood=_sensitivity(per_draw[qid], *likelihood, delta),
         )
-        for qid, x in per_draw.items()
+        for qid in spec.questions
     }
 
 

@@ -56,6 +56,7 @@ from allegiance.forecast import (
     summarise,
 )
 from allegiance.forecast.questions import evidence_read
+from allegiance.forecast.summary import summed
 from allegiance.model import QUANTITY_TERMS, numpy_ops, patch_terms, row_evidence, row_terms
 from allegiance.model.quantities import quantities
 from allegiance.model.structure import structure
@@ -64,6 +65,7 @@ from allegiance.posterior import FitSettings, Posterior, diagnose, fit
 from allegiance.spec import ModelSpec
 from allegiance.update.attribution import Attribution, explain
 from allegiance.update.reweight import Reweighting, reweighting
+from allegiance.update.scenarios import Block
 
 
 @dataclass
@@ -269,6 +271,38 @@ class Updater:
     def per_draw(self, evidence: EvidenceSet) -> dict[str, np.ndarray]:
         """Return each question's and binary condition's probability per draw under evidence."""
         return self._per_draw(self._evaluate(evidence))
+
+    def question_draws(self) -> dict[str, np.ndarray]:
+        """Return :func:`~allegiance.forecast.question_draws` of the base fit, from the kept terms.
+
+        Summed as :func:`~allegiance.forecast.probabilities` sums them, to the last bit.
+        """
+        data = self._base.data
+        per_config = {qid: self._per_config(qid, data) for qid in self.spec.questions}
+        blocks = (
+            (q.log_weights, {qid: pc[i] for qid, pc in per_config.items()})
+            for i, q in enumerate(self._quantities)
+        )
+        shape = self.posterior.shape
+        return {k: v.reshape(shape) for k, v in summed(self.spec, blocks).items()}
+
+    def blocks(self, evidence: EvidenceSet) -> list[Block]:
+        """Return the draws under evidence as :data:`~allegiance.update.scenarios.Block` s.
+
+        The terms and each question's per-configuration probabilities are the
+        ones kept for forecasts: what-if analyses of the same draws (scenarios,
+        the value of learning a condition) evaluate nothing again.
+        """
+        state = self._evaluate(evidence)
+        per_config = {qid: self._per_config(qid, state.data) for qid in self.spec.questions}
+        return [
+            (state.weights[b], {qid: pc[i] for qid, pc in per_config.items()})
+            for i, b in enumerate(self._blocks)
+        ]
+
+    def log_likelihood(self, evidence: EvidenceSet) -> np.ndarray:
+        """Return the log-likelihood of evidence at each draw, the conditions marginalised."""
+        return self._evaluate(evidence).log_lik
 
     def _per_draw(self, state: _State) -> dict[str, np.ndarray]:
         if state.per_draw is None:

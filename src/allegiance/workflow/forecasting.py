@@ -31,7 +31,7 @@ from allegiance.spec import ModelSpec
 from allegiance.workflow.store import FitStore
 
 if TYPE_CHECKING:
-    from allegiance.update import Attribution
+    from allegiance.update import Attribution, Updater
 
 
 @dataclass
@@ -56,12 +56,17 @@ class Forecasted:
     """A forecast, the stored fit it comes from (reused, reweighted or new), and what was done.
 
     ``notes`` says it in words: fits made, stale or damaged stored fits skipped,
-    a forecast a read-only ledger could not record.
+    a forecast a read-only ledger could not record. ``posterior`` is the fit in
+    memory when it is one of exactly this evidence (None when reweighted), and
+    ``updater`` the one that evaluated it for a stored fit's forecast: what
+    follows the forecast reads neither the file nor the draws again.
     """
 
     forecast: Forecast
     fit_path: Path
     notes: list[str] = field(default_factory=list)
+    posterior: Posterior | None = None
+    updater: Updater | None = None
 
 
 def open_ledger(spec: ModelSpec, url: str | None = None) -> Opened:
@@ -250,7 +255,8 @@ def run_forecast(
             continue
         if path == here:
             reason = f"stored MCMC fit of exactly this evidence ({path.name})"
-            result = forecast(base, reason=reason, evidence=evidence)
+            kept = Updater(base, settings, origin=path.name)  # its terms serve what follows
+            result = forecast(base, kept.question_draws(), reason=reason, evidence=evidence)
             if bad := not_finite(result):  # never shown: the fit is damaged, whatever its checks
                 moved = store.set_aside(path)
                 where = f"set aside as {moved.name}" if moved else "could not be set aside"
@@ -259,7 +265,7 @@ def run_forecast(
                     f"{bad} a probability that is not a number"
                 )
                 continue
-            return Forecasted(result, path, notes)
+            return Forecasted(result, path, notes, base, kept)
         updater = Updater(base, settings, origin=path.name)
         rw = updater.reweight(evidence)
         failed = rw.reason
@@ -289,7 +295,7 @@ def run_forecast(
         spec, evidence, settings, progress=progress, reason=reason
     )
     notes.append(f"sampled in {posterior.fit_seconds:.1f} s; posterior saved to {path}")
-    return Forecasted(result, path, notes)
+    return Forecasted(result, path, notes, posterior)
 
 
 def forecast_and_record(

@@ -9,9 +9,8 @@ only lay it out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,11 +20,18 @@ from allegiance.evidence import EvidenceSet, Item
 from allegiance.forecast import Forecast
 from allegiance.posterior import ESS_MIN, FitSettings
 from allegiance.spec import ModelSpec
-from allegiance.workflow.forecasting import evidence_in_force, forecast_and_record, run_forecast
+from allegiance.workflow.forecasting import (
+    Forecasted,
+    InForce,
+    evidence_in_force,
+    forecast_and_record,
+    run_forecast,
+)
 
 if TYPE_CHECKING:
-    from allegiance.model import ModelData
-    from allegiance.posterior import Posterior
+    from allegiance.ledger import ReportRecord
+    from allegiance.update import Updater
+    from allegiance.update.scenarios import Block
     from allegiance.update.sensitivity import Sensitivity
 
 
@@ -140,79 +146,105 @@ def gather(
     progress("reading the evidence in force")
     chosen = evidence_in_force(spec, ledger_url=ledger_url, as_of=as_of, as_recorded=as_recorded)
     assert chosen.ledger is not None  # a report reads the model's ledger, never a file
-    evidence = chosen.evidence
-    book = chosen.ledger
-    previous = book.last_report() if since_report else None  # before this one is recorded
+    previous = chosen.ledger.last_report() if since_report else None  # before this one's record
     progress("fitting, or reading the stored fit of exactly this evidence")
-    # A fit of exactly this evidence: a report's numbers never depend on what is stored.
     outcome = forecast_and_record(
-        spec, evidence, settings, book, as_of=as_of, as_recorded=as_recorded, report=True,
-        exact=True,
+        spec, chosen.evidence, settings, chosen.ledger, as_of=as_of, as_recorded=as_recorded,
+        report=True, exact=True,  # a fit of exactly this evidence, whatever else is stored
     )  # fmt: skip
-    found = _what_matters(spec, evidence, outcome.forecast, outcome.fit_path, progress)
-    notes = [*chosen.notes, *outcome.notes]
-    on_record = book.items()
+    found = _what_matters(chosen.evidence, outcome, progress)
+    compared = _compared(spec, chosen, settings, since, since_report, previous, progress)
+    return _report_data(spec, chosen, outcome, {**found, **compared})
+
+
+def _report_data(
+    spec: ModelSpec, chosen: InForce, outcome: Forecasted, fields: dict[str, Any]
+) -> ReportData:
+    """Return the report's data: the forecast, the evidence, the record, and ``fields``."""
+    assert chosen.ledger is not None
+    on_record = chosen.ledger.items()
     withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
-    label, before, new_items = "", None, []
+    return ReportData(
+        spec,
+        outcome.forecast,
+        list(chosen.evidence.items),
+        [i for i in on_record if i.id in withdrawn],
+        {qid: chosen.ledger.history(qid) for qid in spec.questions},
+        [*chosen.notes, *outcome.notes, *fields.pop("notes", [])],
+        **fields,
+    )
+
+
+def _compared(
+    spec: ModelSpec,
+    chosen: InForce,
+    settings: FitSettings,
+    since: dt.date | None,
+    since_report: bool,
+    previous: ReportRecord | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Return what the report is compared with, as ReportData's fields.
+
+    The forecast as of ``since``, as recorded then, or the ``previous``
+    report; without either, nothing (and a note if a report was asked for).
+    """
+    evidence, book = chosen.evidence, chosen.ledger
+    assert book is not None
     if since is not None:
         progress(f"forecasting as of {since}, as recorded then")
         then = book.evidence(as_of=since, as_recorded=True)
         earlier = run_forecast(spec, then, settings).forecast
-        label, before = str(since), {q.id: q.probability for q in earlier.questions}
         # New, or changed since (time passing extends its survival item).
-        new_items = [i.id for i in evidence.items if i not in then.items]
-    elif previous is not None:
+        return {
+            "since": str(since),
+            "before": {q.id: q.probability for q in earlier.questions},
+            "new_items": [i.id for i in evidence.items if i not in then.items],
+        }
+    if previous is not None:
         made = previous.created_at.strftime("%Y-%m-%d %H:%M UTC")
         day = f", as of {previous.as_of}" if previous.as_of else ""
-        label, before = f"the last report ({made}{day})", previous.probabilities
-        new_items = previous.new_items(evidence)
-    elif since_report:
-        notes.append("no earlier report of this model in the ledger: nothing to compare with.")
-    return ReportData(
-        spec,
-        outcome.forecast,
-        list(evidence.items),
-        [i for i in on_record if i.id in withdrawn],
-        {qid: book.history(qid) for qid in spec.questions},
-        notes,
-        since=label,
-        before=before,
-        new_items=new_items,
-        **found,
-    )
+        return {
+            "since": f"the last report ({made}{day})",
+            "before": previous.probabilities,
+            "new_items": previous.new_items(evidence),
+        }
+    if since_report:
+        return {
+            "notes": ["no earlier report of this model in the ledger: nothing to compare with."]
+        }
+    return {}
 
 
 def _what_matters(
-    spec: ModelSpec,
-    evidence: EvidenceSet,
-    base: Forecast,
-    fit_path: Path,
-    progress: Callable[[str], None],
+    evidence: EvidenceSet, outcome: Forecasted, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     """Return what the report computes from the posterior's draws, as ReportData's fields.
 
     The value of learning each condition and its do() effects, each item's
     effect, each forecast's prior sensitivity, the named scenarios and the draws.
+    One :class:`~allegiance.update.Updater` evaluates the model's terms on the
+    draws once, and every part reads them from it.
     """
-    from allegiance.evidence import model_data
-    from allegiance.posterior import load_posterior
-    from allegiance.update import Updater
     from allegiance.update.attribution import effect_matrix
     from allegiance.update.scenarios import what_matters
     from allegiance.update.sensitivity import forecast_sensitivity
 
-    posterior = load_posterior(fit_path, spec, evidence)
-    data, draws = model_data(spec, evidence), posterior.flat_draws()
+    updater, base = _updater(outcome), outcome.forecast
+    spec, posterior = updater.spec, updater.posterior
+    blocks = updater.blocks(evidence)  # kept here: the items' forecasts below evaluate others
     progress("what learning each condition, and setting it, would do to each forecast")
-    information, effects = what_matters(spec, data, draws)
+    information, effects = what_matters(spec, blocks)
     progress("what each item did to each forecast")
-    matrix = effect_matrix(Updater(posterior, posterior.settings), evidence)
+    matrix = effect_matrix(updater, evidence)
     progress("how much each forecast depends on the priors (power-scaling)")
-    sensitivity = forecast_sensitivity(spec, data, draws)
+    draws = posterior.flat_draws()
+    per_draw, log_lik = updater.per_draw(evidence), updater.log_likelihood(evidence)
+    sensitivity = forecast_sensitivity(spec, draws, per_draw, log_lik)
     if spec.scenarios:
         progress(f"the model's {len(spec.scenarios)} named scenario(s)")
     scenarios = {
-        name: _scenario(spec, data, posterior, base, s.setting, s.mode, evidence.as_of)
+        name: _scenario(updater, blocks, base, s.setting, s.mode, evidence.as_of)
         for name, s in spec.scenarios.items()
     }
     return {
@@ -226,22 +258,22 @@ def _what_matters(
 
 
 def _scenario(
-    spec: ModelSpec,
-    data: ModelData,
-    posterior: Posterior,
+    updater: Updater,
+    blocks: Sequence[Block],
     base: Forecast,
     setting: Mapping[str, bool],
     mode: str,
     as_of: dt.date | None,
 ) -> Forecast:
-    """Return the forecast under a scenario, from the draws ``base`` was made of."""
+    """Return the forecast under a scenario, from the draws ``base`` was made of (``blocks``)."""
     from allegiance.forecast import summarise
     from allegiance.update.reweight import weighted_ess
     from allegiance.update.scenarios import scenario_draws
 
-    per_draw, log_w = scenario_draws(spec, data, posterior.flat_draws(), setting, mode)
+    spec = updater.spec
+    per_draw, log_w = scenario_draws(spec, blocks, setting, mode)
     d = base.diagnostics
-    ess = min(weighted_ess(v, log_w, posterior.shape) for v in per_draw.values())
+    ess = min(weighted_ess(v, log_w, updater.posterior.shape) for v in per_draw.values())
     problems = list(d.problems)
     if mode == "observe" and not ess >= ESS_MIN:
         problems.append(f"the observed setting leaves {ess:.0f} effective draws (< {ESS_MIN:.0f})")
@@ -284,9 +316,6 @@ def run_scenario(
     (Forecast, Forecast)
         The forecast as it stands, and under the scenario (its method names it).
     """
-    from allegiance.evidence import model_data
-    from allegiance.posterior import load_posterior
-
     unknown = [c for c in setting if c not in spec.binary_conditions]
     if unknown:
         raise SpecError(
@@ -296,7 +325,16 @@ def run_scenario(
             "use one of: " + ", ".join(spec.binary_conditions) + ".",
         )
     outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
-    posterior = load_posterior(outcome.fit_path, spec, evidence)
-    data = model_data(spec, evidence)
-    base = outcome.forecast
-    return base, _scenario(spec, data, posterior, base, setting, mode, evidence.as_of)
+    updater, base = _updater(outcome), outcome.forecast
+    blocks = updater.blocks(evidence)
+    return base, _scenario(updater, blocks, base, setting, mode, evidence.as_of)
+
+
+def _updater(outcome: Forecasted) -> Updater:
+    """Return the updater of an exact forecast's fit: the forecast's own, or one made now."""
+    from allegiance.update import Updater
+
+    if outcome.updater is not None:
+        return outcome.updater
+    assert outcome.posterior is not None  # an exact forecast keeps its fit in memory
+    return Updater(outcome.posterior, outcome.posterior.settings)
