@@ -174,6 +174,7 @@ def conditions_figure(rows: list[tuple[str, float, float]]) -> Any:
 
 def _save(fig: Any, png: Path) -> Path:
     fig.savefig(png, dpi=150)
+    fig.set_layout_engine("none")  # laid out once, for the PNG: the SVG keeps that layout
     fig.savefig(png.with_suffix(".svg"))
     _pyplot().close(fig)
     return png
