@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.dates as mdates
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ from allegiance.model import (
     coordinates,
     variable_beliefs,
 )
-from allegiance.report.figures import _pyplot
+from allegiance.report.figures import DPI, _pyplot, save_png_svg
 from allegiance.report.priors import (
     condition_rows,
     conditions_figure,
@@ -32,6 +34,7 @@ from allegiance.report.priors import (
     variable_figure,
     variable_panels,
 )
+from allegiance.report.trajectories import MIN_SPAN, _at_least_two_months
 from allegiance.spec import ModelSpec
 from helpers import prior_draws
 
@@ -241,3 +244,36 @@ def test_a_one_panel_figure_keeps_its_title_and_legend_inside(spec: ModelSpec) -
             assert inside.x0 <= box.x0 and box.x1 <= inside.x1, artist
     finally:
         _pyplot().close(fig)
+
+
+def _line_figure() -> Any:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 2), layout="constrained")
+    ax.plot([0, 1, 2], [0, 1, 0.5], "ko-")
+    ax.set_title("a title")
+    return fig
+
+
+def test_a_figure_saved_opaque_has_the_pixels_matplotlib_draws(tmp_path: Path) -> None:
+    ours = save_png_svg(_line_figure(), tmp_path / "ours.png")
+    fig = _line_figure()
+    fig.savefig(tmp_path / "theirs.png", dpi=DPI)
+    _pyplot().close(fig)
+    mine, theirs = mpimg.imread(ours), mpimg.imread(tmp_path / "theirs.png")
+    assert mine.shape[-1] == 3 and theirs.shape[-1] == 4  # RGB: the PDF embeds it as it is
+    assert np.all(theirs[..., 3] == 1.0)  # nothing of matplotlib's was see-through
+    assert np.array_equal(mine, theirs[..., :3])
+    svg = ours.with_suffix(".svg").read_text()
+    assert 'width="288pt" height="144pt"' in svg  # the figure's size, 4 by 2 inches
+
+
+def test_a_trajectory_of_one_day_spans_two_months_of_dates() -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots()
+    day = dt.date(2019, 12, 1)
+    ax.plot([day], [0.3], "o")
+    _at_least_two_months(ax, [day, day - dt.timedelta(days=1)])
+    lo, hi = (mdates.num2date(x).date() for x in ax.get_xlim())
+    plt.close(fig)
+    assert hi - lo == MIN_SPAN
+    assert lo < day - dt.timedelta(days=1) and day < hi

@@ -159,3 +159,39 @@ def _save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=150)
     _pyplot().close(fig)
     return path
+
+
+DPI = 150
+
+
+def save_png_svg(fig: Any, png: Path) -> Path:
+    """Save a figure as an opaque PNG at :data:`DPI` and an SVG beside it; close it.
+
+    The PNG holds RGB without an alpha channel (the figures are opaque):
+    a PDF embeds it as it is, where an RGBA one is split in two and encoded
+    again. The figure is laid out once, for the PNG, and the SVG keeps that
+    layout.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, opaque (a solid face colour).
+    png : Path
+        The PNG's path; the SVG's has the suffix ``.svg``.
+
+    Returns
+    -------
+    Path
+        The PNG.
+    """
+    from PIL import Image
+
+    dpi = fig.get_dpi()
+    fig.set_dpi(DPI)
+    fig.canvas.draw()
+    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(png, dpi=(DPI, DPI))
+    fig.set_dpi(dpi)
+    fig.set_layout_engine("none")
+    fig.savefig(png.with_suffix(".svg"))
+    _pyplot().close(fig)
+    return png

@@ -19,7 +19,7 @@ import numpy as np
 
 from allegiance import model as m
 from allegiance.model import coordinates
-from allegiance.report.figures import _pyplot, drawn
+from allegiance.report.figures import _pyplot, drawn, save_png_svg
 from allegiance.spec import ModelSpec
 from allegiance.spec.priors import FAMILIES, Prior
 
@@ -172,14 +172,6 @@ def conditions_figure(rows: list[tuple[str, float, float]]) -> Any:
     return fig
 
 
-def _save(fig: Any, png: Path) -> Path:
-    fig.savefig(png, dpi=150)
-    fig.set_layout_engine("none")  # laid out once, for the PNG: the SVG keeps that layout
-    fig.savefig(png.with_suffix(".svg"))
-    _pyplot().close(fig)
-    return png
-
-
 def prior_posterior_figures(
     spec: ModelSpec,
     draws: Mapping[str, np.ndarray],
@@ -245,4 +237,4 @@ def prior_posterior_calls(
 
 def _saved(figure: Callable[[Any], Any], what: Any, png: Path, alt: str) -> tuple[Path, str]:
     """Draw ``figure(what)``, save it as ``png`` and SVG; return the PNG and its alt text."""
-    return _save(figure(what), png), alt
+    return save_png_svg(figure(what), png), alt
