@@ -23,7 +23,7 @@ from allegiance.posterior import FitSettings, Posterior
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.update.scenarios import draw_blocks, scenario_draws
 from helpers import item, prior_draws
-from helpers_spec import MINIMAL, MINIMAL_EVIDENCE
+from helpers_spec import MINIMAL, MINIMAL_EVIDENCE, MODELS
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +211,15 @@ def test_the_scenario_command_runs_a_named_scenario(tmp_path: Path) -> None:
     assert unknown.exit_code == EXIT_BAD_INPUT and "no_deal, funded" in unknown.output
     nothing = runner.invoke(app, ["scenario", str(model)])
     assert nothing.exit_code == EXIT_BAD_INPUT and "--set" in nothing.output
+
+
+def test_a_model_without_conditions_has_nothing_to_learn_or_set() -> None:
+    from allegiance.update.scenarios import what_matters
+
+    bare = load_spec(MODELS / "beta_binomial.yaml")
+    assert not bare.binary_conditions
+    draws = prior_draws(bare, 20, seed=23)
+    data = model_data(bare, EvidenceSet.of([]))
+    information, effects = what_matters(bare, draw_blocks(bare, data, draws))
+    assert information == {qid: {} for qid in bare.questions} and information
+    assert effects == {}

@@ -145,9 +145,11 @@ def what_matters(
         Question id -> condition id -> value of information; condition id ->
         question id -> do() effect.
     """
+    conditions = spec.binary_conditions
+    if not conditions:  # nothing to learn or to set
+        return {qid: {} for qid in spec.questions}, {}
     configs = structure(spec).configurations  # (B, Z)
     n = sum(w.shape[0] for w, _ in blocks)
-    conditions = spec.binary_conditions
     # Per condition and value, (B, 2, ...): which configurations agree with it, and each
     # configuration's counterpart with it set.
     agree = np.stack([configs == v for v in (0, 1)], axis=1).astype(float)
