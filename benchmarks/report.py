@@ -98,11 +98,11 @@ def main() -> None:
     print(f"{'from the stored fit, median':<32}{now:>10.1f}{'<= ' + str(TARGET) + ' s':>12}"
           + ("  PASS" if now <= TARGET else "  FAIL"))  # fmt: skip
     print(f"\nfrom the stored fit, {args.runs} runs each, taking turns")
-    print(f"{'code':<32}{'median s':>10}{'runs':>24}")
+    print(f"{'code':<32}{'median s':>10}  runs")
     for who, r in runs.items():
         each = " ".join(f"{s:.1f}" for s, _ in r)
         print(f"{who + (' (' + args.baseline + ')' if who == 'baseline' else ''):<32}"
-              f"{median[who]:>10.1f}{each:>24}")  # fmt: skip
+              f"{median[who]:>10.1f}  {each}")  # fmt: skip
     print(f"{'ratio (this source / baseline)':<32}{now / median['baseline']:>10.2f}")
     print("\nthis source's steps, median seconds")
     for seconds, name in _phases(runs["this source"]):
