@@ -230,6 +230,36 @@ def test_the_serve_command_refuses_a_missing_folder(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "no such folder" in done.stderr
 
 
+def test_the_serve_command_prints_the_url_with_its_token(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    bound: list[tuple[str, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: bound.append((host, port)))
+    done = CliRunner().invoke(cli, ["serve", str(folder), "--port", "8123"])
+    assert done.exit_code == 0, done.output
+    token = re.search(r"open: http://127\.0\.0\.1:8123/\?token=([\w-]{40,})$", done.stdout, re.M)
+    assert token is not None and bound == [("127.0.0.1", 8123)]
+    again = CliRunner().invoke(cli, ["serve", str(folder), "--host", "::1"])
+    assert "http://[::1]:8765/?token=" in again.stdout and token.group(1) not in again.stdout
+
+
+def test_scenarios_are_run_by_name_and_unknown_names_refused(site: Any) -> None:
+    client, secrets, started = site
+    ran = client.post(
+        "/theatres/minimal/scenarios",
+        data={"csrf": secrets.csrf, "name": "no_deal"},
+        follow_redirects=False,
+    )
+    assert ran.status_code == 303 and started.titles == ["Scenario no_deal of minimal"]
+    unknown = client.post("/theatres/minimal/scenarios", data={"csrf": secrets.csrf, "name": "x"})
+    assert unknown.status_code == 404 and "no_deal, funded" in unknown.text
+    assert client.get("/theatres/elsewhere").status_code == 404
+    assert client.get("/theatres/minimal/questions/nope").status_code == 404
+    assert started.titles == ["Scenario no_deal of minimal"]
+
+
 @pytest.mark.slow
 def test_a_report_job_writes_the_report_and_links_it(tmp_path: Path) -> None:
     folder = theatre_folder(tmp_path / "models")
@@ -248,6 +278,13 @@ def test_a_report_job_writes_the_report_and_links_it(tmp_path: Path) -> None:
         page = client.get("/theatres/minimal").text
         assert "the last report (" in page and 'href="/files/minimal/report.html"' in page
         assert not re.search(r'class="num p">not forecast yet', page)
+        ran = client.post(
+            "/theatres/minimal/scenarios", data={"csrf": secrets.csrf, "name": "no_deal"}
+        )
+        state = wait(client, ran.url.path.rsplit("/", 1)[-1])
+        rows = {row["question"]: row for row in state["rows"]}
+        assert state["error"] == "" and set(rows) == {"splinter_leaves_12m", "defections_double_6m"}
+        assert re.fullmatch(r"[+-]\d+ pp", rows["splinter_leaves_12m"]["change"])
     assert (folder / "reports" / "minimal" / "report.html").is_file()
     assert os.path.exists(folder / "minimal.ledger.sqlite")
 

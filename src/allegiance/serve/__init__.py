@@ -7,6 +7,6 @@ code. Only ``allegiance.cli.serve`` imports it.
 """
 
 from allegiance.serve.app import create_app
-from allegiance.serve.security import RefusedError, Secrets, check_bind, confined
+from allegiance.serve.security import NotFoundError, RefusedError, Secrets, check_bind, confined
 
-__all__ = ["RefusedError", "Secrets", "check_bind", "confined", "create_app"]
+__all__ = ["NotFoundError", "RefusedError", "Secrets", "check_bind", "confined", "create_app"]

@@ -33,7 +33,7 @@ from allegiance.errors import AllegianceError
 from allegiance.posterior import FitSettings
 from allegiance.serve import pages
 from allegiance.serve.jobs import Jobs, forecast_work, report_work, scenario_work
-from allegiance.serve.security import COOKIE, RefusedError, Secrets, confined
+from allegiance.serve.security import COOKIE, NotFoundError, RefusedError, Secrets, confined
 from allegiance.spec import ModelSpec
 
 HEADERS = {
@@ -92,7 +92,7 @@ class Site:
         """Return a theatre's model by key (never a path from the request)."""
         found = pages.theatres(self.folder).get(key)
         if found is None or found.spec is None:
-            raise RefusedError(f"no theatre {key!r} in {self.folder}.")
+            raise NotFoundError(f"no theatre {key!r} in {self.folder}.")
         return found.spec
 
     async def form(self, request: Request) -> dict[str, str]:
@@ -164,7 +164,7 @@ class Site:
         key, qid = request.path_params["key"], request.path_params["qid"]
         spec = await run_in_threadpool(self.spec, key)
         if qid not in spec.questions:
-            raise RefusedError(f"no question {qid!r} in {key}.")
+            raise NotFoundError(f"no question {qid!r} in {key}.")
         image, alt = await run_in_threadpool(pages.trajectory_figure, spec, qid)
         return self.page("question.html", key=key, qid=qid, question=spec.questions[qid],
                          image=image, alt=alt)  # fmt: skip
@@ -188,7 +188,7 @@ class Site:
         chosen = spec.scenarios.get(form.get("name", ""))
         if chosen is None:
             known = ", ".join(spec.scenarios) or "none"
-            raise RefusedError(f"no scenario {form.get('name', '')!r} (the model's: {known}).")
+            raise NotFoundError(f"no scenario {form.get('name', '')!r} (the model's: {known}).")
         work = scenario_work(spec, self.settings, dict(chosen.setting), chosen.mode)
         job = self.jobs.start(key, f"Scenario {chosen.id} of {key}", work)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
@@ -197,7 +197,7 @@ class Site:
         """Show a job's page: its progress, polled."""
         job = self.jobs.get(request.path_params["job"])
         if job is None:
-            raise RefusedError("no such job (jobs last as long as the server).")
+            raise NotFoundError("no such job (jobs last as long as the server).")
         follow = "1" if job.title.startswith("Forecast") else "0"
         return self.page("job.html", job=job, follow=follow)
 
@@ -212,7 +212,7 @@ class Site:
         """Return a report's file, from inside the reports' folder only."""
         key, name = request.path_params["key"], request.path_params["path"]
         if key not in pages.theatres(self.folder):
-            raise RefusedError(f"no theatre {key!r}.")
+            raise NotFoundError(f"no theatre {key!r}.")
         return FileResponse(confined(self.reports / key, name))
 
     async def script(self, request: Request) -> Response:
@@ -229,7 +229,7 @@ def _refusing(
         try:
             return await handler(request)
         except RefusedError as exc:
-            status = 404 if "no such" in str(exc) or str(exc).startswith("no ") else 400
+            status = 404 if isinstance(exc, NotFoundError) else 400
             return PlainTextResponse(f"Refused: {exc}", status_code=status)
 
     return endpoint

@@ -70,9 +70,10 @@ class Jobs:
     def start(self, theatre: str, title: str, work: Callable[[Job], None]) -> Job:
         """Queue ``work`` (which fills the job) and return the job at once."""
         with self._lock:
+            waiting = any(not j.done for j in self._jobs.values())
             job = Job(str(next(self._count)), theatre, title)
             self._jobs[job.id] = job
-        job.say("waiting for the job before it" if self._pool._work_queue.qsize() else "started")
+        job.say("waiting for the jobs before it" if waiting else "started")
         self._pool.submit(self._run, job, work)
         return job
 

@@ -25,6 +25,10 @@ class RefusedError(AllegianceError):
     """A request, a path or an address the server refuses, with what to do instead."""
 
 
+class NotFoundError(RefusedError):
+    """A theatre, question, job or report file the server does not have."""
+
+
 @dataclass(frozen=True)
 class Secrets:
     """The server's token (who may use the page) and CSRF token (which forms it made)."""
@@ -105,5 +109,5 @@ def confined(folder: Path, path: str) -> Path:
     if not target.is_relative_to(root):
         raise RefusedError(f"{path!r} is outside the reports' folder: it is not served.")
     if not target.is_file():
-        raise RefusedError(f"{path!r}: no such report file.")
+        raise NotFoundError(f"{path!r}: no such report file.")
     return target
