@@ -298,3 +298,14 @@ def wait(client: TestClient, job_id: str, seconds: float = 300) -> dict[str, Any
             return state
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} not done in {seconds} s")
+
+
+def test_a_model_file_that_does_not_load_is_listed_with_its_error(site: Any, folder: Path) -> None:
+    client, _, _ = site
+    shutil.copy(FIXTURES / "models" / "wrong_range_reversed.yaml", folder / "broken.yaml")
+    index = client.get("/")
+    assert index.status_code == 200 and 'href="/theatres/minimal"' in index.text
+    row = re.search(r"<td>broken</td><td colspan=\"3\" class=\"refused\">(.*?)</td>", index.text)
+    assert row is not None and "broken.yaml" in row.group(1) and "Fix:" in row.group(1)
+    page = client.get("/theatres/broken")
+    assert page.status_code == 400 and "broken.yaml" in page.text

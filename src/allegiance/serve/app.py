@@ -90,9 +90,11 @@ class Site:
 
     def spec(self, key: str) -> ModelSpec:
         """Return a theatre's model by key (never a path from the request)."""
-        found = pages.theatres(self.folder).get(key)
-        if found is None or found.spec is None:
+        if not pages.is_theatre(self.folder, key):
             raise NotFoundError(f"no theatre {key!r} in {self.folder}.")
+        found = pages.theatre(self.folder, key)
+        if found.spec is None:
+            raise RefusedError(found.error)
         return found.spec
 
     async def form(self, request: Request) -> dict[str, str]:
@@ -211,7 +213,7 @@ class Site:
     async def file(self, request: Request) -> Response:
         """Return a report's file, from inside the reports' folder only."""
         key, name = request.path_params["key"], request.path_params["path"]
-        if key not in pages.theatres(self.folder):
+        if not pages.is_theatre(self.folder, key):
             raise NotFoundError(f"no theatre {key!r}.")
         return FileResponse(confined(self.reports / key, name))
 

@@ -40,18 +40,28 @@ class Theatre:
     error: str = ""
 
 
+def is_theatre(folder: Path, key: str) -> bool:
+    """Return whether ``key`` names a model file of the folder (``<key>.yaml``)."""
+    return (
+        bool(IDENT.fullmatch(key))
+        and not key.endswith(NOT_MODELS)
+        and (folder / f"{key}.yaml").is_file()
+    )
+
+
+def theatre(folder: Path, key: str) -> Theatre:
+    """Return one theatre of the folder by key, loaded (or the error that refused it)."""
+    path = folder / f"{key}.yaml"
+    try:
+        return Theatre(key, path, load_spec(path))
+    except AllegianceError as exc:
+        return Theatre(key, path, error=str(exc))
+
+
 def theatres(folder: Path) -> dict[str, Theatre]:
     """Return the folder's model files by key, each loaded (or the error that refused it)."""
-    out = {}
-    for path in sorted(folder.glob("*.yaml")):
-        key = path.stem
-        if not IDENT.fullmatch(key) or key.endswith(NOT_MODELS) or not path.is_file():
-            continue
-        try:
-            out[key] = Theatre(key, path, load_spec(path))
-        except AllegianceError as exc:
-            out[key] = Theatre(key, path, error=str(exc))
-    return out
+    keys = sorted(p.stem for p in folder.glob("*.yaml"))
+    return {key: theatre(folder, key) for key in keys if is_theatre(folder, key)}
 
 
 def ledger_path(spec: ModelSpec) -> Path:
