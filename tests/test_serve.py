@@ -90,6 +90,8 @@ def test_the_token_is_exchanged_once_for_a_strict_cookie(folder: Path) -> None:
     assert secrets.token in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = client.get("/")
     assert page.status_code == 200 and 'href="/theatres/minimal"' in page.text
+    elsewhere = client.get(f"http://testserver//example.org/?token={secrets.token}")
+    assert elsewhere.headers["location"] == "/example.org/"  # on this server, not another
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "script-src 'self'" in page.headers["content-security-policy"]
 

@@ -58,7 +58,8 @@ class Guard(BaseHTTPMiddleware):
         """Let a request with the token through; refuse the rest."""
         given = request.query_params.get("token")
         if given is not None and self.secrets.knows(given):
-            out: Response = RedirectResponse(request.url.path, status_code=303)
+            here = "/" + request.url.path.lstrip("/")  # never //host: another site
+            out: Response = RedirectResponse(here, status_code=303)
             out.set_cookie(COOKIE, self.secrets.token, httponly=True, samesite="strict")
         elif self.secrets.knows(request.cookies.get(COOKIE)):
             out = await call_next(request)
