@@ -311,3 +311,26 @@ def test_a_model_file_that_does_not_load_is_listed_with_its_error(site: Any, fol
     assert row is not None and "broken.yaml" in row.group(1) and "Fix:" in row.group(1)
     page = client.get("/theatres/broken")
     assert page.status_code == 400 and "broken.yaml" in page.text
+
+
+def test_only_the_serve_command_imports_the_web_page_and_only_when_run() -> None:
+    import ast
+    import subprocess
+    import sys
+
+    package = Path(__file__).resolve().parents[1] / "src" / "allegiance"
+    importers = set()
+    for path in package.rglob("*.py"):
+        if "serve" in path.relative_to(package).parts[:1]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )  # fmt: skip
+            if any(n == "allegiance.serve" or n.startswith("allegiance.serve.") for n in names):
+                importers.add(str(path.relative_to(package)))
+    assert importers == {"cli/serve.py"}
+    code = "import sys, allegiance.cli; print(sorted({'starlette', 'uvicorn'} & set(sys.modules)))"
+    run = [sys.executable, "-c", code]
+    loaded = subprocess.run(run, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"  # the other commands start without the web stack
