@@ -26,8 +26,9 @@ LAYERS = {
     "workflow": 8,
     "cli": 9,
     "report": 9,
+    "serve": 9,
 }
-FACES = {"cli", "report"}
+FACES = {"cli", "report", "serve"}
 MAX_LINES = 400
 
 

@@ -130,7 +130,7 @@ def test_any_yaml_text_is_refused_cleanly(tmp_path: Path, text: str) -> None:
     )
 )
 def test_field_values_raise_only_our_errors(pairs: list[tuple[str, str]]) -> None:
-    from allegiance.cli.evidence import _field
+    from allegiance.workflow.entry import read_field as _field
 
     r = KeyReader(Path("command line"), EvidenceError)
     body: dict[str, object] = {"id": "c1", "kind": "condition", "date": "2020-02-01"}

@@ -10,6 +10,7 @@ from allegiance.cli import (  # noqa: F401  (each registers commands)
     outcomes,
     reports,
     scenarios,
+    serve,
     validation,
 )
 from allegiance.cli.shared import EXIT_BAD_INPUT, EXIT_UNTRUSTWORTHY, app

@@ -21,12 +21,10 @@ from allegiance.cli.shared import (
     shown,
     user_errors,
 )
-from allegiance.reading import IDENT, short
 from allegiance.spec import ModelSpec, load_spec
 
 if TYPE_CHECKING:
     from allegiance.ledger import Ledger
-    from allegiance.reading import KeyReader
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Add to, read and export the evidence ledger."
@@ -46,32 +44,6 @@ def open_model(model: Path, ledger: str | None) -> tuple[ModelSpec, Ledger]:
 
 def _summary(fields: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in fields.items())
-
-
-def _field(r: KeyReader, pair: str) -> tuple[str, object]:
-    """Read one ``-f key=value``: the value as YAML (a number, true/false, a date, a list)."""
-    import yaml
-
-    from allegiance.reading import safe_load
-
-    key, sep, value = pair.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise r.fail(
-            "item", f"{short(pair)} is not key=value.", "write -f key=value, e.g. -f target=deal."
-        )
-    if not value.strip():
-        return key, ""
-    try:
-        return key, safe_load(value)
-    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad dates, integers too long
-        problem = getattr(exc, "problem", None) or (str(exc) or type(exc).__name__).splitlines()[0]
-        problem = problem if len(problem) <= 100 else problem[:97] + "..."
-        raise r.fail(
-            f"item.{key}" if IDENT.fullmatch(key) else "item",
-            f"the value {short(value)} cannot be read: {problem}.",
-            "quote text, or write a number, true/false, a date or a [list].",
-        ) from None
 
 
 @evidence_app.command("add")
@@ -101,11 +73,11 @@ def evidence_add(
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
     from allegiance.errors import EvidenceError
-    from allegiance.evidence import parse_item
     from allegiance.reading import KeyReader
+    from allegiance.workflow.entry import item_body, typed_item
 
     r = KeyReader(Path("command line"), EvidenceError)
-    body: dict[str, object] = {
+    options: dict[str, object] = {
         "id": item_id,
         "kind": kind,
         "date": date,
@@ -115,23 +87,9 @@ def evidence_add(
         "author": author,
     }
     with user_errors():
-        for pair in field or []:
-            key, value = _field(r, pair)
-            if key == "recorded_at":
-                raise r.fail(
-                    "item.recorded_at",
-                    "the recording time is the ledger's to stamp: it cannot be given.",
-                    "leave out -f recorded_at; give the event's own date with --date.",
-                )
-            if key in body:  # -f id=... would silently override --id
-                raise r.fail(
-                    f"item.{key}",
-                    f"{key} is an option of its own, not a field.",
-                    f"write --{key.replace('_', '-')} instead of -f {key}=...",
-                )
-            body[key] = value
+        body = item_body(r, options, field or [])
         spec, book = open_model(model, ledger)
-        item = parse_item(r, body, "item", spec)
+        item = typed_item(r, body, spec)
         (stored,) = book.append([item])
     typer.echo(f"added {stored.id} ({stored.kind}), recorded at {stored.recorded_at}")
 

@@ -1,0 +1,205 @@
+"""What the web page shows, gathered from the workflow and the ledger (no logic of its own).
+
+Reading a page never writes a file: a theatre whose ledger does not exist
+yet is shown without one (the first item added, or a forecast asked for,
+opens it), and a trajectory is drawn in a temporary folder and embedded.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allegiance.errors import AllegianceError, EvidenceError
+from allegiance.evidence import Item, in_force
+from allegiance.ledger import Ledger, default_url
+from allegiance.reading import IDENT, KeyReader
+from allegiance.spec import ModelSpec, load_spec
+from allegiance.workflow import open_ledger
+from allegiance.workflow.entry import item_body, typed_item
+
+# Item files beside a model file, never listed as theatres.
+NOT_MODELS = (".evidence", ".record")
+OPTIONS = ("id", "kind", "date", "source", "grade", "note")
+_FIGURES = threading.Lock()  # pyplot draws one figure at a time
+
+
+@dataclass(frozen=True)
+class Theatre:
+    """A model file of the folder: its key (the file's stem), and its model or why not."""
+
+    key: str
+    path: Path
+    spec: ModelSpec | None = None
+    error: str = ""
+
+
+def is_theatre(folder: Path, key: str) -> bool:
+    """Return whether ``key`` names a model file of the folder (``<key>.yaml``)."""
+    return (
+        bool(IDENT.fullmatch(key))
+        and not key.endswith(NOT_MODELS)
+        and (folder / f"{key}.yaml").is_file()
+    )
+
+
+def theatre(folder: Path, key: str) -> Theatre:
+    """Return one theatre of the folder by key, loaded (or the error that refused it)."""
+    path = folder / f"{key}.yaml"
+    try:
+        return Theatre(key, path, load_spec(path))
+    except AllegianceError as exc:
+        return Theatre(key, path, error=str(exc))
+
+
+def theatres(folder: Path) -> dict[str, Theatre]:
+    """Return the folder's model files by key, each loaded (or the error that refused it)."""
+    keys = sorted(p.stem for p in folder.glob("*.yaml"))
+    return {key: theatre(folder, key) for key in keys if is_theatre(folder, key)}
+
+
+def ledger_path(spec: ModelSpec) -> Path:
+    """Return the model's SQLite ledger file (it may not exist yet)."""
+    return Path(default_url(spec).removeprefix("sqlite:///"))
+
+
+def existing_ledger(spec: ModelSpec) -> Ledger | None:
+    """Return the model's ledger if it exists (a page never makes one), else None."""
+    return Ledger(default_url(spec), spec) if ledger_path(spec).exists() else None
+
+
+def percent(x: float | None) -> str:
+    """Return a probability as a whole percentage, or an en dash."""
+    return "–" if x is None else f"{x:.0%}"
+
+
+@dataclass
+class Headline:
+    """A theatre's headline table: the latest forecast of each question and its change."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    since: str = ""
+    moved_by: list[str] = field(default_factory=list)
+    has_ledger: bool = False
+    items: list[Item] = field(default_factory=list)
+    retracted: list[Item] = field(default_factory=list)
+
+
+def headline(spec: ModelSpec) -> Headline:
+    """Return each question's latest recorded forecast, its change since the last report.
+
+    "What moved it" is the items in force now that the last report did not
+    have (or had otherwise); the report gives each one's effect in points.
+    """
+    book = existing_ledger(spec)
+    if book is None:
+        return Headline(rows=[_row(spec, qid, None, None) for qid in spec.questions])
+    with book:
+        on_record = book.items()
+        last = book.last_report()
+        evidence = book.evidence()
+        latest = {qid: (book.history(qid) or [None])[-1] for qid in spec.questions}
+    before = last.probabilities if last is not None else None
+    out = Headline(
+        rows=[_row(spec, qid, latest[qid], before) for qid in spec.questions],
+        has_ledger=True,
+        items=in_force(on_record),
+        retracted=_retracted(on_record),
+    )
+    if last is not None:
+        out.since = "the last report (" + last.created_at.strftime("%Y-%m-%d %H:%M UTC") + ")"
+        out.moved_by = last.new_items(evidence)
+    return out
+
+
+def _retracted(on_record: list[Item]) -> list[Item]:
+    withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
+    return [i for i in on_record if i.id in withdrawn]
+
+
+def _row(
+    spec: ModelSpec,
+    qid: str,
+    latest: Mapping[str, Any] | None,
+    before: Mapping[str, float | None] | None,
+) -> dict[str, str]:
+    """Return a question's row: text, probability, interval, word, change and when."""
+    q = spec.questions[qid]
+    if latest is None:
+        return {"id": qid, "text": q.text, "p": "not forecast yet", "interval": "", "word": "",
+                "change": "–", "when": ""}  # fmt: skip
+    p, then = latest["probability"], None if before is None else before.get(qid)
+    interval = "–" if latest["lower"] is None else (
+        f"{percent(latest['lower'])} – {percent(latest['upper'])}"
+    )  # fmt: skip
+    made: dt.datetime = latest["created_at"]
+    return {
+        "id": qid,
+        "text": q.text,
+        "p": percent(p),
+        "interval": interval,
+        "word": str(latest["word"]),
+        "change": "–" if p is None or then is None else f"{(p - then) * 100:+.0f} pp",
+        "when": made.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
+    """Return a question's trajectory (the report's figure) as base64 PNG, and its alt text.
+
+    Drawn in a temporary folder, read and removed: a page writes nothing.
+    Without a recorded forecast there is nothing to draw: the image is "".
+    """
+    from allegiance.report.trajectories import trajectory
+
+    book = existing_ledger(spec)
+    rows, dates = [], []
+    if book is not None:
+        with book:
+            rows = book.history(qid)
+            dates = sorted({i.date for i in book.evidence().items})
+    if not rows:
+        return "", "no forecast of this question recorded yet"
+    with _FIGURES, tempfile.TemporaryDirectory() as scratch:
+        png, alt = trajectory(qid, rows, dates, Path(scratch))
+        return base64.b64encode(png.read_bytes()).decode("ascii"), alt
+
+
+def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
+    """Append the item a web form describes, read and checked as ``evidence add`` reads one.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    form : mapping
+        ``id``, ``kind``, ``date``, ``source``, ``grade``, ``note``, and
+        ``fields``: one ``key=value`` a line.
+    author : str
+        Who records it (the server's ``--author``, unless the form names one).
+
+    Returns
+    -------
+    Item
+        The item as recorded.
+
+    Raises
+    ------
+    AllegianceError
+        Naming the key, what is wrong and the fix; nothing is written.
+    """
+    r = KeyReader(Path("web form"), EvidenceError)
+    options: dict[str, object] = {name: form.get(name, "").strip() for name in OPTIONS}
+    options["author"] = form.get("author", "").strip() or author
+    lines = [line.strip() for line in form.get("fields", "").splitlines()]
+    body = item_body(r, options, [line for line in lines if line])
+    item = typed_item(r, body, spec)
+    opened = open_ledger(spec)
+    with opened.ledger as book:
+        (stored,) = book.append([item])
+    return stored
