@@ -88,6 +88,8 @@ class Fanout:
             )
         if self.scheduler is not None and not self.scheduler.strip():
             raise FanoutError("--scheduler is empty: give an address such as tcp://host:8786.")
+        if not self.serial:
+            distributed()  # refused now, before any work, if the extra is missing
 
     @property
     def serial(self) -> bool:
