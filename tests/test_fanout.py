@@ -162,13 +162,18 @@ def test_a_validation_on_two_workers_gives_the_serial_numbers(tmp_path: Path) ->
     from allegiance.workflow.validation import validate
     from test_validation import _theatre
 
-    _theatre(tmp_path, "early", event="2020-04-10", horizons="[3]")
-    _theatre(tmp_path, "never", horizons="[3]")
-    serial = validate(tmp_path, SMALL, only=["early"])
-    for theatre in ("early", "never"):  # the second run fits afresh too
-        shutil.rmtree(tmp_path / ".allegiance" / theatre, ignore_errors=True)
-    fanned = validate(tmp_path, SMALL, only=["early"], fanout=Fanout(workers=2))
-    assert list(serial.backtests) == list(fanned.backtests) == ["early"]
-    _same(serial.backtests["early"], fanned.backtests["early"])
-    assert serial.pooled.pairs == fanned.pooled.pairs
+    # Each leaves between its 3- and 6-month horizons: the other's grid has a yes and a no,
+    # which the recalibration needs.
+    _theatre(tmp_path, "early", event="2020-04-10", horizons="[3, 6]")
+    _theatre(tmp_path, "late", event="2020-05-20", horizons="[3, 6]")
+    serial = validate(tmp_path, SMALL)
+    for theatre in ("early", "late"):  # the second run fits afresh too
+        shutil.rmtree(tmp_path / ".allegiance" / theatre)
+    # Two theatres: a task each (the backtest above split one theatre into two tasks).
+    fanned = validate(tmp_path, SMALL, fanout=Fanout(workers=2))
+    assert list(serial.backtests) == list(fanned.backtests) == ["early", "late"]
+    for name in serial.backtests:
+        _same(serial.backtests[name], fanned.backtests[name])
+    assert serial.pooled.pairs == fanned.pooled.pairs  # the recalibrated model's included
+    assert "model, recalibrated" in serial.pooled.forecasters
     assert serial.rows() == fanned.rows()

@@ -100,11 +100,11 @@ def chosen_questions(spec: ModelSpec, ids: Collection[str] | None = None) -> lis
 class Part:
     """What one theatre's backtest depends on: a task, sent to a worker as it is.
 
-    A backtest is two tasks: the replay of its dates (:data:`REPLAY`, one
+    A backtest has two parts: the replay of its dates (:data:`REPLAY`, one
     after another, since each date starts from the fits before it) and the
-    baselines of its scored dates (:data:`BASELINES`: the prior-only fit and
-    the time-only forecasts). Neither depends on the other, and each result
-    depends on these fields only (the seed is the settings').
+    baselines of its scored dates (:data:`BASELINES_PART`: the prior-only fit
+    and the time-only forecasts). Neither depends on the other, and each
+    result depends on these fields only (the seed is the settings').
     """
 
     spec: ModelSpec
@@ -124,15 +124,20 @@ class Part:
 
 REPLAY = "replay"
 BASELINES_PART = "baselines"
+WHOLE = (REPLAY, BASELINES_PART)
 Baselined = dict[tuple[str, dt.date], dict[str, float]]
 
 
-def run_part(task: tuple[Part, str]) -> list[ReplayStep] | Baselined:
-    """Run one task of a backtest: its replay, or its baselines (see :class:`Part`)."""
+def run_part(task: tuple[Part, tuple[str, ...]]) -> list[Any]:
+    """Run a task of a backtest: the parts it names (see :class:`Part`), their results in order."""
     part, which = task
-    if which == REPLAY:
-        return replay(part.spec, part.items, part.dates, part.settings, as_recorded=True)
-    return baselines(part)
+    return [_replayed(part) if w == REPLAY else baselines(part) for w in which]
+
+
+def _replayed(part: Part, on_step: Callable[[ReplayStep], None] | None = None) -> list[ReplayStep]:
+    return replay(
+        part.spec, part.items, part.dates, part.settings, as_recorded=True, on_step=on_step
+    )
 
 
 def baselines(part: Part) -> Baselined:
@@ -181,19 +186,17 @@ def backtests(
         if not part.outcomes():
             which = ", ".join(part.questions) if part.questions else f"of {part.spec.id!r}"
             raise ScoreError(f"no question {which} is resolved on record: nothing to score.")
-    tasks = [(part, which) for part in parts for which in (REPLAY, BASELINES_PART)]
     if fanout is None or fanout.serial:
         results: list[Any] = []
-        for part, which in tasks:
+        for part in parts:
             step = None if on_step is None else _named(part.spec.id, on_step)
-            results.append(
-                replay(part.spec, part.items, part.dates, part.settings, as_recorded=True,
-                       on_step=step)
-                if which == REPLAY
-                else baselines(part)
-            )  # fmt: skip
+            results += [_replayed(part, step), baselines(part)]
     else:
-        results = fanout.run(run_part, tasks)
+        # One backtest: its replay and its baselines on two workers. Several: a task per
+        # theatre, so that a theatre's model is compiled by one worker only.
+        split = [(part, (w,)) for part in parts for w in WHOLE]
+        tasks = split if len(parts) == 1 else [(part, WHOLE) for part in parts]
+        results = [r for out in fanout.run(run_part, tasks) for r in out]
         if on_step is not None:
             for part, steps in zip(parts, results[::2], strict=True):
                 for s in steps:
