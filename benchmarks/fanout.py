@@ -15,20 +15,22 @@ included), then on a local Dask cluster of 1 and of 2 worker processes reached
 through its scheduler's address (``--scheduler``'s path), cluster start
 included. Every run's pairs must be identical to the serial run's.
 
-Compile per worker: each worker compiles a probe theatre's model, all at once,
-before the run (the serial process does the same). Fits: MCMC fits of the
-replays plus each theatre's prior-only fit (time-only refits are not counted).
-A fit's seconds: the median replay step fitted by MCMC, its first one left out
-(it may include the compile). Fits per worker-minute: fits over the run's
-worker-minutes less the compiles, i.e. the throughput a warm worker sustains.
+Compile per worker: each worker compiles a probe model, all at once, before
+the run (the serial process does the same): a fresh process's first compile.
+A theatre's first date: its model's compile (cheaper after the first, the
+graphs alike) and its first fit. Later dates are "warm": a fit's seconds is
+their median MCMC step, a date's seconds their mean (fits and reweighted dates
+alike), and fits per worker-minute is their MCMC fits over their minutes: the
+throughput of a worker that has compiled (the baselines' fits are left out).
 
 The scaling model for ``--cluster`` workers and ``--big-theatres`` x ``--big-dates``:
-``compile + fits / (workers x rate)`` spreads every fit over every worker. A
-theatre's dates are replayed one after another (each reweights the fits before
-it), so no more workers than theatres are ever busy, and a run takes at least
-``compile + dates x (seconds per date)``: the model prints both, the larger
-being the estimate. The machine has 2 cores; other processes' CPU during each
-run is printed (0 = quiet machine).
+``compile + theatres x first date / busy workers + fits / (workers x rate)``
+spreads every fit over every worker. A theatre's dates are replayed one after
+another (each reweights the fits before it), so no more workers than theatres
+are ever busy, and a run takes at least ``compile + first date + (dates - 1) x
+seconds per date``: the model prints both, the larger being the estimate.
+The machine has 2 cores; other processes' CPU during each run is printed
+(0 = quiet machine).
 """
 
 from __future__ import annotations
@@ -95,17 +97,18 @@ def validation(folder: Path, settings: Any, scheduler: str | None) -> dict[str, 
     start = time.perf_counter()
     result = validate(folder, settings, fanout=Fanout(scheduler=scheduler) if scheduler else None)
     seconds = time.perf_counter() - start
-    steps = [s for b in result.backtests.values() for s in b.steps]
-    fitted = [
-        s.seconds for b in result.backtests.values() for s in b.steps[1:] if s.method == "mcmc"
-    ]
+    firsts = [b.steps[0].seconds for b in result.backtests.values()]
+    warm = [s for b in result.backtests.values() for s in b.steps[1:]]
+    fitted = [s.seconds for s in warm if s.method == "mcmc"]
     return {
         "seconds": seconds,
         "theatres": len(result.backtests),
-        "dates": len(steps),
-        "fits": sum(s.method == "mcmc" for s in steps) + len(result.backtests),
+        "dates": len(warm) + len(firsts),
+        "first_s": statistics.mean(firsts),  # the theatre's compile and its first fit
         "fit_s": statistics.median(fitted) if fitted else float("nan"),
-        "date_s": sum(s.seconds for s in steps) / len(steps),
+        "date_s": sum(s.seconds for s in warm) / len(warm),
+        "fits_per_date": len(fitted) / len(warm),
+        "rate": 60 * len(fitted) / sum(s.seconds for s in warm),
         "pairs": [repr(p) for p in result.pooled.pairs],
     }
 
@@ -194,36 +197,35 @@ def report(runs: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     serial = runs["serial"]
     print(f"{args.theatres} theatres x 25 monthly dates, one-hazard model, 2 chains x "
           f"{args.draws} draws; {os.cpu_count()} cores")  # fmt: skip
-    head = ("run", "whole s", "fan-out s", "speed-up", "compile s/worker", "fit s", "fits",
-            "fits/worker-min", "other CPU s", "same numbers")  # fmt: skip
+    head = ("run", "whole s", "fan-out s", "speed-up", "compile s/worker", "theatre's first date s",
+            "fit s", "date s", "fits/worker-min", "other CPU s", "same numbers")  # fmt: skip
     print(" | ".join(head))
     for name, r in runs.items():
-        workers = max(1, int(name.split(",")[1].split()[0]) if "," in name else 1)
-        compile_s = statistics.mean(r["compile_s"])
-        minutes = max(workers * (r["seconds"] - compile_s * args.theatres / workers), 1e-9) / 60
-        r["rate"] = r["fits"] / minutes
         print(" | ".join([
             name, f"{r['process_s']:.1f}", f"{r['seconds']:.1f}",
             f"{serial['seconds'] / r['seconds']:.2f}x",
-            "/".join(f"{c:.1f}" for c in r["compile_s"]), f"{r['fit_s']:.2f}", str(r["fits"]),
-            f"{r['rate']:.0f}", f"{r['other_cpu_s']:.0f}", str(r["pairs"] == serial["pairs"]),
+            "/".join(f"{c:.1f}" for c in r["compile_s"]), f"{r['first_s']:.1f}",
+            f"{r['fit_s']:.2f}", f"{r['date_s']:.2f}", f"{r['rate']:.0f}",
+            f"{r['other_cpu_s']:.0f}", str(r["pairs"] == serial["pairs"]),
         ]))  # fmt: skip
     n, t, d = args.cluster, args.big_theatres, args.big_dates
-    compile_s = statistics.mean(runs["dask, 2 workers"]["compile_s"])
-    fits_per_date = serial["fits"] / serial["dates"]
-    fits = fits_per_date * t * d
-    rate = serial["rate"]  # one warm worker's throughput
-    spread = compile_s + fits / (n * rate) * 60
-    chain = compile_s + d * serial["date_s"]
-    print(f"\nScaling model, {n} workers, {t} theatres x {d} dates: {fits:.0f} fits "
-          f"({fits_per_date:.2f} per date), {rate:.0f} fits per worker-minute, compile "
-          f"{compile_s:.1f} s per worker")  # fmt: skip
-    print(f"  every fit spread over {n} workers: {compile_s:.1f} + {fits:.0f} / ({n} x "
-          f"{rate:.0f}) min = {spread:.0f} s")  # fmt: skip
-    print(f"  a theatre's dates in turn (at most {min(n, t)} workers busy): {compile_s:.1f} + "
-          f"{d} x {serial['date_s']:.2f} s = {chain:.0f} s")  # fmt: skip
-    print(f"  estimate: {max(spread, chain):.0f} s "
-          f"(serial on one worker: {t * compile_s + t * d * serial['date_s']:.0f} s)")  # fmt: skip
+    compile_s = max(runs["dask, 2 workers"]["compile_s"])  # a fresh worker's first compile
+    first, rate, date_s = serial["first_s"], serial["rate"], serial["date_s"]
+    fits = serial["fits_per_date"] * t * d
+    busy = min(n, t)
+    spread = compile_s + t * first / busy + fits / (n * rate) * 60
+    chain = compile_s + first + (d - 1) * date_s
+    print(f"\nScaling model, {n} workers, {t} theatres x {d} dates: {fits:.0f} replay fits "
+          f"({serial['fits_per_date']:.2f} per date), {rate:.0f} fits per warm worker-minute "
+          f"(reweighted dates' time included), a fresh worker's compile {compile_s:.1f} s, "
+          f"each theatre's first date {first:.1f} s (its compile)")  # fmt: skip
+    print(f"  every fit spread over {n} workers: {compile_s:.1f} + {t} x {first:.1f} / {busy} + "
+          f"{fits:.0f} / ({n} x {rate:.0f}) min = {spread:.0f} s")  # fmt: skip
+    print(f"  a theatre's dates in turn (at most {busy} workers busy): {compile_s:.1f} + "
+          f"{first:.1f} + {d - 1} x {date_s:.2f} s = {chain:.0f} s")  # fmt: skip
+    serial_s = compile_s + t * (first + (d - 1) * date_s)
+    print(f"  estimate: {max(spread, chain):.0f} s; one worker: {serial_s:.0f} s "
+          "(baselines' fits not counted)")  # fmt: skip
 
 
 if __name__ == "__main__":

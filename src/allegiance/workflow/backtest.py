@@ -5,6 +5,10 @@ only what was on record that day. Every forecast of a question whose outcome
 came after that date is scored beside the baselines (0.5, prior only, time
 only) on exactly the same question–date pairs, as :mod:`~allegiance.workflow.scoring`
 scores recorded forecasts.
+
+The replay and the baselines do not depend on each other: :func:`backtests`
+runs them in this process, or as tasks on Dask workers (a
+:class:`~allegiance.workflow.fanout.Fanout`), with the same numbers.
 """
 
 from __future__ import annotations
