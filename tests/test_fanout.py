@@ -49,6 +49,7 @@ def test_serial_tasks_run_here_in_order() -> None:
     assert not Fanout(workers=2).serial and not Fanout(scheduler="tcp://h:8786").serial
 
 
+@pytest.mark.slow  # two local clusters started: 5 s on a quiet machine, 13 s on a busy one
 def test_a_local_cluster_keeps_task_order_and_raises_a_tasks_own_error() -> None:
     tasks = list(range(7, -1, -1))
     out = Fanout(workers=2).run(_pid, tasks)
