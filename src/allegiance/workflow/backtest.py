@@ -147,16 +147,17 @@ def _replayed(part: Part, on_step: Callable[[ReplayStep], None] | None = None) -
 def baselines(part: Part) -> Baselined:
     """Return every baseline's forecast of each resolved question at each date before it resolved.
 
-    These are the dates the replay can score (a date at which the question's
-    horizon has passed unresolved has no model forecast; its baselines are
-    computed and left unused).
+    These are the dates the replay scores: a date at which the question's
+    horizon has passed unresolved has no model forecast, and no baselines
+    either (the time-only forecasts go on from the fits before them, so a
+    date more would move them).
     """
     outcomes = part.outcomes()
     candidates = [
         Pair(q, when, r.outcome, {}, part.spec.questions[q].origin)
         for when in part.dates
         for q, r in outcomes.items()
-        if when < r.date
+        if when < r.date and not part.spec.questions[q].horizon < when
     ]
     if candidates:
         add_baselines(
