@@ -13,8 +13,11 @@ Statistic: per variable, Pearson's chi-square of its ranks in 10 equal bins
 0.001 / (number of variables) (Bonferroni, family-wise 0.1 %). Rank ECDF plots
 (ECDF minus the uniform, with the pointwise 99 % band) go to ``--out``.
 
-Simulations are spread over worker processes (``--workers``, default the
-number of cores), each compiling the model once.
+Simulations are spread over a local Dask cluster (``--workers``, default the
+number of cores; 1 runs them in this process) or the cluster of ``--scheduler``
+(whose workers need this file on their path), each worker compiling the model
+once. A simulation's draws follow from its seed alone, so the ranks are the
+same however the simulations are spread.
 
     .venv/bin/python benchmarks/sbc.py --sims 200 --out docs/figures   # ~4 min, 2 cores
 """
@@ -22,13 +25,14 @@ number of cores), each compiling the model once.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,51 +78,64 @@ def _simulate(spec, theta, rng):  # type: ignore[no-untyped-def]
     return data
 
 
-def _worker(args: tuple[int, list[int], int, int]) -> list[dict[str, object]]:
-    """Run some simulations in one process (one compile); return each one's ranks."""
-    worker, seeds, draws, tune = args
+@functools.cache
+def _model() -> tuple[Any, Any, list[str]]:
+    """The spec, its PyMC model and free variables: built once per process."""
     warnings.filterwarnings("ignore")
-    import pymc as pm
-
-    from allegiance.evidence import EvidenceSet, no_evidence
+    from allegiance.evidence import no_evidence
     from allegiance.model import FREE_VARIABLES, build_model
-    from allegiance.posterior import FitSettings, diagnose, fit
     from allegiance.spec import load_spec
 
     spec = load_spec(MODEL)
     model = build_model(spec, no_evidence(spec))
-    names = [n for n in FREE_VARIABLES if n in model.named_vars]
-    out = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        values = pm.draw([model[n] for n in names], random_seed=seed)
-        theta = {
-            n: np.atleast_1d(np.asarray(v, dtype=float)) for n, v in zip(names, values, strict=True)
-        }
-        data = _simulate(spec, theta, rng)
-        settings = FitSettings(draws=draws, tune=tune, chains=2, cores=1, seed=seed)
-        post = fit(spec, EvidenceSet.of([]), settings, data=data)
-        flat = post.flat_draws()
-        keep = np.linspace(0, len(next(iter(flat.values()))) - 1, THIN).astype(int)
-        ranks = {
-            f"{n}[{i}]": int(np.sum(flat[n][keep, i] < theta[n][i]))
-            for n in names
-            for i in range(theta[n].size)
-        }
-        checks = diagnose(post.draws(), post.divergences)
-        out.append({"seed": seed, "ranks": ranks, "ok": checks.ok, "worker": worker})
-    return out
+    return spec, model, [n for n in FREE_VARIABLES if n in model.named_vars]
 
 
-def run(sims: int, workers: int, draws: int = 300, tune: int = 400) -> dict[str, object]:
+def replicate(task: tuple[int, int, int]) -> dict[str, object]:
+    """One simulation, fitted and ranked; everything it draws follows from its seed.
+
+    A worker process builds the model once (:func:`_model`) and compiles the
+    sampler once (``allegiance.posterior.prepare``), for every simulation it runs.
+    """
+    seed, draws, tune = task
+    import pymc as pm
+
+    from allegiance.evidence import EvidenceSet
+    from allegiance.posterior import FitSettings, diagnose, fit
+
+    spec, model, names = _model()
+    rng = np.random.default_rng(seed)
+    values = pm.draw([model[n] for n in names], random_seed=seed)
+    theta = {
+        n: np.atleast_1d(np.asarray(v, dtype=float)) for n, v in zip(names, values, strict=True)
+    }
+    data = _simulate(spec, theta, rng)
+    settings = FitSettings(draws=draws, tune=tune, chains=2, cores=1, seed=seed)
+    post = fit(spec, EvidenceSet.of([]), settings, data=data)
+    flat = post.flat_draws()
+    keep = np.linspace(0, len(next(iter(flat.values()))) - 1, THIN).astype(int)
+    ranks = {
+        f"{n}[{i}]": int(np.sum(flat[n][keep, i] < theta[n][i]))
+        for n in names
+        for i in range(theta[n].size)
+    }
+    checks = diagnose(post.draws(), post.divergences)
+    return {"seed": seed, "ranks": ranks, "ok": checks.ok}
+
+
+def run(
+    sims: int, workers: int, draws: int = 300, tune: int = 400, scheduler: str | None = None
+) -> dict[str, object]:
     """Run the simulations and test the ranks; return the result as plain data."""
     from scipy import stats
 
-    seeds = [1000 + s for s in range(sims)]
-    jobs = [(w, seeds[w::workers], draws, tune) for w in range(workers)]
+    import sbc  # by its module name, so that workers import it (and keep its model built)
+    from allegiance.workflow.fanout import Fanout
+
+    tasks = [(1000 + s, draws, tune) for s in range(sims)]
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = [r for batch in pool.map(_worker, jobs) for r in batch]
+    fanout = Fanout(scheduler=scheduler) if scheduler else Fanout(workers=workers)
+    results = fanout.run(sbc.replicate, tasks)
     ranks: dict[str, list[int]] = {}
     for r in results:
         for name, rank in r["ranks"].items():  # type: ignore[union-attr]
@@ -172,9 +189,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sims", type=int, default=200)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
     args = ap.parse_args()
-    result = run(args.sims, args.workers)
+    result = run(args.sims, args.workers, scheduler=args.scheduler)
     figure = plot(result, args.out)
     summary = {k: v for k, v in result.items() if k not in ("ranks", "p_values")}
     (args.out / "sbc.json").write_text(json.dumps(result, indent=1))

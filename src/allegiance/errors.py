@@ -57,6 +57,10 @@ class FitStoreError(AllegianceError):
     """The folder of a model's fits cannot be written: a fit made now could not be kept."""
 
 
+class FanoutError(AllegianceError):
+    """Work cannot be fanned out: the Dask extra is missing, or its scheduler does not answer."""
+
+
 class LedgerError(AllegianceError):
     """A ledger cannot be opened or used: wrong schema version, not a ledger, bad input.
 

@@ -20,9 +20,11 @@ from allegiance.cli.shared import (
     DrawsOpt,
     LedgerOpt,
     ModelArg,
+    SchedulerOpt,
     SeedOpt,
     TargetAcceptOpt,
     TuneOpt,
+    WorkersOpt,
     add_row,
     app,
     check_out_folder,
@@ -176,10 +178,14 @@ def backtest(
     tune: TuneOpt = FIT.tune,
     chains: ChainsOpt = FIT.chains,
     target_accept: TargetAcceptOpt = FIT.target_accept,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Replay as-of, as-recorded forecasts and score them against the outcomes, with baselines.
 
     Each date's line (its method, Pareto k and time) goes to stderr; the scores to stdout.
+    With --workers or --scheduler the replay and the baselines run side by side on Dask
+    workers, and the dates' lines come when the replay is done.
     """
     from allegiance.cli.output import Steps
     from allegiance.report import write_backtest
@@ -187,12 +193,14 @@ def backtest(
     from allegiance.workflow import record_of
     from allegiance.workflow.backtest import backtest as run
     from allegiance.workflow.backtest import chosen_questions, dates_between
+    from allegiance.workflow.fanout import Fanout
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     assert first is not None and last is not None
     named = [q.strip() for given in questions or () for q in given.split(",")]
     settings = fit_settings(seed, draws, tune, chains, target_accept)
     with user_errors():  # everything refusable is refused before the ledger opens
+        fanout = Fanout(workers, scheduler)
         dates = dates_between(first, last, every)
         check_out_folder(out)
         spec = load_spec(model)
@@ -210,7 +218,7 @@ def backtest(
                 if s.date == dates[-1]:
                     step("scoring against the baselines", counts=False)
 
-            result = run(spec, items, dates, settings, questions=named, on_step=done)
+            result = run(spec, items, dates, settings, questions=named, on_step=done, fanout=fanout)
     table = Table(
         title=f"Backtest: {shown(spec.id)}, {len(dates)} dates from {first} to {last}, "
         f"{len(result.scores.pairs)} scored forecasts of {len(result.scores.resolved)} "

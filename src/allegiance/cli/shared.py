@@ -66,6 +66,19 @@ TargetAcceptOpt = Annotated[
     ),
 ]
 
+# Fan-out of independent fits (backtests, validation) on dask.distributed (allegiance[dask]).
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Run the fits on a local Dask cluster of N worker processes (the same numbers).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(help="Run the fits on the Dask cluster of this scheduler (tcp://host:8786)."),
+]
+
 
 def fit_settings(
     seed: int, draws: int, tune: int, chains: int, target_accept: float

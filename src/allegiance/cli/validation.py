@@ -13,9 +13,11 @@ from allegiance.cli.shared import (
     FIT,
     ChainsOpt,
     DrawsOpt,
+    SchedulerOpt,
     SeedOpt,
     TargetAcceptOpt,
     TuneOpt,
+    WorkersOpt,
     add_row,
     app,
     check_out_folder,
@@ -44,13 +46,18 @@ def validate(
     tune: TuneOpt = FIT.tune,
     chains: ChainsOpt = FIT.chains,
     target_accept: TargetAcceptOpt = FIT.target_accept,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Hold out each theatre in turn, learn from the others, backtest it, and pool the scores.
 
     Each date's line goes to stderr; the tables (mean Brier 0–1 and log score, per theatre
-    and pooled, grid and hand-picked questions apart) to stdout.
+    and pooled, grid and hand-picked questions apart) to stdout. With --workers or
+    --scheduler the theatres' replays and baselines run on Dask workers (the same numbers),
+    and each theatre's lines come when its replay is done.
     """
     from allegiance.cli.shared import note
+    from allegiance.workflow.fanout import Fanout
     from allegiance.workflow.validation import validate as run
 
     named = [t.strip() for given in theatres or () for t in given.split(",")]
@@ -60,8 +67,9 @@ def validate(
         note([f"{name}  {s.date}  {s.method:<10}  {s.seconds:.1f} s"])
 
     with user_errors():
+        fanout = Fanout(workers, scheduler)
         check_out_folder(out)  # the theatres named are checked before any fit, too
-        result = run(folder, settings, only=named, every=every, on_step=done)
+        result = run(folder, settings, only=named, every=every, on_step=done, fanout=fanout)
     console = Console(width=None if Console().is_terminal else 160)  # a file gets whole rows
     rows, who = result.rows(), result.pooled.forecasters
     for scale, title in (("brier", "Brier (0–1), lower is better"), ("log", "log score")):

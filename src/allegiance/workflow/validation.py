@@ -34,7 +34,8 @@ from allegiance.spec import ModelSpec, load_spec, months_between
 from allegiance.spec.reference import Extra
 from allegiance.spec.types import GRID, HAND
 from allegiance.update import ReplayStep
-from allegiance.workflow.backtest import Backtest, backtest, dates_between
+from allegiance.workflow.backtest import Backtest, Part, backtests, dates_between
+from allegiance.workflow.fanout import Fanout
 from allegiance.workflow.forecasting import record_of
 from allegiance.workflow.scoring import BASELINES, MODEL, Climatology, Scores, forecasters
 
@@ -160,6 +161,7 @@ def validate(
     only: Sequence[str] = (),
     every: str = "month",
     on_step: Callable[[str, ReplayStep], None] | None = None,
+    fanout: Fanout | None = None,
 ) -> Validation:
     """Hold out each theatre in turn, learn from the others, and backtest it.
 
@@ -174,10 +176,13 @@ def validate(
     every : {"month", "week"}
     on_step : callable, optional
         Called with the theatre's id after each of its dates.
+    fanout : Fanout, optional
+        Run the theatres' backtests (each its replay and its baselines) on Dask
+        workers; the numbers are those of a run in this process.
     """
     settings = settings or FitSettings()
     loaded = [(t, record_of(t.spec, list(t.records))) for t in theatres(folder, only)]
-    backtests, climates, extras = {}, {}, {}
+    climates, extras, parts = {}, {}, []
     for theatre, items in loaded:
         spec = theatre.spec
         if only and spec.id not in only:
@@ -188,19 +193,15 @@ def validate(
             e for t, i in others for e in class_counts(t.spec, i, spec.analysis_date)
         ]
         last = max(q.horizon for q in spec.questions.values())
-        step = None if on_step is None else _named(spec.id, on_step)
         dates = dates_between(spec.analysis_date, last, every)
-        backtests[spec.id] = backtest(
-            spec,
-            items,
-            dates,
-            settings,
-            on_step=step,
-            climatology=climates[spec.id],
-            extra=extras[spec.id],
-        )
-    fitted = recalibrate(backtests) if not only else {}
-    return Validation(backtests, climates, pooled(backtests), extras, fitted)
+        parts.append(
+            Part(spec, tuple(items), tuple(dates), settings, (), climates[spec.id],
+                 tuple(extras[spec.id]))
+        )  # fmt: skip
+    done = backtests(parts, fanout, on_step)
+    results = {part.spec.id: result for part, result in zip(parts, done, strict=True)}
+    fitted = recalibrate(results) if not only else {}
+    return Validation(results, climates, pooled(results), extras, fitted)
 
 
 def recalibrate(backtests: dict[str, Backtest]) -> dict[str, Recalibration]:
@@ -260,7 +261,3 @@ def pooled(backtests: dict[str, Backtest]) -> Scores:
         for q, r in result.scores.resolved.items()
     }
     return Scores(pairs, [w for w in NAMED if all(w in p.forecasts for p in pairs)], resolved)
-
-
-def _named(name: str, on_step: Callable[[str, ReplayStep], None]) -> Callable[[ReplayStep], None]:
-    return lambda step: on_step(name, step)
