@@ -233,18 +233,18 @@ def test_default_url_is_an_sqlite_file_beside_the_model(tmp_path: Path) -> None:
 
 
 def test_a_new_ledger_has_the_current_schema(sqlite_url: str, spec: ModelSpec) -> None:
-    assert SCHEMA_VERSION == 4 and sorted(MIGRATIONS) == [1, 2, 3, 4]
+    assert SCHEMA_VERSION == 5 and sorted(MIGRATIONS) == [1, 2, 3, 4, 5]
     with Ledger(sqlite_url, spec) as ledger:
-        assert ledger.schema_version == 4
+        assert ledger.schema_version == 5
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     conn.close()
     assert {"schema_version", "items", "forecasts", "ledger_model", "reports"} <= tables
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     with Ledger(sqlite_url, spec) as reopened:  # opening again migrates nothing
-        assert reopened.schema_version == 4
+        assert reopened.schema_version == 5
 
 
 V1_SCHEMA = """
@@ -282,7 +282,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     conn.executescript(V1_SCHEMA)
     conn.close()
     with Ledger(f"sqlite:///{path}", spec) as ledger:
-        assert ledger.schema_version == 4
+        assert ledger.schema_version == 5
         assert ledger.items() == [
             Item("deal_yes", "condition", dt.date(2019, 12, 20), "press release", "B2",
                  {"condition": "deal", "value": True}, author="an analyst",
@@ -304,7 +304,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     columns = [r[1] for r in conn.execute("PRAGMA table_info(forecasts)")]
     owners = [r[0] for r in conn.execute("SELECT model_id FROM ledger_model")]
     conn.close()
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     assert "evidence_sha256" in columns and "fit_method" in columns
     assert owners == [spec.id]  # an older ledger goes to the first model that opens it
 
@@ -555,15 +555,20 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
     assert ledger.evidence().items[-1].fields["value"] is False
 
 
-def test_a_ledger_holds_one_models_evidence(url: str, spec: ModelSpec, tmp_path: Path) -> None:
-    """Another model opening the ledger is refused, and nothing is written."""
+def test_theatres_share_a_ledger_and_see_only_their_own_items(
+    url: str, spec: ModelSpec, tmp_path: Path
+) -> None:
+    """Another model opening the ledger claims a theatre of its own; ids repeat across them."""
     with Ledger(url, spec) as ledger:
         ledger.append([report("r1")], now=NOW)
         before = ledger.items()
     other = tmp_path / "other.yaml"
     other.write_text(MINIMAL.read_text().replace("id: minimal", "id: other_theatre", 1))
-    with pytest.raises(LedgerError, match="evidence of model 'minimal', not of 'other_theatre'"):
-        Ledger(url, load_spec(other))
+    with Ledger(url, load_spec(other)) as second:
+        assert second.items() == [] and second.get("r1") is None
+        assert second.theatres() == ["minimal", "other_theatre"]
+        second.append([report("r1", note="the other theatre's own r1")], now=NOW)
+        assert [i.note for i in second.items()] == ["the other theatre's own r1"]
     with Ledger(url, spec) as again:
         assert again.items() == before
 

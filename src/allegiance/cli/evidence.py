@@ -96,12 +96,15 @@ def evidence_add(
         ),
     ] = None,
     note_: Annotated[str, typer.Option("--note", help="Free-text note.")] = "",
-    author: Annotated[str, typer.Option(help="Who records it.")] = "",
+    author: Annotated[
+        str | None, typer.Option(help="Who records it (default: your login name).")
+    ] = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
     from allegiance.errors import EvidenceError
     from allegiance.evidence import parse_item
+    from allegiance.ledger.authors import author_of
     from allegiance.reading import KeyReader
 
     r = KeyReader(Path("command line"), EvidenceError)
@@ -112,7 +115,7 @@ def evidence_add(
         "source": source,
         "grade": grade,
         "note": note_,
-        "author": author,
+        "author": author_of(author),
     }
     with user_errors():
         for pair in field or []:
@@ -166,18 +169,17 @@ def evidence_list(
             + f": those forecast --as-of {when}{' --as-recorded' if as_recorded else ''} reads"
         )
     table = Table(title=title)
-    for name in (
-        "id",
-        "kind",
-        "date",
-        "grade",
-        "fields",
-        "in force" if when is None else "in force now",
-    ):
-        table.add_column(name)
+    for name in ("id", "kind", "date", "grade", "author"):
+        table.add_column(name, no_wrap=name != "author", overflow="fold")
+    table.add_column("fields", ratio=1, overflow="fold")
+    table.add_column("in force" if when is None else "in force now", overflow="fold")
+    by = {i.fields["retracts"]: i.author or i.id for i in everything if i.kind == "retraction"}
     for i in listed:
-        state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")
-        add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
+        state = "yes" if i.id in live else "-"
+        if i.id in by:
+            state = f"retracted by {by[i.id]}"
+        add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, i.author,
+                _summary(dict(i.fields)), state)  # fmt: skip
     Console().print(table)
 
 
@@ -205,28 +207,42 @@ def evidence_retract(
     source: Annotated[str, typer.Option(help="Why we know the item was wrong.")],
     grade: Annotated[str, typer.Option(help="Admiralty grade of the correction.")],
     note_: Annotated[str, typer.Option("--note", help="Free-text reason.")] = "",
-    author: Annotated[str, typer.Option(help="Who retracts it.")] = "",
+    author: Annotated[
+        str | None, typer.Option(help="Who retracts it (default: your login name).")
+    ] = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Withdraw an item by appending a retraction (the item itself stays on record)."""
+    from allegiance.ledger.authors import author_of
+
     with user_errors():
         _, book = open_model(model, ledger)
-        made = book.retract(item_id, source=source, grade=grade, note=note_, author=author)
+        made = book.retract(
+            item_id, source=source, grade=grade, note=note_, author=author_of(author)
+        )
     typer.echo(f"retracted {plain(item_id)} with {made.id}")
 
 
 @evidence_app.command("import")
-def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
+def evidence_import(
+    model: ModelArg,
+    file: Path,
+    author: Annotated[
+        str | None, typer.Option(help="Who imports: the author of items naming none.")
+    ] = None,
+    ledger: LedgerOpt = None,
+) -> None:
     """Append the items of a YAML or CSV file that the ledger lacks, in one transaction.
 
     Items the ledger already holds, the same, are left out, so an export
     imports back. A new ledger starts with the model's shipped evidence and
     the file's items, as they were recorded.
     """
+    from allegiance.ledger.authors import author_of
     from allegiance.workflow import import_evidence
 
     with user_errors():
-        book, done = import_evidence(load_spec(model), file, ledger)
+        book, done = import_evidence(load_spec(model), file, ledger, author=author_of(author))
     said = f"imported {len(done.recorded)} items into {plain(book.name)}"
     if done.already:
         said += f"; {done.already} the ledger already held, the same, left out"
