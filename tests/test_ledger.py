@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -50,16 +50,23 @@ def spec() -> ModelSpec:
     return load_spec(MINIMAL)
 
 
+def _unavailable(reason: str) -> NoReturn:
+    """Skip a PostgreSQL test, or fail it where ALLEGIANCE_REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get("ALLEGIANCE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (ALLEGIANCE_REQUIRE_POSTGRES=1): {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[dict[str, str]]:
     """A throwaway PostgreSQL cluster on a unix socket in a temp dir, for the session."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'allegiance[postgres]')")
+        _unavailable("psycopg is not installed (pip install 'allegiance[postgres]')")
     bindir = _postgres_bindir()
     if bindir is None:
-        pytest.skip(
+        _unavailable(
             "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under "
             "/usr/lib/postgresql/*/bin or on PATH; apt-get install postgresql"
         )
@@ -68,7 +75,7 @@ def postgres() -> Iterator[dict[str, str]]:
     if os.geteuid() == 0:
         user = next((u for u in ("postgres", "nobody") if _uid(u) is not None), None)
         if user is None:
-            pytest.skip("running as root and no unprivileged user to run PostgreSQL as")
+            _unavailable("running as root and no unprivileged user to run PostgreSQL as")
     root = Path(tempfile.mkdtemp(prefix="alg-pg-"))  # short: unix socket paths are limited
     if user is not None:
         os.chown(root, _uid(user) or 0, -1)
@@ -86,7 +93,7 @@ def postgres() -> Iterator[dict[str, str]]:
             "--no-sync", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
         if init.returncode != 0:
-            pytest.skip(f"initdb failed: {init.stderr.strip()[-500:]}")
+            _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
         options = f"-c listen_addresses='' -k {root} -c fsync=off -c full_page_writes=off"
         start = run(
             str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
@@ -94,7 +101,7 @@ def postgres() -> Iterator[dict[str, str]]:
         )  # fmt: skip
         if start.returncode != 0:
             log = (root / "log").read_text() if (root / "log").exists() else ""
-            pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
+            _unavailable(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
         started = True
         yield {"host": str(root), "user": "ledger"}
     finally:
@@ -745,16 +752,18 @@ def run_workers(
     prefixes: list[str],
     count: int,
     round_s: float = 0.0,
+    models: list[Path] | None = None,
 ) -> list[tuple[int, str, str]]:
-    """Run one worker process per prefix, started together; return (exit code, stdout, stderr)."""
+    """Run one worker process per prefix (of ``models``' theatres, each its own), started
+    together; return (exit code, stdout, stderr)."""
     with tempfile.TemporaryDirectory() as barrier:
         procs = [
             subprocess.Popen(
-                [sys.executable, str(WORKER), url, str(MINIMAL), prefix, str(count), barrier,
+                [sys.executable, str(WORKER), url, str(model), prefix, str(count), barrier,
                  "--round", str(round_s)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
-            for prefix in prefixes
+            for prefix, model in zip(prefixes, models or [MINIMAL] * len(prefixes), strict=True)
         ]  # fmt: skip
         deadline = time.monotonic() + 60
         while len(list(Path(barrier).glob("ready.*"))) < len(procs):

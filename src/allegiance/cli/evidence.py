@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from allegiance.ledger import Ledger
     from allegiance.reading import KeyReader
 
+AuthorOpt = Annotated[
+    str | None, typer.Option(help="Who records it (default: your login name), kept with each item.")
+]
+
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Add to, read and export the evidence ledger."
 )
@@ -96,9 +100,7 @@ def evidence_add(
         ),
     ] = None,
     note_: Annotated[str, typer.Option("--note", help="Free-text note.")] = "",
-    author: Annotated[
-        str | None, typer.Option(help="Who records it (default: your login name).")
-    ] = None,
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
@@ -168,11 +170,13 @@ def evidence_list(
             + (" as recorded then" if as_recorded else "")
             + f": those forecast --as-of {when}{' --as-recorded' if as_recorded else ''} reads"
         )
-    table = Table(title=title)
-    for name in ("id", "kind", "date", "grade", "author"):
-        table.add_column(name, no_wrap=name != "author", overflow="fold")
-    table.add_column("fields", ratio=1, overflow="fold")
-    table.add_column("in force" if when is None else "in force now", overflow="fold")
+    # Narrow terminals fold long cells (one space between columns); kinds, dates, grades whole.
+    table = Table(title=title, show_edge=False, padding=(0, 1, 0, 0))
+    for name in ("id", "kind", "date", "grade"):
+        table.add_column(name, overflow="fold", no_wrap=name != "id")
+    table.add_column("author", overflow="fold", max_width=10)
+    table.add_column("fields", overflow="fold")
+    table.add_column("in force" if when is None else "in force now", overflow="fold", max_width=10)
     by = {i.fields["retracts"]: i.author or i.id for i in everything if i.kind == "retraction"}
     for i in listed:
         state = "yes" if i.id in live else "-"
@@ -207,9 +211,7 @@ def evidence_retract(
     source: Annotated[str, typer.Option(help="Why we know the item was wrong.")],
     grade: Annotated[str, typer.Option(help="Admiralty grade of the correction.")],
     note_: Annotated[str, typer.Option("--note", help="Free-text reason.")] = "",
-    author: Annotated[
-        str | None, typer.Option(help="Who retracts it (default: your login name).")
-    ] = None,
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Withdraw an item by appending a retraction (the item itself stays on record)."""
@@ -227,9 +229,7 @@ def evidence_retract(
 def evidence_import(
     model: ModelArg,
     file: Path,
-    author: Annotated[
-        str | None, typer.Option(help="Who imports: the author of items naming none.")
-    ] = None,
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Append the items of a YAML or CSV file that the ledger lacks, in one transaction.
