@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, insert
+from sqlalchemy import MetaData, create_engine, insert, text
 from typer.testing import CliRunner
 
 from allegiance.cli import EXIT_BAD_INPUT, app
@@ -99,11 +98,12 @@ def test_an_author_is_the_name_given_or_the_login(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_version_4_ledger_is_migrated_in_place_to_its_theatre(
-    tmp_path: Path, spec: ModelSpec
+    url: str,  # noqa: F811
+    spec: ModelSpec,
+    tmp_path: Path,
 ) -> None:
     """Its items go to the model that claimed it; ids then repeat freely in another theatre."""
-    path = tmp_path / "v4.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(url)
     with engine.begin() as conn:
         SCHEMA.create(conn)
         for version in range(1, 5):
@@ -111,24 +111,28 @@ def test_a_version_4_ledger_is_migrated_in_place_to_its_theatre(
             conn.execute(insert(SCHEMA).values(version=version, applied_at=NOW))
         conn.execute(insert(OWNER).values(model_id="minimal", claimed_at=NOW))
         conn.execute(insert(_items_v1(MetaData())), [
-            {"seq": 1, "id": "r1", "kind": "report", "date": dt.date(2020, 2, 1), "source": "s",
+            {"id": "r1", "kind": "report", "date": dt.date(2020, 2, 1), "source": "s",
              "grade": "B2", "note": "", "author": "ann", "recorded_at": NOW,
              "fields": '{"favours": true, "likelihood_ratio": 2.0, "target": "lobby.splinter"}'},
         ])  # fmt: skip
-    engine.dispose()
-    with Ledger(f"sqlite:///{path}", spec) as ledger:
+    with Ledger(url, spec) as ledger:
         assert ledger.schema_version == 5 and ledger.theatres() == ["minimal"]
         (only,) = ledger.items()
         assert (only.id, only.author, only.recorded_at) == ("r1", "ann", NOW)
         with pytest.raises(EvidenceError, match="duplicate id 'r1'"):
             ledger.append([report("r1")], now=NOW)
-    with Ledger(f"sqlite:///{path}", load_spec(other_theatre(tmp_path))) as other:
+        ledger.append([report("r2")], now=NOW)  # new rows number on after the old ones
+    with Ledger(url, load_spec(other_theatre(tmp_path))) as other:
         other.append([report("r1")], now=NOW)  # the same id, in another theatre
         assert [i.author for i in other.items()] == [""]
-    with sqlite3.connect(path) as raw:
-        rows = sorted(raw.execute("SELECT model_id, id, author FROM items"))
-    raw.close()
-    assert rows == [("minimal", "r1", "ann"), ("other_theatre", "r1", "")]
+    with engine.connect() as conn:
+        rows = sorted(conn.execute(text("SELECT model_id, id, author FROM items")).all())
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("minimal", "r1", "ann"),
+        ("minimal", "r2", ""),
+        ("other_theatre", "r1", ""),
+    ]
 
 
 def test_the_command_line_records_and_shows_authors(

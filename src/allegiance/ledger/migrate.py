@@ -209,7 +209,9 @@ def migrate(source: str, dest: str, spec: ModelSpec) -> Migrated:
     record = read_record(source, spec.id)
     if make_url(ledger_url(source)) == make_url(ledger_url(dest)):
         raise LedgerError(
-            dest, "the source and the destination are one ledger.", "give another destination."
+            _shown(make_url(ledger_url(dest))),
+            "the source and the destination are one ledger.",
+            "give another destination.",
         )
     with FileImports(ledger_url(dest), spec) as into:
         return _write(into, record, spec.id)
