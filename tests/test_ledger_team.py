@@ -156,11 +156,11 @@ def test_the_command_line_records_and_shows_authors(
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
-    (mine,) = [line for line in lines if line.startswith("mine ")]
+    (mine,) = [line for line in lines if line.startswith("│mine ")]
     assert "fatima" in mine and "yes" in mine
-    (theirs,) = [line for line in lines if line.startswith("theirs ")]
-    assert "gus" in theirs and theirs.rstrip().endswith("retracted")
-    assert lines[lines.index(theirs) + 1].rstrip().endswith("by hana")  # folded at 80 columns
+    (theirs,) = [line for line in lines if line.startswith("│theirs ")]
+    assert "gus" in theirs and theirs.rstrip("│ ").endswith("retracted")
+    assert lines[lines.index(theirs) + 1].rstrip("│ ").endswith("by hana")  # folded at 80 columns
 
 
 # -- concurrent analysts on PostgreSQL -------------------------------------------

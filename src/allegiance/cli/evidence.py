@@ -170,11 +170,15 @@ def evidence_list(
             + (" as recorded then" if as_recorded else "")
             + f": those forecast --as-of {when}{' --as-recorded' if as_recorded else ''} reads"
         )
-    # Narrow terminals fold long cells (one space between columns); kinds, dates, grades whole.
-    table = Table(title=title, show_edge=False, padding=(0, 1, 0, 0))
-    for name in ("id", "kind", "date", "grade"):
-        table.add_column(name, overflow="fold", no_wrap=name != "id")
-    table.add_column("author", overflow="fold", max_width=10)
+    # Narrow terminals fold long cells (one space between columns); kinds, dates, grades
+    # and ids up to a third of what the fixed columns leave (at least 11 characters) stay whole.
+    console = Console()
+    longest = max((len(i.id) for i in listed), default=2)
+    table = Table(title=title, padding=(0, 1, 0, 0))
+    table.add_column("id", width=min(longest, max(11, (console.width - 40) // 3)), overflow="fold")
+    for name in ("kind", "date", "grade"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("author", overflow="fold", max_width=9)
     table.add_column("fields", overflow="fold")
     table.add_column("in force" if when is None else "in force now", overflow="fold", max_width=10)
     by = {i.fields["retracts"]: i.author or i.id for i in everything if i.kind == "retraction"}
@@ -184,7 +188,7 @@ def evidence_list(
             state = f"retracted by {by[i.id]}"
         add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, i.author,
                 _summary(dict(i.fields)), state)  # fmt: skip
-    Console().print(table)
+    console.print(table)
 
 
 @evidence_app.command("show")
