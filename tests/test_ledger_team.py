@@ -148,9 +148,12 @@ def test_the_command_line_records_and_shows_authors(
     assert runner.invoke(app, [*add, "--id", "theirs", "--author", "gus"]).exit_code == 0
     retract = ["evidence", "retract", str(model), "theirs", "--source", "s", "--grade", "A1"]
     assert runner.invoke(app, [*retract, "--author", "hana"]).exit_code == 0
+    resolve = ["resolve", str(model), "splinter_leaves_12m", "no", "--date", "2021-01-02"]
+    assert runner.invoke(app, [*resolve, "--source", "desk"]).exit_code == 0
     with Ledger(f"sqlite:///{tmp_path / 'minimal.ledger.sqlite'}", load_spec(model)) as book:
         authors = {i.id: i.author for i in book.items()}
     assert authors["mine"] == "fatima" and authors["theirs"] == "gus"
+    assert [a for i, a in authors.items() if i.startswith("resolve_")] == ["fatima"]
     assert [a for i, a in authors.items() if i.startswith("retract_theirs")] == ["hana"]
     listed = runner.invoke(app, ["evidence", "list", str(model)], env={"COLUMNS": "80"})
     assert listed.exit_code == 0, listed.output
