@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -50,16 +50,23 @@ def spec() -> ModelSpec:
     return load_spec(MINIMAL)
 
 
+def _unavailable(reason: str) -> NoReturn:
+    """Skip a PostgreSQL test, or fail it where ALLEGIANCE_REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get("ALLEGIANCE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (ALLEGIANCE_REQUIRE_POSTGRES=1): {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[dict[str, str]]:
     """A throwaway PostgreSQL cluster on a unix socket in a temp dir, for the session."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'allegiance[postgres]')")
+        _unavailable("psycopg is not installed (pip install 'allegiance[postgres]')")
     bindir = _postgres_bindir()
     if bindir is None:
-        pytest.skip(
+        _unavailable(
             "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under "
             "/usr/lib/postgresql/*/bin or on PATH; apt-get install postgresql"
         )
@@ -68,7 +75,7 @@ def postgres() -> Iterator[dict[str, str]]:
     if os.geteuid() == 0:
         user = next((u for u in ("postgres", "nobody") if _uid(u) is not None), None)
         if user is None:
-            pytest.skip("running as root and no unprivileged user to run PostgreSQL as")
+            _unavailable("running as root and no unprivileged user to run PostgreSQL as")
     root = Path(tempfile.mkdtemp(prefix="alg-pg-"))  # short: unix socket paths are limited
     if user is not None:
         os.chown(root, _uid(user) or 0, -1)
@@ -86,7 +93,7 @@ def postgres() -> Iterator[dict[str, str]]:
             "--no-sync", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
         if init.returncode != 0:
-            pytest.skip(f"initdb failed: {init.stderr.strip()[-500:]}")
+            _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
         options = f"-c listen_addresses='' -k {root} -c fsync=off -c full_page_writes=off"
         start = run(
             str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
@@ -94,7 +101,7 @@ def postgres() -> Iterator[dict[str, str]]:
         )  # fmt: skip
         if start.returncode != 0:
             log = (root / "log").read_text() if (root / "log").exists() else ""
-            pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
+            _unavailable(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
         started = True
         yield {"host": str(root), "user": "ledger"}
     finally:
@@ -233,18 +240,18 @@ def test_default_url_is_an_sqlite_file_beside_the_model(tmp_path: Path) -> None:
 
 
 def test_a_new_ledger_has_the_current_schema(sqlite_url: str, spec: ModelSpec) -> None:
-    assert SCHEMA_VERSION == 4 and sorted(MIGRATIONS) == [1, 2, 3, 4]
+    assert SCHEMA_VERSION == 5 and sorted(MIGRATIONS) == [1, 2, 3, 4, 5]
     with Ledger(sqlite_url, spec) as ledger:
-        assert ledger.schema_version == 4
+        assert ledger.schema_version == 5
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     conn.close()
     assert {"schema_version", "items", "forecasts", "ledger_model", "reports"} <= tables
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     with Ledger(sqlite_url, spec) as reopened:  # opening again migrates nothing
-        assert reopened.schema_version == 4
+        assert reopened.schema_version == 5
 
 
 V1_SCHEMA = """
@@ -282,7 +289,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     conn.executescript(V1_SCHEMA)
     conn.close()
     with Ledger(f"sqlite:///{path}", spec) as ledger:
-        assert ledger.schema_version == 4
+        assert ledger.schema_version == 5
         assert ledger.items() == [
             Item("deal_yes", "condition", dt.date(2019, 12, 20), "press release", "B2",
                  {"condition": "deal", "value": True}, author="an analyst",
@@ -304,7 +311,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_items(
     columns = [r[1] for r in conn.execute("PRAGMA table_info(forecasts)")]
     owners = [r[0] for r in conn.execute("SELECT model_id FROM ledger_model")]
     conn.close()
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     assert "evidence_sha256" in columns and "fit_method" in columns
     assert owners == [spec.id]  # an older ledger goes to the first model that opens it
 
@@ -555,15 +562,20 @@ def test_a_contradiction_with_the_ledger_is_refused_until_retracted(ledger: Ledg
     assert ledger.evidence().items[-1].fields["value"] is False
 
 
-def test_a_ledger_holds_one_models_evidence(url: str, spec: ModelSpec, tmp_path: Path) -> None:
-    """Another model opening the ledger is refused, and nothing is written."""
+def test_theatres_share_a_ledger_and_see_only_their_own_items(
+    url: str, spec: ModelSpec, tmp_path: Path
+) -> None:
+    """Another model opening the ledger claims a theatre of its own; ids repeat across them."""
     with Ledger(url, spec) as ledger:
         ledger.append([report("r1")], now=NOW)
         before = ledger.items()
     other = tmp_path / "other.yaml"
     other.write_text(MINIMAL.read_text().replace("id: minimal", "id: other_theatre", 1))
-    with pytest.raises(LedgerError, match="evidence of model 'minimal', not of 'other_theatre'"):
-        Ledger(url, load_spec(other))
+    with Ledger(url, load_spec(other)) as second:
+        assert second.items() == [] and second.get("r1") is None
+        assert second.theatres() == ["minimal", "other_theatre"]
+        second.append([report("r1", note="the other theatre's own r1")], now=NOW)
+        assert [i.note for i in second.items()] == ["the other theatre's own r1"]
     with Ledger(url, spec) as again:
         assert again.items() == before
 
@@ -740,16 +752,18 @@ def run_workers(
     prefixes: list[str],
     count: int,
     round_s: float = 0.0,
+    models: list[Path] | None = None,
 ) -> list[tuple[int, str, str]]:
-    """Run one worker process per prefix, started together; return (exit code, stdout, stderr)."""
+    """Run one worker process per prefix (of ``models``' theatres, each its own), started
+    together; return (exit code, stdout, stderr)."""
     with tempfile.TemporaryDirectory() as barrier:
         procs = [
             subprocess.Popen(
-                [sys.executable, str(WORKER), url, str(MINIMAL), prefix, str(count), barrier,
+                [sys.executable, str(WORKER), url, str(model), prefix, str(count), barrier,
                  "--round", str(round_s)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
-            for prefix in prefixes
+            for prefix, model in zip(prefixes, models or [MINIMAL] * len(prefixes), strict=True)
         ]  # fmt: skip
         deadline = time.monotonic() + 60
         while len(list(Path(barrier).glob("ready.*"))) < len(procs):

@@ -43,10 +43,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
     spec = load_spec(folder / "minimal.yaml")
     with Ledger(default_url(spec), spec) as book:
         items = read_items(FIXTURES / "evidence" / "minimal.yaml", spec)
-        noted = [Item(i.id, i.kind, i.date, i.source, i.grade, i.fields, note=SCRIPT)
+        noted = [Item(i.id, i.kind, i.date, i.source, i.grade, i.fields, note=SCRIPT,
+                      author="analystA")
                  if i.id == "deal_signed" else i for i in items]  # fmt: skip
         withdrawn = Item("withdraw_feb", "retraction", items[0].date, "editor", "A1",
-                         {"retracts": "defectors_2020_02"})  # fmt: skip
+                         {"retracts": "defectors_2020_02"}, author="m.editor")  # fmt: skip
         book.append([*noted, withdrawn])
     return gather(spec, settings=SETTINGS)
 
@@ -208,7 +209,14 @@ def test_the_matrix_shows_each_items_effect_and_what_was_retracted(
     write_report(data, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "| ~~defectors_2020_02~~ (retracted) |" in md
-    assert "<del>defectors_2020_02</del>" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "<del>defectors_2020_02</del> (retracted by m.editor)" in html
+    assert "~~defectors_2020_02~~ (retracted by m.editor)" in md
+    # each item in force names who recorded it, in its own column
+    listed = md.split("## Evidence in force")[1].splitlines()
+    (row,) = [line for line in listed if line.startswith("| deal_signed |")]
+    assert row.split(" | ")[5] == "analystA", row
+    assert "<th>author</th>" in html and "<td>analystA</td>" in html
 
 
 def test_the_report_s_numbers_are_those_of_the_draws_evaluated_afresh(data: ReportData) -> None:

@@ -7,6 +7,7 @@ and the core, and prints. Nothing below it imports it.
 from allegiance.cli import (  # noqa: F401  (each registers commands)
     commands,
     evidence,
+    ledger,
     outcomes,
     reports,
     scenarios,

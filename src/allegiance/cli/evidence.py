@@ -26,6 +26,10 @@ from allegiance.spec import ModelSpec, load_spec
 if TYPE_CHECKING:
     from allegiance.ledger import Ledger
 
+AuthorOpt = Annotated[
+    str | None, typer.Option(help="Who records it (default: your login name), kept with each item.")
+]
+
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Add to, read and export the evidence ledger."
 )
@@ -68,11 +72,12 @@ def evidence_add(
         ),
     ] = None,
     note_: Annotated[str, typer.Option("--note", help="Free-text note.")] = "",
-    author: Annotated[str, typer.Option(help="Who records it.")] = "",
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Append one item to the ledger (validated; nothing is written if it is refused)."""
     from allegiance.errors import EvidenceError
+    from allegiance.ledger.authors import author_of
     from allegiance.reading import KeyReader
     from allegiance.workflow.entry import item_body, typed_item
 
@@ -84,7 +89,7 @@ def evidence_add(
         "source": source,
         "grade": grade,
         "note": note_,
-        "author": author,
+        "author": author_of(author),
     }
     with user_errors():
         body = item_body(r, options, field or [])
@@ -123,20 +128,25 @@ def evidence_list(
             + (" as recorded then" if as_recorded else "")
             + f": those forecast --as-of {when}{' --as-recorded' if as_recorded else ''} reads"
         )
-    table = Table(title=title)
-    for name in (
-        "id",
-        "kind",
-        "date",
-        "grade",
-        "fields",
-        "in force" if when is None else "in force now",
-    ):
-        table.add_column(name)
+    # Narrow terminals fold long cells (one space between columns); kinds, dates, grades
+    # and ids up to a third of what the fixed columns leave (at least 11 characters) stay whole.
+    console = Console()
+    longest = max((len(i.id) for i in listed), default=2)
+    table = Table(title=title, padding=(0, 1, 0, 0))
+    table.add_column("id", width=min(longest, max(11, (console.width - 40) // 3)), overflow="fold")
+    for name in ("kind", "date", "grade"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("author", overflow="fold", max_width=9)
+    table.add_column("fields", overflow="fold")
+    table.add_column("in force" if when is None else "in force now", overflow="fold", max_width=10)
+    by = {i.fields["retracts"]: i.author or i.id for i in everything if i.kind == "retraction"}
     for i in listed:
-        state = "yes" if i.id in live else ("-" if i.kind == "retraction" else "retracted")
-        add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, _summary(dict(i.fields)), state)
-    Console().print(table)
+        state = "yes" if i.id in live else "-"
+        if i.id in by:
+            state = f"retracted by {by[i.id]}"
+        add_row(table, i.id, i.kind, i.date.isoformat(), i.grade, i.author,
+                _summary(dict(i.fields)), state)  # fmt: skip
+    console.print(table)
 
 
 @evidence_app.command("show")
@@ -163,28 +173,38 @@ def evidence_retract(
     source: Annotated[str, typer.Option(help="Why we know the item was wrong.")],
     grade: Annotated[str, typer.Option(help="Admiralty grade of the correction.")],
     note_: Annotated[str, typer.Option("--note", help="Free-text reason.")] = "",
-    author: Annotated[str, typer.Option(help="Who retracts it.")] = "",
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Withdraw an item by appending a retraction (the item itself stays on record)."""
+    from allegiance.ledger.authors import author_of
+
     with user_errors():
         _, book = open_model(model, ledger)
-        made = book.retract(item_id, source=source, grade=grade, note=note_, author=author)
+        made = book.retract(
+            item_id, source=source, grade=grade, note=note_, author=author_of(author)
+        )
     typer.echo(f"retracted {plain(item_id)} with {made.id}")
 
 
 @evidence_app.command("import")
-def evidence_import(model: ModelArg, file: Path, ledger: LedgerOpt = None) -> None:
+def evidence_import(
+    model: ModelArg,
+    file: Path,
+    author: AuthorOpt = None,
+    ledger: LedgerOpt = None,
+) -> None:
     """Append the items of a YAML or CSV file that the ledger lacks, in one transaction.
 
     Items the ledger already holds, the same, are left out, so an export
     imports back. A new ledger starts with the model's shipped evidence and
     the file's items, as they were recorded.
     """
+    from allegiance.ledger.authors import author_of
     from allegiance.workflow import import_evidence
 
     with user_errors():
-        book, done = import_evidence(load_spec(model), file, ledger)
+        book, done = import_evidence(load_spec(model), file, ledger, author=author_of(author))
     said = f"imported {len(done.recorded)} items into {plain(book.name)}"
     if done.already:
         said += f"; {done.already} the ledger already held, the same, left out"

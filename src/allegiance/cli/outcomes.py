@@ -48,11 +48,14 @@ def resolve(
     source: Annotated[str, typer.Option(help="Where the outcome is on record.")],
     grade: Annotated[str, typer.Option(help="Admiralty grade of the source.")] = "B2",
     note: Annotated[str, typer.Option(help="Free-text note.")] = "",
-    author: Annotated[str, typer.Option(help="Who records it.")] = "",
+    author: Annotated[
+        str | None, typer.Option(help="Who records it (default: your login name).")
+    ] = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Record how a question resolved (append-only; retract it like any evidence item)."""
     from allegiance.evidence import Item
+    from allegiance.ledger.authors import author_of
 
     when = parse_date(date, "--date")
     assert when is not None
@@ -66,7 +69,7 @@ def resolve(
             grade=grade,
             fields={"question": question, "outcome": outcome},
             note=note,
-            author=author,
+            author=author_of(author),
         )
         (stored,) = book.append([item])
     word = "yes" if stored.fields["outcome"] else "no"

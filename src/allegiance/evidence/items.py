@@ -74,10 +74,13 @@ class EvidenceSet:
         as_of: dt.date | None = None,
         as_recorded: bool = False,
     ) -> EvidenceSet:
-        """Build a set and hash its items canonically (order-free)."""
-        canon = json.dumps(
-            sorted((i.to_dict() for i in items), key=lambda x: x["id"]), sort_keys=True, default=str
-        )
+        """Build a set and hash its items canonically (order-free).
+
+        Who recorded an item is not part of the evidence: the same items
+        recorded by two analysts hash alike (and share a stored fit).
+        """
+        bodies = [{k: v for k, v in i.to_dict().items() if k != "author"} for i in items]
+        canon = json.dumps(sorted(bodies, key=lambda x: x["id"]), sort_keys=True, default=str)
         digest = hashlib.sha256(canon.encode()).hexdigest()
         return cls(tuple(items), path, digest, as_of, as_recorded)
 

@@ -3,6 +3,11 @@
 A ledger is a database reached through SQLAlchemy: by default an SQLite file
 beside the model file (:func:`default_url`), or any SQLAlchemy URL, e.g. a
 PostgreSQL one (``postgresql+psycopg://...``, with the ``postgres`` extra).
+One database holds the records of many theatres (models): a :class:`Ledger`
+opened with a model reads and writes that theatre's items, forecasts and
+reports only, and item ids are unique within a theatre. Every item records
+its author (:mod:`allegiance.ledger.authors`); a theatre's record moves
+between databases with :func:`allegiance.ledger.migrate.migrate`.
 
 Nothing in a ledger is ever edited or deleted. An item is corrected by a new
 item of kind ``retraction`` that names it (:meth:`Ledger.retract`); the
@@ -19,15 +24,17 @@ Schema
 ------
 ``schema_version (version, applied_at)``
     One row per schema version applied; the highest is the database's.
-``items (seq, id, kind, date, source, grade, note, author, recorded_at, fields)``
+``items (seq, model_id, id, kind, date, source, grade, note, author, recorded_at, fields)``
     One row per evidence item, in recorded order (``seq``); ``fields`` holds
-    the kind-specific values as JSON text.
+    the kind-specific values as JSON text. ``(model_id, id)`` is unique
+    (schema version 5; before it, ``id`` alone and no ``model_id``).
 ``forecasts (seq, model_id, question_id, horizon, probability, lower, upper,
 word, as_of, as_recorded, model_sha256, evidence_sha256, fit_method,
 diagnostics, trustworthy, created_at)``
     One row per question per recorded forecast (schema version 2).
 ``ledger_model (model_id, claimed_at)``
-    The one model whose evidence the ledger holds (schema version 3).
+    The theatres whose evidence the database holds, each claimed on its first
+    use (schema version 3; one model per ledger until version 5).
 ``reports (seq, model_id, as_of, as_recorded, model_sha256, evidence_sha256,
 probabilities, items, created_at)``
     One row per report made: the probabilities it showed and the items behind

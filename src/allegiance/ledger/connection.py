@@ -1,4 +1,4 @@
-"""A ledger's database: the engine, its write lock, and the schema it is brought to."""
+"""A ledger's database: the engine, its write lock, the schema it is brought to, its theatres."""
 
 from __future__ import annotations
 
@@ -29,7 +29,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
 from allegiance.ledger.lock import NOTHING_WRITTEN, WriteLock
-from allegiance.ledger.schema import METADATA, MIGRATIONS, OWNER, SCHEMA, SCHEMA_VERSION
+from allegiance.ledger.schema import (
+    METADATA,
+    MIGRATIONS,
+    OWNER,
+    SCHEMA,
+    SCHEMA_VERSION,
+    THEATRES_VERSION,
+)
 from allegiance.reading import KeyReader
 from allegiance.spec import ModelSpec
 
@@ -146,7 +153,10 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 class LedgerConnection:
-    """The database of a ledger: opened, brought to the current schema, claimed by one model.
+    """The database of a ledger: opened, brought to the current schema, one theatre's view of it.
+
+    A database holds the evidence of many theatres (models); each opening
+    reads and writes only its model's items, forecasts and reports.
 
     See :class:`allegiance.ledger.Ledger`, which adds the items and the forecast history.
     """
@@ -334,10 +344,9 @@ class LedgerConnection:
     def _ensure_schema(self) -> None:
         with self._reading() as conn:
             version = self._version(conn)
-            owner = self._owner(conn) if version == SCHEMA_VERSION else None
+            claimed = version == SCHEMA_VERSION and self.spec.id in self._theatres(conn)
         self._check_not_newer(version)
-        if owner is not None:
-            self._check_owner(owner)
+        if claimed:
             return
         with self._writing() as conn:  # another process may have migrated meanwhile
             version = self._version(conn)
@@ -345,27 +354,33 @@ class LedgerConnection:
             if version == 0:
                 SCHEMA.create(conn)
             for target in range(version + 1, SCHEMA_VERSION + 1):
+                if target == THEATRES_VERSION and not self._theatres(conn):
+                    self._claim(conn)  # an older ledger's items go to the first model to open it
                 MIGRATIONS[target](conn)
                 conn.execute(insert(SCHEMA).values(version=target, applied_at=_now(None)))
-            owner = self._owner(conn)
-            if owner is None:
-                conn.execute(insert(OWNER).values(model_id=self.spec.id, claimed_at=_now(None)))
-            else:
-                self._check_owner(owner)
+            if self.spec.id not in self._theatres(conn):
+                self._claim(conn)
+
+    def _claim(self, conn: Connection) -> None:
+        conn.execute(insert(OWNER).values(model_id=self.spec.id, claimed_at=_now(None)))
 
     @staticmethod
-    def _owner(conn: Connection) -> str | None:
-        return conn.execute(select(OWNER.c.model_id)).scalar()
+    def _theatres(conn: Connection) -> list[str]:
+        if OWNER.name not in inspect(conn).get_table_names():
+            return []
+        query = select(OWNER.c.model_id).order_by(OWNER.c.claimed_at, OWNER.c.model_id)
+        return list(conn.execute(query).scalars())
 
-    def _check_owner(self, owner: str) -> None:
-        # Items name conditions and actors of one model: two models must not share a ledger.
-        if owner != self.spec.id:
-            raise LedgerError(
-                self.name,
-                f"the ledger holds the evidence of model {owner!r}, not of {self.spec.id!r}.",
-                "give each model its own ledger: the default file beside the model file, "
-                "or another database (or PostgreSQL schema) in --ledger.",
-            )
+    def theatres(self) -> list[str]:
+        """Return the ids of the models (theatres) whose evidence the database holds.
+
+        Returns
+        -------
+        list of str
+            In the order they first opened it; this ledger's model among them.
+        """
+        with self._reading() as conn:
+            return self._theatres(conn)
 
     def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:

@@ -165,7 +165,7 @@ class ForecastHistory(LedgerConnection):
         """
         query = (
             select(FORECASTS)
-            .where(FORECASTS.c.question_id == question_id)
+            .where(FORECASTS.c.model_id == self.spec.id, FORECASTS.c.question_id == question_id)
             .order_by(FORECASTS.c.created_at, FORECASTS.c.seq)
         )
         with self._reading() as conn:

@@ -36,7 +36,7 @@ class Imported:
 
 
 def same_item(a: Item, b: Item) -> bool:
-    """Return whether two items say the same thing, whenever each was recorded.
+    """Return whether two items say the same thing, whenever and by whomever each was recorded.
 
     Parameters
     ----------
@@ -45,12 +45,14 @@ def same_item(a: Item, b: Item) -> bool:
     Returns
     -------
     bool
-        True when every field but ``recorded_at`` is equal.
+        True when every field but ``recorded_at`` and ``author`` is equal.
     """
 
     def canon(item: Item) -> str:
         return json.dumps(
-            dataclasses.replace(item, recorded_at=None).to_dict(), sort_keys=True, default=str
+            dataclasses.replace(item, recorded_at=None, author="").to_dict(),
+            sort_keys=True,
+            default=str,
         )
 
     return canon(a) == canon(b)
@@ -65,6 +67,7 @@ class FileImports(ItemStore):
         *,
         start_with: Sequence[Item] = (),
         now: dt.datetime | None = None,
+        author: str = "",
     ) -> Imported:
         """Record the items of a YAML or CSV evidence file that the ledger does not hold yet.
 
@@ -85,6 +88,10 @@ class FileImports(ItemStore):
             Items an empty ledger starts with.
         now : datetime, optional
             The recording time of items without their own.
+        author : str
+            Who imports: the author of the file's items that the ledger stamps
+            now and that name none. Items with their own recording time (an
+            export) keep theirs as it was.
 
         Returns
         -------
@@ -115,6 +122,8 @@ class FileImports(ItemStore):
                         "something else.",
                         "give the new item its own id; correct an item by retracting it.",
                     )
+                if author and not item.author and item.recorded_at is None:
+                    item = dataclasses.replace(item, author=author)
                 new.append(item)
                 keys.append(f"items[{n}]")
             # An empty ledger starts as a first use would have; the file's own items,

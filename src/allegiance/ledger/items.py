@@ -28,11 +28,16 @@ from allegiance.reading import KeyReader
 
 
 class ItemStore(LedgerConnection):
-    """Evidence items of a ledger: read, appended (validated, in one transaction), retracted."""
+    """A theatre's evidence items: read, appended (validated, in one transaction), retracted.
 
-    @staticmethod
-    def _row(item: Item) -> dict[str, Any]:
+    Every read and every check (duplicate ids, retractions, contradictions)
+    sees only the items of this ledger's model: theatres sharing a database
+    never see each other's items.
+    """
+
+    def _row(self, item: Item) -> dict[str, Any]:
         return {
+            "model_id": self.spec.id,
             "id": item.id,
             "kind": item.kind,
             "date": item.date,
@@ -58,7 +63,8 @@ class ItemStore(LedgerConnection):
         )
 
     def _items(self, conn: Connection) -> list[Item]:
-        rows = self._rows(conn, select(ITEMS).order_by(ITEMS.c.seq), ITEMS)
+        query = select(ITEMS).where(ITEMS.c.model_id == self.spec.id).order_by(ITEMS.c.seq)
+        rows = self._rows(conn, query, ITEMS)
         return [self._item(row) for row in rows]
 
     def items(self) -> list[Item]:
@@ -85,7 +91,8 @@ class ItemStore(LedgerConnection):
         Item or None
         """
         with self._reading() as conn:
-            rows = self._rows(conn, select(ITEMS).where(ITEMS.c.id == item_id), ITEMS)
+            query = select(ITEMS).where(ITEMS.c.model_id == self.spec.id, ITEMS.c.id == item_id)
+            rows = self._rows(conn, query, ITEMS)
         return self._item(rows[0]) if rows else None
 
     def evidence(self, as_of: dt.date | None = None, as_recorded: bool = False) -> EvidenceSet:

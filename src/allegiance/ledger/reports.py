@@ -78,7 +78,11 @@ class ReportLog(LedgerConnection):
 
     def last_report(self) -> ReportRecord | None:
         """Return the latest report recorded, if any."""
-        query = select(REPORTS).order_by(REPORTS.c.created_at.desc(), REPORTS.c.seq.desc())
+        query = (
+            select(REPORTS)
+            .where(REPORTS.c.model_id == self.spec.id)
+            .order_by(REPORTS.c.created_at.desc(), REPORTS.c.seq.desc())
+        )
         with self._reading() as conn:
             rows = self._rows(conn, query.limit(1), REPORTS)
         if not rows:

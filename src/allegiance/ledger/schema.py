@@ -20,10 +20,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    insert,
+    literal,
+    select,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+THEATRES_VERSION = 5  # the version from which items belong to a theatre
 
 
 class _UTCDateTime(TypeDecorator[dt.datetime]):
@@ -65,7 +71,7 @@ SCHEMA = Table(
 )
 
 
-# The model whose evidence the ledger holds: one row, written by the first model to open it.
+# The theatres (models) whose evidence the database holds: a theatre claims its row on first use.
 OWNER = Table(
     "ledger_model",
     METADATA,
@@ -74,19 +80,31 @@ OWNER = Table(
 )
 
 
+def _item_columns(*ids: Column[Any]) -> list[Column[Any]]:
+    """Return the columns of ``items``, ``ids`` after ``seq`` (new objects: one table each)."""
+    return [
+        Column("seq", Integer, primary_key=True, autoincrement=True),
+        *ids,
+        Column("kind", String(40), nullable=False),
+        Column("date", Date, nullable=False),
+        Column("source", Text, nullable=False),
+        Column("grade", String(2), nullable=False),
+        Column("note", Text, nullable=False),
+        Column("author", Text, nullable=False),
+        Column("recorded_at", _UTCDateTime, nullable=False),
+        Column("fields", Text, nullable=False),
+    ]
+
+
+# An item id is unique within its theatre, not across the database (schema version 5).
 ITEMS = Table(
     "items",
     METADATA,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(200), nullable=False, unique=True),
-    Column("kind", String(40), nullable=False),
-    Column("date", Date, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("grade", String(2), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("author", Text, nullable=False),
-    Column("recorded_at", _UTCDateTime, nullable=False),
-    Column("fields", Text, nullable=False),
+    *_item_columns(
+        Column("model_id", String(200), nullable=False),
+        Column("id", String(200), nullable=False),
+    ),
+    UniqueConstraint("model_id", "id", name="uq_items_theatre_id"),
 )
 
 
@@ -132,9 +150,16 @@ REPORTS = Table(
 # Each migration brings a database from the version before to its own. They
 # create the tables from the definitions above: a later version that changes
 # a table must freeze the old definition inside the earlier migration first.
+def _items_v1(metadata: MetaData, name: str = "items") -> Table:
+    """Return the ``items`` table of versions 1 to 4: an item id unique in the whole database."""
+    return Table(
+        name, metadata, *_item_columns(Column("id", String(200), nullable=False, unique=True))
+    )
+
+
 def _migrate_to_1(conn: Connection) -> None:
     """Version 1: the ``items`` table."""
-    ITEMS.create(conn)
+    _items_v1(MetaData()).create(conn)
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -152,6 +177,32 @@ def _migrate_to_4(conn: Connection) -> None:
     REPORTS.create(conn)
 
 
+def _migrate_to_5(conn: Connection) -> None:
+    """Version 5: items belong to a theatre; an item id is unique within its theatre.
+
+    The items already recorded go to the theatre that claimed the ledger
+    (the caller claims an unclaimed ledger first). PostgreSQL alters the table
+    in place; SQLite, which cannot drop a constraint, copies it to a new one.
+    """
+    owner = conn.execute(select(OWNER.c.model_id).order_by(OWNER.c.claimed_at)).scalar() or ""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE items ADD COLUMN model_id VARCHAR(200)"))
+        conn.execute(text("UPDATE items SET model_id = :owner"), {"owner": owner})
+        conn.execute(text("ALTER TABLE items ALTER COLUMN model_id SET NOT NULL"))
+        conn.execute(text("ALTER TABLE items DROP CONSTRAINT IF EXISTS items_id_key"))
+        conn.execute(
+            text("ALTER TABLE items ADD CONSTRAINT uq_items_theatre_id UNIQUE (model_id, id)")
+        )
+        return
+    conn.execute(text("ALTER TABLE items RENAME TO items_v4"))
+    ITEMS.create(conn)
+    moved = _items_v1(MetaData(), "items_v4")
+    names = [c.name for c in moved.columns]
+    rows = select(*moved.columns, literal(owner))
+    conn.execute(insert(ITEMS).from_select([*names, "model_id"], rows.order_by(moved.c.seq)))
+    conn.execute(text("DROP TABLE items_v4"))
+
+
 Migration = Callable[[Connection], None]
 
 
@@ -160,4 +211,5 @@ MIGRATIONS: dict[int, Migration] = {
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }

@@ -219,6 +219,7 @@ def _context(
         "questions": questions,
         "evidence": data.evidence,
         "retracted": data.retracted,
+        "retracted_by": data.retracted_by,
         "rhat_max": RHAT_MAX,
         "ess_min": ESS_MIN,
         "learn": _learn(data),

@@ -94,7 +94,9 @@ def open_ledger(spec: ModelSpec, url: str | None = None) -> Opened:
     return out
 
 
-def import_evidence(spec: ModelSpec, path: Path, url: str | None = None) -> tuple[Ledger, Imported]:
+def import_evidence(
+    spec: ModelSpec, path: Path, url: str | None = None, *, author: str = ""
+) -> tuple[Ledger, Imported]:
     """Import an evidence file into the model's ledger: what the ledger lacks.
 
     A new ledger starts with the shipped evidence and the file's items in one
@@ -108,6 +110,9 @@ def import_evidence(spec: ModelSpec, path: Path, url: str | None = None) -> tupl
         The YAML or CSV file.
     url : str, optional
         SQLAlchemy URL; by default the SQLite file beside the model.
+    author : str
+        Who imports: the author of the file's new items that name none and
+        are stamped now.
 
     Returns
     -------
@@ -117,7 +122,7 @@ def import_evidence(spec: ModelSpec, path: Path, url: str | None = None) -> tupl
     ledger = Ledger(url or default_url(spec), spec)
     shipped = shipped_evidence(spec)
     start = read_items(shipped, spec) if shipped.exists() and not ledger.items() else []
-    return ledger, ledger.import_file(path, start_with=start)
+    return ledger, ledger.import_file(path, start_with=start, author=author)
 
 
 def evidence_in_force(

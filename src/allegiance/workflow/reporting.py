@@ -48,6 +48,8 @@ class ReportData:
         The items in force behind it, time passing included.
     retracted : list of Item
         Items on record that a retraction withdrew (shown struck through).
+    retracted_by : dict
+        Retracted item id -> who retracted it (the retraction's author, else its id).
     history : dict
         Question id -> the recorded forecasts of it, oldest first (the ledger's rows).
     notes : list of str
@@ -78,6 +80,7 @@ class ReportData:
     forecast: Forecast
     evidence: list[Item]
     retracted: list[Item] = field(default_factory=list)
+    retracted_by: dict[str, str] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     information: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -163,12 +166,14 @@ def _report_data(
     """Return the report's data: the forecast, the evidence, the record, and ``fields``."""
     assert chosen.ledger is not None
     on_record = chosen.ledger.items()
-    withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
+    retractions = [i for i in on_record if i.kind == "retraction"]
+    withdrawn = {i.fields["retracts"]: i.author or i.id for i in retractions}
     return ReportData(
         spec,
         outcome.forecast,
         list(chosen.evidence.items),
         [i for i in on_record if i.id in withdrawn],
+        withdrawn,
         {qid: chosen.ledger.history(qid) for qid in spec.questions},
         [*chosen.notes, *outcome.notes, *fields.pop("notes", [])],
         **fields,
