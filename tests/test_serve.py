@@ -146,6 +146,19 @@ def test_an_item_added_is_recorded_escaped_and_forecast(site: Any, folder: Path)
     assert SCRIPT not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
 
 
+def test_an_item_added_without_an_author_is_the_login_name_s(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allegiance.serve.pages import add_item
+
+    monkeypatch.setenv("LOGNAME", "field.analyst")
+    spec = load_spec(folder / "minimal.yaml")
+    form = item_form("")
+    assert add_item(spec, form, "").author == "field.analyst"
+    second = add_item(spec, form | {"id": "named", "author": " Hana "}, "desk")
+    assert second.author == "Hana"
+
+
 @pytest.mark.parametrize(
     ("changes", "key"),
     [

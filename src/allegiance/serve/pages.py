@@ -19,6 +19,7 @@ from typing import Any
 from allegiance.errors import AllegianceError, EvidenceError
 from allegiance.evidence import Item, in_force
 from allegiance.ledger import Ledger, default_url
+from allegiance.ledger.authors import author_of
 from allegiance.reading import IDENT, KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import open_ledger
@@ -181,7 +182,8 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
         ``id``, ``kind``, ``date``, ``source``, ``grade``, ``note``, and
         ``fields``: one ``key=value`` a line.
     author : str
-        Who records it (the server's ``--author``, unless the form names one).
+        Who records it (the server's ``--author``, unless the form names one;
+        the login name when neither does).
 
     Returns
     -------
@@ -195,7 +197,7 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
     """
     r = KeyReader(Path("web form"), EvidenceError)
     options: dict[str, object] = {name: form.get(name, "").strip() for name in OPTIONS}
-    options["author"] = form.get("author", "").strip() or author
+    options["author"] = author_of(form.get("author", "") or author)
     lines = [line.strip() for line in form.get("fields", "").splitlines()]
     body = item_body(r, options, [line for line in lines if line])
     item = typed_item(r, body, spec)
