@@ -426,6 +426,7 @@ while not go.exists():
     time.sleep(0.005)
 spec = load_spec(sys.argv[1])
 base = load_posterior(sys.argv[2], spec)
+base.save(ready.with_suffix(".warm.nc"))  # a first save imports its writers: kills land later
 ready.touch()
 while True:
     base.save(sys.argv[3])
