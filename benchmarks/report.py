@@ -3,8 +3,9 @@
 A copy of the reference model (with its shipped evidence) goes into a temporary
 folder. The first report fits the model (compile + sample) and stores the fit;
 the next ones start from the stored fit, each run of this source beside a run
-of a baseline's (``git archive`` of its ``src`` into a temporary folder, run on
-the same fit, the two taking turns), so both meet the same machine load.
+of a baseline's (``git archive`` of its ``src`` into a temporary folder, with
+its own copy of the model, so its own ledger and stored fit of the same
+evidence, the two taking turns), so both meet the same machine load.
 Medians over the repeated runs, their ratio, and the time of each step of
 this source's report (from its progress lines, medians too).
 
@@ -78,17 +79,22 @@ def main() -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "src"],
                                  capture_output=True, check=True).stdout  # fmt: skip
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-        for name in (MODEL.name, f"{MODEL.stem}.evidence.yaml"):
-            shutil.copy(MODEL.with_name(name), folder / name)
-        model, new = folder / MODEL.name, ROOT / "src"
-        first, _ = _report(model, folder / "first", new)
+        # Each revision its own copy of the model: its own ledger (of the schema it writes)
+        # and its own stored fit, made by a first report.
+        models = {"baseline": old / MODEL.name, "this source": folder / MODEL.name}
+        for model in models.values():
+            for name in (MODEL.name, f"{MODEL.stem}.evidence.yaml"):
+                shutil.copy(MODEL.with_name(name), model.with_name(name))
+        new = ROOT / "src"
+        first, _ = _report(models["this source"], folder / "first", new)
+        _report(models["baseline"], folder / "old_first", old / "src")
         runs: dict[str, list[tuple[float, list[tuple[float, str]]]]] = {
             "baseline": [],
             "this source": [],
         }
         for k in range(args.runs):
-            runs["baseline"].append(_report(model, folder / f"old{k}", old / "src"))
-            runs["this source"].append(_report(model, folder / f"new{k}", new))
+            runs["baseline"].append(_report(models["baseline"], folder / f"old{k}", old / "src"))
+            runs["this source"].append(_report(models["this source"], folder / f"new{k}", new))
         pages = (folder / "new0" / "report.pdf").exists()
     median = {who: statistics.median(s for s, _ in r) for who, r in runs.items()}
     print(f"allegiance report, reference model as of 2019-12-01, whole processes (PDF: {pages})")
