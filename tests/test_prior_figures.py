@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from allegiance.model import (
     coordinates,
     variable_beliefs,
 )
-from allegiance.report.figures import DPI, _pyplot, save_png_svg
+from allegiance.report.figures import DPI, _pyplot, drawing, drawn, save_png_svg
 from allegiance.report.priors import (
     condition_rows,
     conditions_figure,
@@ -265,6 +266,34 @@ def test_a_figure_saved_opaque_has_the_pixels_matplotlib_draws(tmp_path: Path) -
     assert np.array_equal(mine, theirs[..., :3])
     svg = ours.with_suffix(".svg").read_text()
     assert 'width="288pt" height="144pt"' in svg  # the figure's size, 4 by 2 inches
+
+
+def _saved_line(png: Path) -> Path:
+    return save_png_svg(_line_figure(), png)
+
+
+def _no_metadata(svg: Path) -> str:
+    """An SVG without its date, and its clip paths' and markers' random ids named alike."""
+    text = re.sub(r"<metadata>.*?</metadata>", "", svg.read_text(), flags=re.S)
+    return re.sub(r"\b[mp][0-9a-f]{10}\b", "id", text)
+
+
+def test_drawing_gives_the_pngs_first_and_ends_with_every_svg(tmp_path: Path) -> None:
+    pngs = [tmp_path / f"figure{n}.png" for n in range(5)]
+    with drawing([functools.partial(_saved_line, png) for png in pngs]) as got:
+        assert got == pngs
+        assert all(mpimg.imread(png).shape == (300, 600, 3) for png in pngs)
+    alone = _saved_line(tmp_path / "alone.png")
+    assert sorted(p.name for p in tmp_path.glob("figure*.svg")) == [
+        f"figure{n}.svg" for n in range(5)
+    ]
+    assert {_no_metadata(png.with_suffix(".svg")) for png in pngs} == {
+        _no_metadata(alone.with_suffix(".svg"))
+    }
+    assert drawn([functools.partial(_saved_line, tmp_path / "again.png")]) == [
+        tmp_path / "again.png"
+    ]
+    assert (tmp_path / "again.svg").exists()
 
 
 def test_a_trajectory_of_one_day_spans_two_months_of_dates() -> None:

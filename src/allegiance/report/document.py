@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from allegiance.posterior import ESS_MIN, RHAT_MAX
-from allegiance.report.figures import drawn
+from allegiance.report.figures import drawing
 from allegiance.report.layout import rendered, report_templates
 from allegiance.report.priors import prior_posterior_calls
 from allegiance.report.trajectories import trajectory
@@ -284,21 +284,23 @@ def write_report(
     priors = prior_posterior_calls(
         data.spec, data.draws, data.forecast.condition_probability, figures
     )
-    # Every figure at once: drawing them is most of a report's time, and they share it out.
-    pngs = drawn([*priors, *trajectories])  # the largest first
-    shown = [
-        {"figure": png.name, "image": _image(png), "alt": alt} for png, alt in pngs[: len(priors)]
-    ]
-    context = _context(data, title, _questions(data, pngs[len(priors) :]), shown)
-    texts = {
-        name: rendered(template, context, template_dir) for name, template in templates.items()
-    }
-    written = []
-    for name, text in texts.items():
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    pdf, why = write_pdf(out / "report.html", out)
+    # Every figure at once: drawing them is most of a report's time, and they share it out;
+    # the documents are written while the workers save the SVGs.
+    with drawing([*priors, *trajectories]) as pngs:  # the largest first
+        shown = [
+            {"figure": png.name, "image": _image(png), "alt": alt}
+            for png, alt in pngs[: len(priors)]
+        ]
+        context = _context(data, title, _questions(data, pngs[len(priors) :]), shown)
+        texts = {
+            name: rendered(template, context, template_dir) for name, template in templates.items()
+        }
+        written = []
+        for name, text in texts.items():
+            path = out / name
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+        pdf, why = write_pdf(out / "report.html", out)
     if pdf is not None:
         written.append(pdf)
     elif notes is not None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,15 +45,64 @@ def drawn(calls: Sequence[Callable[[], R]]) -> list[R]:
     Returns
     -------
     list
-        Each call's result, in order.
+        Each call's result, in order, once every file is written.
+    """
+    with drawing(calls) as results:
+        return results
+
+
+@contextmanager
+def drawing(calls: Sequence[Callable[[], R]]) -> Iterator[list[R]]:
+    """As :func:`drawn`, but the body runs while the workers still save the SVGs.
+
+    A report needs the PNGs (its HTML and PDF embed them), not the SVGs: the
+    workers save each figure's PNG, the body gets the calls' results, and the
+    SVGs (:func:`save_png_svg`) are saved meanwhile on the other cores. Every
+    file is written when the block ends.
+
+    Parameters
+    ----------
+    calls : sequence of callables
+        As for :func:`drawn`.
+
+    Yields
+    ------
+    list
+        Each call's result, in order: its PNGs written, its SVGs perhaps not yet.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = min(len(calls), cores or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [call() for call in calls]
+        yield [call() for call in calls]
+        return
     fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=fork) as pool:
-        return list(pool.map(_call, calls))
+    # Each worker takes one task of saving its SVGs: a worker waits at the barrier until
+    # all have one, so none can take two.
+    barrier = fork.Barrier(workers)
+    with ProcessPoolExecutor(
+        workers, mp_context=fork, initializer=_defer_svgs, initargs=(barrier,)
+    ) as pool:
+        results = list(pool.map(_call, calls))
+        saving = [pool.submit(_save_svgs) for _ in range(workers)]
+        yield results
+        for done in saving:
+            done.result()
+
+
+_DEFERRED: list[tuple[Any, Path]] | None = None  # in a worker of drawing(): SVGs to save
+_BARRIER: Any = None  # ... and where the workers meet to save them (inherited when forked)
+
+
+def _defer_svgs(barrier: Any) -> None:
+    global _DEFERRED, _BARRIER
+    _DEFERRED, _BARRIER = [], barrier
+
+
+def _save_svgs() -> None:
+    _BARRIER.wait(timeout=600)
+    for fig, svg in _DEFERRED or []:
+        _svg(fig, svg)
+    (_DEFERRED or []).clear()
 
 
 def _call(call: Callable[[], R]) -> R:
@@ -170,7 +220,8 @@ def save_png_svg(fig: Any, png: Path) -> Path:
     The PNG holds RGB without an alpha channel (the figures are opaque):
     a PDF embeds it as it is, where an RGBA one is split in two and encoded
     again. The figure is laid out once, for the PNG, and the SVG keeps that
-    layout.
+    layout. In a worker of :func:`drawing` the SVG is saved (and the figure
+    closed) after every call's PNG.
 
     Parameters
     ----------
@@ -192,6 +243,13 @@ def save_png_svg(fig: Any, png: Path) -> Path:
     Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(png, dpi=(DPI, DPI))
     fig.set_dpi(dpi)
     fig.set_layout_engine("none")
-    fig.savefig(png.with_suffix(".svg"))
-    _pyplot().close(fig)
+    if _DEFERRED is not None:  # saved once every PNG is (see drawing)
+        _DEFERRED.append((fig, png.with_suffix(".svg")))
+    else:
+        _svg(fig, png.with_suffix(".svg"))
     return png
+
+
+def _svg(fig: Any, path: Path) -> None:
+    fig.savefig(path)
+    _pyplot().close(fig)
