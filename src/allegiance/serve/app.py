@@ -32,7 +32,7 @@ from starlette.routing import Route
 from allegiance.errors import AllegianceError
 from allegiance.posterior import FitSettings
 from allegiance.serve import pages
-from allegiance.serve.jobs import Jobs, forecast_work, report_work, scenario_work
+from allegiance.serve.jobs import Job, Jobs, forecast_work, report_work, scenario_work
 from allegiance.serve.security import COOKIE, NotFoundError, RefusedError, Secrets, confined
 from allegiance.spec import ModelSpec
 
@@ -133,6 +133,11 @@ class Site:
             form={**blank, "author": self.author, **(form or {})},
         )  # fmt: skip
 
+    def started(self, key: str, title: str, work: Callable[[Job], None]) -> Response:
+        """Start a job of a theatre and send the browser to its page."""
+        job = self.jobs.start(key, title, work)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
     async def add(self, request: Request) -> Response:
         """Append an item (refused as ``evidence add`` refuses it), then forecast."""
         key = request.path_params["key"]
@@ -142,16 +147,14 @@ class Site:
             await run_in_threadpool(pages.add_item, spec, form, self.author)
         except AllegianceError as exc:
             return await self.theatre(request, refused=str(exc), form=form)
-        job = self.jobs.start(key, f"Forecast of {key}", forecast_work(spec, self.settings))
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        return self.started(key, f"Forecast of {key}", forecast_work(spec, self.settings))
 
     async def forecast(self, request: Request) -> Response:
         """Start a forecast of a theatre, recorded in its ledger."""
         key = request.path_params["key"]
         await self.form(request)
         spec = await run_in_threadpool(self.spec, key)
-        job = self.jobs.start(key, f"Forecast of {key}", forecast_work(spec, self.settings))
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        return self.started(key, f"Forecast of {key}", forecast_work(spec, self.settings))
 
     async def report(self, request: Request) -> Response:
         """Start a theatre's report, written to ``reports/<theatre>/``."""
@@ -159,8 +162,7 @@ class Site:
         await self.form(request)
         spec = await run_in_threadpool(self.spec, key)
         work = report_work(spec, self.settings, self.reports / key, f"/files/{key}")
-        job = self.jobs.start(key, f"Report of {key}", work)
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        return self.started(key, f"Report of {key}", work)
 
     async def question(self, request: Request) -> Response:
         """Show a question's trajectory: the report's own figure."""
@@ -193,8 +195,7 @@ class Site:
             known = ", ".join(spec.scenarios) or "none"
             raise NotFoundError(f"no scenario {form.get('name', '')!r} (the model's: {known}).")
         work = scenario_work(spec, self.settings, dict(chosen.setting), chosen.mode)
-        job = self.jobs.start(key, f"Scenario {chosen.id} of {key}", work)
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        return self.started(key, f"Scenario {chosen.id} of {key}", work)
 
     async def job(self, request: Request) -> Response:
         """Show a job's page: its progress, polled."""
