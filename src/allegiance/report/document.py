@@ -248,6 +248,11 @@ def _context(
     }
 
 
+def _shown(pngs: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+    """Return each prior's figure as the templates show it: its name, image and alt text."""
+    return [{"figure": png.name, "image": _image(png), "alt": alt} for png, alt in pngs]
+
+
 def write_report(
     data: ReportData,
     out: Path,
@@ -287,19 +292,13 @@ def write_report(
     # Every figure at once: drawing them is most of a report's time, and they share it out;
     # the documents are written while the workers save the SVGs.
     with drawing([*priors, *trajectories]) as pngs:  # the largest first
-        shown = [
-            {"figure": png.name, "image": _image(png), "alt": alt}
-            for png, alt in pngs[: len(priors)]
-        ]
-        context = _context(data, title, _questions(data, pngs[len(priors) :]), shown)
-        texts = {
-            name: rendered(template, context, template_dir) for name, template in templates.items()
-        }
-        written = []
-        for name, text in texts.items():
-            path = out / name
+        context = _context(
+            data, title, _questions(data, pngs[len(priors) :]), _shown(pngs[: len(priors)])
+        )
+        texts = {name: rendered(t, context, template_dir) for name, t in templates.items()}
+        written = [out / name for name in texts]
+        for path, text in zip(written, texts.values(), strict=True):
             path.write_text(text, encoding="utf-8")
-            written.append(path)
         pdf, why = write_pdf(out / "report.html", out)
     if pdf is not None:
         written.append(pdf)
