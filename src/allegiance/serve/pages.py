@@ -24,6 +24,7 @@ from allegiance.reading import IDENT, KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import open_ledger
 from allegiance.workflow.entry import item_body, typed_item
+from allegiance.workflow.reporting import withdrawn_by
 
 # Item files beside a model file, never listed as theatres.
 NOT_MODELS = (".evidence", ".record")
@@ -120,7 +121,7 @@ def headline(spec: ModelSpec) -> Headline:
 
 
 def _retracted(on_record: list[Item]) -> list[Item]:
-    withdrawn = {i.fields["retracts"] for i in on_record if i.kind == "retraction"}
+    withdrawn = withdrawn_by(on_record)
     return [i for i in on_record if i.id in withdrawn]
 
 

@@ -160,14 +160,29 @@ def gather(
     return _report_data(spec, chosen, outcome, {**found, **compared})
 
 
+def withdrawn_by(on_record: Sequence[Item]) -> dict[str, str]:
+    """Return each retracted item's id and who retracted it (the retraction's author, or id).
+
+    Parameters
+    ----------
+    on_record : sequence of Item
+        A ledger's items, retractions included.
+
+    Returns
+    -------
+    dict
+        Retracted item id -> the retraction's author, or its id where it names none.
+    """
+    return {i.fields["retracts"]: i.author or i.id for i in on_record if i.kind == "retraction"}
+
+
 def _report_data(
     spec: ModelSpec, chosen: InForce, outcome: Forecasted, fields: dict[str, Any]
 ) -> ReportData:
     """Return the report's data: the forecast, the evidence, the record, and ``fields``."""
     assert chosen.ledger is not None
     on_record = chosen.ledger.items()
-    retractions = [i for i in on_record if i.kind == "retraction"]
-    withdrawn = {i.fields["retracts"]: i.author or i.id for i in retractions}
+    withdrawn = withdrawn_by(on_record)
     return ReportData(
         spec,
         outcome.forecast,
