@@ -291,7 +291,7 @@ def test_the_report_says_what_changed_since_a_day(tmp_path: Path) -> None:
 def test_named_scenarios_and_prior_sensitivity_are_in_the_report(
     data: ReportData, tmp_path: Path
 ) -> None:
-    from allegiance.workflow.reporting import run_scenario
+    from allegiance.workflow.scenarios import run_scenario
 
     assert set(data.scenarios) == set(data.spec.scenarios) == {"no_deal", "funded"}
     ev = EvidenceSet.of(data.evidence, as_of=None)

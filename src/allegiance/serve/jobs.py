@@ -153,7 +153,7 @@ def scenario_work(
 ) -> Callable[[Job], None]:
     """Return the work of a scenario: each forecast as it stands and under it."""
     from allegiance.workflow import evidence_in_force
-    from allegiance.workflow.reporting import run_scenario
+    from allegiance.workflow.scenarios import run_scenario
 
     def work(job: Job) -> None:
         job.say("reading the evidence in force")

@@ -9,8 +9,8 @@ only lay it out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from allegiance.errors import SpecError
 from allegiance.evidence import EvidenceSet, Item
 from allegiance.forecast import Forecast
-from allegiance.posterior import ESS_MIN, FitSettings
+from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec
 from allegiance.workflow.forecasting import (
     Forecasted,
@@ -27,11 +27,10 @@ from allegiance.workflow.forecasting import (
     forecast_and_record,
     run_forecast,
 )
+from allegiance.workflow.scenarios import scenario_forecast, updater_of
 
 if TYPE_CHECKING:
     from allegiance.ledger import ReportRecord
-    from allegiance.update import Updater
-    from allegiance.update.scenarios import Block
     from allegiance.update.sensitivity import Sensitivity
 
 
@@ -250,7 +249,7 @@ def _what_matters(
     from allegiance.update.scenarios import what_matters
     from allegiance.update.sensitivity import forecast_sensitivity
 
-    updater, base = _updater(outcome), outcome.forecast
+    updater, base = updater_of(outcome), outcome.forecast
     spec, posterior = updater.spec, updater.posterior
     blocks = updater.blocks(evidence)  # kept here: the items' forecasts below evaluate others
     progress("what learning each condition, and setting it, would do to each forecast")
@@ -264,7 +263,7 @@ def _what_matters(
     if spec.scenarios:
         progress(f"the model's {len(spec.scenarios)} named scenario(s)")
     scenarios = {
-        name: _scenario(updater, blocks, base, s.setting, s.mode, evidence.as_of)
+        name: scenario_forecast(updater, blocks, base, s.setting, s.mode, evidence.as_of)
         for name, s in spec.scenarios.items()
     }
     return {
@@ -275,86 +274,3 @@ def _what_matters(
         "scenarios": scenarios,
         "draws": draws,
     }
-
-
-def _scenario(
-    updater: Updater,
-    blocks: Sequence[Block],
-    base: Forecast,
-    setting: Mapping[str, bool],
-    mode: str,
-    as_of: dt.date | None,
-) -> Forecast:
-    """Return the forecast under a scenario, from the draws ``base`` was made of (``blocks``)."""
-    from allegiance.forecast import summarise
-    from allegiance.update.reweight import weighted_ess
-    from allegiance.update.scenarios import scenario_draws
-
-    spec = updater.spec
-    per_draw, log_w = scenario_draws(spec, blocks, setting, mode)
-    d = base.diagnostics
-    ess = min(weighted_ess(v, log_w, updater.posterior.shape) for v in per_draw.values())
-    problems = list(d.problems)
-    if mode == "observe" and not ess >= ESS_MIN:
-        problems.append(f"the observed setting leaves {ess:.0f} effective draws (< {ESS_MIN:.0f})")
-    words = ", ".join(f"{c}={'true' if v else 'false'}" for c, v in setting.items())
-    return summarise(
-        spec,
-        per_draw,
-        replace(d, problems=problems),
-        {**base.provenance, "scenario": {"mode": mode, "setting": dict(setting)}},
-        np.exp(log_w),
-        method=f"scenario ({mode})",
-        reason=f"{mode}({words}) on the fit of exactly this evidence",
-        as_of=as_of,
-    )
-
-
-def run_scenario(
-    spec: ModelSpec,
-    evidence: EvidenceSet,
-    setting: Mapping[str, bool],
-    *,
-    mode: str = "do",
-    settings: FitSettings | None = None,
-) -> tuple[Forecast, Forecast]:
-    """Forecast with and without a scenario, from a fit of exactly this evidence.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-    evidence : EvidenceSet
-        The evidence in force.
-    setting : mapping
-        Binary condition id -> value.
-    mode : {"do", "observe"}
-        See :mod:`allegiance.update.scenarios`.
-    settings : FitSettings, optional
-
-    Returns
-    -------
-    (Forecast, Forecast)
-        The forecast as it stands, and under the scenario (its method names it).
-    """
-    unknown = [c for c in setting if c not in spec.binary_conditions]
-    if unknown:
-        raise SpecError(
-            "scenario",
-            "--set",
-            f"unknown binary condition(s) {', '.join(unknown)}.",
-            "use one of: " + ", ".join(spec.binary_conditions) + ".",
-        )
-    outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
-    updater, base = _updater(outcome), outcome.forecast
-    blocks = updater.blocks(evidence)
-    return base, _scenario(updater, blocks, base, setting, mode, evidence.as_of)
-
-
-def _updater(outcome: Forecasted) -> Updater:
-    """Return the updater of an exact forecast's fit: the forecast's own, or one made now."""
-    from allegiance.update import Updater
-
-    if outcome.updater is not None:
-        return outcome.updater
-    assert outcome.posterior is not None  # an exact forecast keeps its fit in memory
-    return Updater(outcome.posterior, outcome.posterior.settings)
