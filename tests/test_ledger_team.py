@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -151,8 +152,13 @@ def test_the_command_line_records_and_shows_authors(
     assert runner.invoke(app, [*retract, "--author", "hana"]).exit_code == 0
     resolve = ["resolve", str(model), "splinter_leaves_12m", "no", "--date", "2021-01-02"]
     assert runner.invoke(app, [*resolve, "--source", "desk"]).exit_code == 0
+    judge = ["judge", str(model), "splinter_leaves_12m", "0.3", "--date", "2021-01-01"]
+    judged = runner.invoke(app, judge)
+    assert judged.exit_code == 0 and "recorded fatima's 30%" in judged.stdout, judged.output
     with Ledger(f"sqlite:///{tmp_path / 'minimal.ledger.sqlite'}", load_spec(model)) as book:
         authors = {i.id: i.author for i in book.items()}
+        judges = [h["diagnostics"] for h in book.history("splinter_leaves_12m")]
+    assert judges == [{"author": "fatima"}]
     assert authors["mine"] == "fatima" and authors["theirs"] == "gus"
     assert [a for i, a in authors.items() if i.startswith("resolve_")] == ["fatima"]
     assert [a for i, a in authors.items() if i.startswith("retract_theirs")] == ["hana"]
@@ -165,6 +171,10 @@ def test_the_command_line_records_and_shows_authors(
     (theirs,) = [line for line in lines if line.startswith("│theirs ")]
     assert "gus" in theirs and theirs.rstrip("│ ").endswith("retracted")
     assert lines[lines.index(theirs) + 1].rstrip("│ ").endswith("by hana")  # folded at 80 columns
+    shown = runner.invoke(app, ["evidence", "show", str(model), "theirs"])
+    assert shown.exit_code == 0, shown.output
+    assert "author: gus" in shown.stdout
+    assert re.search(r"^retracted by: retract_theirs_\w+ \(hana\)$", shown.stdout, re.M)
 
 
 # -- concurrent analysts on PostgreSQL -------------------------------------------
