@@ -218,7 +218,7 @@ LONG_FUNCTIONS = {
     "model/terms.py:terms", "forecast/summary.py:summarise",
     "model/patch.py:patch_terms", "model/structure.py:_structure",
     "ledger/history.py:record_forecast",
-    "cli/outcomes.py:backtest", "ledger/imports.py:import_file",
+    "cli/outcomes.py:backtest",
     "spec/switches.py:check_switches", "posterior/store.py:load_posterior",
     "evidence/files.py:_csv_rows", "cli/scenarios.py:scenario", "model/channels.py:channel_terms",
 }  # fmt: skip

@@ -3,8 +3,10 @@ PostgreSQL, and a theatre's record moved from an SQLite file into a shared datab
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -150,8 +152,13 @@ def test_the_command_line_records_and_shows_authors(
     assert runner.invoke(app, [*retract, "--author", "hana"]).exit_code == 0
     resolve = ["resolve", str(model), "splinter_leaves_12m", "no", "--date", "2021-01-02"]
     assert runner.invoke(app, [*resolve, "--source", "desk"]).exit_code == 0
+    judge = ["judge", str(model), "splinter_leaves_12m", "0.3", "--date", "2021-01-01"]
+    judged = runner.invoke(app, judge)
+    assert judged.exit_code == 0 and "recorded fatima's 30%" in judged.stdout, judged.output
     with Ledger(f"sqlite:///{tmp_path / 'minimal.ledger.sqlite'}", load_spec(model)) as book:
         authors = {i.id: i.author for i in book.items()}
+        judges = [h["diagnostics"] for h in book.history("splinter_leaves_12m")]
+    assert judges == [{"author": "fatima"}]
     assert authors["mine"] == "fatima" and authors["theirs"] == "gus"
     assert [a for i, a in authors.items() if i.startswith("resolve_")] == ["fatima"]
     assert [a for i, a in authors.items() if i.startswith("retract_theirs")] == ["hana"]
@@ -164,6 +171,10 @@ def test_the_command_line_records_and_shows_authors(
     (theirs,) = [line for line in lines if line.startswith("│theirs ")]
     assert "gus" in theirs and theirs.rstrip("│ ").endswith("retracted")
     assert lines[lines.index(theirs) + 1].rstrip("│ ").endswith("by hana")  # folded at 80 columns
+    shown = runner.invoke(app, ["evidence", "show", str(model), "theirs"])
+    assert shown.exit_code == 0, shown.output
+    assert "author: gus" in shown.stdout
+    assert re.search(r"^retracted by: retract_theirs_\w+ \(hana\)$", shown.stdout, re.M)
 
 
 # -- concurrent analysts on PostgreSQL -------------------------------------------
@@ -225,6 +236,46 @@ def test_a_sqlite_ledger_moves_into_a_shared_database_with_nothing_lost(
     assert again.nothing_to_do and again.already == 4
     with Ledger(dest, spec) as shared:
         assert everything(shared, spec) == before
+
+
+def test_items_appended_as_recorded_keep_their_times_order_and_authors(
+    url: str,  # noqa: F811
+    spec: ModelSpec,
+) -> None:
+    """What a move and an import rely on: the record as kept elsewhere, once, or nothing of it."""
+    hour = dt.timedelta(hours=1)
+    kept = [
+        dataclasses.replace(report("r2", "2020-02-03"), author="bea", recorded_at=NOW - 3 * hour),
+        dataclasses.replace(report("r1"), author="carl", recorded_at=NOW - 2 * hour),
+        report("r3"),  # no time of its own: stamped now
+    ]
+    with Ledger(url, spec) as ledger:
+        done = ledger.append_recorded(kept, now=NOW)
+        recorded = ledger.items()
+        assert [(i.id, i.author, i.recorded_at) for i in recorded] == [
+            ("r2", "bea", NOW - 3 * hour), ("r1", "carl", NOW - 2 * hour), ("r3", "", NOW)
+        ]  # fmt: skip
+        assert done.recorded == recorded and done.already == 0
+        again = ledger.append_recorded(kept, now=NOW + hour)
+        assert again.recorded == [] and again.already == 3
+        other = dataclasses.replace(report("r1"), grade="A1")
+        ran: list[object] = []
+        with pytest.raises(EvidenceError, match="says something else") as info:
+            ledger.append_recorded([report("r4"), other], now=NOW + hour, then=ran.append)
+        assert info.value.key == "items[1].id" and ran == []
+        backdated = dataclasses.replace(report("r5"), recorded_at=NOW - hour)
+        with pytest.raises(EvidenceError, match="before the latest item") as info:
+            ledger.append_recorded([backdated], now=NOW + hour)
+        assert info.value.key == "items[0].recorded_at"
+
+        def refuse(conn: object) -> None:
+            raise LedgerError("elsewhere", "the other rows could not be written.")
+
+        with pytest.raises(LedgerError, match="other rows"):  # one transaction with the items
+            ledger.append_recorded([backdated], now=NOW + hour, backdated=True, then=refuse)
+        assert ledger.items() == recorded
+        taken = ledger.append_recorded([backdated], now=NOW + hour, backdated=True)
+        assert [i.recorded_at for i in taken.recorded] == [NOW - hour]
 
 
 def test_a_move_onto_a_conflicting_item_changes_nothing(spec: ModelSpec, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from allegiance.cli.shared import (
+    AuthorOpt,
     LedgerOpt,
     ModelArg,
     add_row,
@@ -25,10 +26,6 @@ from allegiance.spec import ModelSpec, load_spec
 
 if TYPE_CHECKING:
     from allegiance.ledger import Ledger
-
-AuthorOpt = Annotated[
-    str | None, typer.Option(help="Who records it (default: your login name), kept with each item.")
-]
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="Add to, read and export the evidence ledger."
@@ -159,11 +156,15 @@ def evidence_show(model: ModelArg, item_id: str, ledger: LedgerOpt = None) -> No
     found = book.get(item_id)
     if found is None:
         raise refuse(f"no item {item_id!r} in {book.name}")
-    by = [i.id for i in book.items() if i.kind == "retraction" and i.fields["retracts"] == item_id]
+    by = [
+        f"{i.id} ({i.author})" if i.author else i.id
+        for i in book.items()
+        if i.kind == "retraction" and i.fields["retracts"] == item_id
+    ]
     typer.echo(
         plain(yaml.safe_dump(found.to_dict(), sort_keys=False, allow_unicode=True)), nl=False
     )
-    typer.echo(f"retracted by: {', '.join(by)}" if by else "in force (not retracted)")
+    typer.echo(plain(f"retracted by: {', '.join(by)}") if by else "in force (not retracted)")
 
 
 @evidence_app.command("retract")

@@ -16,6 +16,7 @@ from allegiance.cli.evidence import open_model
 from allegiance.cli.output import score_table
 from allegiance.cli.shared import (
     FIT,
+    AuthorOpt,
     ChainsOpt,
     DrawsOpt,
     LedgerOpt,
@@ -48,9 +49,7 @@ def resolve(
     source: Annotated[str, typer.Option(help="Where the outcome is on record.")],
     grade: Annotated[str, typer.Option(help="Admiralty grade of the source.")] = "B2",
     note: Annotated[str, typer.Option(help="Free-text note.")] = "",
-    author: Annotated[
-        str | None, typer.Option(help="Who records it (default: your login name).")
-    ] = None,
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Record how a question resolved (append-only; retract it like any evidence item)."""
@@ -242,15 +241,15 @@ def judge(
     date: Annotated[
         str | None, typer.Option(help="The day the judgment is as of (default: today).")
     ] = None,
-    author: Annotated[str, typer.Option(help="Who judges.")] = "",
+    author: AuthorOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Record your own probability of a question; scores show it beside the model, pooled."""
+    from allegiance.ledger.authors import author_of
+
     when = parse_date(date, "--date") or dt.date.today()
+    who = author_of(author)
     with user_errors():
         _, book = open_model(model, ledger)
-        book.record_judgment(question, probability, as_of=when, author=author)
-    typer.echo(
-        f"recorded {plain(author or 'the analyst')}'s {probability:.0%} for {plain(question)} "
-        f"as of {when}"
-    )
+        book.record_judgment(question, probability, as_of=when, author=who)
+    typer.echo(f"recorded {plain(who)}'s {probability:.0%} for {plain(question)} as of {when}")

@@ -35,6 +35,9 @@ EXIT_BAD_INPUT = 2
 EXIT_UNTRUSTWORTHY = 3
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).")]
+AuthorOpt = Annotated[
+    str | None, typer.Option(help="Who records it (default: your login name), kept with it.")
+]
 LedgerOpt = Annotated[
     str | None,
     typer.Option(

@@ -1,18 +1,24 @@
-"""Evidence files imported into a ledger: what the record lacks, in one transaction."""
+"""Items recorded elsewhere appended as recorded: what the record lacks, in one transaction."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Connection
+
+from allegiance.errors import EvidenceError
 from allegiance.evidence import Item, parse_items
 from allegiance.ledger.connection import _now
 from allegiance.ledger.items import ItemStore
 from allegiance.reading import KeyReader, short
+
+Conflict = Callable[[int, Item, Item], EvidenceError]
+"""``conflict(i, held, item)``: the refusal of ``item``, the i-th, held as ``held`` but other."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def same_item(a: Item, b: Item) -> bool:
 
 
 class FileImports(ItemStore):
-    """Importing an evidence file: an export read back, or a batch prepared elsewhere."""
+    """Items recorded elsewhere: an evidence file, or another ledger's (a move, see migrate)."""
 
     def import_file(
         self,
@@ -106,40 +112,112 @@ class FileImports(ItemStore):
             is then recorded.
         """
         r, items = parse_items(path, self.spec)
+        items = [_by(author, i) for i in items]
+        return self.append_recorded(items, start_with=start_with, now=now, reader=r)
+
+    def append_recorded(
+        self,
+        items: Sequence[Item],
+        *,
+        start_with: Sequence[Item] = (),
+        now: dt.datetime | None = None,
+        reader: KeyReader | None = None,
+        backdated: bool = False,
+        conflict: Conflict | None = None,
+        then: Callable[[Connection], object] | None = None,
+    ) -> Imported:
+        """Record items as recorded elsewhere, keeping their recording times, order and authors.
+
+        One transaction under the write lock: an item the ledger holds, the same
+        but for its recording time and author, is left out (a second run records
+        nothing); the rest are checked as by :meth:`append` (ids, retractions,
+        contradictions) and recorded in order, those without ``recorded_at``
+        stamped ``now``. A refusal records nothing.
+
+        Parameters
+        ----------
+        items : sequence of Item
+            Oldest first, e.g. a file's or another ledger's.
+        start_with : sequence of Item
+            Items an empty ledger starts with, before ``items`` (less their ids).
+        now : datetime, optional
+            The recording time of items without their own (default: now).
+        reader : KeyReader, optional
+            Names the source in refusals (default: the ledger); ``items[i]`` the i-th item.
+        backdated : bool
+            Take items recorded before the ledger's latest, which an import refuses.
+        conflict : Conflict, optional
+            The refusal of an id the ledger holds with other content (default: an import's).
+        then : callable, optional
+            Given the connection after the items are written: other rows, same transaction.
+
+        Returns
+        -------
+        Imported
+
+        Raises
+        ------
+        EvidenceError
+            Naming the item's key: malformed, an id held with other content,
+            backdated, retracting an unknown item, or contradicting what is in force.
+        """
+        r = reader or self._reader
         with self._writing() as conn:
             stamp = _now(now)
             stored = self._items(conn)
-            on_record = {i.id: i for i in stored}
-            new, keys = [], []
-            for n, item in enumerate(items):
-                old = on_record.get(item.id)
-                if old is not None and same_item(old, item):
-                    continue
-                if old is not None:
-                    raise r.fail(
-                        f"items[{n}].id",
-                        f"the ledger already holds an item {short(item.id)} that says "
-                        "something else.",
-                        "give the new item its own id; correct an item by retracting it.",
-                    )
-                if author and not item.author and item.recorded_at is None:
-                    item = dataclasses.replace(item, author=author)
-                new.append(item)
-                keys.append(f"items[{n}]")
-            # An empty ledger starts as a first use would have; the file's own items,
-            # with their recording times, take the place of any of the same id.
-            taken = {i.id for i in new}
-            start = [] if stored else [i for i in start_with if i.id not in taken]
-            _not_backdated(r, new, keys, stored)
-            checked = self._validate(
-                [*start, *new],
-                stored,
-                stamp,
-                r,
-                [f"(start) items[{j}]" for j in range(len(start))] + keys,
-            )
+            new, keys = _lacking(items, stored, conflict or _conflict(r))
+            start = _started(start_with, stored, new)
+            if not backdated:
+                _not_backdated(r, new, keys, stored)
+            batch, keys = [*start, *new], [f"(start) items[{j}]" for j in range(len(start))] + keys
+            checked = self._validate(batch, stored, stamp, r, keys) if batch else []
             self._insert(conn, checked)
+            if then is not None:
+                then(conn)
         return Imported(checked[len(start) :], len(items) - len(new), len(start))
+
+
+def _started(start_with: Sequence[Item], stored: Sequence[Item], new: Sequence[Item]) -> list[Item]:
+    """Return what an empty ledger starts with, as a first use would have recorded it.
+
+    The new items, with their recording times, take the place of any of the same id.
+    """
+    taken = {i.id for i in new}
+    return [] if stored else [i for i in start_with if i.id not in taken]
+
+
+def _by(author: str, item: Item) -> Item:
+    """Give an item that names no author and is stamped now the importer's name."""
+    if not author or item.author or item.recorded_at is not None:
+        return item
+    return dataclasses.replace(item, author=author)
+
+
+def _conflict(r: KeyReader) -> Conflict:
+    def refusal(n: int, held: Item, item: Item) -> EvidenceError:
+        return r.fail(
+            f"items[{n}].id",
+            f"the ledger already holds an item {short(item.id)} that says something else.",
+            "give the new item its own id; correct an item by retracting it.",
+        )
+
+    return refusal
+
+
+def _lacking(
+    items: Sequence[Item], stored: Sequence[Item], conflict: Conflict
+) -> tuple[list[Item], list[str]]:
+    """Return the items the ledger lacks, and their keys; refuse an id held with other content."""
+    held = {i.id: i for i in stored}
+    new, keys = [], []
+    for n, item in enumerate(items):
+        old = held.get(item.id)
+        if old is not None and not same_item(old, item):
+            raise conflict(n, old, item)
+        if old is None:
+            new.append(item)
+            keys.append(f"items[{n}]")
+    return new, keys
 
 
 def _not_backdated(

@@ -13,7 +13,6 @@ to do.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,10 @@ from sqlalchemy import Connection, Table, create_engine, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from allegiance.errors import LedgerError
+from allegiance.errors import EvidenceError, LedgerError
 from allegiance.evidence import Item
-from allegiance.ledger.connection import _now, database_error
-from allegiance.ledger.imports import FileImports, same_item
+from allegiance.ledger.connection import database_error
+from allegiance.ledger.imports import Conflict, FileImports
 from allegiance.ledger.schema import FORECASTS, ITEMS, OWNER, REPORTS, SCHEMA
 from allegiance.spec import ModelSpec
 
@@ -218,33 +217,33 @@ def migrate(source: str, dest: str, spec: ModelSpec) -> Migrated:
 
 
 def _write(into: FileImports, record: _Record, theatre: str) -> Migrated:
-    with into._writing() as conn:
-        stored = into._items(conn)
-        new = _new_items(into, record.items, stored)
-        if new:
-            checked = into._validate(new, stored, _now(None))
-            into._insert(conn, checked)
-        forecasts = _new_rows(conn, FORECASTS, record.forecasts, theatre)
-        reports = _new_rows(conn, REPORTS, record.reports, theatre)
-    return Migrated(theatre, len(new), forecasts, reports, len(record.items) - len(new))
+    rows: list[int] = []
+
+    def copy_rows(conn: Connection) -> None:
+        rows.append(_new_rows(conn, FORECASTS, record.forecasts, theatre))
+        rows.append(_new_rows(conn, REPORTS, record.reports, theatre))
+
+    # Unlike a file's, items recorded before the destination's latest are taken:
+    # they were recorded then, in the source ledger.
+    done = into.append_recorded(
+        record.items, backdated=True, conflict=_conflict(into.name, theatre), then=copy_rows
+    )
+    forecasts, reports = rows
+    return Migrated(theatre, len(done.recorded), forecasts, reports, done.already)
 
 
-def _new_items(into: FileImports, items: Sequence[Item], stored: Sequence[Item]) -> list[Item]:
-    held = {i.id: i for i in stored}
-    new = []
-    for item in items:
-        old = held.get(item.id)
-        if old is None:
-            new.append(item)
-        elif not same_item(old, item):
-            raise into._reader.fail(
-                f"items.{item.id}",
-                f"the destination already holds an item {item.id!r} of theatre "
-                f"{into.spec.id!r} that says something else (recorded {old.recorded_at}).",
-                "move the record into another database, or retract and rename the item "
-                "in one of them first; nothing was written.",
-            )
-    return new
+def _conflict(name: str, theatre: str) -> Conflict:
+    def refusal(n: int, held: Item, item: Item) -> EvidenceError:
+        return EvidenceError(
+            name,
+            f"items.{item.id}",
+            f"the destination already holds an item {item.id!r} of theatre "
+            f"{theatre!r} that says something else (recorded {held.recorded_at}).",
+            "move the record into another database, or retract and rename the item "
+            "in one of them first; nothing was written.",
+        )
+
+    return refusal
 
 
 def _new_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], theatre: str) -> int:
