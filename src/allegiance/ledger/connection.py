@@ -28,7 +28,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
-from allegiance.ledger.lock import NOTHING_WRITTEN, WriteLock
+from allegiance.ledger.lock import WriteLock
+from allegiance.ledger.refusals import cut, database_error
 from allegiance.ledger.schema import (
     METADATA,
     MIGRATIONS,
@@ -69,62 +70,6 @@ def default_url(spec: ModelSpec) -> str:
     return f"sqlite:///{path}"
 
 
-# What the database said, lower-cased, and what it means for the user: (problem, fix).
-_REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (
-        ("locked", "busy", "lock timeout", "deadlock"),
-        "another process (or several, one after another) held the ledger's lock for the whole wait",
-        "wait until the other commands (or a program holding the file open) are done, "
-        f"then run this again; {NOTHING_WRITTEN}",
-    ),
-    (
-        ("readonly", "read-only", "read only", "permission denied", "insufficient privilege"),
-        "the ledger cannot be written",
-        "make the ledger (file and folder, or database role) writable, or give --ledger "
-        "a copy you can write; nothing was written.",
-    ),
-    (
-        ("malformed", "not a database", "encrypted", "disk i/o", "corrupt"),
-        "the ledger file is damaged",
-        "restore it from a backup (or import an export into a new ledger), or move it "
-        "aside to start a new one; the file is left as it is.",
-    ),
-    (
-        ("no such column", "no such table", "has no column", "undefined column", "undefined table"),
-        "the ledger's tables are not as this package writes them",
-        "restore the ledger from a backup or an export; it is left as it is.",
-    ),
-)
-
-
-def database_error(name: str, exc: DBAPIError | sqlite3.Error) -> LedgerError:
-    """Return the :class:`LedgerError` that explains a database's refusal.
-
-    Parameters
-    ----------
-    name : str
-        The ledger, as shown to the user.
-    exc : DBAPIError or sqlite3.Error
-        What the database driver raised (wrapped by SQLAlchemy, or not).
-
-    Returns
-    -------
-    LedgerError
-        Saying what went wrong in the user's terms, with the database's own
-        words in brackets, and what to do.
-    """
-    said = _cut(" ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split()))
-    lowered = said.lower()
-    for words, problem, fix in _REFUSALS:
-        if any(w in lowered for w in words):
-            return LedgerError(name, f"{problem} ({said}).", fix)
-    return LedgerError(
-        name,
-        f"cannot use the ledger ({said}).",
-        "check the URL, that the folder exists, and that the server runs; nothing was written.",
-    )
-
-
 _UNREADABLE = (ValueError, TypeError, OverflowError)  # a stored value the column's type rejects
 
 
@@ -135,10 +80,6 @@ def _unreadable(conn: Connection, query: Select[Any]) -> Exception | None:
     except _UNREADABLE as exc:
         return exc
     return None
-
-
-def _cut(text_: str, limit: int = 200) -> str:
-    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
 
 
 def _utc(stamp: dt.datetime) -> dt.datetime:
@@ -290,7 +231,7 @@ class LedgerConnection:
         where += f", column {column}" if column is not None else ""
         return LedgerError(
             self.name,
-            f"a stored value cannot be read ({where}): {_cut(problem)}. The ledger was "
+            f"a stored value cannot be read ({where}): {cut(problem)}. The ledger was "
             "changed outside this package, or is damaged.",
             "restore the ledger from a backup or an export; it is left as it is.",
         )

@@ -24,8 +24,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import LedgerError
 from allegiance.evidence import Item
-from allegiance.ledger.connection import _now, database_error
+from allegiance.ledger.connection import _now
 from allegiance.ledger.imports import FileImports, same_item
+from allegiance.ledger.refusals import database_error
 from allegiance.ledger.schema import FORECASTS, ITEMS, OWNER, REPORTS, SCHEMA
 from allegiance.spec import ModelSpec
 
