@@ -103,6 +103,55 @@ class LedgerConnection:
     """
 
     def __init__(self, url: str | URL, spec: ModelSpec) -> None:
+        self._connect(url, spec)
+        try:
+            if not self._held():
+                self._bring_up_to_date()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def kept(cls, url: str | URL, spec: ModelSpec) -> Self | None:
+        """Open the ledger only if it holds the theatre already: opening it writes nothing.
+
+        For a reader that must not write (the web page's GET): a database, or
+        an SQLite file, that does not exist is not made, a theatre it does not
+        hold is not claimed, and an older schema is not brought up to date.
+
+        Parameters
+        ----------
+        url : str or URL
+            An SQLAlchemy database URL.
+        spec : ModelSpec
+            The theatre's model.
+
+        Returns
+        -------
+        LedgerConnection or None
+            The ledger, open (close it), or None where opening it would write.
+
+        Raises
+        ------
+        LedgerError
+            As opening the ledger does: not a database URL, a database that
+            cannot be read, that is not a ledger, or of a newer schema.
+        """
+        out = cls.__new__(cls)
+        out._connect(url, spec)
+        file = out.url.database if out.url.get_backend_name() == "sqlite" else None
+        try:  # connecting to an SQLite file that does not exist would make it
+            held = (file in (None, "", ":memory:") or Path(str(file)).exists()) and out._held()
+        except BaseException:
+            out.close()
+            raise
+        if not held:
+            out.close()
+            return None
+        return out
+
+    def _connect(self, url: str | URL, spec: ModelSpec) -> None:
+        """Make the engine; it connects only when asked (an SQLite file is made then)."""
         self.spec = spec
         try:
             self.url = make_url(url)
@@ -117,11 +166,6 @@ class LedgerConnection:
         self._reader = KeyReader(Path(self.name), EvidenceError, name=self.name)
         self._lock: WriteLock | None = None  # SQLite's; PostgreSQL queues writers itself
         self._engine = self._create_engine(self.url)
-        try:
-            self._ensure_schema()
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     @staticmethod
     def _display_name(url: URL) -> str:
@@ -282,13 +326,15 @@ class LedgerConnection:
         version = conn.execute(select(func.max(SCHEMA.c.version))).scalar()
         return int(version or 0)
 
-    def _ensure_schema(self) -> None:
+    def _held(self) -> bool:
+        """Return whether the database is at this schema and holds this theatre (a read)."""
         with self._reading() as conn:
             version = self._version(conn)
-            claimed = version == SCHEMA_VERSION and self.spec.id in self._theatres(conn)
+            held = version == SCHEMA_VERSION and self.spec.id in self._theatres(conn)
         self._check_not_newer(version)
-        if claimed:
-            return
+        return held
+
+    def _bring_up_to_date(self) -> None:
         with self._writing() as conn:  # another process may have migrated meanwhile
             version = self._version(conn)
             self._check_not_newer(version)
