@@ -347,3 +347,78 @@ def test_only_the_serve_command_imports_the_web_page_and_only_when_run() -> None
     run = [sys.executable, "-c", code]
     loaded = subprocess.run(run, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"  # the other commands start without the web stack
+
+
+def other_theatre(folder: Path) -> None:
+    """A second theatre in the folder: the minimal model under another id, no evidence shipped."""
+    minimal = (folder / "minimal.yaml").read_text()
+    (folder / "other.yaml").write_text(minimal.replace("id: minimal", "id: other", 1))
+
+
+def test_with_a_ledger_url_every_theatre_reads_and_writes_that_one_database(
+    tmp_path: Path,
+) -> None:
+    folder = theatre_folder(tmp_path / "models")
+    other_theatre(folder)
+    (tmp_path / "team").mkdir()
+    shared = tmp_path / "team" / "ledger.sqlite"
+    url = f"sqlite:///{shared}"
+    secrets = Secrets()
+    app = create_app(folder, secrets, settings=SETTINGS, author="desk", ledger=url)
+    app.state.site.jobs = started = Started()
+    with TestClient(app) as client:
+        client.get(f"/?token={secrets.token}")
+        for key in ("minimal", "other"):
+            page = client.get(f"/theatres/{key}")
+            assert page.status_code == 200 and "No ledger yet" in page.text
+        assert not shared.exists()  # reading made no database
+        form = item_form(secrets.csrf, note="east")
+        done = client.post("/theatres/minimal/items", data=form, follow_redirects=False)
+        assert done.status_code == 303 and started.titles == ["Forecast of minimal"]
+        before = shared.read_bytes()
+        assert "No ledger yet" in client.get("/theatres/other").text
+        assert shared.read_bytes() == before  # nor claimed the other theatre in it
+        form = item_form(secrets.csrf, note="west")
+        assert client.post("/theatres/other/items", data=form, follow_redirects=False).is_redirect
+        minimal, other = client.get("/theatres/minimal").text, client.get("/theatres/other").text
+    for key, note in (("minimal", "east"), ("other", "west")):
+        spec = load_spec(folder / f"{key}.yaml")
+        with Ledger(url, spec) as book:
+            added = book.get("defectors_2019_11")
+            assert added is not None and added.note == note and added.author == "desk"
+            assert book.theatres() == ["minimal", "other"]
+            held = {i.id for i in book.items()}
+        assert ("spoils_reported" in held) == (key == "minimal")  # shipped evidence, if any
+    assert "<td>east</td>" in minimal and "<td>spoils_reported</td>" in minimal
+    assert "<td>west</td>" in other and "spoils_reported" not in other
+    assert not list(folder.glob("*.ledger.sqlite"))
+
+
+def test_a_ledger_is_opened_for_reading_only_where_it_holds_the_theatre(tmp_path: Path) -> None:
+    folder = theatre_folder(tmp_path / "models")
+    other_theatre(folder)
+    minimal, other = load_spec(folder / "minimal.yaml"), load_spec(folder / "other.yaml")
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    assert Ledger.kept(url, minimal) is None and not (tmp_path / "ledger.sqlite").exists()
+    with Ledger(url, minimal):
+        pass
+    book = Ledger.kept(url, minimal)
+    assert book is not None
+    with book:
+        assert book.theatres() == ["minimal"]
+    assert Ledger.kept(url, other) is None
+    with Ledger(url, minimal) as book:
+        assert book.theatres() == ["minimal"]  # the other theatre was not claimed
+
+
+def test_the_serve_command_gives_its_ledger_to_every_page(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    url = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    done = CliRunner().invoke(cli, ["serve", str(folder), "--ledger", url])
+    assert done.exit_code == 0, done.output
+    assert served[0].state.site.ledger == url

@@ -66,14 +66,13 @@ def theatres(folder: Path) -> dict[str, Theatre]:
     return {key: theatre(folder, key) for key in keys if is_theatre(folder, key)}
 
 
-def ledger_path(spec: ModelSpec) -> Path:
-    """Return the model's SQLite ledger file (it may not exist yet)."""
-    return Path(default_url(spec).removeprefix("sqlite:///"))
+def existing_ledger(spec: ModelSpec, ledger: str | None = None) -> Ledger | None:
+    """Return the theatre's ledger if it holds the theatre (a page never makes one), else None.
 
-
-def existing_ledger(spec: ModelSpec) -> Ledger | None:
-    """Return the model's ledger if it exists (a page never makes one), else None."""
-    return Ledger(default_url(spec), spec) if ledger_path(spec).exists() else None
+    ``ledger`` is the server's ``--ledger`` URL; without one, the SQLite file
+    beside the model.
+    """
+    return Ledger.kept(ledger or default_url(spec), spec)
 
 
 def percent(x: float | None) -> str:
@@ -93,13 +92,13 @@ class Headline:
     retracted: list[Item] = field(default_factory=list)
 
 
-def headline(spec: ModelSpec) -> Headline:
+def headline(spec: ModelSpec, ledger: str | None = None) -> Headline:
     """Return each question's latest recorded forecast, its change since the last report.
 
     "What moved it" is the items in force now that the last report did not
     have (or had otherwise); the report gives each one's effect in points.
     """
-    book = existing_ledger(spec)
+    book = existing_ledger(spec, ledger)
     if book is None:
         return Headline(rows=[_row(spec, qid, None, None) for qid in spec.questions])
     with book:
@@ -152,7 +151,7 @@ def _row(
     }
 
 
-def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
+def trajectory_figure(spec: ModelSpec, qid: str, ledger: str | None = None) -> tuple[str, str]:
     """Return a question's trajectory (the report's figure) as base64 PNG, and its alt text.
 
     Drawn in a temporary folder, read and removed: a page writes nothing.
@@ -160,7 +159,7 @@ def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
     """
     from allegiance.report.trajectories import trajectory
 
-    book = existing_ledger(spec)
+    book = existing_ledger(spec, ledger)
     rows, dates = [], []
     if book is not None:
         with book:
@@ -173,7 +172,9 @@ def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
         return base64.b64encode(png.read_bytes()).decode("ascii"), alt
 
 
-def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
+def add_item(
+    spec: ModelSpec, form: Mapping[str, str], author: str, ledger: str | None = None
+) -> Item:
     """Append the item a web form describes, read and checked as ``evidence add`` reads one.
 
     Parameters
@@ -185,6 +186,8 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
     author : str
         Who records it (the server's ``--author``, unless the form names one;
         the login name when neither does).
+    ledger : str, optional
+        The ledger's URL (default: the SQLite file beside the model).
 
     Returns
     -------
@@ -202,7 +205,7 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
     lines = [line.strip() for line in form.get("fields", "").splitlines()]
     body = item_body(r, options, [line for line in lines if line])
     item = typed_item(r, body, spec)
-    opened = open_ledger(spec)
+    opened = open_ledger(spec, ledger)
     with opened.ledger as book:
         (stored,) = book.append([item])
     return stored
