@@ -130,7 +130,7 @@ class Site:
         """Show a theatre: its headline table, the evidence in force, the form to add an item."""
         key = request.path_params["key"]
         spec = await run_in_threadpool(self.spec, key)
-        head = await run_in_threadpool(pages.headline, spec, self.ledger)
+        head = await run_in_threadpool(pages.headline, spec, self.ledger, self.settings)
         blank = {name: "" for name in (*pages.OPTIONS, "fields", "author")}
         return self.page(
             "theatre.html",

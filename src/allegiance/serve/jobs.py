@@ -108,6 +108,7 @@ def forecast_work(
     spec: ModelSpec, settings: FitSettings, ledger: str | None = None
 ) -> Callable[[Job], None]:
     """Return the work of a forecast recorded in the ledger (a stored fit reweighted if it can)."""
+    from allegiance.serve.pages import headline
     from allegiance.workflow import evidence_in_force, forecast_and_record
 
     def work(job: Job) -> None:
@@ -123,6 +124,8 @@ def forecast_work(
                 chosen.ledger.close()
         for line in out.notes:
             job.say(line)
+        job.say("what each item new since the last report did to each forecast")
+        headline(spec, ledger, settings)  # kept in memory: the theatre's page, next, reads it
         job.say(f"done: {out.forecast.method}")
 
     return work

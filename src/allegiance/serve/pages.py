@@ -20,10 +20,12 @@ from allegiance.errors import AllegianceError, EvidenceError
 from allegiance.evidence import Item, in_force
 from allegiance.ledger import Ledger, default_url
 from allegiance.ledger.authors import author_of
+from allegiance.posterior import FitSettings
 from allegiance.reading import IDENT, KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import open_ledger
 from allegiance.workflow.entry import item_body, typed_item
+from allegiance.workflow.moved import Moved, moved_by
 from allegiance.workflow.reporting import withdrawn_by
 
 # Item files beside a model file, never listed as theatres.
@@ -90,13 +92,20 @@ class Headline:
     has_ledger: bool = False
     items: list[Item] = field(default_factory=list)
     retracted: list[Item] = field(default_factory=list)
+    moved: Moved | None = None
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    effect_questions: list[str] = field(default_factory=list)
+    needs_refit: bool = False
 
 
-def headline(spec: ModelSpec, ledger: str | None = None) -> Headline:
+def headline(
+    spec: ModelSpec, ledger: str | None = None, settings: FitSettings | None = None
+) -> Headline:
     """Return each question's latest recorded forecast, its change since the last report.
 
     "What moved it" is the items in force now that the last report did not
-    have (or had otherwise); the report gives each one's effect in points.
+    have (or had otherwise), and each one's effect on each open question,
+    from the stored fit a forecast uses (:func:`allegiance.workflow.moved.moved_by`).
     """
     book = existing_ledger(spec, ledger)
     if book is None:
@@ -116,7 +125,30 @@ def headline(spec: ModelSpec, ledger: str | None = None) -> Headline:
     if last is not None:
         out.since = "the last report (" + last.created_at.strftime("%Y-%m-%d %H:%M UTC") + ")"
         out.moved_by = last.new_items(evidence)
+    if out.moved_by:
+        out.moved = moved_by(spec, evidence, out.moved_by, settings or FitSettings())
+        if out.moved is not None:
+            out.effects = _effects(out.moved, out.items)
+            out.effect_questions = list(next(iter(out.moved.effects.values()), {}))
+            out.needs_refit = any("–" in row["cells"] for row in out.effects)
     return out
+
+
+def _effects(moved: Moved, items: list[Item]) -> list[dict[str, Any]]:
+    """Return the rows of the effects' table: an item, its note, its effect on each question."""
+    notes = {i.id: i.note for i in items}
+    return [
+        {"id": iid, "note": notes.get(iid, ""), "cells": [_points(v) for v in row.values()]}
+        for iid, row in moved.effects.items()
+    ]
+
+
+def _points(x: float | None) -> str:
+    """Return a change of probability in percentage points: "0" where exactly none."""
+    if x is None or x == 0.0:
+        return "–" if x is None else "0"
+    shown = f"{x * 100:+.1f}"
+    return "±0.0" if shown in ("+0.0", "-0.0") else shown
 
 
 def _retracted(on_record: list[Item]) -> list[Item]:
