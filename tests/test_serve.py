@@ -347,3 +347,178 @@ def test_only_the_serve_command_imports_the_web_page_and_only_when_run() -> None
     run = [sys.executable, "-c", code]
     loaded = subprocess.run(run, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"  # the other commands start without the web stack
+
+
+def other_theatre(folder: Path) -> None:
+    """A second theatre in the folder: the minimal model under another id, no evidence shipped."""
+    minimal = (folder / "minimal.yaml").read_text()
+    (folder / "other.yaml").write_text(minimal.replace("id: minimal", "id: other", 1))
+
+
+def test_with_a_ledger_url_every_theatre_reads_and_writes_that_one_database(
+    tmp_path: Path,
+) -> None:
+    folder = theatre_folder(tmp_path / "models")
+    other_theatre(folder)
+    (tmp_path / "team").mkdir()
+    shared = tmp_path / "team" / "ledger.sqlite"
+    url = f"sqlite:///{shared}"
+    secrets = Secrets()
+    app = create_app(folder, secrets, settings=SETTINGS, author="desk", ledger=url)
+    app.state.site.jobs = started = Started()
+    with TestClient(app) as client:
+        client.get(f"/?token={secrets.token}")
+        for key in ("minimal", "other"):
+            page = client.get(f"/theatres/{key}")
+            assert page.status_code == 200 and "No ledger yet" in page.text
+        assert not shared.exists()  # reading made no database
+        form = item_form(secrets.csrf, note="east")
+        done = client.post("/theatres/minimal/items", data=form, follow_redirects=False)
+        assert done.status_code == 303 and started.titles == ["Forecast of minimal"]
+        before = shared.read_bytes()
+        assert "No ledger yet" in client.get("/theatres/other").text
+        assert shared.read_bytes() == before  # nor claimed the other theatre in it
+        form = item_form(secrets.csrf, note="west")
+        assert client.post("/theatres/other/items", data=form, follow_redirects=False).is_redirect
+        minimal, other = client.get("/theatres/minimal").text, client.get("/theatres/other").text
+    for key, note in (("minimal", "east"), ("other", "west")):
+        spec = load_spec(folder / f"{key}.yaml")
+        with Ledger(url, spec) as book:
+            added = book.get("defectors_2019_11")
+            assert added is not None and added.note == note and added.author == "desk"
+            assert book.theatres() == ["minimal", "other"]
+            held = {i.id for i in book.items()}
+        assert ("spoils_reported" in held) == (key == "minimal")  # shipped evidence, if any
+    assert "<td>east</td>" in minimal and "<td>spoils_reported</td>" in minimal
+    assert "<td>west</td>" in other and "spoils_reported" not in other
+    assert not list(folder.glob("*.ledger.sqlite"))
+
+
+def test_a_ledger_is_opened_for_reading_only_where_it_holds_the_theatre(tmp_path: Path) -> None:
+    folder = theatre_folder(tmp_path / "models")
+    other_theatre(folder)
+    minimal, other = load_spec(folder / "minimal.yaml"), load_spec(folder / "other.yaml")
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    assert Ledger.kept(url, minimal) is None and not (tmp_path / "ledger.sqlite").exists()
+    with Ledger(url, minimal):
+        pass
+    book = Ledger.kept(url, minimal)
+    assert book is not None
+    with book:
+        assert book.theatres() == ["minimal"]
+    assert Ledger.kept(url, other) is None
+    with Ledger(url, minimal) as book:
+        assert book.theatres() == ["minimal"]  # the other theatre was not claimed
+
+
+def test_the_serve_command_gives_its_ledger_to_every_page(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    url = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    done = CliRunner().invoke(cli, ["serve", str(folder), "--ledger", url])
+    assert done.exit_code == 0, done.output
+    assert served[0].state.site.ledger == url
+
+
+def effects_shown(page: str) -> tuple[str, dict[str, dict[str, str]], dict[str, str]]:
+    """The effects' table: its caption, item -> question -> cell, and item -> title (its note)."""
+    table = re.search(r'<table id="effects">(.*?)</table>', page, re.S)
+    assert table is not None, page
+    caption = re.search(r"<caption>(.*?)</caption>", table.group(1), re.S)
+    heads = re.findall(r"<th>(.*?)</th>", table.group(1))[1:]
+    rows = re.findall(
+        r'<tr data-item="([^"]*)"><td title="([^"]*)">.*?</td>(.*?)</tr>', table.group(1)
+    )
+    cells = {i: dict(zip(heads, re.findall(r'<td class="num">(.*?)</td>', c), strict=True))
+             for i, _, c in rows}  # fmt: skip
+    assert caption is not None and heads
+    return caption.group(1), cells, {i: title for i, title, _ in rows}
+
+
+def same_points(cell: str, change: float | None) -> bool:
+    """Whether a cell shows a change of probability, to its 0.1 pp."""
+    if change is None or change == 0.0:
+        return cell == ("–" if change is None else "0")
+    return abs(float(cell.replace("±", "")) - change * 100) <= 0.05 + 1e-9
+
+
+@pytest.mark.slow
+def test_each_new_item_s_effect_is_shown_as_the_report_computes_it(
+    tmp_path: Path, fitted: Any
+) -> None:
+    from allegiance.evidence import EvidenceSet
+    from allegiance.posterior import load_posterior
+    from allegiance.update import Updater
+    from allegiance.update.attribution import effect_matrix
+    from allegiance.workflow import FitStore, evidence_in_force, forecast_and_record, run_forecast
+    from allegiance.workflow.scenarios import updater_of
+
+    folder = theatre_folder(tmp_path / "models")
+    url = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    spec, store = load_spec(folder / "minimal.yaml"), FitStore(load_spec(folder / "minimal.yaml"))
+    chosen = evidence_in_force(spec, ledger_url=url)
+    then, book = chosen.evidence, chosen.ledger
+    fitted(spec, then, SETTINGS).save(store.path(then, SETTINGS))
+    assert book is not None
+    with book:  # the last report, from a stored fit of the evidence then
+        forecast_and_record(spec, then, SETTINGS, book, report=True, exact=True)
+    secrets = Secrets()
+    app = create_app(folder, secrets, settings=SETTINGS, ledger=url)
+    app.state.site.jobs = Started()
+    with TestClient(app) as client:
+        client.get(f"/?token={secrets.token}")
+        assert "nothing new since the last report" in client.get("/theatres/minimal").text
+        funding = "condition=funding\nvalue=true"
+        for form in (item_form(secrets.csrf, note=SCRIPT),
+                     item_form(secrets.csrf, id="funding_found", kind="condition", fields=funding,
+                               date="2019-12-28", note='"quoted" & <b>bold</b>')):  # fmt: skip
+            assert client.post("/theatres/minimal/items", data=form, follow_redirects=False)
+        with Ledger(url, spec) as book:
+            now = book.evidence()
+        new = ["defectors_2019_11", "funding_found"]
+        before = files_in(tmp_path)
+        page = client.get("/theatres/minimal").text
+        caption, shown, titles = effects_shown(page)
+        # Reweighted from the report's fit: as the Updater gives it, with and without each item.
+        assert "reweighted to this evidence" in caption and list(shown) == new
+        assert files_in(tmp_path) == before  # nothing written, the ledger included
+        updater = Updater(load_posterior(store.path(then, SETTINGS), spec), SETTINGS)
+        forecast = updater.forecast(now, allow_refit=False).questions
+        full, compared = {q.id: q.probability for q in forecast}, 0
+        for iid in new:
+            kept = [i for i in now.items if i.id != iid]
+            left = EvidenceSet.of(kept, as_of=now.as_of, as_recorded=now.as_recorded)
+            without = updater.forecast(left, allow_refit=False)
+            for q in without.questions:
+                if q.id in shown[iid] and shown[iid][q.id] != "0":  # "0": cannot reach it
+                    assert same_points(shown[iid][q.id], full[q.id] - q.probability), (iid, q.id)
+                    compared += 1
+        assert compared >= 2 and set(shown[new[0]]) == {
+            q.id for q in forecast if q.probability is not None and not q.resolved
+        }
+        assert (
+            SCRIPT not in page
+            and titles[new[0]] == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+        )
+        assert titles["funding_found"] == "&#34;quoted&#34; &amp; &lt;b&gt;bold&lt;/b&gt;"
+        # A fit of exactly this evidence: the report's own numbers.
+        fitted(spec, now, SETTINGS).save(store.path(now, SETTINGS))
+        before = files_in(tmp_path)
+        caption, shown, _ = effects_shown(client.get("/theatres/minimal").text)
+        assert files_in(tmp_path) == before
+        assert "from the stored fit of exactly this evidence" in caption
+        report = effect_matrix(updater_of(run_forecast(spec, now, SETTINGS, exact=True)), now)
+        for iid in new:
+            for qid, cell in shown[iid].items():
+                assert same_points(cell, report[iid][qid]), (iid, qid, cell, report[iid][qid])
+    other = create_app(folder, secrets, settings=FitSettings(draws=300, tune=300, chains=2, seed=7),
+                       ledger=url)  # fmt: skip
+    with TestClient(other) as client:
+        client.get(f"/?token={secrets.token}")
+        page = client.get("/theatres/minimal").text
+    assert 'id="effects"' not in page and 'id="effects-later"' in page
+    assert "appears after <em>Forecast now</em>" in page

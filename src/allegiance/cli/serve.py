@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from allegiance.cli.shared import app, plain, refuse, user_errors
+from allegiance.cli.shared import LedgerOpt, app, plain, refuse, user_errors
 
 
 @app.command()
@@ -21,11 +21,13 @@ def serve(
         typer.Option(help="The address to listen on (default 127.0.0.1, this machine only)."),
     ] = None,
     author: Annotated[str, typer.Option(help="Who records the items added on the page.")] = "",
+    ledger: LedgerOpt = None,
 ) -> None:
     """Serve a local web page over FOLDER's theatres: forecasts, evidence, scenarios, reports.
 
     The page needs the token in the URL printed at start (then a cookie). An
     address other machines can reach is bound only when given with --host.
+    With --ledger, every theatre of FOLDER reads and writes that one database.
     """
     import uvicorn
 
@@ -37,7 +39,7 @@ def serve(
     bound = host or "127.0.0.1"
     with user_errors():
         check_bind(bound, secrets.token, host_given=host is not None)
-    site = create_app(folder, secrets, author=author)
+    site = create_app(folder, secrets, author=author, ledger=ledger)
     shown = f"[{bound}]" if ":" in bound else bound
     typer.echo(f"serving {plain(folder.resolve())} at http://{shown}:{port}/")
     typer.echo(f"open: http://{shown}:{port}/?token={secrets.token}")

@@ -28,7 +28,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
-from allegiance.ledger.lock import NOTHING_WRITTEN, WriteLock
+from allegiance.ledger.lock import WriteLock
+from allegiance.ledger.refusals import cut, database_error
 from allegiance.ledger.schema import (
     METADATA,
     MIGRATIONS,
@@ -69,62 +70,6 @@ def default_url(spec: ModelSpec) -> str:
     return f"sqlite:///{path}"
 
 
-# What the database said, lower-cased, and what it means for the user: (problem, fix).
-_REFUSALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (
-        ("locked", "busy", "lock timeout", "deadlock"),
-        "another process (or several, one after another) held the ledger's lock for the whole wait",
-        "wait until the other commands (or a program holding the file open) are done, "
-        f"then run this again; {NOTHING_WRITTEN}",
-    ),
-    (
-        ("readonly", "read-only", "read only", "permission denied", "insufficient privilege"),
-        "the ledger cannot be written",
-        "make the ledger (file and folder, or database role) writable, or give --ledger "
-        "a copy you can write; nothing was written.",
-    ),
-    (
-        ("malformed", "not a database", "encrypted", "disk i/o", "corrupt"),
-        "the ledger file is damaged",
-        "restore it from a backup (or import an export into a new ledger), or move it "
-        "aside to start a new one; the file is left as it is.",
-    ),
-    (
-        ("no such column", "no such table", "has no column", "undefined column", "undefined table"),
-        "the ledger's tables are not as this package writes them",
-        "restore the ledger from a backup or an export; it is left as it is.",
-    ),
-)
-
-
-def database_error(name: str, exc: DBAPIError | sqlite3.Error) -> LedgerError:
-    """Return the :class:`LedgerError` that explains a database's refusal.
-
-    Parameters
-    ----------
-    name : str
-        The ledger, as shown to the user.
-    exc : DBAPIError or sqlite3.Error
-        What the database driver raised (wrapped by SQLAlchemy, or not).
-
-    Returns
-    -------
-    LedgerError
-        Saying what went wrong in the user's terms, with the database's own
-        words in brackets, and what to do.
-    """
-    said = _cut(" ".join(str(exc.orig if isinstance(exc, DBAPIError) else exc).split()))
-    lowered = said.lower()
-    for words, problem, fix in _REFUSALS:
-        if any(w in lowered for w in words):
-            return LedgerError(name, f"{problem} ({said}).", fix)
-    return LedgerError(
-        name,
-        f"cannot use the ledger ({said}).",
-        "check the URL, that the folder exists, and that the server runs; nothing was written.",
-    )
-
-
 _UNREADABLE = (ValueError, TypeError, OverflowError)  # a stored value the column's type rejects
 
 
@@ -135,10 +80,6 @@ def _unreadable(conn: Connection, query: Select[Any]) -> Exception | None:
     except _UNREADABLE as exc:
         return exc
     return None
-
-
-def _cut(text_: str, limit: int = 200) -> str:
-    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
 
 
 def _utc(stamp: dt.datetime) -> dt.datetime:
@@ -162,6 +103,55 @@ class LedgerConnection:
     """
 
     def __init__(self, url: str | URL, spec: ModelSpec) -> None:
+        self._connect(url, spec)
+        try:
+            if not self._held():
+                self._bring_up_to_date()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def kept(cls, url: str | URL, spec: ModelSpec) -> Self | None:
+        """Open the ledger only if it holds the theatre already: opening it writes nothing.
+
+        For a reader that must not write (the web page's GET): a database, or
+        an SQLite file, that does not exist is not made, a theatre it does not
+        hold is not claimed, and an older schema is not brought up to date.
+
+        Parameters
+        ----------
+        url : str or URL
+            An SQLAlchemy database URL.
+        spec : ModelSpec
+            The theatre's model.
+
+        Returns
+        -------
+        LedgerConnection or None
+            The ledger, open (close it), or None where opening it would write.
+
+        Raises
+        ------
+        LedgerError
+            As opening the ledger does: not a database URL, a database that
+            cannot be read, that is not a ledger, or of a newer schema.
+        """
+        out = cls.__new__(cls)
+        out._connect(url, spec)
+        file = out.url.database if out.url.get_backend_name() == "sqlite" else None
+        try:  # connecting to an SQLite file that does not exist would make it
+            held = (file in (None, "", ":memory:") or Path(str(file)).exists()) and out._held()
+        except BaseException:
+            out.close()
+            raise
+        if not held:
+            out.close()
+            return None
+        return out
+
+    def _connect(self, url: str | URL, spec: ModelSpec) -> None:
+        """Make the engine; it connects only when asked (an SQLite file is made then)."""
         self.spec = spec
         try:
             self.url = make_url(url)
@@ -176,11 +166,6 @@ class LedgerConnection:
         self._reader = KeyReader(Path(self.name), EvidenceError, name=self.name)
         self._lock: WriteLock | None = None  # SQLite's; PostgreSQL queues writers itself
         self._engine = self._create_engine(self.url)
-        try:
-            self._ensure_schema()
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     @staticmethod
     def _display_name(url: URL) -> str:
@@ -290,7 +275,7 @@ class LedgerConnection:
         where += f", column {column}" if column is not None else ""
         return LedgerError(
             self.name,
-            f"a stored value cannot be read ({where}): {_cut(problem)}. The ledger was "
+            f"a stored value cannot be read ({where}): {cut(problem)}. The ledger was "
             "changed outside this package, or is damaged.",
             "restore the ledger from a backup or an export; it is left as it is.",
         )
@@ -341,13 +326,15 @@ class LedgerConnection:
         version = conn.execute(select(func.max(SCHEMA.c.version))).scalar()
         return int(version or 0)
 
-    def _ensure_schema(self) -> None:
+    def _held(self) -> bool:
+        """Return whether the database is at this schema and holds this theatre (a read)."""
         with self._reading() as conn:
             version = self._version(conn)
-            claimed = version == SCHEMA_VERSION and self.spec.id in self._theatres(conn)
+            held = version == SCHEMA_VERSION and self.spec.id in self._theatres(conn)
         self._check_not_newer(version)
-        if claimed:
-            return
+        return held
+
+    def _bring_up_to_date(self) -> None:
         with self._writing() as conn:  # another process may have migrated meanwhile
             version = self._version(conn)
             self._check_not_newer(version)

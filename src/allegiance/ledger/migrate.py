@@ -23,8 +23,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from allegiance.errors import EvidenceError, LedgerError
 from allegiance.evidence import Item
-from allegiance.ledger.connection import database_error
 from allegiance.ledger.imports import Conflict, FileImports
+from allegiance.ledger.refusals import database_error
 from allegiance.ledger.schema import FORECASTS, ITEMS, OWNER, REPORTS, SCHEMA
 from allegiance.spec import ModelSpec
 

@@ -76,11 +76,17 @@ class Site:
     """The pages of one folder of theatres, and the jobs started from them."""
 
     def __init__(
-        self, folder: Path, secrets: Secrets, settings: FitSettings, author: str = ""
+        self,
+        folder: Path,
+        secrets: Secrets,
+        settings: FitSettings,
+        author: str = "",
+        ledger: str | None = None,
     ) -> None:
         self.folder = folder.resolve()
         self.reports = self.folder / "reports"
         self.secrets, self.settings, self.author = secrets, settings, author
+        self.ledger = ledger  # every theatre's; None: each model's SQLite file beside it
         self.jobs = Jobs()
         self.env = Environment(loader=PackageLoader("allegiance.serve"), autoescape=True)
 
@@ -124,7 +130,7 @@ class Site:
         """Show a theatre: its headline table, the evidence in force, the form to add an item."""
         key = request.path_params["key"]
         spec = await run_in_threadpool(self.spec, key)
-        head = await run_in_threadpool(pages.headline, spec)
+        head = await run_in_threadpool(pages.headline, spec, self.ledger, self.settings)
         blank = {name: "" for name in (*pages.OPTIONS, "fields", "author")}
         return self.page(
             "theatre.html",
@@ -144,24 +150,26 @@ class Site:
         form = await self.form(request)
         spec = await run_in_threadpool(self.spec, key)
         try:
-            await run_in_threadpool(pages.add_item, spec, form, self.author)
+            await run_in_threadpool(pages.add_item, spec, form, self.author, self.ledger)
         except AllegianceError as exc:
             return await self.theatre(request, refused=str(exc), form=form)
-        return self.started(key, f"Forecast of {key}", forecast_work(spec, self.settings))
+        work = forecast_work(spec, self.settings, self.ledger)
+        return self.started(key, f"Forecast of {key}", work)
 
     async def forecast(self, request: Request) -> Response:
         """Start a forecast of a theatre, recorded in its ledger."""
         key = request.path_params["key"]
         await self.form(request)
         spec = await run_in_threadpool(self.spec, key)
-        return self.started(key, f"Forecast of {key}", forecast_work(spec, self.settings))
+        work = forecast_work(spec, self.settings, self.ledger)
+        return self.started(key, f"Forecast of {key}", work)
 
     async def report(self, request: Request) -> Response:
         """Start a theatre's report, written to ``reports/<theatre>/``."""
         key = request.path_params["key"]
         await self.form(request)
         spec = await run_in_threadpool(self.spec, key)
-        work = report_work(spec, self.settings, self.reports / key, f"/files/{key}")
+        work = report_work(spec, self.settings, self.reports / key, f"/files/{key}", self.ledger)
         return self.started(key, f"Report of {key}", work)
 
     async def question(self, request: Request) -> Response:
@@ -170,7 +178,7 @@ class Site:
         spec = await run_in_threadpool(self.spec, key)
         if qid not in spec.questions:
             raise NotFoundError(f"no question {qid!r} in {key}.")
-        image, alt = await run_in_threadpool(pages.trajectory_figure, spec, qid)
+        image, alt = await run_in_threadpool(pages.trajectory_figure, spec, qid, self.ledger)
         return self.page("question.html", key=key, qid=qid, question=spec.questions[qid],
                          image=image, alt=alt)  # fmt: skip
 
@@ -194,7 +202,8 @@ class Site:
         if chosen is None:
             known = ", ".join(spec.scenarios) or "none"
             raise NotFoundError(f"no scenario {form.get('name', '')!r} (the model's: {known}).")
-        work = scenario_work(spec, self.settings, dict(chosen.setting), chosen.mode)
+        setting = dict(chosen.setting)
+        work = scenario_work(spec, self.settings, setting, chosen.mode, self.ledger)
         return self.started(key, f"Scenario {chosen.id} of {key}", work)
 
     async def job(self, request: Request) -> Response:
@@ -256,6 +265,7 @@ def create_app(
     *,
     settings: FitSettings | None = None,
     author: str = "",
+    ledger: str | None = None,
 ) -> Starlette:
     """Return the web app over a folder of theatres (model files).
 
@@ -269,8 +279,11 @@ def create_app(
         Settings of a fit, when one is needed.
     author : str
         Who records the items added (a form may name another).
+    ledger : str, optional
+        The ledger URL of every theatre (one database holds them all);
+        default: each model's SQLite file beside it.
     """
-    site = Site(folder, secrets or Secrets(), settings or FitSettings(), author)
+    site = Site(folder, secrets or Secrets(), settings or FitSettings(), author, ledger)
     get, post = ["GET"], ["POST"]
     routes = [
         Route("/", _refusing(site.index), methods=get),

@@ -104,13 +104,16 @@ class Jobs:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def forecast_work(spec: ModelSpec, settings: FitSettings) -> Callable[[Job], None]:
+def forecast_work(
+    spec: ModelSpec, settings: FitSettings, ledger: str | None = None
+) -> Callable[[Job], None]:
     """Return the work of a forecast recorded in the ledger (a stored fit reweighted if it can)."""
+    from allegiance.serve.pages import headline
     from allegiance.workflow import evidence_in_force, forecast_and_record
 
     def work(job: Job) -> None:
         job.say("reading the evidence in force")
-        chosen = evidence_in_force(spec)
+        chosen = evidence_in_force(spec, ledger_url=ledger)
         for line in chosen.notes:
             job.say(line)
         job.say("forecasting: a stored fit reweighted, or a new fit (a minute or more)")
@@ -121,20 +124,24 @@ def forecast_work(spec: ModelSpec, settings: FitSettings) -> Callable[[Job], Non
                 chosen.ledger.close()
         for line in out.notes:
             job.say(line)
+        job.say("what each item new since the last report did to each forecast")
+        headline(spec, ledger, settings)  # kept in memory: the theatre's page, next, reads it
         job.say(f"done: {out.forecast.method}")
 
     return work
 
 
 def report_work(
-    spec: ModelSpec, settings: FitSettings, out: Path, href: str
+    spec: ModelSpec, settings: FitSettings, out: Path, href: str, ledger: str | None = None
 ) -> Callable[[Job], None]:
     """Return the work of a report written to ``out`` (served under ``href``)."""
     from allegiance.report import write_report
     from allegiance.workflow.reporting import gather
 
     def work(job: Job) -> None:
-        data = gather(spec, settings=settings, since_report=True, progress=job.say)
+        data = gather(
+            spec, ledger_url=ledger, settings=settings, since_report=True, progress=job.say
+        )
         job.say("writing the report (Markdown, HTML, PDF, figures)")
         skipped: list[str] = []
         files = write_report(data, out, notes=skipped)
@@ -149,7 +156,11 @@ def report_work(
 
 
 def scenario_work(
-    spec: ModelSpec, settings: FitSettings, setting: dict[str, bool], mode: str
+    spec: ModelSpec,
+    settings: FitSettings,
+    setting: dict[str, bool],
+    mode: str,
+    ledger: str | None = None,
 ) -> Callable[[Job], None]:
     """Return the work of a scenario: each forecast as it stands and under it."""
     from allegiance.workflow import evidence_in_force
@@ -157,7 +168,7 @@ def scenario_work(
 
     def work(job: Job) -> None:
         job.say("reading the evidence in force")
-        chosen = evidence_in_force(spec)
+        chosen = evidence_in_force(spec, ledger_url=ledger)
         if chosen.ledger is not None:
             chosen.ledger.close()
         job.say("forecasting from a fit of exactly this evidence (a new fit takes a minute)")

@@ -20,10 +20,12 @@ from allegiance.errors import AllegianceError, EvidenceError
 from allegiance.evidence import Item, in_force
 from allegiance.ledger import Ledger, default_url
 from allegiance.ledger.authors import author_of
+from allegiance.posterior import FitSettings
 from allegiance.reading import IDENT, KeyReader
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow import open_ledger
 from allegiance.workflow.entry import item_body, typed_item
+from allegiance.workflow.moved import Moved, moved_by
 from allegiance.workflow.reporting import withdrawn_by
 
 # Item files beside a model file, never listed as theatres.
@@ -66,14 +68,13 @@ def theatres(folder: Path) -> dict[str, Theatre]:
     return {key: theatre(folder, key) for key in keys if is_theatre(folder, key)}
 
 
-def ledger_path(spec: ModelSpec) -> Path:
-    """Return the model's SQLite ledger file (it may not exist yet)."""
-    return Path(default_url(spec).removeprefix("sqlite:///"))
+def existing_ledger(spec: ModelSpec, ledger: str | None = None) -> Ledger | None:
+    """Return the theatre's ledger if it holds the theatre (a page never makes one), else None.
 
-
-def existing_ledger(spec: ModelSpec) -> Ledger | None:
-    """Return the model's ledger if it exists (a page never makes one), else None."""
-    return Ledger(default_url(spec), spec) if ledger_path(spec).exists() else None
+    ``ledger`` is the server's ``--ledger`` URL; without one, the SQLite file
+    beside the model.
+    """
+    return Ledger.kept(ledger or default_url(spec), spec)
 
 
 def percent(x: float | None) -> str:
@@ -91,15 +92,22 @@ class Headline:
     has_ledger: bool = False
     items: list[Item] = field(default_factory=list)
     retracted: list[Item] = field(default_factory=list)
+    moved: Moved | None = None
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    effect_questions: list[str] = field(default_factory=list)
+    needs_refit: bool = False
 
 
-def headline(spec: ModelSpec) -> Headline:
+def headline(
+    spec: ModelSpec, ledger: str | None = None, settings: FitSettings | None = None
+) -> Headline:
     """Return each question's latest recorded forecast, its change since the last report.
 
     "What moved it" is the items in force now that the last report did not
-    have (or had otherwise); the report gives each one's effect in points.
+    have (or had otherwise), and each one's effect on each open question,
+    from the stored fit a forecast uses (:func:`allegiance.workflow.moved.moved_by`).
     """
-    book = existing_ledger(spec)
+    book = existing_ledger(spec, ledger)
     if book is None:
         return Headline(rows=[_row(spec, qid, None, None) for qid in spec.questions])
     with book:
@@ -117,7 +125,30 @@ def headline(spec: ModelSpec) -> Headline:
     if last is not None:
         out.since = "the last report (" + last.created_at.strftime("%Y-%m-%d %H:%M UTC") + ")"
         out.moved_by = last.new_items(evidence)
+    if out.moved_by:
+        out.moved = moved_by(spec, evidence, out.moved_by, settings or FitSettings())
+        if out.moved is not None:
+            out.effects = _effects(out.moved, out.items)
+            out.effect_questions = list(next(iter(out.moved.effects.values()), {}))
+            out.needs_refit = any("–" in row["cells"] for row in out.effects)
     return out
+
+
+def _effects(moved: Moved, items: list[Item]) -> list[dict[str, Any]]:
+    """Return the rows of the effects' table: an item, its note, its effect on each question."""
+    notes = {i.id: i.note for i in items}
+    return [
+        {"id": iid, "note": notes.get(iid, ""), "cells": [_points(v) for v in row.values()]}
+        for iid, row in moved.effects.items()
+    ]
+
+
+def _points(x: float | None) -> str:
+    """Return a change of probability in percentage points: "0" where exactly none."""
+    if x is None or x == 0.0:
+        return "–" if x is None else "0"
+    shown = f"{x * 100:+.1f}"
+    return "±0.0" if shown in ("+0.0", "-0.0") else shown
 
 
 def _retracted(on_record: list[Item]) -> list[Item]:
@@ -152,7 +183,7 @@ def _row(
     }
 
 
-def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
+def trajectory_figure(spec: ModelSpec, qid: str, ledger: str | None = None) -> tuple[str, str]:
     """Return a question's trajectory (the report's figure) as base64 PNG, and its alt text.
 
     Drawn in a temporary folder, read and removed: a page writes nothing.
@@ -160,7 +191,7 @@ def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
     """
     from allegiance.report.trajectories import trajectory
 
-    book = existing_ledger(spec)
+    book = existing_ledger(spec, ledger)
     rows, dates = [], []
     if book is not None:
         with book:
@@ -173,7 +204,9 @@ def trajectory_figure(spec: ModelSpec, qid: str) -> tuple[str, str]:
         return base64.b64encode(png.read_bytes()).decode("ascii"), alt
 
 
-def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
+def add_item(
+    spec: ModelSpec, form: Mapping[str, str], author: str, ledger: str | None = None
+) -> Item:
     """Append the item a web form describes, read and checked as ``evidence add`` reads one.
 
     Parameters
@@ -185,6 +218,8 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
     author : str
         Who records it (the server's ``--author``, unless the form names one;
         the login name when neither does).
+    ledger : str, optional
+        The ledger's URL (default: the SQLite file beside the model).
 
     Returns
     -------
@@ -202,7 +237,7 @@ def add_item(spec: ModelSpec, form: Mapping[str, str], author: str) -> Item:
     lines = [line.strip() for line in form.get("fields", "").splitlines()]
     body = item_body(r, options, [line for line in lines if line])
     item = typed_item(r, body, spec)
-    opened = open_ledger(spec)
+    opened = open_ledger(spec, ledger)
     with opened.ledger as book:
         (stored,) = book.append([item])
     return stored

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,33 +99,59 @@ def _leave_out(evidence: EvidenceSet, item_id: str) -> EvidenceSet:
     return EvidenceSet.of(kept, as_of=evidence.as_of, as_recorded=evidence.as_recorded)
 
 
-def effect_matrix(updater: Updater, evidence: EvidenceSet) -> dict[str, dict[str, float | None]]:
+def effect_matrix(
+    updater: Updater,
+    evidence: EvidenceSet,
+    items: Collection[str] | None = None,
+    *,
+    allow_refit: bool = True,
+) -> dict[str, dict[str, float | None]]:
     """Each item's effect on each question's probability: with it minus without it.
 
     One leave-one-out forecast per item serves every question (reweighting the
-    updater's base; a refit where the weights fail, not adopted). An item that
-    cannot reach a question (:func:`unreachable`) has effect exactly 0; a
-    question without a probability (resolved, or past its horizon) has None.
+    updater's base; where the weights fail, a refit if ``allow_refit``, not
+    adopted). An item that cannot reach a question (:func:`unreachable`) has
+    effect exactly 0; a question without a probability (resolved, or past its
+    horizon) has None, and so has every other question of an item whose
+    weights fail when no refit is allowed.
+
+    Parameters
+    ----------
+    updater : Updater
+        Its base fit is reweighted.
+    evidence : EvidenceSet
+        The evidence in force.
+    items : collection of str, optional
+        The ids of the items measured (default: every item in force).
+    allow_refit : bool
+        Refit where the weights fail (a minute or more each), or give None.
 
     Returns
     -------
     dict
         Item id -> question id -> change in probability, items in evidence order.
     """
-    full = {q.id: q.probability for q in updater.forecast(evidence).questions}
-    cut = {qid: unreachable(updater.spec, qid, evidence.items) for qid in updater.spec.questions}
+    full = {
+        q.id: q.probability for q in updater.forecast(evidence, allow_refit=allow_refit).questions
+    }
+    measured = [i for i in evidence.items if items is None or i.id in items]
+    cut = {qid: unreachable(updater.spec, qid, measured) for qid in updater.spec.questions}
     out: dict[str, dict[str, float | None]] = {}
-    for item in evidence.items:
-        result = updater._forecast(_leave_out(evidence, item.id), allow_refit=True, adopt=False)
-        row: dict[str, float | None] = {}
-        for q in result.questions:
-            p = full[q.id]
-            row[q.id] = (
-                0.0 if item.id in cut[q.id] else
-                None if p is None or q.probability is None else p - q.probability
-            )  # fmt: skip
-        out[item.id] = row
+    for item in measured:
+        left = _leave_out(evidence, item.id)
+        if allow_refit or updater.reweight(left).accepted:
+            result = updater._forecast(left, allow_refit=allow_refit, adopt=False)
+            without = {q.id: q.probability for q in result.questions}
+        else:
+            without = dict.fromkeys(full)
+        out[item.id] = {
+            qid: 0.0 if item.id in cut[qid] else _minus(p, without[qid]) for qid, p in full.items()
+        }
     return out
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def unreachable(spec: ModelSpec, question: str, items: Sequence[Item]) -> set[str]:
