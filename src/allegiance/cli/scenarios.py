@@ -166,7 +166,9 @@ def _print_sweep(result: Sweep) -> None:
     """Print what a sweep left out and each theatre's notes on stderr, its table on stdout."""
     note([f"left out {line}" for line in result.skipped])
     for theatre in result.theatres:
-        note([f"{theatre.theatre}: {line}" for line in theatre.notes])
+        fit_s, scenarios_s = theatre.seconds
+        said = f"forecast {fit_s:.1f} s, {len(theatre.scenarios)} scenario(s) {scenarios_s:.2f} s"
+        note([f"{theatre.theatre}: {line}" for line in [*theatre.notes, said]])
     table = Table(title="Scenario sweep: each theatre as it stands and under each scenario")
     for name in ("theatre", "scenario", "question", "as it stands", "under it", "change"):
         table.add_column(name, justify="left" if name != "change" else "right")

@@ -142,9 +142,27 @@ def named_scenarios(
         The forecast as it stands, and each scenario's forecast by name.
     """
     outcome = run_forecast(spec, evidence, settings or FitSettings(), exact=True)
+    return outcome.forecast, scenarios_on(outcome, evidence, scenarios)
+
+
+def scenarios_on(
+    outcome: Forecasted,
+    evidence: EvidenceSet,
+    scenarios: Mapping[str, tuple[Mapping[str, bool], str]],
+) -> dict[str, Forecast]:
+    """Return each scenario's forecast by name, from an exact forecast's fit.
+
+    Parameters
+    ----------
+    outcome : Forecasted
+        An exact forecast (``run_forecast(..., exact=True)``) of ``evidence``.
+    evidence : EvidenceSet
+    scenarios : mapping
+        Name -> (setting, mode).
+    """
     updater, base = updater_of(outcome), outcome.forecast
     blocks = updater.blocks(evidence)
-    return base, {
+    return {
         name: scenario_forecast(updater, blocks, base, setting, mode, evidence.as_of)
         for name, (setting, mode) in scenarios.items()
     }

@@ -12,6 +12,7 @@ gives the serial sweep's numbers.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from allegiance.forecast import Forecast
 from allegiance.posterior import FitSettings
 from allegiance.spec import ModelSpec, load_spec
 from allegiance.workflow.fanout import Fanout
-from allegiance.workflow.forecasting import evidence_in_force
-from allegiance.workflow.scenarios import named_scenarios
+from allegiance.workflow.forecasting import evidence_in_force, run_forecast
+from allegiance.workflow.scenarios import scenarios_on
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,12 @@ class SweepRow:
 
 @dataclass
 class TheatreSweep:
-    """A theatre's forecast as it stands and under each of its scenarios swept."""
+    """A theatre's forecast as it stands and under each of its scenarios swept.
+
+    ``settings`` holds each scenario's (setting, mode); ``notes`` what was done
+    (shipped evidence imported, a fit made or read); ``seconds`` the forecast's
+    and the scenarios' seconds, in the process that ran them.
+    """
 
     theatre: str
     as_of: dt.date | None
@@ -71,6 +77,7 @@ class TheatreSweep:
     scenarios: dict[str, Forecast]
     settings: dict[str, tuple[dict[str, bool], str]]
     notes: list[str] = field(default_factory=list)
+    seconds: tuple[float, float] = (0.0, 0.0)
 
     def rows(self) -> list[SweepRow]:
         """Return a row per scenario and question, in the model file's order."""
@@ -116,8 +123,13 @@ def sweep_theatre(task: SweepTask) -> TheatreSweep:
         for name, s in spec.scenarios.items()
         if not task.names or name in task.names
     }
-    base, under = named_scenarios(spec, chosen.evidence, wanted, task.settings)
-    return TheatreSweep(spec.id, task.as_of, base, under, wanted, list(chosen.notes))
+    start = time.perf_counter()
+    outcome = run_forecast(spec, chosen.evidence, task.settings, exact=True)
+    fitted = time.perf_counter()
+    under = scenarios_on(outcome, chosen.evidence, wanted)
+    seconds = (fitted - start, time.perf_counter() - fitted)
+    notes = [*chosen.notes, *outcome.notes]
+    return TheatreSweep(spec.id, task.as_of, outcome.forecast, under, wanted, notes, seconds)
 
 
 def model_files(paths: Sequence[Path]) -> list[Path]:
