@@ -59,6 +59,18 @@ def test_a_local_cluster_keeps_task_order_and_raises_a_tasks_own_error() -> None
         Fanout(workers=2).run(_refuse, [1, 2, 3])
 
 
+@pytest.mark.slow  # a cluster of our own, reached only by its scheduler's address
+def test_a_running_scheduler_is_reached_by_its_address() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        fanout = Fanout(scheduler=cluster.scheduler_address)
+        assert not fanout.serial
+        out = fanout.run(_pid, [4, 1, 3])
+    assert [v for v, _ in out] == [16, 1, 9]
+    assert os.getpid() not in {p for _, p in out}
+
+
 @pytest.mark.parametrize(
     ("workers", "scheduler", "said"),
     [(0, None, "--workers 0"), (2, "tcp://h:8786", "give one of the two"),
