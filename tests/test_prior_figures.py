@@ -306,3 +306,16 @@ def test_a_trajectory_of_one_day_spans_two_months_of_dates() -> None:
     plt.close(fig)
     assert hi - lo == MIN_SPAN
     assert lo < day - dt.timedelta(days=1) and day < hi
+
+
+def test_a_trajectory_without_forecasts_says_so_and_draws_no_empty_legend(tmp_path: Path) -> None:
+    import warnings
+
+    from allegiance.report.trajectories import trajectory
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png, alt = trajectory("leaves_12m", [], [dt.date(2020, 1, 5)], tmp_path)
+    assert not [w for w in caught if "No artists with labels" in str(w.message)]
+    assert alt == "leaves_12m: no recorded forecast"
+    assert png.exists() and "no recorded forecast" in png.with_suffix(".svg").read_text()

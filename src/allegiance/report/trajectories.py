@@ -63,7 +63,10 @@ def trajectory(
                    label=f"resolved {outcome}")  # fmt: skip
     ax.set(ylim=(-0.02, 1.02), ylabel="probability")
     ax.set_title(question, y=1.0)  # placed: no search for tick labels above the axes
-    ax.legend(loc="upper left", fontsize=8)
+    if days or outcome:  # a legend of nothing warns, and says nothing
+        ax.legend(loc="upper left", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no recorded forecast", transform=ax.transAxes, ha="center")
     fig.autofmt_xdate()
     # The figure's size is fixed, so its margins can be: no layout pass per figure.
     fig.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.24)
