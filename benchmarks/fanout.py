@@ -38,11 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "beta_binomial.yaml"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import busy_cpu_s  # noqa: E402
+from _machine import on_local_cluster, since_start, three_ways  # noqa: E402
 
 
 def write_theatres(folder: Path, n: int) -> None:
@@ -115,7 +112,7 @@ def validation(folder: Path, settings: Any, scheduler: str | None) -> dict[str, 
 
 def worker(folder: Path, draws: int) -> None:
     """The serial run, in a fresh process: print its result as JSON."""
-    born = time.perf_counter() - _since_start()
+    born = time.perf_counter() - since_start()
     from allegiance.posterior import FitSettings
 
     compile_s = probe_compile(str(folder))
@@ -124,34 +121,16 @@ def worker(folder: Path, draws: int) -> None:
     print(json.dumps(out))
 
 
-def _since_start() -> float:
-    """Seconds since this process started (imports before main included)."""
-    with open(f"/proc/{os.getpid()}/stat") as f:
-        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-    with open("/proc/uptime") as f:
-        up = float(f.read().split()[0])
-    return up - ticks / os.sysconf("SC_CLK_TCK")
-
-
 def on_dask(folder: Path, workers: int, draws: int) -> dict[str, Any]:
     """The run on a local cluster of ``workers`` processes, reached by its address."""
-    from distributed import Client, LocalCluster
-
     from allegiance.posterior import FitSettings
 
-    start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=40
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        up = time.perf_counter() - start
+    def run(client: Any, address: str) -> dict[str, Any]:
         compiles = list(client.run(probe_compile, str(folder)).values())
-        settings = FitSettings(draws=draws, tune=300, chains=2)
-        out = validation(folder, settings, cluster.scheduler_address)
-    out.update(compile_s=compiles, cluster_s=up, process_s=time.perf_counter() - start)
-    return out
+        out = validation(folder, FitSettings(draws=draws, tune=300, chains=2), address)
+        return {**out, "compile_s": compiles}
+
+    return on_local_cluster(workers, run)
 
 
 def main() -> None:
@@ -165,30 +144,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.draws)
-    runs: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, workers in (("serial", 0), ("dask, 1 worker", 1), ("dask, 2 workers", 2)):
-            folder = Path(tmp) / name.replace(" ", "_").replace(",", "")
-            folder.mkdir()
-            write_theatres(folder, args.theatres)
-            busy, wall = busy_cpu_s(), time.perf_counter()
-            if workers == 0:
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    str(folder),
-                    "--draws",
-                    str(args.draws),
-                ]
-                done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
-            else:
-                runs[name] = on_dask(folder, workers, args.draws)
-            own = runs[name]["process_s"] * max(workers, 1)  # at most this much CPU is ours
-            runs[name]["other_cpu_s"] = max(busy_cpu_s() - busy - own, 0.0)
-            runs[name]["wall_s"] = time.perf_counter() - wall
-            shutil.rmtree(folder)
+    runs = three_ways(
+        __file__,
+        lambda folder: write_theatres(folder, args.theatres),
+        lambda folder, workers: on_dask(folder, workers, args.draws),
+        args.draws,
+    )
     report(runs, args)
 
 

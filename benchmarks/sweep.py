@@ -29,11 +29,8 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 DAY = "2019-12-31"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import busy_cpu_s  # noqa: E402
+from _machine import on_local_cluster, since_start, three_ways  # noqa: E402
 
 
 def write_theatres(folder: Path, n: int) -> None:
@@ -79,36 +76,15 @@ def swept(folder: Path, draws: int, scheduler: str | None) -> dict[str, Any]:
 
 def worker(folder: Path, draws: int) -> None:
     """The serial run, in a fresh process: print its result as JSON."""
-    born = time.perf_counter() - _since_start()
+    born = time.perf_counter() - since_start()
     out = swept(folder, draws, None)
     out.update(process_s=time.perf_counter() - born)
     print(json.dumps(out))
 
 
-def _since_start() -> float:
-    """Seconds since this process started (imports before main included)."""
-    with open(f"/proc/{os.getpid()}/stat") as f:
-        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-    with open("/proc/uptime") as f:
-        up = float(f.read().split()[0])
-    return up - ticks / os.sysconf("SC_CLK_TCK")
-
-
 def on_dask(folder: Path, workers: int, draws: int) -> dict[str, Any]:
     """The run on a local cluster of ``workers`` processes, reached by its address."""
-    from distributed import Client, LocalCluster
-
-    start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=40
-        ) as cluster,
-        Client(cluster),
-    ):
-        up = time.perf_counter() - start
-        out = swept(folder, draws, cluster.scheduler_address)
-    out.update(cluster_s=up, process_s=time.perf_counter() - start)
-    return out
+    return on_local_cluster(workers, lambda _client, address: swept(folder, draws, address))
 
 
 def main() -> None:
@@ -121,23 +97,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.draws)
-    runs: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, workers in (("serial", 0), ("dask, 1 worker", 1), ("dask, 2 workers", 2)):
-            folder = Path(tmp) / name.replace(" ", "_").replace(",", "")
-            folder.mkdir()
-            write_theatres(folder, args.theatres)
-            busy = busy_cpu_s()
-            if workers == 0:
-                cmd = [sys.executable, __file__, "--worker", str(folder), "--draws",
-                       str(args.draws)]  # fmt: skip
-                done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
-            else:
-                runs[name] = on_dask(folder, workers, args.draws)
-            own = runs[name]["process_s"] * max(workers, 1)  # at most this much CPU is ours
-            runs[name]["other_cpu_s"] = max(busy_cpu_s() - busy - own, 0.0)
-            shutil.rmtree(folder)
+    runs = three_ways(
+        __file__,
+        lambda folder: write_theatres(folder, args.theatres),
+        lambda folder, workers: on_dask(folder, workers, args.draws),
+        args.draws,
+    )
     report(runs, args)
 
 
