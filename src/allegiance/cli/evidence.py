@@ -109,6 +109,7 @@ def evidence_list(
 ) -> None:
     """List the ledger's items: all of them, or those a forecast as of a date uses."""
     from allegiance.evidence import in_force
+    from allegiance.workflow.reporting import withdrawn_by
 
     when = parse_date(as_of, "--as-of")
     if as_recorded and when is None:
@@ -136,7 +137,7 @@ def evidence_list(
     table.add_column("author", overflow="fold", max_width=9)
     table.add_column("fields", overflow="fold")
     table.add_column("in force" if when is None else "in force now", overflow="fold", max_width=10)
-    by = {i.fields["retracts"]: i.author or i.id for i in everything if i.kind == "retraction"}
+    by = withdrawn_by(everything)
     for i in listed:
         state = "yes" if i.id in live else "-"
         if i.id in by:
