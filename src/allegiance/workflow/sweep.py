@@ -28,7 +28,7 @@ from allegiance.workflow.scenarios import scenarios_on
 
 @dataclass(frozen=True)
 class SweepTask:
-    """One theatre's part of a sweep: everything its numbers depend on."""
+    """One theatre's part of a sweep, its scenarios named: all its numbers depend on."""
 
     model: Path
     names: tuple[str, ...]
@@ -118,11 +118,7 @@ def sweep_theatre(task: SweepTask) -> TheatreSweep:
     """
     spec = load_spec(task.model)
     chosen = evidence_in_force(spec, ledger_url=task.ledger_url, as_of=task.as_of)
-    wanted = {
-        name: (dict(s.setting), s.mode)
-        for name, s in spec.scenarios.items()
-        if not task.names or name in task.names
-    }
+    wanted = {n: (dict(spec.scenarios[n].setting), spec.scenarios[n].mode) for n in task.names}
     start = time.perf_counter()
     outcome = run_forecast(spec, chosen.evidence, task.settings, exact=True)
     fitted = time.perf_counter()
@@ -190,7 +186,7 @@ def sweep(
             skipped.append(f"{spec.id}: " + ("no scenario named" if names else "no scenarios"))
             continue
         when = spec.analysis_date if at_analysis else as_of
-        tasks.append(SweepTask(path, tuple(names), settings, ledger_url, when))
+        tasks.append(SweepTask(path, tuple(wanted), settings, ledger_url, when))
     if not tasks:
         raise SpecError("sweep", "scenarios", "no theatre has a scenario to run.",
                         "add a 'scenarios' section to a model file.")  # fmt: skip
